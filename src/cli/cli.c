@@ -1,0 +1,121 @@
+/* cli.c: helpers shared by the commands. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fflush(stdout);
+    fputs("semsearch: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_lib_error(int rc)
+{
+    const char *m = ss_errmsg();
+    return cli_error("%s", m && *m ? m : ss_strerror(rc));
+}
+
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) {
+        cli_error("%s: '%s' is not a whole number", opt, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_error("%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_double(const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) {
+        cli_error("%s: '%s' is not a number", opt, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        cli_error("%s: %g is out of range [%g, %g]", opt, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_usage(const char *text, int to_stderr)
+{
+    fputs(text, to_stderr ? stderr : stdout);
+    return to_stderr ? 2 : 0;
+}
+
+int cli_stdin_is_tty(void) { return isatty(STDIN_FILENO); }
+
+static int readable(const char *p) { return access(p, R_OK) == 0; }
+
+static char *join(const char *dir, const char *rel)
+{
+    size_t n = strlen(dir) + strlen(rel) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, rel);
+    return p;
+}
+
+char *cli_data_path(const char *rel)
+{
+    const char *env = getenv("SEMSEARCH_DATA");
+    char *p;
+    if (env && *env) {
+        p = join(env, rel);
+        if (p && readable(p)) return p;
+        free(p);
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        /* libtool may run us from .libs/ */
+        const char *cands[] = {"", "/..", "/../share/semsearch"};
+        for (size_t i = 0; i < sizeof cands / sizeof *cands; i++) {
+            char dir[PATH_MAX + 32];
+            snprintf(dir, sizeof dir, "%s%s", exe, cands[i]);
+            p = join(dir, rel);
+            if (p && readable(p)) return p;
+            free(p);
+        }
+    }
+    p = join(SS_PKGDATADIR, rel);
+    if (p && readable(p)) return p;
+    free(p);
+    return NULL;
+}
+
+int cli_finish_stdout(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (!rc) rc = cli_error("stdout: write error: %s", strerror(errno));
+    }
+    return rc;
+}

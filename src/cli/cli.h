@@ -1,0 +1,41 @@
+/* cli.h: what every `semsearch` command shares: error reporting, option
+ * value parsing, finding shipped data files, checked output. */
+#ifndef SS_CLI_H
+#define SS_CLI_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+#include "semsearch.h"
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* A command: argc/argv start at the command's name. Returns the exit code. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+/* "semsearch: <message>" on stderr; returns 1 (the exit code for errors). */
+int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Reports a library failure: "semsearch: <ss_errmsg()>"; returns 1. */
+int cli_lib_error(int rc);
+/* Parses an integer/double option value within [lo, hi]; on error prints
+ * "semsearch: --opt: ..." and returns -1. */
+int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
+int cli_double(const char *opt, const char *s, double lo, double hi, double *out);
+/* Usage text to stdout (when asked for) or stderr (on misuse). */
+int cli_usage(const char *text, int to_stderr);
+/* True when the command has no input but a terminal: it should print usage. */
+int cli_stdin_is_tty(void);
+/* Finds a shipped data file ("vocab/en-16k.model"): $SEMSEARCH_DATA, then
+ * beside the executable (an in-tree build), then the installed data dir.
+ * Returns a malloc'd path or NULL. */
+char *cli_data_path(const char *rel);
+/* Flushes stdout; reports a write error (full disk, closed pipe). */
+int cli_finish_stdout(int rc);
+
+#define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
+
+#endif

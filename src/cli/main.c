@@ -1,0 +1,50 @@
+/* main.c: `semsearch <command> [options]`. The only place that exits. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD(name, fn, help) int fn(int argc, char **argv);
+#include "commands.h"
+#undef CMD
+
+static const struct {
+    const char *name;
+    cli_cmd_fn fn;
+    const char *help;
+} commands[] = {
+#define CMD(name, fn, help) {name, fn, help},
+#include "commands.h"
+#undef CMD
+};
+
+static int usage(FILE *out)
+{
+    fprintf(out, "usage: semsearch <command> [options]\n\n"
+                 "Sentence embeddings, training and semantic search.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
+    fprintf(out, "\n'semsearch <command> --help' describes a command; 'man semsearch' has them all.\n"
+                 "Data goes to stdout, logs to stderr; '-' as a file means stdin.\n");
+    return out == stderr ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed pipe (semsearch ... | head) is an ordinary end, not a crash. */
+    signal(SIGPIPE, SIG_DFL);
+    if (argc < 2) return usage(stderr);
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) return usage(stdout);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V") || !strcmp(cmd, "version")) {
+        printf("semsearch %s\n", ss_version());
+        return cli_finish_stdout(0);
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(cmd, commands[i].name)) return cli_finish_stdout(commands[i].fn(argc - 1, argv + 1));
+    cli_error("unknown command '%s'", cmd);
+    return usage(stderr);
+}

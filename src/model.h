@@ -1,0 +1,47 @@
+/* model.h: the internal layout of ss_model, shared by the encoder (encoder.c,
+ * model.c) and the model file reader/writer (model_file.c, gguf.c).
+ *
+ * Parameters live in one contiguous float buffer; gradients and the AdamW
+ * moments use the same layout. The order and shapes of the tensors in that
+ * buffer are given by ss__model_tensors(), which is also the order and the
+ * names of the tensors in the GGUF file. */
+#ifndef SS_MODEL_H
+#define SS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "semsearch.h"
+
+/* One tensor of the parameter buffer. shape[0] is the slowest-varying
+ * dimension (row-major, as in C); GGUF writes dims in the reverse order. */
+typedef struct ss__tensor_info {
+    char name[48];   /* GGUF name, e.g. "blk.0.attn_qkv.weight" */
+    int ndim;        /* 1 or 2 */
+    int64_t shape[2];
+    size_t offset;   /* in floats, from the start of the buffer */
+    size_t numel;
+} ss__tensor_info;
+
+/* The tensor table for a config: *n entries, in buffer order (ss_free). */
+int ss__model_tensors(const ss_config *c, ss__tensor_info **out, int *n);
+/* Total number of floats in the parameter buffer. */
+size_t ss__model_param_count(const ss_config *c);
+/* Checks a config (sizes positive, d_model divisible by n_heads, ...). */
+int ss__config_check(const ss_config *c);
+
+struct ss_model {
+    ss_config cfg;
+    ss_tokenizer *tok;      /* owned */
+    float *params;          /* ss__model_param_count(&cfg) floats, owned */
+    size_t n_params;
+    char fingerprint[65];   /* hex SHA-256 of the loaded file, "" if none */
+    void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
+};
+
+/* A model with a config and a tokenizer (taken over), parameters allocated
+ * but not initialized. The file reader fills params; ss_model_init
+ * initializes them randomly. */
+int ss__model_alloc(const ss_config *c, ss_tokenizer *tok, ss_model **out);
+
+#endif

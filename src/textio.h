@@ -1,0 +1,32 @@
+/* textio.h: reading lines from files, gzip files and stdin, with line
+ * numbers for error messages. Lines may hold any bytes (NUL included) and be
+ * of any length; the trailing "\n" or "\r\n" is removed. */
+#ifndef SS_TEXTIO_H
+#define SS_TEXTIO_H
+#include <stddef.h>
+
+typedef struct ss__lines ss__lines;
+
+/* path "-" reads stdin. gzip input is detected by its magic, not its name. */
+int ss__lines_open(const char *path, ss__lines **out);
+/* 1 and a line (valid until the next call), 0 at the end, or an SS_ERR code. */
+int ss__lines_next(ss__lines *r, const char **line, size_t *len);
+long ss__lines_lineno(const ss__lines *r);
+const char *ss__lines_name(const ss__lines *r);
+void ss__lines_close(ss__lines *r);
+
+#endif
+
+/* Writing a file so that readers see the old one or the whole new one,
+ * never a part: write to a temporary file beside it, then rename. */
+#include <stdio.h>
+typedef struct ss__atomic {
+    FILE *f;
+    char *path, *tmp;
+} ss__atomic;
+int ss__atomic_open(ss__atomic *a, const char *path);
+/* Flushes, fsyncs and renames; on any error removes the temporary file. */
+int ss__atomic_commit(ss__atomic *a);
+/* Removes the temporary file (safe after a failed commit, and twice). */
+void ss__atomic_abort(ss__atomic *a);
+int ss__write_file_atomic(const char *path, const void *data, size_t len);
