@@ -1,3 +1,61 @@
 #!/bin/sh
-echo 1..1
-echo ok 1
+# tokenize.sh: `semsearch tokenize` and `semsearch tokenizer train`, golden
+# outputs and bad input.
+. "$top_srcdir/tests/setup.sh"
+
+run_ok "tokenize the sample (ids)" $SEMSEARCH tokenize -m "$VOCAB" "$DATA/sample.txt"
+same "ids match the golden file" "$GOLDEN/tokenize-ids.txt" "$T/out"
+run_ok "tokenize the sample (pieces, special)" $SEMSEARCH tokenize -m "$VOCAB" --pieces --special "$DATA/sample.txt"
+same "pieces match the golden file" "$GOLDEN/tokenize-pieces.txt" "$T/out"
+[ "$(wc -l < "$T/out")" -eq "$(wc -l < "$DATA/sample.txt")" ]; ok $? "one output line per input line"
+
+# The default vocabulary is found without -m; stdin and '-' work.
+$SEMSEARCH tokenize < "$DATA/sample.txt" > "$T/a" 2>"$T/err"; ok $? "the shipped vocabulary is the default"
+same "stdin gives the same ids" "$GOLDEN/tokenize-ids.txt" "$T/a"
+cat "$DATA/sample.txt" | $SEMSEARCH tokenize -m "$VOCAB" - > "$T/b"; same "'-' reads stdin" "$GOLDEN/tokenize-ids.txt" "$T/b"
+gzip -c "$DATA/sample.txt" > "$T/sample.txt.gz"
+$SEMSEARCH tokenize -m "$VOCAB" "$T/sample.txt.gz" > "$T/c"; same "gzip input is read" "$GOLDEN/tokenize-ids.txt" "$T/c"
+
+# Empty input, empty lines, CRLF.
+: | $SEMSEARCH tokenize -m "$VOCAB" > "$T/out"; s=$?
+[ $s -eq 0 ] && [ ! -s "$T/out" ]; ok $? "empty input: no output, exit 0"
+printf '\n\n' | $SEMSEARCH tokenize -m "$VOCAB" > "$T/out"
+[ "$(cat "$T/out" | wc -l)" -eq 2 ] && [ "$(tr -d '\n' < "$T/out")" = "" ]; ok $? "empty lines give empty lines"
+printf 'hello world\r\n' | $SEMSEARCH tokenize -m "$VOCAB" > "$T/a"
+printf 'hello world\n' | $SEMSEARCH tokenize -m "$VOCAB" > "$T/b"
+same "CRLF line ends are handled" "$T/a" "$T/b"
+printf 'no newline at the end' | $SEMSEARCH tokenize -m "$VOCAB" > "$T/out"
+[ "$(wc -l < "$T/out")" -eq 1 ]; ok $? "a last line without newline is tokenized"
+
+# Hostile bytes: NUL, invalid UTF-8, a 10 MB line.
+printf 'a\000b\n\377\376 bad \300\257\n' | $SEMSEARCH tokenize -m "$VOCAB" > "$T/out" 2>"$T/err"; s=$?
+[ $s -eq 0 ] && [ "$(wc -l < "$T/out")" -eq 2 ]; ok $? "NUL bytes and invalid UTF-8: two lines, exit 0"
+head -c 10485760 /dev/zero | tr '\0' 'a' | sed 's/aaaaaaaaa/ word a/g' > "$T/big"
+echo >> "$T/big"; echo "after" >> "$T/big"
+$SEMSEARCH tokenize -m "$VOCAB" --max-len 8 "$T/big" > "$T/out" 2>"$T/err"; s=$?
+[ $s -eq 0 ] && [ "$(wc -l < "$T/out")" -eq 2 ] && [ "$(head -1 "$T/out" | wc -w)" -eq 8 ]
+ok $? "a 10 MB line is tokenized and truncated with --max-len"
+
+# Bad models.
+run_fails "a missing model names the file" "/nonexistent.model" $SEMSEARCH tokenize -m /nonexistent.model "$DATA/sample.txt"
+head -c 1000 /dev/urandom > "$T/corrupt.model"
+run_fails "a corrupt model is refused" "corrupt.model: not a valid SentencePiece model" $SEMSEARCH tokenize -m "$T/corrupt.model" "$DATA/sample.txt"
+run_fails "a missing input file is named" "/nonexistent/input.txt" $SEMSEARCH tokenize -m "$VOCAB" /nonexistent/input.txt
+
+# Training from the shell: gzip, stdin, unwritable output, no partial file.
+for i in $(seq 1 300); do echo "the quick brown fox $i jumps over the lazy dog number $((i * 7))"; done > "$T/corpus.txt"
+gzip -c "$T/corpus.txt" > "$T/corpus.txt.gz"
+run_ok "tokenizer train on a gzip file" $SEMSEARCH tokenizer train -i "$T/corpus.txt.gz" -v 60 --threads 1 -o "$T/tiny.model"
+echo "the lazy fox" | $SEMSEARCH tokenize -m "$T/tiny.model" > "$T/out"; s=$?
+[ $s -eq 0 ] && [ -s "$T/out" ]; ok $? "the trained model tokenizes"
+cat "$T/corpus.txt" | $SEMSEARCH tokenizer train -i - -v 60 -t bpe --threads 1 -o "$T/bpe.model" 2>"$T/err"
+ok $? "tokenizer train reads stdin, BPE"
+run_fails "an unwritable output is refused" "/nonexistent-dir/x.model" $SEMSEARCH tokenizer train -i "$T/corpus.txt" -v 60 -o /nonexistent-dir/x.model
+ls /nonexistent-dir 2>/dev/null | grep -q . ; ok $(( $? == 0 )) "no partial file is left"
+ls "$T" | grep -q '\.tmp\.' ; ok $(( $? == 0 )) "no temporary file is left behind"
+: > "$T/empty.txt"
+run_fails "an empty corpus is refused" "no text to train on|empty" $SEMSEARCH tokenizer train -i "$T/empty.txt" -v 60 -o "$T/e.model"
+[ ! -e "$T/e.model" ]; ok $? "no model is written for an empty corpus"
+run_fails "training without input is a usage error" "no --input given" $SEMSEARCH tokenizer train -o "$T/x.model"
+run_fails "a bad model type" "not unigram or bpe" $SEMSEARCH tokenizer train -i "$T/corpus.txt" -t word -o "$T/x.model"
+done_testing

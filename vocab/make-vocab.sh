@@ -4,6 +4,9 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-$top/../shared/data}
+# the binary: $SEMSEARCH, else an in-tree build, else the one on PATH
+bin=${SEMSEARCH:-$top/semsearch}
+[ -x "$bin" ] || bin=semsearch
 {
     zcat "$data/raw/wiki-sentences-1M.txt.gz"
     zcat "$data/raw/eltec-novels.paragraphs.txt.gz"
@@ -17,6 +20,6 @@ data=${1:-$top/../shared/data}
     for f in stsb-train.scored.tsv sick-train.scored.tsv msrp-train.labeled.tsv; do
         cut -f1-2 "$data/train/$f" | tr '\t' '\n'
     done
-} | "$top/semsearch" tokenizer train -i - --vocab-size 16000 --model-type unigram --casefold \
+} | "$bin" tokenizer train -i - --vocab-size 16000 --model-type unigram --casefold \
         --character-coverage 0.9995 --input-sentence-size 2000000 --seed 42 \
         -o "$top/vocab/en-16k.model"

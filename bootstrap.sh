@@ -1,0 +1,48 @@
+#!/bin/sh
+# bootstrap.sh: the quick start, from a clean clone on Debian 12 / Ubuntu.
+#   ./bootstrap.sh          install what is missing, build, run a demo
+#   ./bootstrap.sh check    the same, then the whole test suite (make check)
+set -eu
+cd "$(dirname "$0")"
+mode=${1:-demo}
+case "$mode" in demo|check|deps) ;; *) echo "usage: $0 [demo|check|deps]" >&2; exit 2 ;; esac
+
+# Build dependencies; the test suite also needs PyTorch, NumPy, SciPy and
+# scikit-learn (the independent implementations the tests compare against).
+pkgs="build-essential autoconf automake libtool pkg-config libutf8proc-dev libsentencepiece-dev
+      libopenblas-dev libsqlite3-dev sqlite3 zlib1g-dev libssl-dev"
+[ "$mode" = demo ] || pkgs="$pkgs python3 python3-numpy python3-scipy python3-sklearn python3-torch"
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "bootstrap: installing$missing" >&2
+    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+[ "$mode" = deps ] && exit 0
+
+[ -x configure ] || ./autogen.sh
+[ -f Makefile ] || ./configure
+make -j"$(nproc)"
+
+if [ "$mode" = check ]; then
+    if ! make -j"$(nproc)" check; then
+        # show what failed, so a CI log is enough to act on
+        grep -h -E '^(not ok|ERROR|FAIL)|^# ' tests/*.log tests/unit/*.log 2>/dev/null | grep -v '^# ' | head -50 || true
+        exit 1
+    fi
+    exit 0
+fi
+
+# The demo: the main job on the shipped defaults.
+if [ -f models/en-base.gguf ]; then
+    rm -f demo.db
+    ./semsearch index -d demo.db corpora/coco-captions.txt
+    ./semsearch query -d demo.db -k 5 "a dog catching a frisbee in the park"
+else
+    echo "A man is playing a guitar." | ./semsearch tokenize --pieces
+    head -3 corpora/coco-captions.txt | ./semsearch tokenize
+fi
