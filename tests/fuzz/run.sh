@@ -1,0 +1,30 @@
+#!/bin/sh
+# run.sh: fuzz with libFuzzer (clang, ASan+UBSan). New interesting inputs
+# land in tests/fuzz/corpus/NAME/ (commit them: they become regression tests).
+#   tests/fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${1:-60}; [ $# -gt 0 ] && shift
+targets=${*:-"tokenize lines"}
+b=${FUZZ_BUILD:-$top/build-fuzz}
+if [ ! -f "$b/libsscore.la" ]; then
+    mkdir -p "$b"
+    (cd "$b" && "$top/configure" -q CC=clang CXX=clang++ --disable-shared \
+        CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined" \
+        CXXFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address,undefined")
+fi
+make -C "$b" -j"$(nproc)" libsscore.la >/dev/null
+for t in $targets; do
+    clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -I"$top/include" -I"$top/src" -I"$b" \
+        -c "$top/tests/fuzz/fuzz_$t.c" -o "$b/fuzz_$t.o"
+    # linked as C++: the library holds the SentencePiece wrapper
+    clang++ -g -fsanitize=fuzzer,address,undefined "$b/fuzz_$t.o" "$b/.libs/libsscore.a" \
+        $(pkg-config --libs libutf8proc sentencepiece sqlite3) \
+        $(grep '^BLAS_LIBS = ' "$b/Makefile" | sed 's/^BLAS_LIBS = //') \
+        $(grep '^CRYPTO_LIBS = ' "$b/Makefile" | sed 's/^CRYPTO_LIBS = //') \
+        -lz -lm -lstdc++ -fopenmp -o "$b/fuzz_$t"
+    mkdir -p "$top/tests/fuzz/corpus/$t"
+    echo "fuzz: $t for ${secs}s" >&2
+    top_srcdir="$top" "$b/fuzz_$t" -max_total_time="$secs" -max_len=4096 -timeout=20 \
+        -print_final_stats=1 "$top/tests/fuzz/corpus/$t" 2>&1 | tail -12
+done
