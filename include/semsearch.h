@@ -189,9 +189,209 @@ SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const si
 
 /* ---------------------------------------------------------------- evaluation */
 
-/* Correlations (in [-1,1]); SS_ERR_RANGE when n < 2 or a side is constant. */
+/* Metrics take plain arrays; a NaN or infinite input is SS_ERR_NUMERIC, a
+ * metric that is undefined on the data (constant scores, one class only, no
+ * pairs) is SS_ERR_RANGE with a message; no call ever returns a NaN. */
+
+/* Correlations (in [-1,1]); SS_ERR_RANGE when n < 2 or a side is constant.
+ * Spearman is Pearson on ranks, tied values getting their average rank. */
 SS_API SS_NODISCARD int ss_eval_pearson(const double *x, const double *y, size_t n, double *r);
 SS_API SS_NODISCARD int ss_eval_spearman(const double *x, const double *y, size_t n, double *rho);
+
+/* Pair classification. score[i]: similarity of pair i (higher = more alike);
+ * label[i]: 1 for a paraphrase, 0 otherwise (other values: SS_ERR_ARG).
+ * Pairs are predicted 1 when score >= threshold. */
+
+/* Area under the ROC curve: the probability that a random positive scores
+ * above a random negative, ties counting 1/2 (trapezoidal ROC area).
+ * SS_ERR_RANGE unless both classes occur. */
+SS_API SS_NODISCARD int ss_eval_auc(const double *score, const int *label, size_t n, double *auc);
+/* Average precision: sum over distinct score thresholds t, from high to low,
+ * of (recall(t) - recall(previous t)) * precision(t), tied scores taken
+ * together (no interpolation; as scikit-learn). SS_ERR_RANGE without positives. */
+SS_API SS_NODISCARD int ss_eval_average_precision(const double *score, const int *label,
+                                                  size_t n, double *ap);
+/* Best accuracy over every threshold (including "all 0" and "all 1"); the
+ * threshold returned is midway between the two scores it separates (the
+ * highest such threshold when several give the best accuracy). */
+SS_API SS_NODISCARD int ss_eval_best_accuracy(const double *score, const int *label, size_t n,
+                                              double *accuracy, double *threshold);
+/* Best F1 over every threshold, with the precision and recall there (any
+ * pointer but score, label and f1 may be NULL). SS_ERR_RANGE without positives. */
+SS_API SS_NODISCARD int ss_eval_best_f1(const double *score, const int *label, size_t n,
+                                        double *f1, double *precision, double *recall,
+                                        double *threshold);
+
+typedef struct ss_eval_pairs {
+    size_t n, n_positive;
+    double accuracy, accuracy_threshold;                 /* at the best-accuracy threshold */
+    double f1, precision, recall, f1_threshold;          /* at the best-F1 threshold */
+    double average_precision, auc;
+} ss_eval_pairs;
+
+/* All of the above at once. */
+SS_API SS_NODISCARD int ss_eval_pair_classification(const double *score, const int *label,
+                                                    size_t n, ss_eval_pairs *out);
+
+/* Retrieval. Means over queries of: recall@k = relevant documents in the
+ * top k / relevant documents of the query; MRR@10 = 1/rank of the first
+ * relevant document in the top 10 (0 if none); nDCG@10 = DCG@10 / ideal
+ * DCG@10 with binary gains and DCG = sum over ranks r of rel_r / log2(r + 1). */
+typedef struct ss_eval_retrieval {
+    size_t n_queries, n_docs;
+    double recall_at_1, recall_at_5, recall_at_10, mrr_at_10, ndcg_at_10;
+} ss_eval_retrieval;
+
+/* From ranked lists: rel is (nq, k) row-major, rel[q*k + r] = 1 when the
+ * document at rank r+1 of query q is relevant (k >= 10, or every document);
+ * n_relevant[q] >= 1 is the query's number of relevant documents. */
+SS_API SS_NODISCARD int ss_eval_ranked(const unsigned char *rel, size_t nq, size_t k,
+                                       const size_t *n_relevant, ss_eval_retrieval *out);
+/* From a similarity matrix sim (nq, nd), row-major: query q's relevant
+ * documents are relevant[rel_start[q] .. rel_start[q+1]) (document indices);
+ * skip (may be NULL) names one document per query left out of its ranking
+ * (the query itself), or SIZE_MAX for none. Ties rank the non-relevant
+ * documents first, so that tied scores never earn credit. */
+SS_API SS_NODISCARD int ss_eval_retrieval_matrix(const float *sim, size_t nq, size_t nd,
+                                                 const size_t *rel_start, const size_t *relevant,
+                                                 const size_t *skip, ss_eval_retrieval *out);
+
+/* Whole data files (formats of *.scored.tsv, *.labeled.tsv, *.groups.tsv,
+ * whatever the file's name), scored by the cosine similarity of the model's
+ * embeddings, or with m == NULL by the TF-IDF baseline (bag of words: NFKC +
+ * case folding, words = runs of letters, digits and marks; tf = count, idf =
+ * ln((1 + N) / (1 + df)) + 1 over the N texts of the file; cosine). Errors in
+ * the file are SS_ERR_FORMAT "FILE:LINE: ...", an empty file "FILE: no pairs". */
+SS_API SS_NODISCARD int ss_eval_sts_file(ss_model *m, const char *path, double *spearman,
+                                         double *pearson, size_t *n);
+SS_API SS_NODISCARD int ss_eval_pairs_file(ss_model *m, const char *path, ss_eval_pairs *out);
+/* Each line is a group: its first text is a query, its other texts are the
+ * query's relevant documents among all texts of the file but the query. */
+SS_API SS_NODISCARD int ss_eval_retrieval_file(ss_model *m, const char *path,
+                                               ss_eval_retrieval *out);
+
+/* -------------------------------------------------------------------- store */
+
+/* A store is one SQLite file holding documents (text, source, external id,
+ * metadata JSON), the vectors of one model, and the search over them (see
+ * docs/schema.md). Several processes may use it at once: queries run while
+ * another process indexes (WAL). A handle is for one thread at a time. */
+typedef struct ss_store ss_store;
+
+enum {
+    SS_STORE_READONLY = 1 << 0, /* never write (query, info) */
+    SS_STORE_CREATE = 1 << 1    /* create the database when it is missing */
+};
+
+/* Opens (and with SS_STORE_CREATE creates) a database. A missing file, a
+ * file that is not a semsearch database or one of a newer schema version is
+ * an error naming the path. */
+SS_API SS_NODISCARD int ss_store_open(const char *path, int flags, ss_store **out);
+SS_API void ss_store_close(ss_store *s);
+
+/* The model a database's vectors come from. */
+typedef struct ss_store_model {
+    const char *name;        /* e.g. the model's file name */
+    const char *fingerprint; /* ss_model_fingerprint(): hex SHA-256 of the model file */
+    const char *path;        /* where it was loaded from (a hint for the SQLite extension) */
+    int dim;
+} ss_store_model;
+
+/* What the database records (fields "" and 0 when no model yet); the strings
+ * belong to the store, valid until the next call on it. */
+SS_API SS_NODISCARD int ss_store_get_model(ss_store *s, ss_store_model *m);
+/* Declares the model about to add or query vectors. A database with no model
+ * yet records it (written at the next ss_store_add); one recorded with
+ * another fingerprint or dimension fails with SS_ERR_MODEL naming both: a
+ * database never mixes the vectors of two models. */
+SS_API SS_NODISCARD int ss_store_use_model(ss_store *s, const ss_store_model *m);
+
+typedef struct ss_doc {
+    const char *text; /* UTF-8 text, len bytes */
+    size_t len;
+    const char *id;     /* external id, or NULL */
+    const char *source; /* source name (e.g. the input file), or NULL */
+    const char *meta;   /* metadata as JSON text, or NULL */
+} ss_doc;
+
+/* Sets is_new[i] to 1 for the docs whose text is not stored yet (the first of
+ * equal texts within the call only), so that only those get embedded. */
+SS_API SS_NODISCARD int ss_store_filter_new(ss_store *s, const ss_doc *docs, size_t n,
+                                            unsigned char *is_new);
+/* Adds n docs with their vectors (n, dim) in one transaction: all or none.
+ * Texts already stored (or repeated in the call) are skipped; vectors are
+ * stored L2-normalized (a zero, NaN or infinite vector is SS_ERR_NUMERIC).
+ * added (may be NULL) receives the number of new documents. */
+SS_API SS_NODISCARD int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n,
+                                     size_t *added);
+/* Deletes the documents whose id is `id` (the external id, or for a document
+ * without one its number in decimal), or all of a source. */
+SS_API SS_NODISCARD int ss_store_delete(ss_store *s, const char *id, size_t *deleted);
+SS_API SS_NODISCARD int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted);
+
+/* Re-embeds every document with another model, replacing all vectors and the
+ * recorded model in one transaction (readers see the old or the new set).
+ * embed(ctx, texts, lens, n, out) fills out (n, m->dim) and returns SS_OK. */
+typedef int (*ss_store_embed_fn)(void *ctx, const char *const *texts, const size_t *lens,
+                                 size_t n, float *out);
+SS_API SS_NODISCARD int ss_store_reembed(ss_store *s, const ss_store_model *m,
+                                         ss_store_embed_fn embed, void *ctx, size_t batch);
+
+enum {
+    SS_PREC_F32 = 0, /* exact: every stored vector scored in float */
+    SS_PREC_INT8 = 1 /* int8 codes scanned, the best candidates rescored in float */
+};
+
+typedef struct ss_store_query_opts {
+    int k;                 /* hits per query (default 10) */
+    float min_score;       /* drop hits below (default -INFINITY) */
+    const char *source;    /* only documents of this source (default NULL: all) */
+    int precision;         /* SS_PREC_* (default SS_PREC_F32) */
+    int rerank;            /* int8 candidates rescored per query (default 0: max(4k, 64)) */
+    const char *const *texts; /* with hybrid: the nq query texts */
+    int hybrid;            /* fuse with FTS5 BM25 on texts by reciprocal rank fusion */
+    int rrf_k;             /* RRF constant (default 60) */
+    int threads;           /* 0: ss_get_threads() */
+} ss_store_query_opts;
+
+SS_API void ss_store_query_opts_init(ss_store_query_opts *o);
+
+typedef struct ss_hit {
+    int64_t doc; /* document number (ss_store_get) */
+    float score; /* cosine similarity; with hybrid the fused RRF score */
+} ss_hit;
+
+/* Answers nq queries (nq, dim), L2-normalized by the call. hits is (nq, k),
+ * best first (equal scores: smaller doc first), counts (nq) the hits found.
+ * Vectors are read from the database at the first query and again after
+ * another connection changed it. */
+SS_API SS_NODISCARD int ss_store_query(ss_store *s, const float *q, size_t nq,
+                                       const ss_store_query_opts *o, ss_hit *hits, int *counts);
+/* Reads the vectors now (SS_PREC_F32 and/or SS_PREC_INT8 as a bit mask of
+ * 1 << precision) instead of at the first query. */
+SS_API SS_NODISCARD int ss_store_load(ss_store *s, int precisions);
+
+typedef struct ss_store_doc {
+    int64_t doc;
+    char *text, *id, *source, *meta; /* id, source, meta may be NULL */
+} ss_store_doc;
+
+/* A document by number; SS_ERR_RANGE when there is none. Release with
+ * ss_store_doc_clear. */
+SS_API SS_NODISCARD int ss_store_get(ss_store *s, int64_t doc, ss_store_doc *out);
+SS_API void ss_store_doc_clear(ss_store_doc *d);
+
+typedef struct ss_store_stats {
+    int schema_version;
+    int dim, block_size;
+    int64_t documents, sources, blocks;
+    int64_t free_slots;      /* deleted or unused vector slots */
+    int64_t file_bytes;      /* database file (and its WAL) */
+    int64_t vector_bytes;    /* f32 and int8 vector blobs */
+    int has_fts;
+} ss_store_stats;
+
+SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);
 
 #ifdef __cplusplus
 }

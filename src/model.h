@@ -39,9 +39,12 @@ struct ss_model {
     void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
 };
 
-/* A model with a config and a tokenizer (taken over), parameters allocated
- * but not initialized. The file reader fills params; ss_model_init
- * initializes them randomly. */
+/* A model with a config and a tokenizer (taken over, even on failure; may be
+ * NULL for tests), parameters allocated but not initialized. The file reader
+ * fills params; ss_model_init initializes them randomly. Fails with
+ * SS_ERR_MODEL when c->vocab_size differs from the tokenizer's. */
 int ss__model_alloc(const ss_config *c, ss_tokenizer *tok, ss_model **out);
+/* Random initialization of m->params from a seed (what ss_model_init does). */
+void ss__model_init_params(ss_model *m, uint64_t seed);
 
 #endif

@@ -129,6 +129,8 @@ int ss__atomic_open(ss__atomic *a, const char *path)
     a->path = ss__strdup(path);
     a->tmp = ss__malloc(n + 16);
     if (!a->path || !a->tmp) {
+        ss_free(a->tmp); /* not a file yet: abort must not unlink it */
+        a->tmp = NULL;
         ss__atomic_abort(a);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
     }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "gguf.h"
+#include "model_file.h"
 #include "textio.h"
 
 static const char tokenize_usage[] =
@@ -14,14 +16,16 @@ static const char tokenize_usage[] =
     "Normalizes each input line (NFKC) and splits it with SentencePiece; writes one\n"
     "line of space-separated token ids (or pieces) per input line, in order.\n"
     "\n"
-    "  -m, --model PATH   SentencePiece model (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
+    "  -m, --model PATH   SentencePiece model, or a semsearch model file (its\n"
+    "                     tokenizer) (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
     "  -p, --pieces       write pieces instead of ids\n"
     "  -s, --special      add [CLS] and [SEP] as the encoder sees them\n"
     "  -n, --max-len N    truncate to N tokens (default: no limit)\n"
     "  -c, --casefold     fold case before splitting\n"
     "  FILE               input files ('-' or none: stdin; .gz is read as gzip)\n";
 
-/* Loads -m or the shipped default vocabulary. */
+/* Loads -m (a SentencePiece model, or a model file: its embedded tokenizer)
+ * or the shipped default vocabulary. */
 static int load_tokenizer(const char *path, ss_tokenizer **tok)
 {
     char *def = NULL;
@@ -31,7 +35,7 @@ static int load_tokenizer(const char *path, ss_tokenizer **tok)
                                    CLI_DEFAULT_VOCAB);
         path = def;
     }
-    int rc = ss_tokenizer_load(path, tok);
+    int rc = ss__gguf_sniff(path) ? ss__model_file_tokenizer(path, tok) : ss_tokenizer_load(path, tok);
     free(def);
     return rc ? cli_lib_error(rc) : 0;
 }

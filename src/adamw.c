@@ -1,0 +1,48 @@
+/* adamw.c: AdamW and gradient-norm helpers (elementwise, OpenMP). */
+#include "config.h"
+
+#include <math.h>
+
+#include "adamw.h"
+
+#define CHUNK 32768
+#define PAR_MIN 8192
+
+void ss__adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                      float beta1, float beta2, float eps, float wd, int64_t t)
+{
+    double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
+    float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2)), decay = 1.0f - lr * wd;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] * decay - step * mi / (sqrtf(vi) * rbc2 + eps);
+    }
+}
+
+size_t ss__grad_norm_chunks(size_t n) { return n / CHUNK + 1; }
+
+double ss__grad_norm(const float *g, size_t n, double *partials)
+{
+    long nc = (long)ss__grad_norm_chunks(n);
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (long k = 0; k < nc; k++) {
+        size_t i0 = (size_t)k * CHUNK, i1 = i0 + CHUNK < n ? i0 + CHUNK : n;
+        double s = 0;
+        for (size_t i = i0; i < i1; i++) s += (double)g[i] * g[i];
+        partials[k] = s;
+    }
+    double s = 0;
+    for (long k = 0; k < nc; k++) s += partials[k];
+    return sqrt(s);
+}
+
+void ss__scale(float *g, size_t n, float s)
+{
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
+    for (size_t i = 0; i < n; i++) g[i] *= s;
+}

@@ -1,0 +1,23 @@
+/* adamw.h: the AdamW optimizer (decoupled weight decay, as torch.optim.AdamW)
+ * and the global gradient norm. */
+#ifndef SS_ADAMW_H
+#define SS_ADAMW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One step on n parameters; t is the step number counting this one (>= 1):
+ *   p -= lr * wd * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+ *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) */
+void ss__adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                      float beta1, float beta2, float eps, float wd, int64_t t);
+
+/* Partial sums needed by ss__grad_norm for n values. */
+size_t ss__grad_norm_chunks(size_t n);
+/* L2 norm of g (n values), summed in fixed chunks (partials has
+ * ss__grad_norm_chunks(n) doubles) so that it does not depend on threads. */
+double ss__grad_norm(const float *g, size_t n, double *partials);
+/* g *= s */
+void ss__scale(float *g, size_t n, float s);
+
+#endif

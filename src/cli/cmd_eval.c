@@ -1,0 +1,366 @@
+/* cmd_eval.c: `semsearch eval`: STS, pair classification and retrieval
+ * metrics of a model, and of a TF-IDF baseline on the same data. Every file
+ * is evaluated before anything is printed, so a bad line in the last file
+ * leaves no half report on stdout. */
+#include "config.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common.h"
+#include "datafile.h"
+#include "eval.h"
+#include "evalfile.h"
+#include "svg.h"
+
+#define DEFAULT_MODEL "models/en-base.gguf"
+
+static const char eval_usage[] =
+    "usage: semsearch eval [-m MODEL] [--task sts|pairs|retrieval] [--json] [--baseline]\n"
+    "                      [--baseline-only] [--plot FILE.svg] FILE...\n"
+    "\n"
+    "Scores sentence pairs or groups by the cosine similarity of their embeddings and\n"
+    "reports how well that matches the data. The task comes from the file name:\n"
+    "  *.scored.tsv   s1 TAB s2 TAB score  STS: Spearman and Pearson correlation (x100)\n"
+    "  *.labeled.tsv  s1 TAB s2 TAB 0|1    pair classification: accuracy, F1, precision,\n"
+    "                                      recall (at their best thresholds), AP, AUC\n"
+    "  *.groups.tsv   text TAB text...     retrieval: the first text of a line queries all\n"
+    "                                      texts; the rest of its line is relevant:\n"
+    "                                      recall@1/5/10, MRR@10, nDCG@10\n"
+    "(.gz accepted). Text tables show x100, --json the raw values.\n"
+    "\n"
+    "  -m, --model PATH     model (default: the shipped " DEFAULT_MODEL ")\n"
+    "  -t, --task TASK      sts, pairs or retrieval, whatever the file names say\n"
+    "  -j, --json           one JSON object per file instead of the table\n"
+    "  -b, --baseline       add a TF-IDF bag-of-words cosine baseline on the same data\n"
+    "  -B, --baseline-only  the TF-IDF baseline alone: no model needed\n"
+    "  -p, --plot FILE.svg  draw the ROC curve (pairs), score scatter (sts) or\n"
+    "                       recall@k curve (retrieval) of the one input file\n"
+    "  FILE                 data files ('-': stdin, with --task)\n";
+
+enum { TASK_NONE = 0, TASK_STS, TASK_PAIRS, TASK_RETRIEVAL };
+enum { SYS_MODEL = 0, SYS_TFIDF = 1, N_SYS = 2 };
+static const char *const sys_name[N_SYS] = {"model", "tf-idf"};
+static const char *const sys_key[N_SYS] = {"model", "tfidf"};
+static const char *const task_name[] = {"", "sts", "pairs", "retrieval"};
+
+typedef struct {
+    const char *path;
+    int task;
+    size_t n, n_pos, n_texts; /* pairs (positives) or queries (texts) */
+    int has[N_SYS];
+    double spearman[N_SYS], pearson[N_SYS];
+    ss_eval_pairs pc[N_SYS];
+    ss_eval_retrieval rt[N_SYS];
+    double plot_ylo; /* lowest y of the STS scatter so far */
+} result;
+
+static int task_of(const char *path, int forced)
+{
+    if (forced) return forced;
+    switch (ss__data_kind_from_name(path)) {
+    case SS__DATA_SCORED: return TASK_STS;
+    case SS__DATA_LABELED: return TASK_PAIRS;
+    case SS__DATA_GROUPS: return TASK_RETRIEVAL;
+    default: return TASK_NONE;
+    }
+}
+
+/* Adds one system's data to the plot of the file. */
+static int plot_pairs(ss__plot *plot, int task, int sys, const ss__pairs *p, const double *sim,
+                      result *r)
+{
+    char label[96];
+    if (task == TASK_STS) {
+        snprintf(label, sizeof label, "%s (Spearman %.1f)", sys_name[sys], 100 * r->spearman[sys]);
+        /* cosines: up to 1, down to 0 or below (never above 1 but for rounding) */
+        for (size_t i = 0; i < p->n; i++)
+            if (sim[i] < r->plot_ylo) r->plot_ylo = floor(sim[i] * 5) / 5;
+        ss__plot_yrange(plot, r->plot_ylo, 1);
+        return ss__plot_add(plot, label, p->value, sim, p->n, SS__PLOT_POINTS);
+    }
+    int *lab = malloc(p->n * sizeof *lab);
+    if (!lab) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n; i++) lab[i] = p->value[i] != 0;
+    double *fpr, *tpr;
+    size_t np;
+    int rc = ss__eval_roc(sim, lab, p->n, &fpr, &tpr, &np);
+    free(lab);
+    if (rc) return rc;
+    snprintf(label, sizeof label, "%s (AUC %.3f)", sys_name[sys], r->pc[sys].auc);
+    rc = ss__plot_add(plot, label, fpr, tpr, np, SS__PLOT_LINE);
+    ss_free(fpr);
+    ss_free(tpr);
+    return rc;
+}
+
+static int new_plot(int task, const char *path, ss__plot **plot)
+{
+    char title[512];
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    int rc;
+    if (task == TASK_STS) {
+        snprintf(title, sizeof title, "Similarity vs gold score: %s", base);
+        rc = ss__plot_new(title, "gold score", "cosine similarity", plot);
+        if (!rc) ss__plot_legend(*plot, SS__LEGEND_LOWER_RIGHT);
+    } else if (task == TASK_PAIRS) {
+        snprintf(title, sizeof title, "ROC curve: %s", base);
+        rc = ss__plot_new(title, "false positive rate", "true positive rate", plot);
+        if (!rc) {
+            ss__plot_xrange(*plot, 0, 1);
+            ss__plot_yrange(*plot, 0, 1);
+            ss__plot_legend(*plot, SS__LEGEND_LOWER_RIGHT);
+            static const double d[2] = {0, 1};
+            rc = ss__plot_add(*plot, "chance", d, d, 2, SS__PLOT_LINE | SS__PLOT_DASHED | SS__PLOT_GRAY);
+        }
+    } else {
+        snprintf(title, sizeof title, "Recall@k: %s", base);
+        rc = ss__plot_new(title, "k (documents retrieved)", "recall@k", plot);
+        if (!rc) {
+            ss__plot_xrange(*plot, 0.5, 10.5);
+            ss__plot_xstep(*plot, 1);
+            ss__plot_yrange(*plot, 0, 1);
+            ss__plot_legend(*plot, SS__LEGEND_UPPER_LEFT);
+        }
+    }
+    return rc;
+}
+
+/* Evaluates one file with every system asked for; adds to plot if any. */
+static int eval_file(const char *path, int task, ss_model *model, int baseline, ss__plot *plot,
+                     result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->path = path;
+    r->task = task;
+    int rc = SS_OK;
+    int sys_on[N_SYS] = {model != NULL, baseline};
+    if (task == TASK_RETRIEVAL) {
+        ss__groups g;
+        if ((rc = ss__groups_load(path, &g))) return cli_lib_error(rc);
+        r->n = g.n_groups;
+        r->n_texts = g.n_texts;
+        for (int s = 0; s < N_SYS && !rc; s++) {
+            if (!sys_on[s]) continue;
+            double curve[SS__RETR_K], ks[SS__RETR_K];
+            if ((rc = ss__groups_retrieval(s == SYS_MODEL ? model : NULL, &g, &r->rt[s], curve))) {
+                cli_error("%s: %s", path, ss_errmsg());
+                break;
+            }
+            r->has[s] = 1;
+            if (plot) {
+                char label[96];
+                for (int k = 0; k < SS__RETR_K; k++) ks[k] = k + 1;
+                snprintf(label, sizeof label, "%s (nDCG@10 %.1f)", sys_name[s], 100 * r->rt[s].ndcg_at_10);
+                if ((rc = ss__plot_add(plot, label, ks, curve, SS__RETR_K, SS__PLOT_LINE | SS__PLOT_POINTS)))
+                    cli_lib_error(rc);
+            }
+        }
+        ss__groups_free(&g);
+        return rc ? 1 : 0;
+    }
+
+    ss__pairs p;
+    if ((rc = ss__pairs_load(path, task == TASK_STS ? SS__DATA_SCORED : SS__DATA_LABELED, &p)))
+        return cli_lib_error(rc);
+    r->n = p.n;
+    for (size_t i = 0; i < p.n; i++) r->n_pos += p.value[i] != 0;
+    double *sim = malloc(p.n * sizeof *sim);
+    if (!sim) rc = cli_error("out of memory");
+    for (int s = 0; s < N_SYS && !rc; s++) {
+        if (!sys_on[s]) continue;
+        if ((rc = ss__pairs_sims(s == SYS_MODEL ? model : NULL, &p, sim))) {
+            cli_error("%s: %s", path, ss_errmsg());
+            break;
+        }
+        rc = task == TASK_STS ? ss__sts_metrics(path, &p, sim, &r->spearman[s], &r->pearson[s])
+                              : ss__pairs_metrics(path, &p, sim, &r->pc[s]);
+        if (rc) {
+            cli_lib_error(rc);
+            break;
+        }
+        r->has[s] = 1;
+        if (plot && (rc = plot_pairs(plot, task, s, &p, sim, r))) cli_lib_error(rc);
+    }
+    free(sim);
+    ss__pairs_free(&p);
+    return rc ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void print_text(const result *r)
+{
+    if (r->task == TASK_STS) {
+        printf("%s: STS, %zu pairs: correlation x100 of cosine similarity with the gold score\n", r->path, r->n);
+        printf("%-8s %10s %10s\n", "system", "spearman", "pearson");
+        for (int s = 0; s < N_SYS; s++)
+            if (r->has[s]) printf("%-8s %10.2f %10.2f\n", sys_name[s], 100 * r->spearman[s], 100 * r->pearson[s]);
+    } else if (r->task == TASK_PAIRS) {
+        printf("%s: pair classification, %zu pairs (%zu labeled 1): x100, thresholds on cosine\n", r->path,
+               r->n, r->n_pos);
+        printf("%-8s %10s %10s %10s %10s %10s %10s %10s %10s\n", "system", "accuracy", "acc_thresh", "f1",
+               "precision", "recall", "f1_thresh", "ap", "auc");
+        for (int s = 0; s < N_SYS; s++) {
+            if (!r->has[s]) continue;
+            const ss_eval_pairs *e = &r->pc[s];
+            printf("%-8s %10.2f %10.4f %10.2f %10.2f %10.2f %10.4f %10.2f %10.2f\n", sys_name[s], 100 * e->accuracy,
+                   e->accuracy_threshold, 100 * e->f1, 100 * e->precision, 100 * e->recall, e->f1_threshold,
+                   100 * e->average_precision, 100 * e->auc);
+        }
+        printf("(accuracy at the threshold of best accuracy, acc_thresh; f1, precision and recall at the\n"
+               " threshold of best F1, f1_thresh; a pair is predicted 1 when its cosine >= the threshold)\n");
+    } else {
+        printf("%s: retrieval, %zu queries over %zu texts: x100\n", r->path, r->n, r->n_texts);
+        printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
+        for (int s = 0; s < N_SYS; s++) {
+            if (!r->has[s]) continue;
+            const ss_eval_retrieval *e = &r->rt[s];
+            printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f\n", sys_name[s], 100 * e->recall_at_1, 100 * e->recall_at_5,
+                   100 * e->recall_at_10, 100 * e->mrr_at_10, 100 * e->ndcg_at_10);
+        }
+    }
+}
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 0x20) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
+static void print_json(const result *r, const char *model_path)
+{
+    printf("{\"file\":");
+    json_string(r->path);
+    printf(",\"task\":\"%s\"", task_name[r->task]);
+    if (r->task == TASK_RETRIEVAL) printf(",\"queries\":%zu,\"texts\":%zu", r->n, r->n_texts);
+    else if (r->task == TASK_PAIRS) printf(",\"pairs\":%zu,\"positive\":%zu", r->n, r->n_pos);
+    else printf(",\"pairs\":%zu", r->n);
+    if (model_path) {
+        printf(",\"model_file\":");
+        json_string(model_path);
+    }
+    for (int s = 0; s < N_SYS; s++) {
+        if (!r->has[s]) continue;
+        printf(",\"%s\":{", sys_key[s]);
+        if (r->task == TASK_STS) {
+            printf("\"spearman\":%.10g,\"pearson\":%.10g", r->spearman[s], r->pearson[s]);
+        } else if (r->task == TASK_PAIRS) {
+            const ss_eval_pairs *e = &r->pc[s];
+            printf("\"accuracy\":%.10g,\"accuracy_threshold\":%.10g,\"f1\":%.10g,\"precision\":%.10g,"
+                   "\"recall\":%.10g,\"f1_threshold\":%.10g,\"average_precision\":%.10g,\"auc\":%.10g",
+                   e->accuracy, e->accuracy_threshold, e->f1, e->precision, e->recall, e->f1_threshold,
+                   e->average_precision, e->auc);
+        } else {
+            const ss_eval_retrieval *e = &r->rt[s];
+            printf("\"recall_at_1\":%.10g,\"recall_at_5\":%.10g,\"recall_at_10\":%.10g,\"mrr_at_10\":%.10g,"
+                   "\"ndcg_at_10\":%.10g",
+                   e->recall_at_1, e->recall_at_5, e->recall_at_10, e->mrr_at_10, e->ndcg_at_10);
+        }
+        putchar('}');
+    }
+    printf("}\n");
+}
+
+/* ------------------------------------------------------------------ command */
+
+int cmd_eval(int argc, char **argv);
+int cmd_eval(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"task", required_argument, 0, 't'},
+        {"json", no_argument, 0, 'j'},          {"baseline", no_argument, 0, 'b'},
+        {"baseline-only", no_argument, 0, 'B'}, {"plot", required_argument, 0, 'p'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    const char *model_path = NULL, *plot_path = NULL;
+    int forced = TASK_NONE, json = 0, baseline = 0, baseline_only = 0, c;
+    while ((c = getopt_long(argc, argv, "m:t:jbBp:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_path = optarg; break;
+        case 't':
+            if (!strcmp(optarg, "sts")) forced = TASK_STS;
+            else if (!strcmp(optarg, "pairs")) forced = TASK_PAIRS;
+            else if (!strcmp(optarg, "retrieval")) forced = TASK_RETRIEVAL;
+            else {
+                cli_error("--task: '%s' is not sts, pairs or retrieval", optarg);
+                return 2;
+            }
+            break;
+        case 'j': json = 1; break;
+        case 'b': baseline = 1; break;
+        case 'B': baseline = baseline_only = 1; break;
+        case 'p': plot_path = optarg; break;
+        case 'h': return cli_usage(eval_usage, 0);
+        default: return cli_usage(eval_usage, 1);
+        }
+    }
+    if (optind == argc && cli_stdin_is_tty()) return cli_usage(eval_usage, 0);
+    if (baseline_only && model_path) {
+        cli_error("--baseline-only uses no model: drop -m, or use --baseline");
+        return 2;
+    }
+    static char *stdin_only[] = {"-", NULL};
+    char **files = optind < argc ? argv + optind : stdin_only;
+    int nfiles = optind < argc ? argc - optind : 1;
+    if (plot_path && nfiles != 1) {
+        cli_error("--plot draws one file: give exactly one FILE");
+        return 2;
+    }
+    for (int i = 0; i < nfiles; i++)
+        if (!task_of(files[i], forced)) {
+            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv or "
+                      "*.groups.tsv): use --task",
+                      strcmp(files[i], "-") ? files[i] : "<stdin>");
+            return 2;
+        }
+
+    ss_model *model = NULL;
+    char *def = NULL;
+    if (!baseline_only) {
+        if (!model_path) {
+            def = cli_data_path(DEFAULT_MODEL);
+            if (!def)
+                return cli_error("no -m given and the shipped %s was not found (set SEMSEARCH_DATA); "
+                                 "--baseline-only evaluates the TF-IDF baseline without a model",
+                                 DEFAULT_MODEL);
+            model_path = def;
+        }
+        int rc = ss_model_load(model_path, &model);
+        if (rc) {
+            free(def);
+            return cli_lib_error(rc);
+        }
+    }
+
+    result *res = calloc((size_t)nfiles, sizeof *res);
+    ss__plot *plot = NULL;
+    int rc = res ? 0 : cli_error("out of memory");
+    if (!rc && plot_path && (rc = new_plot(task_of(files[0], forced), files[0], &plot))) rc = cli_lib_error(rc);
+    for (int i = 0; i < nfiles && !rc; i++)
+        rc = eval_file(files[i], task_of(files[i], forced), model, baseline, plot, &res[i]);
+    if (!rc && plot && (rc = ss__plot_write(plot, plot_path))) rc = cli_lib_error(rc);
+    if (!rc)
+        for (int i = 0; i < nfiles; i++) {
+            if (json) print_json(&res[i], model ? model_path : NULL);
+            else {
+                if (i) putchar('\n');
+                print_text(&res[i]);
+            }
+        }
+    ss__plot_free(plot);
+    free(res);
+    ss_model_free(model);
+    free(def);
+    return rc;
+}

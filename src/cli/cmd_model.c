@@ -1,0 +1,270 @@
+/* cmd_model.c: `semsearch model init` (a randomly initialized model, so that
+ * every command can be tried before a trained model exists) and
+ * `semsearch model info` (what a model file holds). */
+#include "config.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "gguf.h"
+#include "model_file.h"
+
+#ifndef CLI_DEFAULT_MODEL
+#define CLI_DEFAULT_MODEL "models/en-base.gguf"
+#endif
+
+static const char init_usage[] =
+    "usage: semsearch model init [-v VOCAB] [options] -o FILE\n"
+    "\n"
+    "Writes a randomly initialized encoder (weights ~ N(0, 0.02), LayerNorm 1,\n"
+    "biases 0) with its tokenizer embedded: a model file every command accepts,\n"
+    "and the starting point of `semsearch train`.\n"
+    "\n"
+    "  -v, --vocab PATH     SentencePiece model, or a model file whose tokenizer to\n"
+    "                       reuse (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
+    "  -o, --output FILE    model file to write (written whole or not at all)\n"
+    "      --d-model N      width (default 256)\n"
+    "      --layers N       transformer blocks (default 4)\n"
+    "      --heads N        attention heads, dividing --d-model (default 4)\n"
+    "      --ffn N          feed-forward width (default 1024)\n"
+    "      --max-len N      positions: longer inputs are truncated (default 128)\n"
+    "      --pooling P      mean, cls or max (default mean)\n"
+    "      --dropout X      dropout used in training (default 0.1)\n"
+    "  -c, --casefold       fold case before tokenizing (stored in the model)\n"
+    "      --seed N         random seed (default 42)\n"
+    "      --f16            store weights as 16-bit floats (half the size)\n";
+
+static const char info_usage[] =
+    "usage: semsearch model info [-m MODEL] [--json]\n"
+    "\n"
+    "Checks a model file completely (every tensor, shape and value) and prints\n"
+    "what it holds as key<TAB>value lines: hyperparameters, parameter count,\n"
+    "tensor type, file size, SHA-256 fingerprint, tokenizer.\n"
+    "\n"
+    "  -m, --model PATH   model file (default: the shipped " CLI_DEFAULT_MODEL ")\n"
+    "  -j, --json         one JSON object instead\n";
+
+static const char *const pool_names[] = {"mean", "cls", "max"};
+
+/* A SentencePiece model, or the tokenizer embedded in a model file. */
+static int load_vocab(const char *path, ss_tokenizer **tok)
+{
+    char *def = NULL;
+    if (!path) {
+        def = cli_data_path(CLI_DEFAULT_VOCAB);
+        if (!def)
+            return cli_error("no -v given and the shipped %s was not found (set SEMSEARCH_DATA or pass -v)",
+                             CLI_DEFAULT_VOCAB);
+        path = def;
+    }
+    int rc = ss__gguf_sniff(path) ? ss__model_file_tokenizer(path, tok) : ss_tokenizer_load(path, tok);
+    free(def);
+    return rc ? cli_lib_error(rc) : 0;
+}
+
+static int model_init(int argc, char **argv)
+{
+    enum { O_DMODEL = 256, O_LAYERS, O_HEADS, O_FFN, O_MAXLEN, O_POOL, O_DROPOUT, O_SEED, O_F16 };
+    static const struct option opts[] = {
+        {"vocab", required_argument, 0, 'v'},   {"output", required_argument, 0, 'o'},
+        {"d-model", required_argument, 0, O_DMODEL}, {"layers", required_argument, 0, O_LAYERS},
+        {"heads", required_argument, 0, O_HEADS},    {"ffn", required_argument, 0, O_FFN},
+        {"max-len", required_argument, 0, O_MAXLEN}, {"pooling", required_argument, 0, O_POOL},
+        {"dropout", required_argument, 0, O_DROPOUT}, {"casefold", no_argument, 0, 'c'},
+        {"seed", required_argument, 0, O_SEED},      {"f16", no_argument, 0, O_F16},
+        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
+    ss_config cfg;
+    ss_config_init(&cfg);
+    const char *vocab = NULL, *out = NULL;
+    long v, seed = 42;
+    double d;
+    int f16 = 0, casefold = 0, c, bad = 0;
+    while ((c = getopt_long(argc, argv, "v:o:ch", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v': vocab = optarg; break;
+        case 'o': out = optarg; break;
+        case 'c': casefold = 1; break;
+        case O_DMODEL: bad = cli_int("--d-model", optarg, 1, 65536, &v); cfg.d_model = (int)v; break;
+        case O_LAYERS: bad = cli_int("--layers", optarg, 0, 1024, &v); cfg.n_layers = (int)v; break;
+        case O_HEADS: bad = cli_int("--heads", optarg, 1, 65536, &v); cfg.n_heads = (int)v; break;
+        case O_FFN: bad = cli_int("--ffn", optarg, 1, 1 << 20, &v); cfg.d_ff = (int)v; break;
+        case O_MAXLEN: bad = cli_int("--max-len", optarg, 3, 65536, &v); cfg.max_len = (int)v; break;
+        case O_SEED: bad = cli_int("--seed", optarg, 0, LONG_MAX, &seed); break;
+        case O_F16: f16 = 1; break;
+        case O_DROPOUT:
+            bad = cli_double("--dropout", optarg, 0.0, 0.99, &d);
+            cfg.dropout = (float)d;
+            break;
+        case O_POOL:
+            cfg.pooling = -1;
+            for (int i = 0; i < 3; i++)
+                if (!strcmp(optarg, pool_names[i])) cfg.pooling = i;
+            if (cfg.pooling < 0) bad = cli_error("--pooling: '%s' is not mean, cls or max", optarg);
+            break;
+        case 'h': return cli_usage(init_usage, 0);
+        default: return cli_usage(init_usage, 1);
+        }
+        if (bad) return 2;
+    }
+    if (optind < argc) {
+        cli_error("model init: unexpected argument '%s'", argv[optind]);
+        return cli_usage(init_usage, 1);
+    }
+    if (!out) {
+        if (argc == 1) return cli_usage(init_usage, 0);
+        cli_error("model init: no --output given");
+        return cli_usage(init_usage, 1);
+    }
+    if (cfg.d_model % cfg.n_heads) {
+        cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
+        return 2;
+    }
+    ss_tokenizer *tok;
+    if (load_vocab(vocab, &tok)) return 1;
+    if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+    ss_model *m;
+    int rc = ss_model_init(&cfg, tok, (uint64_t)seed, &m);
+    ss_tokenizer_free(tok);
+    if (rc) return cli_lib_error(rc);
+    rc = ss_model_save(m, out, f16 ? SS_DTYPE_F16 : SS_DTYPE_F32);
+    size_t np = ss_model_num_params(m);
+    ss_model_free(m);
+    if (rc) return cli_lib_error(rc);
+    fprintf(stderr, "semsearch: wrote %s (%zu parameters, %s)\n", out, np, f16 ? "f16" : "f32");
+    return 0;
+}
+
+/* ------------------------------------------------------------------ info */
+
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+/* One field, as "key\tvalue" or as a JSON member (numbers unquoted). */
+static void field(int json, int *first, const char *key, int is_num, const char *fmt, ...) CLI_PRINTF(5, 6);
+static void field(int json, int *first, const char *key, int is_num, const char *fmt, ...)
+{
+    char val[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof val, fmt, ap);
+    va_end(ap);
+    if (!json) {
+        printf("%s\t%s\n", key, val);
+        return;
+    }
+    printf("%s\"%s\":", *first ? "{" : ",", key);
+    *first = 0;
+    if (is_num) fputs(val, stdout);
+    else json_string(val);
+}
+
+static int model_info(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *path = NULL;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "m:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': path = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': return cli_usage(info_usage, 0);
+        default: return cli_usage(info_usage, 1);
+        }
+    }
+    if (optind < argc) {
+        cli_error("model info: unexpected argument '%s' (the model is given with -m)", argv[optind]);
+        return cli_usage(info_usage, 1);
+    }
+    char *def = NULL;
+    if (!path) {
+        def = cli_data_path(CLI_DEFAULT_MODEL);
+        if (!def)
+            return cli_error("no -m given and the shipped %s was not found: pass -m MODEL, or create one with "
+                             "'semsearch model init -o MODEL'",
+                             CLI_DEFAULT_MODEL);
+        path = def;
+    }
+    ss_model *m = NULL;
+    ss__gguf *g = NULL;
+    int rc = ss_model_load(path, &m); /* checks everything */
+    if (!rc) rc = ss__gguf_open(path, &g);
+    if (rc) {
+        free(def);
+        ss_model_free(m);
+        return cli_lib_error(rc);
+    }
+    ss_config cfg;
+    ss_model_config(m, &cfg);
+    /* the tensor type: the model's tensors all have one type, or "mixed" */
+    int type = -1;
+    for (size_t i = 0; i < ss__gguf_tensor_count(g); i++) {
+        int t = ss__gguf_tensor_at(g, i)->type;
+        type = type == -1 || type == t ? t : -2;
+    }
+    size_t size;
+    (void)ss__gguf_bytes(g, &size);
+    char *name = NULL;
+    if (ss__gguf_find_kv(g, "general.name") && ss__gguf_get_str(g, "general.name", &name)) name = NULL;
+    ss_tokenizer *tok = ss_model_tokenizer(m);
+    size_t spm_len;
+    (void)ss_tokenizer_bytes(tok, &spm_len);
+
+    int first = 1;
+    field(json, &first, "path", 0, "%s", path);
+    field(json, &first, "file_size", 1, "%zu", size);
+    field(json, &first, "fingerprint", 0, "%s", ss_model_fingerprint(m));
+    field(json, &first, "format", 0, "GGUF v%d", SS_GGUF_VERSION);
+    field(json, &first, "architecture", 0, "%s", SS_MODEL_ARCH);
+    field(json, &first, "name", 0, "%s", name ? name : "");
+    field(json, &first, "dtype", 0, "%s", type >= 0 ? ss__ggml_type_name(type) : "mixed");
+    field(json, &first, "params", 1, "%zu", ss_model_num_params(m));
+    field(json, &first, "tensors", 1, "%zu", ss__gguf_tensor_count(g));
+    field(json, &first, "vocab_size", 1, "%d", cfg.vocab_size);
+    field(json, &first, "max_len", 1, "%d", cfg.max_len);
+    field(json, &first, "d_model", 1, "%d", cfg.d_model);
+    field(json, &first, "n_layers", 1, "%d", cfg.n_layers);
+    field(json, &first, "n_heads", 1, "%d", cfg.n_heads);
+    field(json, &first, "d_ff", 1, "%d", cfg.d_ff);
+    field(json, &first, "pooling", 0, "%s", pool_names[cfg.pooling]);
+    field(json, &first, "dropout", 1, "%g", (double)cfg.dropout);
+    field(json, &first, "embedding_dim", 1, "%d", ss_model_dim(m));
+    field(json, &first, "tokenizer", 0, "sentencepiece (embedded, %zu bytes)", spm_len);
+    field(json, &first, "tokenizer_vocab_size", 1, "%d", ss_tokenizer_vocab_size(tok));
+    field(json, &first, "normalization", 0, "%s",
+          ss_tokenizer_get_norm(tok) & SS_NORM_CASEFOLD ? "nfkc+casefold" : "nfkc");
+    if (json) printf("}\n");
+    ss_free(name);
+    ss__gguf_close(g);
+    ss_model_free(m);
+    free(def);
+    return 0;
+}
+
+int cmd_model(int argc, char **argv);
+int cmd_model(int argc, char **argv)
+{
+    static const char usage[] = "usage: semsearch model init [options] -o FILE\n"
+                                "       semsearch model info [-m MODEL] [--json]\n"
+                                "('semsearch model init --help' describes the options)\n";
+    if (argc >= 2 && !strcmp(argv[1], "init")) return model_init(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) return cli_usage(usage, 0);
+    if (argc >= 2) cli_error("model: unknown subcommand '%s'", argv[1]);
+    return cli_usage(usage, 1);
+}

@@ -1,0 +1,243 @@
+/* cmd_query.c: `semsearch query`: the nearest documents to a text, or to
+ * each line of stdin (batched: the model and the vectors are loaded once,
+ * and a batch of queries is one pass over the vectors). */
+#include "config.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_store.h"
+#include "textio.h"
+
+static const char query_usage[] =
+    "usage: semsearch query [-d DB] [-m MODEL] [-k N] [options] [TEXT...]\n"
+    "\n"
+    "Prints the k documents nearest to TEXT (cosine similarity of the model's\n"
+    "vectors), best first: rank, score, id and text, tab-separated. Without\n"
+    "TEXT, answers one query per stdin line, with the query's line number as\n"
+    "an extra first column.\n"
+    "\n"
+    "  -d, --db PATH        database (default " CLI_DEFAULT_DB ")\n"
+    "  -m, --model PATH     model (default: the one the database records, else\n"
+    "                       the shipped " CLI_DEFAULT_MODEL "); it must be the\n"
+    "                       model the database was indexed with\n"
+    "  -k, --top N          hits per query (default 10)\n"
+    "      --min-score X    leave out hits scoring below X\n"
+    "  -s, --source NAME    only documents of this source\n"
+    "      --hybrid         fuse with full-text BM25 ranking (reciprocal rank\n"
+    "                       fusion; the score is then the fused score)\n"
+    "      --int8           scan int8 codes, rescore the best candidates exactly\n"
+    "                       (faster on large databases)\n"
+    "      --rerank N       int8: candidates rescored (default max(4k, 64))\n"
+    "  -j, --json           one JSON object per query\n"
+    "  -b, --batch N        stdin queries answered together (default 64)\n"
+    "  -t, --threads N      threads (default: SEMSEARCH_THREADS or all cores)\n";
+
+typedef struct querier {
+    ss_store *store;
+    store_model sm;
+    ss_store_query_opts o;
+    int json, multi, dim;
+    size_t batch;
+} querier;
+
+static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, const ss_hit *h, int n)
+{
+    if (x->json) {
+        fputs("{", stdout);
+        if (x->multi) printf("\"line\":%ld,", qno);
+        fputs("\"query\":", stdout);
+        store_json_string(qtext, qlen);
+        fputs(",\"results\":[", stdout);
+    }
+    int rank = 0;
+    for (int i = 0; i < n; i++) {
+        ss_store_doc d;
+        if (ss_store_get(x->store, h[i].doc, &d) != SS_OK) continue; /* deleted meanwhile */
+        rank++;
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)d.doc);
+        const char *id = d.id ? d.id : num;
+        if (x->json) {
+            printf("%s{\"rank\":%d,\"score\":%.6f,\"id\":", rank > 1 ? "," : "", rank, h[i].score);
+            store_json_string(id, strlen(id));
+            printf(",\"doc\":%lld,\"text\":", (long long)d.doc);
+            store_json_string(d.text, strlen(d.text));
+            if (d.source) {
+                fputs(",\"source\":", stdout);
+                store_json_string(d.source, strlen(d.source));
+            }
+            if (d.meta) printf(",\"meta\":%s", d.meta);
+            putchar('}');
+        } else {
+            if (x->multi) printf("%ld\t", qno);
+            printf("%d\t%.6f\t", rank, h[i].score);
+            store_tsv_field(id, strlen(id));
+            putchar('\t');
+            store_tsv_field(d.text, strlen(d.text));
+            putchar('\n');
+        }
+        ss_store_doc_clear(&d);
+    }
+    if (x->json) fputs("]}\n", stdout);
+}
+
+/* Answers n queries at once. */
+static int answer(querier *x, const char *const *texts, const size_t *lens, const long *qno, size_t n)
+{
+    size_t k = (size_t)x->o.k;
+    float *q = malloc(n * (size_t)x->dim * sizeof *q);
+    ss_hit *h = malloc(n * k * sizeof *h);
+    int *cnt = malloc(n * sizeof *cnt);
+    int rc = 0;
+    if (!q || !h || !cnt) rc = cli_error("out of memory");
+    if (!rc && (rc = ss_embed(x->sm.model, texts, lens, n, 0, q))) rc = cli_lib_error(rc);
+    if (!rc) {
+        x->o.texts = texts;
+        int e = ss_store_query(x->store, q, n, &x->o, h, cnt);
+        x->o.texts = NULL;
+        if (e) rc = cli_lib_error(e);
+    }
+    for (size_t j = 0; j < n && !rc; j++) print_hits(x, qno[j], texts[j], lens[j], h + j * k, cnt[j]);
+    free(q);
+    free(h);
+    free(cnt);
+    return rc;
+}
+
+static int answer_stdin(querier *x)
+{
+    ss__lines *r;
+    int rc = ss__lines_open("-", &r);
+    if (rc) return cli_lib_error(rc);
+    char **texts = calloc(x->batch, sizeof *texts);
+    size_t *lens = calloc(x->batch, sizeof *lens);
+    long *qno = calloc(x->batch, sizeof *qno);
+    size_t n = 0;
+    if (!texts || !lens || !qno) rc = cli_error("out of memory");
+    const char *line;
+    size_t len;
+    while (!rc && (rc = ss__lines_next(r, &line, &len)) == 1) {
+        rc = 0;
+        if (!(texts[n] = malloc(len + 1))) {
+            rc = cli_error("out of memory");
+            break;
+        }
+        memcpy(texts[n], line, len);
+        texts[n][len] = '\0';
+        lens[n] = len;
+        qno[n] = ss__lines_lineno(r);
+        if (++n == x->batch) {
+            rc = answer(x, (const char *const *)texts, lens, qno, n);
+            fflush(stdout);
+            while (n) free(texts[--n]);
+        }
+    }
+    if (rc > 1) rc = cli_lib_error(rc);
+    if (!rc && n) rc = answer(x, (const char *const *)texts, lens, qno, n);
+    while (n) free(texts[--n]);
+    free(texts);
+    free(lens);
+    free(qno);
+    ss__lines_close(r);
+    return rc;
+}
+
+int cmd_query(int argc, char **argv);
+int cmd_query(int argc, char **argv)
+{
+    enum { O_MIN = 256, O_HYBRID, O_INT8, O_RERANK };
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"top", required_argument, 0, 'k'},
+                                         {"min-score", required_argument, 0, O_MIN},
+                                         {"source", required_argument, 0, 's'},
+                                         {"hybrid", no_argument, 0, O_HYBRID},
+                                         {"int8", no_argument, 0, O_INT8},
+                                         {"rerank", required_argument, 0, O_RERANK},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    querier x;
+    memset(&x, 0, sizeof x);
+    ss_store_query_opts_init(&x.o);
+    x.batch = 64;
+    const char *db = CLI_DEFAULT_DB, *model_path = NULL;
+    int c;
+    long v;
+    double d;
+    while ((c = getopt_long(argc, argv, "d:m:k:s:jb:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'm': model_path = optarg; break;
+        case 'k':
+            if (cli_int("--top", optarg, 1, 100000, &v)) return 2;
+            x.o.k = (int)v;
+            break;
+        case O_MIN:
+            if (cli_double("--min-score", optarg, -1e30, 1e30, &d)) return 2;
+            x.o.min_score = (float)d;
+            break;
+        case 's': x.o.source = optarg; break;
+        case O_HYBRID: x.o.hybrid = 1; break;
+        case O_INT8: x.o.precision = SS_PREC_INT8; break;
+        case O_RERANK:
+            if (cli_int("--rerank", optarg, 1, 1000000, &v)) return 2;
+            x.o.rerank = (int)v;
+            break;
+        case 'j': x.json = 1; break;
+        case 'b':
+            if (cli_int("--batch", optarg, 1, 65536, &v)) return 2;
+            x.batch = (size_t)v;
+            break;
+        case 't':
+            if (cli_int("--threads", optarg, 1, 1024, &v)) return 2;
+            ss_set_threads((int)v);
+            break;
+        case 'h': return cli_usage(query_usage, 0);
+        default: return cli_usage(query_usage, 1);
+        }
+    }
+    x.multi = optind == argc;
+    if (x.multi && cli_stdin_is_tty()) return cli_usage(query_usage, 0);
+    /* the query words, joined by spaces */
+    char *text = NULL;
+    size_t tlen = 0;
+    for (int i = optind; i < argc; i++) tlen += strlen(argv[i]) + 1;
+    if (!x.multi) {
+        if (!(text = malloc(tlen))) return cli_error("out of memory");
+        text[0] = '\0';
+        for (int i = optind; i < argc; i++) {
+            if (i > optind) strcat(text, " ");
+            strcat(text, argv[i]);
+        }
+        tlen = strlen(text);
+    }
+    int rc = ss_store_open(db, SS_STORE_READONLY, &x.store);
+    if (rc) {
+        free(text);
+        return cli_lib_error(rc);
+    }
+    rc = store_model_load(x.store, model_path, &x.sm);
+    if (!rc) {
+        x.dim = ss_model_dim(x.sm.model);
+        if (x.multi) {
+            rc = answer_stdin(&x);
+        } else {
+            const char *t[1] = {text};
+            long qno = 1;
+            rc = answer(&x, t, &tlen, &qno, 1);
+        }
+    }
+    free(text);
+    store_model_free(&x.sm);
+    ss_store_close(x.store);
+    return rc;
+}

@@ -1,0 +1,244 @@
+/* cmd_store.c: `semsearch info` and `semsearch delete`, and the helpers the
+ * store commands share (choosing and checking the model, output escaping). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmd_store.h"
+#include "normalize.h"
+
+/* ------------------------------------------------------------------ model */
+
+int store_model_load(ss_store *s, const char *path, store_model *out)
+{
+    memset(out, 0, sizeof *out);
+    char *def = NULL;
+    if (!path) {
+        ss_store_model rec;
+        if (s && ss_store_get_model(s, &rec) == SS_OK && rec.path[0] && access(rec.path, R_OK) == 0)
+            def = strdup(rec.path);
+        else
+            def = cli_data_path(CLI_DEFAULT_MODEL);
+        if (!def)
+            return cli_error("no -m given, and neither the model the database records nor the shipped %s was "
+                             "found: pass -m MODEL",
+                             CLI_DEFAULT_MODEL);
+        path = def;
+    }
+    int rc = ss_model_load(path, &out->model);
+    if (rc) {
+        free(def);
+        return cli_lib_error(rc);
+    }
+    char abs[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    out->name = strdup(slash ? slash + 1 : path);
+    out->path = strdup(realpath(path, abs) ? abs : path);
+    free(def);
+    if (!out->name || !out->path) {
+        store_model_free(out);
+        return cli_error("out of memory");
+    }
+    out->info.name = out->name;
+    out->info.path = out->path;
+    out->info.fingerprint = ss_model_fingerprint(out->model);
+    out->info.dim = ss_model_dim(out->model);
+    if (s && (rc = ss_store_use_model(s, &out->info))) {
+        store_model_free(out);
+        return cli_lib_error(rc);
+    }
+    return 0;
+}
+
+void store_model_free(store_model *m)
+{
+    ss_model_free(m->model);
+    free(m->name);
+    free(m->path);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---------------------------------------------------------------- output */
+
+void store_json_string(const char *s, size_t len)
+{
+    char *fixed = NULL;
+    size_t flen;
+    if (ss__utf8_repair(s, len, &fixed, &flen) == SS_OK) {
+        s = fixed;
+        len = flen;
+    }
+    putchar('"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
+            else putchar(c);
+        }
+    }
+    putchar('"');
+    ss_free(fixed);
+}
+
+void store_tsv_field(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        putchar(c == '\t' || c == '\n' || c == '\r' ? ' ' : c);
+    }
+}
+
+/* ------------------------------------------------------------------ info */
+
+static const char info_usage[] =
+    "usage: semsearch info [-d DB] [--json]\n"
+    "\n"
+    "Describes a database: documents, sources, the model its vectors come\n"
+    "from, vector blocks and sizes. One 'key<TAB>value' line each (or --json).\n"
+    "\n"
+    "  -d, --db PATH   database (default " CLI_DEFAULT_DB ")\n"
+    "  -j, --json      one JSON object\n";
+
+int cmd_info(int argc, char **argv);
+int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *db = CLI_DEFAULT_DB;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': return cli_usage(info_usage, 0);
+        default: return cli_usage(info_usage, 1);
+        }
+    }
+    if (optind < argc) {
+        cli_error("info: unexpected argument '%s'", argv[optind]);
+        return cli_usage(info_usage, 1);
+    }
+    ss_store *s;
+    int rc = ss_store_open(db, SS_STORE_READONLY, &s);
+    if (rc) return cli_lib_error(rc);
+    ss_store_stats st;
+    ss_store_model m;
+    rc = ss_store_stats_get(s, &st);
+    if (!rc) rc = ss_store_get_model(s, &m);
+    if (rc) {
+        rc = cli_lib_error(rc);
+        ss_store_close(s);
+        return rc;
+    }
+    const char *keys[] = {"database", "model", "model_fingerprint", "model_path"};
+    const char *vals[] = {db, m.name, m.fingerprint, m.path};
+    const char *nkeys[] = {"schema_version", "documents", "sources", "dim", "blocks", "block_size",
+                           "free_slots", "vector_bytes", "file_bytes"};
+    int64_t nvals[] = {st.schema_version, st.documents, st.sources, st.dim, st.blocks, st.block_size,
+                       st.free_slots, st.vector_bytes, st.file_bytes};
+    if (json) putchar('{');
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        if (json) {
+            printf("%s\"%s\":", i ? "," : "", keys[i]);
+            store_json_string(vals[i], strlen(vals[i]));
+        } else {
+            printf("%s\t", keys[i]);
+            store_tsv_field(vals[i], strlen(vals[i]));
+            putchar('\n');
+        }
+    }
+    for (size_t i = 0; i < sizeof nkeys / sizeof *nkeys; i++)
+        printf(json ? ",\"%s\":%lld" : "%s\t%lld\n", nkeys[i], (long long)nvals[i]);
+    printf(json ? ",\"fts\":%s}\n" : "fts\t%s\n", st.has_fts ? (json ? "true" : "yes") : (json ? "false" : "no"));
+    ss_store_close(s);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- delete */
+
+static const char delete_usage[] =
+    "usage: semsearch delete [-d DB] (--id ID | --source NAME)...\n"
+    "\n"
+    "Deletes documents and their vectors: by id (the id `semsearch query`\n"
+    "prints: the external id, or the document number of one without) or every\n"
+    "document of a source. Prints how many were deleted; unknown ids are\n"
+    "reported but are not an error.\n"
+    "\n"
+    "  -d, --db PATH        database (default " CLI_DEFAULT_DB ")\n"
+    "  -i, --id ID          a document id (repeatable; '-' reads ids from stdin, one a line)\n"
+    "  -s, --source NAME    every document of this source (repeatable)\n";
+
+static int delete_one(ss_store *s, const char *id, int is_source, size_t *total)
+{
+    size_t n = 0;
+    int rc = is_source ? ss_store_delete_source(s, id, &n) : ss_store_delete(s, id, &n);
+    if (rc) return cli_lib_error(rc);
+    if (!n) fprintf(stderr, "semsearch: delete: no document with %s '%s'\n", is_source ? "source" : "id", id);
+    *total += n;
+    return 0;
+}
+
+int cmd_delete(int argc, char **argv);
+int cmd_delete(int argc, char **argv)
+{
+    static const struct option opts[] = {{"db", required_argument, 0, 'd'},
+                                         {"id", required_argument, 0, 'i'},
+                                         {"source", required_argument, 0, 's'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *db = CLI_DEFAULT_DB;
+    int c, nwhat = 0;
+    while ((c = getopt_long(argc, argv, "d:i:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 'i':
+        case 's': nwhat++; break;
+        case 'h': return cli_usage(delete_usage, 0);
+        default: return cli_usage(delete_usage, 1);
+        }
+    }
+    if (optind < argc) {
+        cli_error("delete: unexpected argument '%s'", argv[optind]);
+        return cli_usage(delete_usage, 1);
+    }
+    if (!nwhat) {
+        if (argc == 1) return cli_usage(delete_usage, 0);
+        cli_error("delete: no --id or --source given");
+        return cli_usage(delete_usage, 1);
+    }
+    ss_store *s;
+    int rc = ss_store_open(db, 0, &s);
+    if (rc) return cli_lib_error(rc);
+    size_t total = 0;
+    optind = 0; /* second pass, in the order given */
+    while (!rc && (c = getopt_long(argc, argv, "d:i:s:h", opts, NULL)) != -1) {
+        if (c == 's') rc = delete_one(s, optarg, 1, &total);
+        else if (c == 'i' && strcmp(optarg, "-") != 0) rc = delete_one(s, optarg, 0, &total);
+        else if (c == 'i') {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t n;
+            while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
+                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+                if (n) rc = delete_one(s, line, 0, &total);
+            }
+            free(line);
+        }
+    }
+    ss_store_close(s);
+    if (!rc) fprintf(stderr, "semsearch: deleted %zu document%s from %s\n", total, total == 1 ? "" : "s", db);
+    return rc;
+}

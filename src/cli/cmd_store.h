@@ -1,0 +1,29 @@
+/* cmd_store.h: what `index`, `query`, `info` and `delete` share. */
+#ifndef SS_CMD_STORE_H
+#define SS_CMD_STORE_H
+
+#include "semsearch.h"
+
+#ifndef CLI_DEFAULT_MODEL
+#define CLI_DEFAULT_MODEL "models/en-base.gguf"
+#endif
+#define CLI_DEFAULT_DB "semsearch.db"
+
+/* A loaded model and how a database records it. */
+typedef struct store_model {
+    ss_model *model;
+    ss_store_model info; /* strings below */
+    char *name, *path;
+} store_model;
+
+/* Loads -m PATH, else the model the database records (when that file still
+ * exists), else the shipped default. Prints the error itself (returns 1). */
+int store_model_load(ss_store *s, const char *path, store_model *out);
+void store_model_free(store_model *m);
+
+/* Writes text as a JSON string (invalid UTF-8 becomes U+FFFD). */
+void store_json_string(const char *s, size_t len);
+/* Writes text for a TSV field: tab, CR and LF become spaces. */
+void store_tsv_field(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,629 @@
+/* cmd_train.c: `semsearch train`: contrastive training of an encoder from
+ * the shell. The loop is ss__train_run (src/train.c); this file parses
+ * options, loads the data and the model, shows progress, writes the
+ * metrics file and the plot, and turns Ctrl-C into a checkpoint. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "cli.h"
+#include "common.h"
+#include "model.h"
+#include "model_file.h"
+#include "svg.h"
+#include "textio.h"
+#include "train.h"
+#include "trainset.h"
+
+static const char train_usage[] =
+    "usage: semsearch train -o MODEL.gguf --data FILE[:WEIGHT]... [options]\n"
+    "\n"
+    "Trains a sentence encoder contrastively: the two texts of a positive pair should\n"
+    "embed close together, apart from the other texts of the batch (in-batch negatives).\n"
+    "Data (by file name, .gz accepted):\n"
+    "  *.groups.tsv   paraphrase groups: each step uses one pair of a line\n"
+    "  *.scored.tsv   pairs scoring --min-score or more are positives\n"
+    "  *.labeled.tsv  pairs labeled 1 are positives\n"
+    "  other, or '-'  plain text, one sentence a line: the positive is the sentence\n"
+    "                 itself seen through other dropout (SimCSE), or an --aug-* view\n"
+    "A batch never holds two texts of one group, nor one text twice.\n"
+    "\n"
+    "Model:\n"
+    "  -o, --output PATH        the trained model (written at the end)\n"
+    "  -i, --init PATH          start from this model (fine-tuning)\n"
+    "  -r, --resume CKPT        continue an interrupted run exactly (same options)\n"
+    "  -v, --vocab PATH         new model: SentencePiece model, or a model file whose\n"
+    "                           tokenizer to use (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
+    "      --d-model N          new model: width (default 256)\n"
+    "      --layers N           new model: transformer blocks (default 4)\n"
+    "      --heads N            new model: attention heads (default 4)\n"
+    "      --ffn N              new model: feed-forward width (default 1024)\n"
+    "      --pooling P          new model: mean, cls or max (default mean)\n"
+    "  -c, --casefold           new model: fold case before tokenizing\n"
+    "      --max-len N          tokens per text (new model: its positions, default 128)\n"
+    "      --dropout P          dropout while training (default: the model's, 0.1 if new)\n"
+    "      --f16                write the model(s) with f16 weights (half the size)\n"
+    "Data:\n"
+    "  -d, --data FILE[:W]      training data (repeatable); W weights it (default 1):\n"
+    "                           an epoch uses round(W x lines) examples of the file\n"
+    "      --min-score S        positives of *.scored.tsv files: score >= S\n"
+    "      --skip-bad           skip malformed lines (counted) instead of stopping\n"
+    "      --aug-delete P       plain text: delete each word with probability P\n"
+    "      --aug-crop R         plain text: cut up to R of the words, keeping a span\n"
+    "      --aug-swap P         plain text: swap neighbouring words with probability P\n"
+    "      --curriculum K       order the first epoch easy to hard: length or overlap\n"
+    "Optimization:\n"
+    "  -b, --batch-size N       pairs per step (default 64)\n"
+    "  -e, --epochs X           passes over the data (default 1)\n"
+    "  -n, --steps N            steps instead of --epochs\n"
+    "      --lr X               peak learning rate (default 5e-4)\n"
+    "      --min-lr X           learning rate at the end of the decay (default 0)\n"
+    "      --warmup N|P%        warmup steps, or a share of the run (default 5%)\n"
+    "      --schedule S         cosine, linear or constant after warmup (default cosine)\n"
+    "      --weight-decay X     AdamW decoupled weight decay (default 0.01)\n"
+    "      --grad-clip X        clip the gradient norm to X, 0 = off (default 1)\n"
+    "      --loss L             infonce, ntxent or triplet (default infonce)\n"
+    "      --temperature T      InfoNCE/NT-Xent temperature (default 0.05)\n"
+    "      --learn-temperature  train the temperature too (starting at T)\n"
+    "      --margin M           triplet margin on cosine (default 0.2)\n"
+    "      --seed N             data order, dropout and new weights (default 42)\n"
+    "  -t, --threads N          threads (default: all cores)\n"
+    "Checkpoints and evaluation:\n"
+    "      --checkpoint PATH    (default: MODEL.ckpt.gguf beside -o)\n"
+    "      --save-every N       checkpoint every N steps, 0 = only at the end (default 1000)\n"
+    "      --stop-at N          stop after step N with a checkpoint (continue with --resume)\n"
+    "      --eval FILE          dev set (*.scored.tsv): Spearman every --eval-every steps;\n"
+    "                           the best model goes to MODEL.best.gguf beside -o\n"
+    "      --eval-every N       (default 500; 0 = only at the end)\n"
+    "      --metrics FILE.csv   one line per step: loss, learning rate, dev score...\n"
+    "      --plot FILE.svg      the loss and dev score against steps\n"
+    "  -q, --quiet              no progress, only errors and the final line\n"
+    "\n"
+    "Ctrl-C saves a checkpoint and stops (exit 130); a second Ctrl-C stops at once.\n";
+
+/* ------------------------------------------------------------ signals */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    if (stop_flag) { /* second time: the default action, now */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_flag = sig;
+}
+
+/* ------------------------------------------------------------ progress */
+
+typedef struct view {
+    int tty, quiet;
+    int64_t log_every;
+    double last_draw;
+    int line_open; /* a live line is on the terminal */
+    FILE *csv;
+    const char *csv_path;
+    int64_t csv_rows, csv_dev;
+    int csv_error;
+} view;
+
+static double wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void clear_line(view *v)
+{
+    if (v->line_open) {
+        fputs("\r\033[K", stderr);
+        v->line_open = 0;
+    }
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+    view *v = ctx;
+    if (v->quiet) return;
+    clear_line(v);
+    fprintf(stderr, "semsearch: %s\n", msg);
+}
+
+static const char *hms(double s, char *buf, size_t n)
+{
+    if (!(s >= 0) || s > 1e8) {
+        snprintf(buf, n, "?");
+        return buf;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+    return buf;
+}
+
+/* Appends the history rows not yet in the metrics file (after a resume,
+ * the first call writes the rows of the interrupted run too). */
+static void write_csv(view *v, const ss__train_history *h)
+{
+    if (!v->csv_path || v->csv_error) return;
+    if (!v->csv) { /* opened at the first step: a run that never starts leaves no file */
+        v->csv = fopen(v->csv_path, "w");
+        if (!v->csv) {
+            v->csv_error = errno;
+            cli_error("%s: %s (metrics not written)", v->csv_path, strerror(errno));
+            return;
+        }
+        fputs("step,epoch,loss,lr,grad_norm,temperature,seconds,dev_spearman\n", v->csv);
+    }
+    for (; v->csv_rows < h->n; v->csv_rows++) {
+        int64_t i = v->csv_rows, step = i + 1;
+        fprintf(v->csv, "%lld,%d,%.6g,%.6g,%.6g,%.6g,%.3f,", (long long)step, h->epoch[i] + 1, (double)h->loss[i],
+                (double)h->lr[i], (double)h->grad_norm[i], (double)h->temp[i], h->seconds[i]);
+        while (v->csv_dev < h->n_dev && h->dev_step[v->csv_dev] < step) v->csv_dev++;
+        if (v->csv_dev < h->n_dev && h->dev_step[v->csv_dev] == step) fprintf(v->csv, "%.6f", h->dev_score[v->csv_dev]);
+        fputc('\n', v->csv);
+    }
+    if (fflush(v->csv) != 0 || ferror(v->csv)) {
+        v->csv_error = errno ? errno : EIO;
+        cli_error("%s: write error: %s (metrics no longer written)", v->csv_path, strerror(v->csv_error));
+    }
+}
+
+static void on_progress(void *ctx, const ss__train_progress *p)
+{
+    view *v = ctx;
+    write_csv(v, p->hist);
+    if (v->quiet) return;
+    if (v->log_every == 0) v->log_every = p->total >= 200 ? p->total / 100 : 10; /* ~100 log lines a run */
+    char eta[32], dev[64] = "";
+    if (p->best_step >= 0) snprintf(dev, sizeof dev, "  dev %.4f (best %.4f)", p->dev ? p->dev_score : p->best_score, p->best_score);
+    int64_t epochs = p->n_batches ? (p->total + (int64_t)p->n_batches - 1) / (int64_t)p->n_batches : 1;
+    if (p->epoch + 1 > epochs) epochs = p->epoch + 1;
+    if (v->tty) {
+        double t = wall();
+        if (!p->dev && p->step != p->total && t - v->last_draw < 0.2) return;
+        v->last_draw = t;
+        fprintf(stderr, "\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.4f  lr %.2e  %.0f pairs/s  ETA %s%s",
+                (long long)p->epoch + 1, (long long)epochs, (long long)p->step, (long long)p->total, p->loss, p->lr,
+                p->pairs_per_s, hms(p->eta, eta, sizeof eta), dev);
+        v->line_open = 1;
+        if (p->step == p->total) clear_line(v);
+        fflush(stderr);
+    } else if (p->dev || p->step % v->log_every == 0 || p->step == p->total || p->step == 1) {
+        fprintf(stderr, "semsearch: epoch %lld/%lld step %lld/%lld loss %.4f lr %.3g grad %.3g %.0f pairs/s ETA %s%s\n",
+                (long long)p->epoch + 1, (long long)epochs, (long long)p->step, (long long)p->total, p->loss, p->lr,
+                p->grad_norm, p->pairs_per_s, hms(p->eta, eta, sizeof eta), dev);
+    }
+}
+
+/* ------------------------------------------------------------ helpers */
+
+/* PATH.gguf -> PATH<suffix> (e.g. ".ckpt.gguf"); malloc'd. */
+static char *beside(const char *out, const char *suffix)
+{
+    size_t n = strlen(out);
+    if (n > 5 && !strcmp(out + n - 5, ".gguf")) n -= 5;
+    char *p = malloc(n + strlen(suffix) + 1);
+    if (p) {
+        memcpy(p, out, n);
+        strcpy(p + n, suffix);
+    }
+    return p;
+}
+
+/* "FILE:W" -> weight W when the text after the last ':' is a number. */
+static int split_weight(char *arg, double *w)
+{
+    *w = 1;
+    char *c = strrchr(arg, ':');
+    if (!c || c == arg) return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(c + 1, &end);
+    if (c[1] == '\0' || *end || errno) return 0; /* part of the file name */
+    if (!(v > 0) || !isfinite(v)) return cli_error("--data %s: the weight must be a positive number", arg);
+    *c = '\0';
+    *w = v;
+    return 0;
+}
+
+static int write_plot(const char *path, const char *title, const ss__train_history *h)
+{
+    ss__plot *p;
+    int rc = ss__plot_new(title, "step", "loss / dev Spearman", &p);
+    if (rc) return rc;
+    ss__plot_legend(p, SS__LEGEND_UPPER_RIGHT);
+    size_t n = (size_t)h->n;
+    double *x = malloc(sizeof *x * (n ? n : 1)), *y = malloc(sizeof *y * (n ? n : 1)),
+           *s = malloc(sizeof *s * (n ? n : 1));
+    if (!x || !y || !s) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc && n) {
+        /* raw loss in gray, an exponential moving average on top (bias
+         * corrected as in Adam, so that the first steps are plain means) */
+        double ema = 0, a = n > 50 ? 0.05 : 0.3, decay = 1;
+        for (size_t i = 0; i < n; i++) {
+            x[i] = (double)(i + 1);
+            y[i] = h->loss[i];
+            ema = (1 - a) * ema + a * y[i];
+            decay *= 1 - a;
+            s[i] = ema / (1 - decay);
+        }
+        rc = ss__plot_add(p, "loss", x, y, n, SS__PLOT_LINE | SS__PLOT_GRAY);
+        if (!rc) rc = ss__plot_add(p, "loss (smoothed)", x, s, n, SS__PLOT_LINE);
+    }
+    if (!rc && h->n_dev) {
+        double *dx = malloc(sizeof *dx * (size_t)h->n_dev);
+        if (!dx) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        for (int64_t i = 0; !rc && i < h->n_dev; i++) dx[i] = (double)h->dev_step[i];
+        if (!rc) rc = ss__plot_add(p, "dev Spearman", dx, h->dev_score, (size_t)h->n_dev, SS__PLOT_LINE | SS__PLOT_POINTS);
+        free(dx);
+    }
+    if (!rc) rc = ss__plot_write(p, path);
+    free(x);
+    free(y);
+    free(s);
+    ss__plot_free(p);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the command */
+
+enum {
+    O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
+    O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_LOSS, O_TEMP,
+    O_LEARNT, O_MARGIN, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
+};
+
+int cmd_train(int argc, char **argv);
+int cmd_train(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'},     {"init", required_argument, 0, 'i'},
+        {"resume", required_argument, 0, 'r'},     {"vocab", required_argument, 0, 'v'},
+        {"d-model", required_argument, 0, O_DIM},  {"layers", required_argument, 0, O_LAYERS},
+        {"heads", required_argument, 0, O_HEADS},  {"ffn", required_argument, 0, O_FF},
+        {"casefold", no_argument, 0, 'c'},
+        {"pooling", required_argument, 0, O_POOLING}, {"max-len", required_argument, 0, O_MAXLEN},
+        {"dropout", required_argument, 0, O_DROPOUT}, {"f16", no_argument, 0, O_F16},
+        {"data", required_argument, 0, 'd'},       {"min-score", required_argument, 0, O_MINSCORE},
+        {"skip-bad", no_argument, 0, O_SKIPBAD},   {"aug-delete", required_argument, 0, O_AUGDEL},
+        {"aug-crop", required_argument, 0, O_AUGCROP}, {"aug-swap", required_argument, 0, O_AUGSWAP},
+        {"curriculum", required_argument, 0, O_CURRIC}, {"batch-size", required_argument, 0, 'b'},
+        {"epochs", required_argument, 0, 'e'},     {"steps", required_argument, 0, 'n'},
+        {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
+        {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
+        {"weight-decay", required_argument, 0, O_WD}, {"grad-clip", required_argument, 0, O_CLIP},
+        {"loss", required_argument, 0, O_LOSS},    {"temperature", required_argument, 0, O_TEMP},
+        {"learn-temperature", no_argument, 0, O_LEARNT}, {"margin", required_argument, 0, O_MARGIN},
+        {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, 't'},
+        {"checkpoint", required_argument, 0, O_CKPT}, {"save-every", required_argument, 0, O_SAVE},
+        {"stop-at", required_argument, 0, O_STOPAT}, {"eval", required_argument, 0, O_EVAL},
+        {"eval-every", required_argument, 0, O_EVALEVERY}, {"metrics", required_argument, 0, O_METRICS},
+        {"plot", required_argument, 0, O_PLOT},    {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    ss__train_opts o;
+    ss__train_opts_init(&o);
+    ss_config cfg;
+    ss_config_init(&cfg);
+    const char *init = NULL, *resume = NULL, *vocab = NULL, *metrics = NULL, *plot = NULL;
+    char **data = calloc((size_t)argc + 1, sizeof *data);
+    int n_data = 0, c, quiet = 0, casefold = 0, threads = 0, shape_given = 0, dropout_given = 0, max_len_given = 0;
+    ss__load_opts lo = {0, 0, 0};
+    long v;
+    double d;
+    if (!data) return cli_error("out of memory");
+#define INT_OPT(name, lo_, hi_, dst)                                                                             \
+    do {                                                                                                         \
+        if (cli_int(name, optarg, lo_, hi_, &v)) goto usage_error;                                               \
+        dst = v;                                                                                                 \
+    } while (0)
+#define DBL_OPT(name, lo_, hi_, dst)                                                                             \
+    do {                                                                                                         \
+        if (cli_double(name, optarg, lo_, hi_, &d)) goto usage_error;                                            \
+        dst = d;                                                                                                 \
+    } while (0)
+    while ((c = getopt_long(argc, argv, "o:i:r:v:cd:b:e:n:t:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'i': init = optarg; break;
+        case 'r': resume = optarg; break;
+        case 'v': vocab = optarg; shape_given = 1; break;
+        case 'c': casefold = 1; shape_given = 1; break;
+        case O_DIM: INT_OPT("--d-model", 1, 65536, cfg.d_model); shape_given = 1; break;
+        case O_LAYERS: INT_OPT("--layers", 0, 1024, cfg.n_layers); shape_given = 1; break;
+        case O_HEADS: INT_OPT("--heads", 1, 65536, cfg.n_heads); shape_given = 1; break;
+        case O_FF: INT_OPT("--ffn", 1, 1 << 20, cfg.d_ff); shape_given = 1; break;
+        case O_POOLING:
+            if (!strcmp(optarg, "mean")) cfg.pooling = SS_POOL_MEAN;
+            else if (!strcmp(optarg, "cls")) cfg.pooling = SS_POOL_CLS;
+            else if (!strcmp(optarg, "max")) cfg.pooling = SS_POOL_MAX;
+            else {
+                cli_error("--pooling: '%s' is not mean, cls or max", optarg);
+                goto usage_error;
+            }
+            shape_given = 1;
+            break;
+        case O_MAXLEN: INT_OPT("--max-len", 3, 65536, cfg.max_len); max_len_given = 1; break;
+        case O_DROPOUT: DBL_OPT("--dropout", 0, 0.9, cfg.dropout); dropout_given = 1; break;
+        case O_F16: o.dtype = SS_DTYPE_F16; break;
+        case 'd': data[n_data++] = optarg; break;
+        case O_MINSCORE: DBL_OPT("--min-score", -1e300, 1e300, lo.min_score); lo.has_min_score = 1; break;
+        case O_SKIPBAD: lo.skip_bad = 1; break;
+        case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug.del); break;
+        case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug.crop); break;
+        case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug.swap); break;
+        case O_CURRIC:
+            if (!strcmp(optarg, "length")) o.curriculum = SS__CURRIC_LENGTH;
+            else if (!strcmp(optarg, "overlap")) o.curriculum = SS__CURRIC_OVERLAP;
+            else if (!strcmp(optarg, "none")) o.curriculum = SS__CURRIC_NONE;
+            else {
+                cli_error("--curriculum: '%s' is not length or overlap", optarg);
+                goto usage_error;
+            }
+            break;
+        case 'b': INT_OPT("--batch-size", 2, 1 << 16, o.batch_size); break;
+        case 'e': DBL_OPT("--epochs", 1e-9, 1e6, o.epochs); break;
+        case 'n': INT_OPT("--steps", 1, 1L << 40, o.steps); break;
+        case O_LR: DBL_OPT("--lr", 0, 1e9, o.sched.lr); break;
+        case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o.sched.min_lr); break;
+        case O_WARMUP: {
+            size_t n = strlen(optarg);
+            if (n > 1 && optarg[n - 1] == '%') {
+                optarg[n - 1] = '\0';
+                DBL_OPT("--warmup", 0, 100, o.warmup_frac);
+                o.warmup_frac /= 100;
+                o.warmup_steps = -1;
+            } else {
+                INT_OPT("--warmup", 0, 1L << 40, o.warmup_steps);
+            }
+            break;
+        }
+        case O_SCHED:
+            if ((o.sched.kind = ss__schedule_kind(optarg)) < 0) {
+                cli_error("--schedule: '%s' is not cosine, linear or constant", optarg);
+                goto usage_error;
+            }
+            break;
+        case O_WD: DBL_OPT("--weight-decay", 0, 10, o.weight_decay); break;
+        case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o.grad_clip); break;
+        case O_LOSS:
+            if ((o.loss = ss__loss_kind(optarg)) < 0) {
+                cli_error("--loss: '%s' is not infonce, ntxent or triplet", optarg);
+                goto usage_error;
+            }
+            break;
+        case O_TEMP: DBL_OPT("--temperature", 1e-4, 100, o.temperature); break;
+        case O_LEARNT: o.learn_temperature = 1; break;
+        case O_MARGIN: DBL_OPT("--margin", 0, 2, o.margin); break;
+        case O_SEED: INT_OPT("--seed", 0, 0x7fffffffL, o.seed); break;
+        case 't': INT_OPT("--threads", 1, 1024, threads); break;
+        case O_CKPT: o.checkpoint = optarg; break;
+        case O_SAVE: INT_OPT("--save-every", 0, 1L << 40, o.save_every); break;
+        case O_STOPAT: INT_OPT("--stop-at", 1, 1L << 40, o.stop_at); break;
+        case O_EVAL: o.eval_path = optarg; break;
+        case O_EVALEVERY: INT_OPT("--eval-every", 0, 1L << 40, o.eval_every); break;
+        case O_METRICS: metrics = optarg; break;
+        case O_PLOT: plot = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': free(data); return cli_usage(train_usage, 0);
+        default: goto usage_error;
+        }
+    }
+#undef INT_OPT
+#undef DBL_OPT
+    for (int i = optind; i < argc; i++) data[n_data++] = argv[i];
+    if (argc == 1) {
+        free(data);
+        return cli_usage(train_usage, 0);
+    }
+    if (!o.output) {
+        cli_error("train: no --output given");
+        goto usage_error;
+    }
+    if (n_data == 0) {
+        cli_error("train: no --data given: nothing to train on");
+        goto usage_error;
+    }
+    if (init && resume) {
+        cli_error("train: --init and --resume exclude each other (a checkpoint holds its model)");
+        goto usage_error;
+    }
+    if ((init || resume) && shape_given) {
+        cli_error("train: --vocab, --d-model, --layers, --heads, --ffn, --pooling and --casefold make a new "
+                  "model; not with %s",
+                  init ? "--init" : "--resume");
+        goto usage_error;
+    }
+    if (o.learn_temperature && o.loss == SS__LOSS_TRIPLET) {
+        cli_error("train: the triplet loss has no temperature to learn");
+        goto usage_error;
+    }
+    int stdin_uses = 0;
+    for (int i = 0; i < n_data; i++) stdin_uses += !strcmp(data[i], "-") || !strncmp(data[i], "-:", 2);
+    if (stdin_uses > 1) {
+        cli_error("train: stdin ('-') can be read only once");
+        goto usage_error;
+    }
+    if (threads) ss_set_threads(threads);
+
+    int rc = 0, exit_code = 1;
+    char *ckpt = NULL, *best = NULL;
+    ss__trainset *ts = NULL;
+    ss_model *model = NULL;
+    ss_tokenizer *tok = NULL;
+    view vw;
+    memset(&vw, 0, sizeof vw);
+    vw.quiet = quiet;
+    vw.tty = isatty(STDERR_FILENO);
+    ckpt = o.checkpoint ? strdup(o.checkpoint) : beside(o.output, ".ckpt.gguf");
+    best = o.eval_path ? beside(o.output, ".best.gguf") : NULL;
+    if (!ckpt || (o.eval_path && !best)) {
+        rc = cli_error("out of memory");
+        goto out;
+    }
+    o.checkpoint = ckpt;
+    o.best = best;
+    if (!strcmp(ckpt, o.output)) {
+        rc = cli_error("train: the checkpoint and the output are the same file '%s'", ckpt);
+        goto out;
+    }
+
+    /* Every output can be created: better now than after hours of training. */
+    const char *outs[] = {o.output, o.checkpoint, o.best, plot, metrics};
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+        ss__atomic a;
+        if (!outs[i]) continue;
+        if ((rc = ss__atomic_open(&a, outs[i]))) {
+            rc = cli_lib_error(rc);
+            goto out;
+        }
+        ss__atomic_abort(&a);
+    }
+    vw.csv_path = metrics;
+
+    /* data first: a bad line should not wait for a model to load */
+    if ((rc = ss__trainset_new(&ts))) {
+        rc = cli_lib_error(rc);
+        goto out;
+    }
+    for (int i = 0; i < n_data; i++) {
+        double w;
+        if (split_weight(data[i], &w)) {
+            rc = 1;
+            goto out;
+        }
+        if ((rc = ss__trainset_load(ts, data[i], w, &lo))) {
+            rc = cli_lib_error(rc);
+            goto out;
+        }
+        const ss__source *s = &ts->src[ts->n_src - 1];
+        if (!quiet)
+            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->n,
+                    s->kind == SS__SRC_TEXT ? "sentences" : s->kind == SS__SRC_GROUPS ? "groups" : "pairs", s->lines,
+                    s->skipped, s->weight);
+        if (s->skipped_bad) {
+            fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,
+                    s->skipped_bad == 1 ? "" : "s", s->first_bad ? s->first_bad : "?");
+        }
+    }
+
+    /* the model */
+    if (resume || init) {
+        if ((rc = ss_model_load(resume ? resume : init, &model))) {
+            rc = cli_lib_error(rc);
+            goto out;
+        }
+        if (max_len_given) {
+            if (cfg.max_len > model->cfg.max_len) {
+                rc = cli_error("--max-len %d: the model has %d positions", cfg.max_len, model->cfg.max_len);
+                goto out;
+            }
+            o.max_len = cfg.max_len;
+        }
+        if (dropout_given) model->cfg.dropout = cfg.dropout;
+    } else {
+        char *def = NULL;
+        if (!vocab && !(vocab = def = cli_data_path(CLI_DEFAULT_VOCAB))) {
+            rc = cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
+            goto out;
+        }
+        rc = ss__gguf_sniff(vocab) ? ss__model_file_tokenizer(vocab, &tok) : ss_tokenizer_load(vocab, &tok);
+        free(def);
+        if (rc) {
+            rc = cli_lib_error(rc);
+            goto out;
+        }
+        if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+        if (cfg.d_model % cfg.n_heads) {
+            rc = cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
+            goto out;
+        }
+        cfg.vocab_size = ss_tokenizer_vocab_size(tok);
+        if ((rc = ss_model_init(&cfg, tok, o.seed, &model))) {
+            rc = cli_lib_error(rc);
+            goto out;
+        }
+    }
+    int has_text = 0;
+    for (int i = 0; i < ts->n_src; i++) has_text |= ts->src[i].kind == SS__SRC_TEXT;
+    if (has_text && !(model->cfg.dropout > 0) && !ss__aug_active(&o.aug))
+        fprintf(stderr, "semsearch: warning: plain text with no dropout and no --aug-*: both views of a sentence "
+                        "are the same\n");
+
+    o.on_progress = on_progress;
+    o.on_log = on_log;
+    o.ctx = &vw;
+    o.stop = &stop_flag;
+    if (!quiet) {
+        ss_config mc;
+        ss_model_config(model, &mc);
+        fprintf(stderr, "semsearch: %s model: %zu parameters (dim %d, %d layers, %d heads, ff %d, %d positions), "
+                        "%u texts, loss %s, batch %d, %d threads\n", resume ? "resumed" : init ? "initial" : "new",
+                ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, ts->n_texts,
+                ss__loss_name(o.loss), o.batch_size, ss_get_threads());
+    }
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* a signal ignored by whoever started us (a background job of a script)
+     * stays ignored */
+    sigaction(SIGINT, NULL, &old_int);
+    sigaction(SIGTERM, NULL, &old_term);
+    if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+    if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
+    ss__train_result res;
+    rc = ss__train_run(model, ts, &o, resume, &res);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    clear_line(&vw);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", ss_errmsg());
+    write_csv(&vw, &res.hist);
+    if (plot && res.hist.n > 0) {
+        char title[512];
+        snprintf(title, sizeof title, "semsearch train: %s", o.output);
+        if (write_plot(plot, title, &res.hist)) cli_lib_error(SS_ERR);
+    }
+    if (rc == SS_OK) {
+        char extra[256] = "";
+        if (res.best_step >= 0)
+            snprintf(extra, sizeof extra, "; dev Spearman %.4f at the end, best %.4f at step %lld (%s)", res.last_score,
+                     res.best_score, (long long)res.best_step, best);
+        fprintf(stderr, "semsearch: wrote %s (%lld steps, last loss %.4f%s)\n", o.output, (long long)res.steps,
+                res.last_loss, extra);
+        exit_code = 0;
+    } else if (rc == SS_ERR_INTERRUPTED) {
+        cli_error("%s", msg);
+        exit_code = stop_flag ? 128 + (int)stop_flag : 0; /* --stop-at is a stop as asked */
+    } else {
+        cli_error("%s", msg);
+        exit_code = 1;
+    }
+    ss__train_history_free(&res.hist);
+    rc = exit_code;
+out:
+    if (vw.csv && fclose(vw.csv) != 0 && rc == 0) rc = cli_error("%s: write error: %s", metrics, strerror(errno));
+    ss_model_free(model);
+    ss_tokenizer_free(tok);
+    ss__trainset_free(ts);
+    free(ckpt);
+    free(best);
+    free(data);
+    return rc;
+usage_error:
+    free(data);
+    return cli_usage(train_usage, 1);
+}

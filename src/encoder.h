@@ -1,0 +1,63 @@
+/* encoder.h: the whole transformer encoder, forward and backward.
+ *
+ *   x = dropout(token_embd[ids] + pos_embd[t])                    (B,T,C)
+ *   per block:  x = x + dropout(attn_out(Attn(attn_qkv(LN1(x)))))  (pre-LN)
+ *               x = x + dropout(ffn_down(GELU(ffn_up(LN2(x)))))
+ *   y = L2normalize(pool(out_norm(x)))                             (B,C)
+ *
+ * Attention probabilities get dropout too. Activations needed by backward
+ * live in one arena sized from (B,T) that grows when a bigger batch comes. */
+#ifndef SS_ENCODER_H
+#define SS_ENCODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "semsearch.h"
+
+/* Offsets (in floats) of the tensors in the parameter buffer; the same
+ * layout serves gradients and optimizer moments. Order = ss__model_tensors(). */
+typedef struct ss__block_layout {
+    size_t ln1w, ln1b, qkvw, qkvb, projw, projb, ln2w, ln2b, upw, upb, downw, downb;
+} ss__block_layout;
+
+typedef struct ss__layout {
+    size_t wte, wpe;      /* token_embd (V,C), pos_embd (L,C) */
+    size_t blk0, blk_size; /* block l starts at blk0 + l * blk_size */
+    ss__block_layout blk;  /* offsets within a block */
+    size_t lnfw, lnfb;     /* out_norm */
+    size_t total;
+} ss__layout;
+
+void ss__model_layout(const ss_config *c, ss__layout *L);
+
+/* Dropout sites: one key per site derived from the step key. */
+static inline uint64_t ss__site_embed(void) { return 0; }
+static inline uint64_t ss__site_attn(int l) { return 1 + 3 * (uint64_t)l; }
+static inline uint64_t ss__site_proj(int l) { return 2 + 3 * (uint64_t)l; }
+static inline uint64_t ss__site_ffn(int l) { return 3 + 3 * (uint64_t)l; }
+
+/* Checks a batch against a config: B, T >= 1, T <= max_len, ids in the
+ * vocabulary, every row with at least one real token (mask[0] real when
+ * pooling is CLS). */
+int ss__batch_check(const ss_config *c, const ss_batch *b);
+
+typedef struct ss__encoder ss__encoder;
+
+int ss__encoder_new(ss__encoder **out);
+void ss__encoder_free(ss__encoder *e);
+/* Bytes held by the arena (for diagnostics). */
+size_t ss__encoder_bytes(const ss__encoder *e);
+
+/* Runs the model (params in m->params) on a batch. train: keep what
+ * backward needs; p: dropout probability (0 = none); key: dropout key.
+ * *out points to the (B,C) embeddings inside the encoder, valid until the
+ * next call. The batch is copied: it need not outlive the call. */
+int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
+                        const ss_batch *b, int train, float p, uint64_t key, const float **out);
+/* Backward of the last forward (which had train = 1): dout (B,C) is the
+ * gradient of the loss wrt the embeddings; grads (parameter layout) +=. */
+int ss__encoder_backward(ss__encoder *e, const ss_config *c, const float *params,
+                         const float *dout, float *grads);
+
+#endif

@@ -1,0 +1,1029 @@
+/* store.c: the SQLite database of a store: schema, the model it records,
+ * adding and deleting documents with their vectors (see docs/schema.md).
+ *
+ * Vectors live in blocks of SS_BLOCK_SIZE rows (one BLOB per block and
+ * representation) so that reading a million of them is a few thousand
+ * sequential BLOB reads, not a million row lookups. A block is created full
+ * of zeros and filled in place with incremental BLOB writes, so appending a
+ * batch rewrites only the pages it touches. Every statement is constant SQL
+ * with bound values. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common.h"
+#include "search.h"
+#include "store.h"
+
+/* ------------------------------------------------------------------ helpers */
+
+int ss__store_sqlerr(ss_store *s, int rc, const char *what)
+{
+    const char *path = s && s->path ? s->path : "database";
+    const char *msg = s && s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM: return ss__fail(SS_ERR_NOMEM, "%s: out of memory", path);
+    case SQLITE_FULL: return ss__fail(SS_ERR_IO, "%s: %s: database or disk is full", path, what);
+    case SQLITE_READONLY: return ss__fail(SS_ERR_IO, "%s: %s: the database is read-only", path, what);
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM: return ss__fail(SS_ERR_IO, "%s: %s: %s", path, what, msg);
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return ss__fail(SS_ERR_IO, "%s: %s: the database is locked by another process", path, what);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return ss__fail(SS_ERR_FORMAT, "%s: %s: %s", path, what, msg);
+    case SQLITE_INTERRUPT: return ss__fail(SS_ERR_INTERRUPTED, "%s: %s: interrupted", path, what);
+    default: return ss__fail(SS_ERR_SQL, "%s: %s: %s", path, what, msg);
+    }
+}
+
+int ss__store_prepare(ss_store *s, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    return rc == SQLITE_OK ? SS_OK : ss__store_sqlerr(s, rc, "prepare");
+}
+
+int ss__store_exec(ss_store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? SS_OK : ss__store_sqlerr(s, rc, sql);
+}
+
+/* Runs a one-value query (constant SQL, no parameters) into *v. */
+static int query_int(ss_store *s, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, sql, &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) *v = sqlite3_column_int64(st, 0);
+    else if (r == SQLITE_DONE) *v = 0;
+    else rc = ss__store_sqlerr(s, r, "read");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int64_t ss__text_hash(const char *text, size_t len)
+{
+    /* FNV-1a, then a murmur3 finalizer to spread the bits; equal hashes are
+     * confirmed by comparing the texts, so collisions cost time, not data */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)text[i];
+        h *= 0x100000001b3ULL;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (int64_t)h;
+}
+
+static void rollback(ss_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int commit(ss_store *s)
+{
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int e = ss__store_sqlerr(s, rc, "commit");
+        rollback(s);
+        return e;
+    }
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------- schema */
+
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE documents("
+    " id INTEGER PRIMARY KEY,"
+    " text TEXT NOT NULL,"
+    " hash INTEGER NOT NULL,"
+    " source TEXT,"
+    " ext_id TEXT,"
+    " meta TEXT CHECK (meta IS NULL OR json_valid(meta)),"
+    " block INTEGER NOT NULL,"
+    " slot INTEGER NOT NULL);"
+    "CREATE INDEX documents_hash ON documents(hash);"
+    "CREATE INDEX documents_ext_id ON documents(ext_id) WHERE ext_id IS NOT NULL;"
+    "CREATE INDEX documents_source ON documents(source) WHERE source IS NOT NULL;"
+    "CREATE TABLE blocks(id INTEGER PRIMARY KEY, ids BLOB NOT NULL);"
+    "CREATE TABLE vectors_f32(block INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE vectors_i8(block INTEGER PRIMARY KEY, scales BLOB NOT NULL, codes BLOB NOT NULL);";
+
+/* The full-text index is kept in step by the statements that add and delete
+ * documents, not by triggers: a trigger makes every INSERT a multi-table
+ * write, which costs a statement journal of every page it touches. */
+static const char fts_sql[] =
+    "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id');";
+
+static int set_meta(ss_store *s, const char *key, const char *text, int64_t num, int is_num)
+{
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", &st);
+    if (rc) return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (is_num) sqlite3_bind_int64(st, 2, num);
+    else sqlite3_bind_text(st, 2, text ? text : "", -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "write meta");
+}
+
+static int create_schema(ss_store *s)
+{
+    /* page size before the first table: 64 KiB pages make a 1 MB block a
+     * chain of 16 pages instead of 256 */
+    const char *ps = getenv("SS_PAGE_SIZE_EXPERIMENT");
+    char psq[64];
+    snprintf(psq, sizeof psq, "PRAGMA page_size=%d", ps ? atoi(ps) : 65536);
+    int rc = ss__store_exec(s, psq);
+    if (!rc) rc = ss__store_exec(s, "PRAGMA journal_mode=WAL");
+    if (rc) return rc;
+    rc = ss__store_exec(s, "BEGIN IMMEDIATE");
+    if (rc) return rc;
+    int64_t ntab = 0;
+    rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &ntab);
+    if (!rc && ntab == 0) { /* another process may have created it meanwhile */
+        char ver[32];
+        snprintf(ver, sizeof ver, "%s", SS_VERSION);
+        rc = ss__store_exec(s, schema_sql);
+        if (!rc) rc = ss__store_exec(s, fts_sql);
+        if (!rc) rc = set_meta(s, "block_size", NULL, SS_BLOCK_SIZE, 1);
+        if (!rc) rc = set_meta(s, "created_by", ver, 0, 0);
+        if (!rc) rc = ss__store_exec(s, "PRAGMA user_version=1");
+        char app[64]; /* a constant, not user text */
+        snprintf(app, sizeof app, "PRAGMA application_id=%d", SS_APPLICATION_ID);
+        if (!rc) rc = ss__store_exec(s, app);
+    }
+    if (rc) {
+        rollback(s);
+        return rc;
+    }
+    return commit(s);
+}
+
+static char *column_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return ss__strdup(t ? (const char *)t : "");
+}
+
+int ss__store_read_meta(ss_store *s)
+{
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, "SELECT key, value FROM meta", &st);
+    if (rc) return rc;
+    char *name = NULL, *fp = NULL, *path = NULL;
+    int dim = 0, bs = 0, r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        if (!k) continue;
+        char **dst = !strcmp(k, "model_name") ? &name : !strcmp(k, "model_fingerprint") ? &fp
+                   : !strcmp(k, "model_path") ? &path : NULL;
+        if (dst) {
+            ss_free(*dst);
+            if (!(*dst = column_dup(st, 1))) r = SQLITE_NOMEM;
+        } else if (!strcmp(k, "dim")) dim = sqlite3_column_int(st, 1);
+        else if (!strcmp(k, "block_size")) bs = sqlite3_column_int(st, 1);
+        if (r == SQLITE_NOMEM) break;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "read meta");
+    else if (bs <= 0 || bs > (1 << 20) || dim < 0 || dim > (1 << 16))
+        rc = ss__fail(SS_ERR_FORMAT, "%s: invalid meta table (block_size %d, dim %d)", s->path, bs, dim);
+    if (rc) {
+        ss_free(name);
+        ss_free(fp);
+        ss_free(path);
+        return rc;
+    }
+    ss_free(s->model_name);
+    ss_free(s->model_fp);
+    ss_free(s->model_path);
+    s->model_name = name;
+    s->model_fp = fp;
+    s->model_path = path;
+    s->dim = fp && *fp ? dim : 0;
+    s->block_size = bs;
+    s->pending = 0;
+    return SS_OK;
+}
+
+/* --------------------------------------------------------------------- open */
+
+static int check_schema(ss_store *s)
+{
+    int64_t app = 0, ver = 0, ntab = 0;
+    int rc = query_int(s, "PRAGMA application_id", &app);
+    if (!rc) rc = query_int(s, "PRAGMA user_version", &ver);
+    if (!rc) rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &ntab);
+    if (rc) return rc;
+    if (ntab == 0 && app == 0) {
+        if (s->readonly) return ss__fail(SS_ERR_FORMAT, "%s: empty database (nothing indexed yet)", s->path);
+        rc = create_schema(s);
+        if (rc) return rc;
+        rc = query_int(s, "PRAGMA application_id", &app);
+        if (!rc) rc = query_int(s, "PRAGMA user_version", &ver);
+        if (rc) return rc;
+    }
+    if (app != SS_APPLICATION_ID)
+        return ss__fail(SS_ERR_FORMAT, "%s: not a semsearch database", s->path);
+    if (ver > SS_SCHEMA_VERSION)
+        return ss__fail(SS_ERR_FORMAT,
+                        "%s: database schema version %lld is newer than this semsearch supports (%d); "
+                        "upgrade semsearch",
+                        s->path, (long long)ver, SS_SCHEMA_VERSION);
+    if (ver < 1) return ss__fail(SS_ERR_FORMAT, "%s: invalid schema version %lld", s->path, (long long)ver);
+    int64_t fts = 0;
+    rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'documents_fts'", &fts);
+    s->has_fts = fts > 0;
+    return rc;
+}
+
+int ss_store_open(const char *path, int flags, ss_store **out)
+{
+    if (!out) return ss__fail(SS_ERR_ARG, "ss_store_open: NULL out");
+    *out = NULL;
+    if (!path || !*path) return ss__fail(SS_ERR_ARG, "ss_store_open: no path");
+    int ro = (flags & SS_STORE_READONLY) != 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT && (!(flags & SS_STORE_CREATE) || ro))
+            return ss__fail(SS_ERR_IO, "%s: no such database", path);
+        if (errno != ENOENT) return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
+    } else if (!S_ISREG(sb.st_mode)) {
+        return ss__fail(SS_ERR_IO, "%s: not a regular file", path);
+    }
+    ss_store *s = ss__calloc(1, sizeof *s);
+    if (!s || !(s->path = ss__strdup(path))) {
+        ss_free(s);
+        return ss__fail(SS_ERR_NOMEM, "out of memory");
+    }
+    s->readonly = ro;
+    int oflags = (ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (flags & SS_STORE_CREATE ? SQLITE_OPEN_CREATE : 0)) |
+                 SQLITE_OPEN_NOMUTEX;
+    int r = sqlite3_open_v2(path, &s->db, oflags, NULL);
+    int rc = SS_OK;
+    if (r != SQLITE_OK) {
+        rc = s->db ? ss__store_sqlerr(s, r, "open") : ss__fail(SS_ERR_NOMEM, "out of memory");
+    } else {
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, 10000);
+        if (!ro && sqlite3_db_readonly(s->db, "main") == 1)
+            rc = ss__fail(SS_ERR_IO, "%s: the database is read-only", path);
+    }
+    if (!rc) rc = check_schema(s);
+    /* durable at every commit against a crash of the process; WAL keeps
+     * readers going while a writer appends */
+    if (!rc && !ro) rc = ss__store_exec(s, "PRAGMA synchronous=NORMAL");
+    /* a write transaction's pages stay in memory instead of spilling to the
+     * WAL again and again (64 MiB) */
+    if (!rc) rc = ss__store_exec(s, "PRAGMA cache_size=-65536");
+    if (!rc && getenv("SS_TEMPMEM")) rc = ss__store_exec(s, "PRAGMA temp_store=MEMORY");
+    if (!rc) rc = ss__store_read_meta(s);
+    if (rc) {
+        ss_store_close(s);
+        return rc;
+    }
+    *out = s;
+    ss__clear_error();
+    return SS_OK;
+}
+
+void ss_store_close(ss_store *s)
+{
+    if (!s) return;
+    ss__vecmem_free(&s->mem);
+    if (s->fetch_blob) sqlite3_blob_close(s->fetch_blob);
+    if (s->db) sqlite3_close_v2(s->db);
+    ss_free(s->model_name);
+    ss_free(s->model_fp);
+    ss_free(s->model_path);
+    ss_free(s->path);
+    ss_free(s);
+}
+
+/* -------------------------------------------------------------------- model */
+
+int ss_store_get_model(ss_store *s, ss_store_model *m)
+{
+    if (!s || !m) return ss__fail(SS_ERR_ARG, "ss_store_get_model: NULL argument");
+    m->name = s->model_name ? s->model_name : "";
+    m->fingerprint = s->model_fp ? s->model_fp : "";
+    m->path = s->model_path ? s->model_path : "";
+    m->dim = s->dim;
+    return SS_OK;
+}
+
+static int mismatch(ss_store *s, const ss_store_model *m)
+{
+    return ss__fail(SS_ERR_MODEL,
+                    "%s: the database holds vectors of model '%s' (fingerprint %.16s, dim %d), "
+                    "not of model '%s' (fingerprint %.16s, dim %d); use that model, or re-embed "
+                    "everything with the new one (semsearch index --reembed)",
+                    s->path, s->model_name, s->model_fp, s->dim, m->name ? m->name : "?",
+                    m->fingerprint, m->dim);
+}
+
+int ss_store_use_model(ss_store *s, const ss_store_model *m)
+{
+    if (!s || !m || !m->fingerprint || !*m->fingerprint)
+        return ss__fail(SS_ERR_ARG, "ss_store_use_model: no model fingerprint");
+    if (m->dim <= 0 || m->dim > 65536) return ss__fail(SS_ERR_ARG, "ss_store_use_model: dim %d", m->dim);
+    int rc = ss__store_read_meta(s); /* another process may have recorded one */
+    if (rc) return rc;
+    if (s->model_fp && *s->model_fp) {
+        if (strcmp(s->model_fp, m->fingerprint) || s->dim != m->dim) return mismatch(s, m);
+        return SS_OK;
+    }
+    char *name = ss__strdup(m->name ? m->name : ""), *fp = ss__strdup(m->fingerprint),
+         *path = ss__strdup(m->path ? m->path : "");
+    if (!name || !fp || !path) {
+        ss_free(name);
+        ss_free(fp);
+        ss_free(path);
+        return ss__fail(SS_ERR_NOMEM, "out of memory");
+    }
+    ss_free(s->model_name);
+    ss_free(s->model_fp);
+    ss_free(s->model_path);
+    s->model_name = name;
+    s->model_fp = fp;
+    s->model_path = path;
+    s->dim = m->dim;
+    s->pending = 1;
+    return SS_OK;
+}
+
+/* Inside a write transaction: records a pending model, or checks that no
+ * other process recorded a different one since ss_store_use_model. */
+static int record_model(ss_store *s)
+{
+    if (!s->pending) return SS_OK;
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, "SELECT value FROM meta WHERE key = 'model_fingerprint'", &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    const char *had = r == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int other = had && *had && strcmp(had, s->model_fp) != 0;
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) return ss__store_sqlerr(s, r, "read meta");
+    if (other) {
+        ss_store_model m = {s->model_name, s->model_fp, s->model_path, s->dim};
+        char *n = ss__strdup(m.name), *f = ss__strdup(m.fingerprint);
+        if (!n || !f) {
+            ss_free(n);
+            ss_free(f);
+            return ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+        m.name = n;
+        m.fingerprint = f;
+        rc = ss__store_read_meta(s);
+        if (!rc) rc = mismatch(s, &m);
+        ss_free(n);
+        ss_free(f);
+        return rc;
+    }
+    rc = set_meta(s, "model_name", s->model_name, 0, 0);
+    if (!rc) rc = set_meta(s, "model_fingerprint", s->model_fp, 0, 0);
+    if (!rc) rc = set_meta(s, "model_path", s->model_path, 0, 0);
+    if (!rc) rc = set_meta(s, "dim", NULL, s->dim, 1);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- adding */
+
+/* Text already stored? (*found = its doc id, or 0) */
+static int find_text(ss_store *s, sqlite3_stmt *st, const char *text, size_t len, int64_t *found)
+{
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, ss__text_hash(text, len));
+    sqlite3_bind_text(st, 2, text, (int)len, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    *found = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "look up text");
+}
+
+#define FIND_SQL "SELECT id FROM documents WHERE hash = ?1 AND text = ?2 LIMIT 1"
+
+static int check_doc(const ss_doc *d, size_t i)
+{
+    if (!d->text) return ss__fail(SS_ERR_ARG, "document %zu: no text", i + 1);
+    if (d->len == 0) return ss__fail(SS_ERR_ARG, "document %zu: empty text", i + 1);
+    if (d->len > 0x7fffffff) return ss__fail(SS_ERR_RANGE, "document %zu: text too long", i + 1);
+    return SS_OK;
+}
+
+int ss_store_filter_new(ss_store *s, const ss_doc *docs, size_t n, unsigned char *is_new)
+{
+    if (!s || (n && (!docs || !is_new))) return ss__fail(SS_ERR_ARG, "ss_store_filter_new: NULL argument");
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, FIND_SQL, &st);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        is_new[i] = 0;
+        if (!docs[i].text || !docs[i].len || docs[i].len > 0x7fffffff) {
+            is_new[i] = 1; /* let ss_store_add report it */
+            continue;
+        }
+        int64_t found;
+        rc = find_text(s, st, docs[i].text, docs[i].len, &found);
+        if (rc || found) continue;
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = is_new[j] && docs[j].len == docs[i].len && docs[j].text &&
+                  !memcmp(docs[j].text, docs[i].text, docs[i].len);
+        is_new[i] = !dup;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Rows appended to one block, written with incremental BLOB I/O. */
+typedef struct run {
+    int64_t block;
+    int start, n;
+    int64_t *ids;
+    float *f32, *scales;
+    uint8_t *codes;
+} run;
+
+static int blob_put(ss_store *s, const char *table, const char *col, int64_t row, const void *p, size_t n,
+                    size_t off)
+{
+    sqlite3_blob *b;
+    int r = sqlite3_blob_open(s->db, "main", table, col, row, 1, &b);
+    if (r != SQLITE_OK) return ss__store_sqlerr(s, r, "open vector block");
+    if ((size_t)sqlite3_blob_bytes(b) < off + n) {
+        sqlite3_blob_close(b);
+        return ss__fail(SS_ERR_FORMAT, "%s: vector block %lld of %s is too short", s->path, (long long)row, table);
+    }
+    r = sqlite3_blob_write(b, p, (int)n, (int)off);
+    int r2 = sqlite3_blob_close(b);
+    if (r == SQLITE_OK) r = r2;
+    return r == SQLITE_OK ? SS_OK : ss__store_sqlerr(s, r, "write vector block");
+}
+
+static int flush_run(ss_store *s, run *u)
+{
+    if (u->n == 0) return SS_OK;
+    size_t d = (size_t)s->dim, st = (size_t)u->start, n = (size_t)u->n;
+    int rc = blob_put(s, "blocks", "ids", u->block, u->ids, n * 8, st * 8);
+    if (!rc) rc = blob_put(s, "vectors_f32", "data", u->block, u->f32, n * d * 4, st * d * 4);
+    if (!rc) rc = blob_put(s, "vectors_i8", "scales", u->block, u->scales, n * 4, st * 4);
+    if (!rc) rc = blob_put(s, "vectors_i8", "codes", u->block, u->codes, n * d, st * d);
+    u->start += u->n;
+    u->n = 0;
+    return rc;
+}
+
+/* The block being filled and its next free slot (after its last used one). */
+static int tail_block(ss_store *s, int64_t *block, int *fill)
+{
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, "SELECT id, ids FROM blocks ORDER BY id DESC LIMIT 1", &st);
+    if (rc) return rc;
+    *block = 0;
+    *fill = s->block_size;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *block = sqlite3_column_int64(st, 0);
+        const unsigned char *p = sqlite3_column_blob(st, 1);
+        int bytes = sqlite3_column_bytes(st, 1);
+        if (bytes != s->block_size * 8) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s: block %lld has %d bytes of ids, not %d", s->path,
+                          (long long)*block, bytes, s->block_size * 8);
+        } else {
+            int f = s->block_size;
+            while (f > 0) {
+                int64_t v;
+                memcpy(&v, p + (size_t)(f - 1) * 8, 8);
+                if (v) break;
+                f--;
+            }
+            *fill = f;
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = ss__store_sqlerr(s, r, "read blocks");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int new_block(ss_store *s, int64_t *block)
+{
+    sqlite3_stmt *st;
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
+    int rc = ss__store_prepare(s, "INSERT INTO blocks(ids) VALUES (zeroblob(?1))", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)(bs * 8));
+    int r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) return ss__store_sqlerr(s, r, "add a vector block");
+    *block = sqlite3_last_insert_rowid(s->db);
+    rc = ss__store_prepare(s, "INSERT INTO vectors_f32(block, data) VALUES (?1, zeroblob(?2))", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, *block);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(bs * d * 4));
+    r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) return ss__store_sqlerr(s, r, "add a vector block");
+    rc = ss__store_prepare(s, "INSERT INTO vectors_i8(block, scales, codes) VALUES (?1, zeroblob(?2), zeroblob(?3))", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, *block);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(bs * 4));
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(bs * d));
+    r = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "add a vector block");
+}
+
+/* An appender: places rows in blocks, buffering each block's run. */
+typedef struct appender {
+    run u;
+    int fill;
+    sqlite3_stmt *st_slot; /* UPDATE documents SET block, slot (re-embedding) */
+} appender;
+
+static int appender_init(ss_store *s, appender *a, int fresh)
+{
+    memset(a, 0, sizeof *a);
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
+    a->u.ids = ss__malloc(bs * 8);
+    a->u.f32 = ss__malloc(bs * d * 4);
+    a->u.scales = ss__malloc(bs * 4);
+    a->u.codes = ss__malloc(bs * d);
+    if (!a->u.ids || !a->u.f32 || !a->u.scales || !a->u.codes) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (fresh) {
+        a->fill = s->block_size;
+        return SS_OK;
+    }
+    int rc = tail_block(s, &a->u.block, &a->fill);
+    a->u.start = a->fill;
+    return rc;
+}
+
+static void appender_free(appender *a)
+{
+    ss_free(a->u.ids);
+    ss_free(a->u.f32);
+    ss_free(a->u.scales);
+    ss_free(a->u.codes);
+}
+
+/* Reserves the next slot: *block, *slot. */
+static int appender_slot(ss_store *s, appender *a, int64_t *block, int *slot)
+{
+    if (a->fill >= s->block_size) {
+        int rc = flush_run(s, &a->u);
+        if (!rc) rc = new_block(s, &a->u.block);
+        if (rc) return rc;
+        a->fill = 0;
+        a->u.start = 0;
+    }
+    *block = a->u.block;
+    *slot = a->fill;
+    return SS_OK;
+}
+
+/* Puts a normalized vector in the reserved slot. */
+static void appender_put(ss_store *s, appender *a, int64_t id, const float *x)
+{
+    size_t d = (size_t)s->dim, i = (size_t)a->u.n;
+    a->u.ids[i] = id; /* little-endian int64 on the platforms we build for */
+    memcpy(a->u.f32 + i * d, x, d * 4);
+    ss__quantize_i8(x, s->dim, a->u.codes + i * d, &a->u.scales[i]);
+    a->u.n++;
+    a->fill++;
+}
+
+/* x / |x| into out; SS_ERR_NUMERIC for a zero or non-finite vector. */
+static int normalized(const float *x, int d, float *out, size_t which)
+{
+    double ss = 0;
+    for (int j = 0; j < d; j++) {
+        if (!isfinite(x[j])) return ss__fail(SS_ERR_NUMERIC, "vector %zu: not a finite number", which + 1);
+        ss += (double)x[j] * x[j];
+    }
+    if (!(ss > 0)) return ss__fail(SS_ERR_NUMERIC, "vector %zu: zero vector", which + 1);
+    float inv = (float)(1.0 / sqrt(ss));
+    for (int j = 0; j < d; j++) out[j] = x[j] * inv;
+    return SS_OK;
+}
+
+static int writable(ss_store *s)
+{
+    if (s->readonly) return ss__fail(SS_ERR_ARG, "%s: opened read-only", s->path);
+    return SS_OK;
+}
+
+int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, size_t *added)
+{
+    if (added) *added = 0;
+    if (!s || (n && (!docs || !vecs))) return ss__fail(SS_ERR_ARG, "ss_store_add: NULL argument");
+    int rc = writable(s);
+    if (rc) return rc;
+    if (!s->dim) return ss__fail(SS_ERR_ARG, "%s: no model declared (ss_store_use_model)", s->path);
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_doc(&docs[i], i))) return rc;
+    if (n == 0) return SS_OK;
+    size_t d = (size_t)s->dim;
+    float *x = ss__malloc(d * sizeof *x);
+    if (!x) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) rc = normalized(vecs + i * d, s->dim, x, i);
+    if (rc) {
+        ss_free(x);
+        return rc;
+    }
+    appender a;
+    memset(&a, 0, sizeof a);
+    sqlite3_stmt *find = NULL, *ins = NULL, *fts = NULL;
+    size_t count = 0;
+    rc = ss__store_exec(s, "BEGIN IMMEDIATE");
+    if (rc) {
+        ss_free(x);
+        return rc;
+    }
+    rc = record_model(s);
+    if (!rc) rc = appender_init(s, &a, 0);
+    if (!rc) rc = ss__store_prepare(s, FIND_SQL, &find);
+    if (!rc)
+        rc = ss__store_prepare(s,
+                               "INSERT INTO documents(text, hash, source, ext_id, meta, block, slot) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                               &ins);
+    if (!rc && s->has_fts)
+        rc = ss__store_prepare(s, "INSERT INTO documents_fts(rowid, text) VALUES (?1, ?2)", &fts);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const ss_doc *dc = &docs[i];
+        int64_t found;
+        rc = find_text(s, find, dc->text, dc->len, &found);
+        if (rc || found) continue;
+        int64_t block;
+        int slot;
+        rc = appender_slot(s, &a, &block, &slot);
+        if (rc) break;
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, dc->text, (int)dc->len, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, ss__text_hash(dc->text, dc->len));
+        if (dc->source) sqlite3_bind_text(ins, 3, dc->source, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(ins, 3);
+        if (dc->id) sqlite3_bind_text(ins, 4, dc->id, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(ins, 4);
+        if (dc->meta) sqlite3_bind_text(ins, 5, dc->meta, -1, SQLITE_STATIC);
+        else sqlite3_bind_null(ins, 5);
+        sqlite3_bind_int64(ins, 6, block);
+        sqlite3_bind_int(ins, 7, slot);
+        int r = sqlite3_step(ins);
+        if (r == SQLITE_CONSTRAINT_CHECK) {
+            rc = ss__fail(SS_ERR_FORMAT, "document %zu: metadata is not valid JSON", i + 1);
+            break;
+        }
+        if (r != SQLITE_DONE) {
+            rc = ss__store_sqlerr(s, r, "add a document");
+            break;
+        }
+        int64_t id = sqlite3_last_insert_rowid(s->db);
+        if (fts) {
+            sqlite3_reset(fts);
+            sqlite3_bind_int64(fts, 1, id);
+            sqlite3_bind_text(fts, 2, dc->text, (int)dc->len, SQLITE_STATIC);
+            if ((r = sqlite3_step(fts)) != SQLITE_DONE) {
+                rc = ss__store_sqlerr(s, r, "index a document's words");
+                break;
+            }
+        }
+        normalized(vecs + i * d, s->dim, x, i);
+        appender_put(s, &a, id, x);
+        count++;
+    }
+    if (!rc) rc = flush_run(s, &a.u);
+    sqlite3_finalize(find);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(fts);
+    appender_free(&a);
+    ss_free(x);
+    if (!rc) rc = commit(s);
+    else rollback(s);
+    s->generation++;
+    if (rc) return rc; /* rolled back; a declared model stays pending */
+    s->pending = 0;
+    if (added) *added = count;
+    return SS_OK;
+}
+
+/* ----------------------------------------------------------------- deleting */
+
+static int delete_where(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
+{
+    sqlite3_stmt *del = NULL, *fts = NULL;
+    sqlite3_blob *b = NULL;
+    size_t count = 0;
+    int rc = ss__store_prepare(s, "DELETE FROM documents WHERE id = ?1", &del);
+    if (!rc && s->has_fts)
+        rc = ss__store_prepare(s,
+                               "INSERT INTO documents_fts(documents_fts, rowid, text) "
+                               "SELECT 'delete', id, text FROM documents WHERE id = ?1",
+                               &fts);
+    /* collect first: deleting while stepping the same table is not allowed */
+    int64_t *rows = NULL;
+    size_t nrows = 0, cap = 0;
+    int r;
+    while (!rc && (r = sqlite3_step(sel)) == SQLITE_ROW) {
+        if (nrows + 3 > cap) {
+            size_t nc = cap ? cap * 2 : 48;
+            int64_t *p = ss__realloc(rows, nc * sizeof *p);
+            if (!p) {
+                rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            rows = p;
+            cap = nc;
+        }
+        rows[nrows++] = sqlite3_column_int64(sel, 0);
+        rows[nrows++] = sqlite3_column_int64(sel, 1);
+        rows[nrows++] = sqlite3_column_int64(sel, 2);
+    }
+    if (!rc && r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "find documents");
+    static const int64_t zero = 0;
+    for (size_t i = 0; i + 2 < nrows && !rc; i += 3) {
+        int64_t id = rows[i], block = rows[i + 1], slot = rows[i + 2];
+        if (slot < 0 || slot >= s->block_size) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s: document %lld has slot %lld", s->path, (long long)id, (long long)slot);
+            break;
+        }
+        r = b ? sqlite3_blob_reopen(b, block) : sqlite3_blob_open(s->db, "main", "blocks", "ids", block, 1, &b);
+        if (r == SQLITE_OK) r = sqlite3_blob_write(b, &zero, 8, (int)(slot * 8));
+        if (r != SQLITE_OK) {
+            rc = ss__store_sqlerr(s, r, "free a vector slot");
+            break;
+        }
+        if (fts) { /* the words of the text about to go */
+            sqlite3_reset(fts);
+            sqlite3_bind_int64(fts, 1, id);
+            if ((r = sqlite3_step(fts)) != SQLITE_DONE) {
+                rc = ss__store_sqlerr(s, r, "unindex a document's words");
+                break;
+            }
+        }
+        sqlite3_reset(del);
+        sqlite3_bind_int64(del, 1, id);
+        r = sqlite3_step(del);
+        if (r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "delete a document");
+        else count++;
+    }
+    if (b) sqlite3_blob_close(b);
+    sqlite3_finalize(del);
+    sqlite3_finalize(fts);
+    ss_free(rows);
+    *deleted = count;
+    return rc;
+}
+
+static int delete_run(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
+{
+    size_t count = 0;
+    int rc = ss__store_exec(s, "BEGIN IMMEDIATE");
+    if (!rc) rc = delete_where(s, sel, &count);
+    sqlite3_finalize(sel);
+    if (!rc) rc = commit(s);
+    else rollback(s);
+    s->generation++;
+    if (deleted) *deleted = rc ? 0 : count;
+    return rc;
+}
+
+int ss_store_delete(ss_store *s, const char *id, size_t *deleted)
+{
+    if (deleted) *deleted = 0;
+    if (!s || !id) return ss__fail(SS_ERR_ARG, "ss_store_delete: NULL argument");
+    int rc = writable(s);
+    if (rc) return rc;
+    sqlite3_stmt *sel;
+    rc = ss__store_prepare(s,
+                           "SELECT id, block, slot FROM documents WHERE ext_id = ?1 "
+                           "UNION SELECT id, block, slot FROM documents WHERE id = ?2 AND ext_id IS NULL",
+                           &sel);
+    if (rc) return rc;
+    sqlite3_bind_text(sel, 1, id, -1, SQLITE_STATIC);
+    char *end;
+    errno = 0;
+    long long num = strtoll(id, &end, 10);
+    if (*id && !*end && !errno && num > 0) sqlite3_bind_int64(sel, 2, num);
+    else sqlite3_bind_null(sel, 2);
+    return delete_run(s, sel, deleted);
+}
+
+int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted)
+{
+    if (deleted) *deleted = 0;
+    if (!s || !source) return ss__fail(SS_ERR_ARG, "ss_store_delete_source: NULL argument");
+    int rc = writable(s);
+    if (rc) return rc;
+    sqlite3_stmt *sel;
+    rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE source = ?1", &sel);
+    if (rc) return rc;
+    sqlite3_bind_text(sel, 1, source, -1, SQLITE_STATIC);
+    return delete_run(s, sel, deleted);
+}
+
+/* --------------------------------------------------------------- re-embedding */
+
+int ss_store_reembed(ss_store *s, const ss_store_model *m, ss_store_embed_fn embed, void *ctx, size_t batch)
+{
+    if (!s || !m || !embed || !m->fingerprint || !*m->fingerprint || m->dim <= 0 || m->dim > 65536)
+        return ss__fail(SS_ERR_ARG, "ss_store_reembed: invalid arguments");
+    int rc = writable(s);
+    if (rc) return rc;
+    if (batch == 0) batch = 256;
+    rc = ss__store_exec(s, "BEGIN IMMEDIATE");
+    if (rc) return rc;
+    /* the new model, recorded in this same transaction */
+    char *name = ss__strdup(m->name ? m->name : ""), *fp = ss__strdup(m->fingerprint),
+         *path = ss__strdup(m->path ? m->path : "");
+    int64_t *ids = NULL, count = 0;
+    char **texts = ss__calloc(batch, sizeof *texts);
+    size_t *lens = ss__calloc(batch, sizeof *lens);
+    float *vecs = ss__malloc(batch * (size_t)m->dim * sizeof *vecs), *x = ss__malloc((size_t)m->dim * sizeof *x);
+    sqlite3_stmt *get = NULL, *upd = NULL;
+    appender a;
+    memset(&a, 0, sizeof a);
+    if (!name || !fp || !path || !texts || !lens || !vecs || !x) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) rc = query_int(s, "SELECT count(*) FROM documents", &count);
+    if (!rc && !(ids = ss__malloc((size_t)(count ? count : 1) * sizeof *ids))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        sqlite3_stmt *st;
+        rc = ss__store_prepare(s, "SELECT id FROM documents ORDER BY id", &st);
+        int64_t i = 0;
+        int r = SQLITE_DONE;
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW && i < count) ids[i++] = sqlite3_column_int64(st, 0);
+        if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = ss__store_sqlerr(s, r, "read documents");
+        count = i;
+        sqlite3_finalize(st);
+    }
+    if (!rc) rc = ss__store_exec(s, "DELETE FROM blocks; DELETE FROM vectors_f32; DELETE FROM vectors_i8;");
+    if (!rc) {
+        ss_free(s->model_name);
+        ss_free(s->model_fp);
+        ss_free(s->model_path);
+        s->model_name = name;
+        s->model_fp = fp;
+        s->model_path = path;
+        name = fp = path = NULL;
+        s->dim = m->dim;
+        s->pending = 1;
+        rc = set_meta(s, "model_fingerprint", "", 0, 0); /* so record_model sees no other model */
+        if (!rc) rc = record_model(s);
+    }
+    if (!rc) rc = appender_init(s, &a, 1);
+    if (!rc) rc = ss__store_prepare(s, "SELECT text FROM documents WHERE id = ?1", &get);
+    if (!rc) rc = ss__store_prepare(s, "UPDATE documents SET block = ?2, slot = ?3 WHERE id = ?1", &upd);
+    for (int64_t i0 = 0; i0 < count && !rc; i0 += (int64_t)batch) {
+        size_t nb = (size_t)SS_MIN((int64_t)batch, count - i0);
+        for (size_t j = 0; j < nb && !rc; j++) {
+            sqlite3_reset(get);
+            sqlite3_bind_int64(get, 1, ids[i0 + (int64_t)j]);
+            int r = sqlite3_step(get);
+            if (r != SQLITE_ROW) {
+                rc = ss__store_sqlerr(s, r == SQLITE_DONE ? SQLITE_CORRUPT : r, "read a document");
+                break;
+            }
+            ss_free(texts[j]);
+            const char *t = (const char *)sqlite3_column_text(get, 0);
+            lens[j] = (size_t)sqlite3_column_bytes(get, 0);
+            if (!(texts[j] = ss__strndup(t ? t : "", lens[j]))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+        if (!rc) rc = embed(ctx, (const char *const *)texts, lens, nb, vecs);
+        for (size_t j = 0; j < nb && !rc; j++) {
+            rc = normalized(vecs + j * (size_t)m->dim, m->dim, x, (size_t)i0 + j);
+            int64_t block;
+            int slot;
+            if (!rc) rc = appender_slot(s, &a, &block, &slot);
+            if (rc) break;
+            sqlite3_reset(upd);
+            sqlite3_bind_int64(upd, 1, ids[i0 + (int64_t)j]);
+            sqlite3_bind_int64(upd, 2, block);
+            sqlite3_bind_int(upd, 3, slot);
+            int r = sqlite3_step(upd);
+            if (r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "move a document");
+            else appender_put(s, &a, ids[i0 + (int64_t)j], x);
+        }
+    }
+    if (!rc) rc = flush_run(s, &a.u);
+    sqlite3_finalize(get);
+    sqlite3_finalize(upd);
+    appender_free(&a);
+    for (size_t j = 0; texts && j < batch; j++) ss_free(texts[j]);
+    ss_free(texts);
+    ss_free(lens);
+    ss_free(vecs);
+    ss_free(x);
+    ss_free(ids);
+    ss_free(name);
+    ss_free(fp);
+    ss_free(path);
+    if (!rc) rc = commit(s);
+    else rollback(s);
+    s->generation++;
+    if (rc) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", ss_errmsg());
+        (void)ss__store_read_meta(s);
+        return ss__fail(rc, "%s", saved);
+    }
+    s->pending = 0;
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------ reading back */
+
+int ss_store_get(ss_store *s, int64_t doc, ss_store_doc *out)
+{
+    if (!s || !out) return ss__fail(SS_ERR_ARG, "ss_store_get: NULL argument");
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, "SELECT text, ext_id, source, meta FROM documents WHERE id = ?1", &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, doc);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        out->doc = doc;
+        char **f[4] = {&out->text, &out->id, &out->source, &out->meta};
+        for (int i = 0; i < 4 && !rc; i++) {
+            if (sqlite3_column_type(st, i) == SQLITE_NULL) continue;
+            const char *t = (const char *)sqlite3_column_text(st, i);
+            *f[i] = ss__strndup(t ? t : "", (size_t)sqlite3_column_bytes(st, i));
+            if (!*f[i]) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+    } else if (r == SQLITE_DONE) {
+        rc = ss__fail(SS_ERR_RANGE, "%s: no document %lld", s->path, (long long)doc);
+    } else {
+        rc = ss__store_sqlerr(s, r, "read a document");
+    }
+    sqlite3_finalize(st);
+    if (rc) ss_store_doc_clear(out);
+    return rc;
+}
+
+void ss_store_doc_clear(ss_store_doc *d)
+{
+    if (!d) return;
+    ss_free(d->text);
+    ss_free(d->id);
+    ss_free(d->source);
+    ss_free(d->meta);
+    memset(d, 0, sizeof *d);
+}
+
+static int64_t file_size(const char *path, const char *suffix)
+{
+    size_t n = strlen(path) + strlen(suffix) + 1;
+    char *p = ss__malloc(n);
+    if (!p) return 0;
+    snprintf(p, n, "%s%s", path, suffix);
+    struct stat sb;
+    int64_t v = stat(p, &sb) == 0 ? (int64_t)sb.st_size : 0;
+    ss_free(p);
+    return v;
+}
+
+int ss_store_stats_get(ss_store *s, ss_store_stats *st)
+{
+    if (!s || !st) return ss__fail(SS_ERR_ARG, "ss_store_stats_get: NULL argument");
+    memset(st, 0, sizeof *st);
+    int rc = ss__store_exec(s, "BEGIN");
+    if (rc) return rc;
+    int64_t v = 0;
+    if (!s->pending) rc = ss__store_read_meta(s);
+    if (!rc) rc = query_int(s, "PRAGMA user_version", &v);
+    st->schema_version = (int)v;
+    if (!rc) rc = query_int(s, "SELECT count(*) FROM documents", &st->documents);
+    if (!rc) rc = query_int(s, "SELECT count(DISTINCT source) FROM documents", &st->sources);
+    if (!rc) rc = query_int(s, "SELECT count(*) FROM blocks", &st->blocks);
+    if (!rc)
+        rc = query_int(s,
+                       "SELECT coalesce(sum(length(data)), 0) + "
+                       "(SELECT coalesce(sum(length(scales) + length(codes)), 0) FROM vectors_i8) "
+                       "FROM vectors_f32",
+                       &st->vector_bytes);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    st->dim = s->dim;
+    st->block_size = s->block_size;
+    st->free_slots = st->blocks * s->block_size - st->documents;
+    st->file_bytes = file_size(s->path, "") + file_size(s->path, "-wal");
+    st->has_fts = s->has_fts;
+    return rc;
+}

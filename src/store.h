@@ -1,0 +1,63 @@
+/* store.h: internals of ss_store shared by store.c (schema, documents,
+ * writes), store_search.c (vectors in memory, queries) and the SQLite
+ * extension. The schema is documented in docs/schema.md. */
+#ifndef SS_STORE_H
+#define SS_STORE_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "semsearch.h"
+
+#define SS_SCHEMA_VERSION 1
+#define SS_APPLICATION_ID 0x53536462 /* "SSdb" */
+#define SS_BLOCK_SIZE 1024           /* vectors per block row */
+
+/* The vectors of a snapshot of the database, in block order: row
+ * b*block_size + slot is slot `slot` of the b-th block. */
+typedef struct ss__vecmem {
+    int loaded;            /* bit mask: 1 << SS_PREC_F32, 1 << SS_PREC_INT8 */
+    int64_t data_version;  /* PRAGMA data_version when read */
+    int64_t generation;    /* s->generation when read */
+    size_t nblocks, n;     /* blocks, rows (nblocks * block_size) */
+    int64_t *block_ids;    /* (nblocks) rowids of the blocks, ascending */
+    int64_t *ids;          /* (n) document of each row, 0 for a free slot */
+    float *f32;            /* (n,dim) */
+    uint8_t *codes;        /* (n,dim) offset binary */
+    float *scales;         /* (n) */
+    size_t live;           /* rows with a document */
+} ss__vecmem;
+
+struct ss_store {
+    sqlite3 *db;
+    char *path;
+    int readonly;
+    int has_fts;
+    int block_size;
+    /* the model recorded in the database (or declared, pending == 1) */
+    char *model_name, *model_fp, *model_path;
+    int dim;
+    int pending;           /* declared by use_model, to be recorded at the next add */
+    int64_t generation;    /* bumped by every write through this handle */
+    sqlite3_blob *fetch_blob; /* f32 rows for int8 rescoring without f32 in memory */
+    int64_t fetch_block;
+    ss__vecmem mem;
+};
+
+/* Maps an SQLite failure to an SS_ERR_* code and message ("PATH: what"). */
+int ss__store_sqlerr(ss_store *s, int rc, const char *what);
+/* Prepares a statement (SQL text is always a constant; values are bound). */
+int ss__store_prepare(ss_store *s, const char *sql, sqlite3_stmt **st);
+/* Runs constant SQL without results. */
+int ss__store_exec(ss_store *s, const char *sql);
+/* Re-reads the meta table (model, dim, block size). */
+int ss__store_read_meta(ss_store *s);
+/* 64-bit content hash of a text (stored as documents.hash). */
+int64_t ss__text_hash(const char *text, size_t len);
+
+/* store_search.c */
+void ss__vecmem_free(ss__vecmem *m);
+/* Loads (or reloads when stale) the vectors needed for `precisions`. */
+int ss__store_ensure_loaded(ss_store *s, int precisions);
+
+#endif

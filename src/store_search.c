@@ -1,0 +1,435 @@
+/* store_search.c: a store's vectors in memory and the queries over them.
+ *
+ * The vectors are read block by block with incremental BLOB reads straight
+ * into one contiguous array (no per-row work), at the first query and again
+ * when another connection changed the database (PRAGMA data_version) or this
+ * handle wrote. A query runs inside one read transaction, so what it scans,
+ * rescores and filters is one snapshot. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common.h"
+#include "search.h"
+#include "store.h"
+
+void ss__vecmem_free(ss__vecmem *m)
+{
+    ss_free(m->block_ids);
+    ss_free(m->ids);
+    ss_free(m->f32);
+    ss_free(m->codes);
+    ss_free(m->scales);
+    memset(m, 0, sizeof *m);
+}
+
+static int query_i64(ss_store *s, const char *sql, int64_t *v)
+{
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, sql, &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    *v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "read");
+}
+
+/* Large arrays: ask for huge pages, which makes first-touch cheaper. */
+static void *big_alloc(size_t bytes)
+{
+    void *p = ss__malloc(bytes);
+#ifdef MADV_HUGEPAGE
+    if (p && bytes >= ((size_t)4 << 20)) {
+        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+        uintptr_t e = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+        if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
+    }
+#endif
+    return p;
+}
+
+/* Reads column col of every block (rowids m->block_ids) into dst, each
+ * block's blob being exactly per_block bytes. */
+static int read_blobs(ss_store *s, const ss__vecmem *m, const char *table, const char *col, size_t per_block,
+                      unsigned char *dst)
+{
+    sqlite3_blob *b = NULL;
+    int rc = SS_OK;
+    for (size_t i = 0; i < m->nblocks && !rc; i++) {
+        int r = b ? sqlite3_blob_reopen(b, m->block_ids[i])
+                  : sqlite3_blob_open(s->db, "main", table, col, m->block_ids[i], 0, &b);
+        if (r != SQLITE_OK) {
+            rc = ss__store_sqlerr(s, r == SQLITE_ERROR ? SQLITE_CORRUPT : r, "read vector blocks");
+            break;
+        }
+        if ((size_t)sqlite3_blob_bytes(b) != per_block) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s: block %lld of %s.%s has %d bytes, not %zu", s->path,
+                          (long long)m->block_ids[i], table, col, sqlite3_blob_bytes(b), per_block);
+            break;
+        }
+        r = sqlite3_blob_read(b, dst + i * per_block, (int)per_block, 0);
+        if (r != SQLITE_OK) rc = ss__store_sqlerr(s, r, "read vector blocks");
+    }
+    if (b) sqlite3_blob_close(b);
+    return rc;
+}
+
+/* Called inside a read transaction. */
+static int load(ss_store *s, int precisions, int64_t version)
+{
+    ss__vecmem m;
+    memset(&m, 0, sizeof m);
+    int64_t nb = 0;
+    int rc = query_i64(s, "SELECT count(*) FROM blocks", &nb);
+    if (rc) return rc;
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
+    if (nb > 0 && d == 0) return ss__fail(SS_ERR_FORMAT, "%s: vectors but no model recorded", s->path);
+    m.nblocks = (size_t)nb;
+    m.n = m.nblocks * bs;
+    m.block_ids = ss__malloc((m.nblocks ? m.nblocks : 1) * sizeof *m.block_ids);
+    m.ids = big_alloc((m.n ? m.n : 1) * sizeof *m.ids);
+    if ((precisions & (1 << SS_PREC_F32)) && !(m.f32 = big_alloc((m.n ? m.n : 1) * d * sizeof *m.f32)))
+        rc = SS_ERR_NOMEM;
+    if ((precisions & (1 << SS_PREC_INT8)) &&
+        (!(m.codes = big_alloc((m.n ? m.n : 1) * d)) || !(m.scales = big_alloc((m.n ? m.n : 1) * sizeof *m.scales))))
+        rc = SS_ERR_NOMEM;
+    if (rc || !m.block_ids || !m.ids) {
+        ss__vecmem_free(&m);
+        return ss__fail(SS_ERR_NOMEM, "%s: out of memory for %zu vectors", s->path, m.n);
+    }
+    sqlite3_stmt *st;
+    rc = ss__store_prepare(s, "SELECT id FROM blocks ORDER BY id", &st);
+    size_t i = 0;
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW && i < m.nblocks) m.block_ids[i++] = sqlite3_column_int64(st, 0);
+    if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = ss__store_sqlerr(s, r, "read blocks");
+    if (!rc && i != m.nblocks) rc = ss__fail(SS_ERR_FORMAT, "%s: blocks changed while reading", s->path);
+    sqlite3_finalize(st);
+    if (!rc) rc = read_blobs(s, &m, "blocks", "ids", bs * 8, (unsigned char *)m.ids);
+    if (!rc && m.f32) rc = read_blobs(s, &m, "vectors_f32", "data", bs * d * 4, (unsigned char *)m.f32);
+    if (!rc && m.codes) rc = read_blobs(s, &m, "vectors_i8", "scales", bs * 4, (unsigned char *)m.scales);
+    if (!rc && m.codes) rc = read_blobs(s, &m, "vectors_i8", "codes", bs * d, m.codes);
+    if (rc) {
+        ss__vecmem_free(&m);
+        return rc;
+    }
+    for (i = 0; i < m.n; i++) m.live += m.ids[i] != 0;
+    m.loaded = (m.f32 ? 1 << SS_PREC_F32 : 0) | (m.codes ? 1 << SS_PREC_INT8 : 0);
+    m.data_version = version;
+    m.generation = s->generation;
+    ss__vecmem_free(&s->mem);
+    s->mem = m;
+    return SS_OK;
+}
+
+/* Inside a read transaction: makes s->mem current with at least `precisions`. */
+static int ensure(ss_store *s, int precisions)
+{
+    int64_t version;
+    int rc = query_i64(s, "PRAGMA data_version", &version);
+    if (rc) return rc;
+    ss__vecmem *m = &s->mem;
+    int fresh = m->loaded && m->data_version == version && m->generation == s->generation;
+    if (fresh && (m->loaded & precisions) == precisions) return SS_OK;
+    if (!fresh) {
+        rc = ss__store_read_meta(s); /* another process may have re-embedded */
+        if (rc) return rc;
+    } else {
+        precisions |= m->loaded; /* keep what is there */
+    }
+    return load(s, precisions, version);
+}
+
+static int begin_read(ss_store *s)
+{
+    int rc = ss__store_exec(s, "BEGIN");
+    if (rc) return rc;
+    int64_t v;
+    rc = query_i64(s, "SELECT count(*) FROM meta", &v); /* starts the read snapshot */
+    if (rc) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static void end_read(ss_store *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
+int ss__store_ensure_loaded(ss_store *s, int precisions)
+{
+    int rc = begin_read(s);
+    if (rc) return rc;
+    rc = ensure(s, precisions);
+    end_read(s);
+    return rc;
+}
+
+int ss_store_load(ss_store *s, int precisions)
+{
+    if (!s) return ss__fail(SS_ERR_ARG, "ss_store_load: NULL store");
+    precisions &= (1 << SS_PREC_F32) | (1 << SS_PREC_INT8);
+    if (!precisions) precisions = 1 << SS_PREC_F32;
+    return ss__store_ensure_loaded(s, precisions);
+}
+
+void ss_store_query_opts_init(ss_store_query_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->k = 10;
+    o->min_score = -INFINITY;
+    o->precision = SS_PREC_F32;
+    o->rrf_k = 60;
+}
+
+/* f32 rows from the database, for rescoring int8 candidates. */
+static int fetch_rows(void *ctx, const size_t *pos, size_t n, float *out)
+{
+    ss_store *s = ctx;
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
+    for (size_t i = 0; i < n; i++) {
+        int64_t block = s->mem.block_ids[pos[i] / bs];
+        int r = SQLITE_OK;
+        if (!s->fetch_blob) r = sqlite3_blob_open(s->db, "main", "vectors_f32", "data", block, 0, &s->fetch_blob);
+        else if (s->fetch_block != block) r = sqlite3_blob_reopen(s->fetch_blob, block);
+        if (r == SQLITE_OK) {
+            s->fetch_block = block;
+            r = sqlite3_blob_read(s->fetch_blob, out + i * d, (int)(d * 4), (int)((pos[i] % bs) * d * 4));
+        }
+        if (r != SQLITE_OK) {
+            if (s->fetch_blob) sqlite3_blob_close(s->fetch_blob);
+            s->fetch_blob = NULL;
+            return ss__store_sqlerr(s, r, "read vectors for rescoring");
+        }
+    }
+    return SS_OK;
+}
+
+/* allow[row] = 1 for the documents of a source. */
+static int source_mask(ss_store *s, const char *source, uint8_t **out)
+{
+    ss__vecmem *m = &s->mem;
+    uint8_t *allow = ss__calloc(m->n ? m->n : 1, 1);
+    if (!allow) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s, "SELECT block, slot FROM documents WHERE source = ?1", &st);
+    if (rc) {
+        ss_free(allow);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t block = sqlite3_column_int64(st, 0), slot = sqlite3_column_int64(st, 1);
+        size_t lo = 0, hi = m->nblocks;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (m->block_ids[mid] < block) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < m->nblocks && m->block_ids[lo] == block && slot >= 0 && slot < s->block_size)
+            allow[lo * (size_t)s->block_size + (size_t)slot] = 1;
+    }
+    sqlite3_finalize(st);
+    if (r != SQLITE_DONE) {
+        ss_free(allow);
+        return ss__store_sqlerr(s, r, "filter by source");
+    }
+    *out = allow;
+    return SS_OK;
+}
+
+/* The FTS5 query for a text: its words, each quoted, joined by OR (so that
+ * quotes and FTS5 syntax in the text are only words). NULL if no words. */
+static char *fts_expr(const char *text)
+{
+    size_t n = strlen(text), cap = n * 3 + 16, len = 0;
+    char *e = ss__malloc(cap);
+    if (!e) return NULL;
+    int words = 0;
+    for (size_t i = 0; i < n && words < 64;) {
+        unsigned char c = (unsigned char)text[i];
+        if (!(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'))) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n) {
+            unsigned char d = (unsigned char)text[j];
+            if (!(d >= 0x80 || (d >= '0' && d <= '9') || ((d | 32) >= 'a' && (d | 32) <= 'z'))) break;
+            j++;
+        }
+        len += (size_t)snprintf(e + len, cap - len, "%s\"%.*s\"", words ? " OR " : "", (int)(j - i), text + i);
+        words++;
+        i = j;
+    }
+    e[len] = '\0';
+    if (!words) {
+        ss_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* Top n documents by BM25 for a text: docs[0..*got). */
+static int bm25(ss_store *s, const char *text, const char *source, int n, int64_t *docs, int *got)
+{
+    *got = 0;
+    if (!text) return SS_OK;
+    char *expr = fts_expr(text);
+    if (!expr) return SS_OK; /* no words: no lexical ranking */
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s,
+                               source ? "SELECT d.id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
+                                        "WHERE documents_fts MATCH ?1 AND d.source = ?3 ORDER BY f.rank LIMIT ?2"
+                                      : "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?1 "
+                                        "ORDER BY rank LIMIT ?2",
+                               &st);
+    if (rc) {
+        ss_free(expr);
+        return rc;
+    }
+    sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, n);
+    if (source) sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW && *got < n) docs[(*got)++] = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    ss_free(expr);
+    if (r != SQLITE_DONE && r != SQLITE_ROW) return ss__store_sqlerr(s, r, "full-text search");
+    return SS_OK;
+}
+
+typedef struct fused {
+    int64_t doc;
+    double score;
+} fused;
+
+static int cmp_fused(const void *a, const void *b)
+{
+    const fused *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+/* Reciprocal rank fusion of a vector ranking and a BM25 ranking. */
+static int rrf(const ss__hit *vec, int nv, const int64_t *lex, int nl, int rrf_k, int k, float min_score,
+               ss_hit *out, int *count)
+{
+    fused *f = ss__malloc((size_t)(nv + nl + 1) * sizeof *f);
+    if (!f) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int n = 0;
+    for (int i = 0; i < nv; i++) f[n++] = (fused){vec[i].id, 1.0 / (rrf_k + i + 1)};
+    for (int i = 0; i < nl; i++) {
+        double add = 1.0 / (rrf_k + i + 1);
+        int j = 0;
+        while (j < nv && f[j].doc != lex[i]) j++;
+        if (j < nv) f[j].score += add;
+        else f[n++] = (fused){lex[i], add};
+    }
+    qsort(f, (size_t)n, sizeof *f, cmp_fused);
+    int c = 0;
+    for (int i = 0; i < n && c < k; i++) {
+        if ((float)f[i].score < min_score) break;
+        out[c].doc = f[i].doc;
+        out[c].score = (float)f[i].score;
+        c++;
+    }
+    *count = c;
+    ss_free(f);
+    return SS_OK;
+}
+
+int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, ss_hit *hits, int *counts)
+{
+    if (!s || !o || (nq && (!q || !hits || !counts)))
+        return ss__fail(SS_ERR_ARG, "ss_store_query: NULL argument");
+    if (o->k <= 0 || o->k > 100000) return ss__fail(SS_ERR_RANGE, "ss_store_query: k = %d", o->k);
+    if (o->precision != SS_PREC_F32 && o->precision != SS_PREC_INT8)
+        return ss__fail(SS_ERR_ARG, "ss_store_query: unknown precision %d", o->precision);
+    if (o->hybrid && !o->texts) return ss__fail(SS_ERR_ARG, "ss_store_query: hybrid search needs the texts");
+    if (o->hybrid && !s->has_fts) return ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path);
+    if (isnan(o->min_score)) return ss__fail(SS_ERR_NUMERIC, "ss_store_query: min_score is NaN");
+    for (size_t j = 0; j < nq; j++) counts[j] = 0;
+    if (nq == 0) return SS_OK;
+    int rc = begin_read(s);
+    if (rc) return rc;
+    int prec = o->precision;
+    rc = ensure(s, 1 << prec);
+    if (rc) {
+        end_read(s);
+        return rc;
+    }
+    if (s->mem.live == 0 || s->dim == 0) { /* nothing stored yet */
+        end_read(s);
+        return SS_OK;
+    }
+    size_t d = (size_t)s->dim;
+    int kv = o->hybrid ? SS_MAX(o->k, 100) : o->k; /* vector hits before fusion */
+    float *qn = ss__malloc(nq * d * sizeof *qn);
+    ss__hit *raw = ss__malloc(nq * (size_t)kv * sizeof *raw);
+    int *rawn = ss__malloc(nq * sizeof *rawn);
+    int64_t *lex = o->hybrid ? ss__malloc((size_t)kv * sizeof *lex) : NULL;
+    uint8_t *allow = NULL;
+    if (!qn || !raw || !rawn || (o->hybrid && !lex)) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < nq && !rc; j++) { /* normalize: scores are cosines */
+        double ss = 0;
+        for (size_t i = 0; i < d; i++) {
+            float v = q[j * d + i];
+            if (!isfinite(v)) {
+                rc = ss__fail(SS_ERR_NUMERIC, "query %zu: not a finite number", j + 1);
+                break;
+            }
+            ss += (double)v * v;
+        }
+        if (!rc && !(ss > 0)) rc = ss__fail(SS_ERR_NUMERIC, "query %zu: zero vector", j + 1);
+        if (rc) break;
+        float inv = (float)(1.0 / sqrt(ss));
+        for (size_t i = 0; i < d; i++) qn[j * d + i] = q[j * d + i] * inv;
+    }
+    if (!rc && o->source) rc = source_mask(s, o->source, &allow);
+    if (!rc) {
+        ss__vecmem *m = &s->mem;
+        ss__vecset v = {m->n, s->dim, m->ids, m->f32, m->codes, m->scales, allow};
+        if (prec == SS_PREC_F32) {
+            rc = ss__search_f32(&v, qn, nq, kv, o->threads, raw, rawn);
+        } else {
+            int cand = o->rerank > 0 ? o->rerank : SS_MAX(4 * kv, 64);
+            rc = ss__search_i8(&v, qn, nq, kv, cand, o->threads, fetch_rows, s, raw, rawn);
+        }
+    }
+    for (size_t j = 0; j < nq && !rc; j++) {
+        ss__hit *r = raw + j * (size_t)kv;
+        ss_hit *h = hits + j * (size_t)o->k;
+        if (o->hybrid) {
+            int nl = 0;
+            rc = bm25(s, o->texts[j], o->source, kv, lex, &nl);
+            if (!rc) rc = rrf(r, rawn[j], lex, nl, o->rrf_k > 0 ? o->rrf_k : 60, o->k, o->min_score, h, &counts[j]);
+        } else {
+            int c = 0;
+            for (int i = 0; i < rawn[j] && c < o->k; i++) {
+                if (r[i].score < o->min_score) break;
+                h[c].doc = r[i].id;
+                h[c].score = r[i].score;
+                c++;
+            }
+            counts[j] = c;
+        }
+    }
+    if (s->fetch_blob) { /* never keep a BLOB handle across transactions */
+        sqlite3_blob_close(s->fetch_blob);
+        s->fetch_blob = NULL;
+    }
+    end_read(s);
+    ss_free(qn);
+    ss_free(raw);
+    ss_free(rawn);
+    ss_free(lex);
+    ss_free(allow);
+    if (rc)
+        for (size_t j = 0; j < nq; j++) counts[j] = 0;
+    return rc;
+}

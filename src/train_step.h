@@ -1,0 +1,45 @@
+/* train_step.h: one training step of the encoder on a batch of positive
+ * pairs (in-batch InfoNCE, backward, clipping, AdamW). The trainer (loops,
+ * data, schedules, checkpoints) is built on this. */
+#ifndef SS_TRAIN_STEP_H
+#define SS_TRAIN_STEP_H
+
+#include <stdint.h>
+
+#include "semsearch.h"
+
+typedef struct ss__step_opts {
+    float lr;           /* learning rate for this step */
+    float temperature;  /* InfoNCE temperature, e.g. 0.05 */
+    float weight_decay; /* AdamW decoupled decay (not applied to LayerNorm weights and biases) */
+    float beta1, beta2, eps;
+    float grad_clip;    /* max global grad L2 norm, 0 = off */
+    int symmetric;      /* 1: (a->b + b->a)/2, 0: a->b only */
+} ss__step_opts;
+
+/* lr 5e-4, temp 0.05, wd 0.01, 0.9, 0.999, 1e-8, clip 1.0, sym 1 */
+void ss__step_opts_init(ss__step_opts *o);
+
+typedef struct ss__trainer {
+    ss_model *model;      /* not owned */
+    float *grads, *m, *v; /* same layout as model->params */
+    int64_t step;         /* AdamW steps taken */
+    uint64_t rng[4];      /* dropout RNG state (xoshiro256**) */
+    void *scratch;        /* activations etc. */
+} ss__trainer;
+
+int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out);
+void ss__trainer_free(ss__trainer *t);
+/* a and b hold B texts each; a[i] and b[i] are positives, every other text a
+ * negative. Runs the forward of both sides with dropout (the model's
+ * cfg.dropout), symmetric in-batch InfoNCE, backward, clipping, AdamW.
+ * *loss is the loss before the update, *grad_norm the global gradient norm
+ * before clipping. A non-finite loss or gradient returns SS_ERR_NUMERIC and
+ * leaves the parameters and moments untouched. */
+int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
+                     float *loss, float *grad_norm);
+/* Forward (no dropout) + loss only, for a validation loss. */
+int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, float temperature,
+                          float *loss);
+
+#endif

@@ -1,0 +1,89 @@
+#!/bin/sh
+# model.sh: `semsearch model init` and `semsearch model info`, and model files
+# as the tokenizer of `semsearch tokenize`.
+. "$top_srcdir/tests/setup.sh"
+
+TINY="--d-model 16 --layers 2 --heads 2 --ffn 32 --max-len 24"
+
+run_ok "model init writes a tiny random model" $SEMSEARCH model init -v "$VOCAB" $TINY --seed 1 -o "$T/m.gguf"
+grep -q "wrote $T/m.gguf" "$T/err"; ok $? "it says what it wrote"
+[ -s "$T/m.gguf" ] && [ "$(head -c 4 "$T/m.gguf")" = "GGUF" ]; ok $? "the file is GGUF"
+
+run_ok "model info" $SEMSEARCH model info -m "$T/m.gguf"
+cp "$T/out" "$T/info"
+val() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$T/info"; }
+[ "$(val d_model)" = 16 ] && [ "$(val n_layers)" = 2 ] && [ "$(val n_heads)" = 2 ] && [ "$(val d_ff)" = 32 ] &&
+    [ "$(val max_len)" = 24 ] && [ "$(val pooling)" = mean ] && [ "$(val dtype)" = f32 ]
+ok $? "info shows the hyperparameters and dtype"
+[ "$(val vocab_size)" = 16000 ] && [ "$(val tokenizer_vocab_size)" = 16000 ]; ok $? "info shows the vocabulary sizes"
+[ "$(val fingerprint)" = "$(sha256sum "$T/m.gguf" | cut -d' ' -f1)" ]; ok $? "the fingerprint is sha256sum of the file"
+[ "$(val file_size)" = "$(wc -c < "$T/m.gguf" | tr -d ' ')" ]; ok $? "the file size is right"
+# V*C + L*C + layers * (2C + 3C*C + 3C + C*C + C + 2C + F*C + F + C*F + C) + 2C
+# = 16000*16 + 24*16 + 2 * (32 + 768 + 48 + 256 + 16 + 32 + 512 + 32 + 512 + 16) + 32
+[ "$(val params)" = 260864 ]; ok $? "the parameter count is right ($(val params))"
+awk -F'\t' 'NF != 2 { exit 1 }' "$T/info"; ok $? "every line is key<TAB>value"
+
+if [ -n "${PYTHON3:-}" ]; then
+    $SEMSEARCH model info -m "$T/m.gguf" --json > "$T/info.json"
+    "$PYTHON3" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["d_model"] == 16 and d["n_layers"] == 2 and d["params"] == 260864, d
+assert d["dtype"] == "f32" and len(d["fingerprint"]) == 64 and d["pooling"] == "mean", d
+' "$T/info.json"
+    ok $? "model info --json is one valid JSON object"
+else
+    skip "model info --json" "no python3"
+fi
+
+# determinism, f16, options
+$SEMSEARCH model init -v "$VOCAB" $TINY --seed 1 -o "$T/m2.gguf" 2>/dev/null
+same "the same seed gives the same file" "$T/m.gguf" "$T/m2.gguf"
+$SEMSEARCH model init -v "$VOCAB" $TINY --seed 2 -o "$T/m3.gguf" 2>/dev/null
+! cmp -s "$T/m.gguf" "$T/m3.gguf"; ok $? "another seed gives another model"
+run_ok "model init --f16" $SEMSEARCH model init -v "$VOCAB" $TINY --f16 -o "$T/h.gguf"
+$SEMSEARCH model info -m "$T/h.gguf" | grep -q "^dtype	f16$"; ok $? "info says f16"
+[ "$(wc -c < "$T/h.gguf")" -lt "$(wc -c < "$T/m.gguf")" ]; ok $? "the f16 file is smaller"
+run_ok "model init --pooling cls --layers 0" $SEMSEARCH model init -v "$VOCAB" --d-model 8 --heads 1 --ffn 8 --layers 0 --pooling cls -o "$T/c.gguf"
+$SEMSEARCH model info -m "$T/c.gguf" | grep -q "^pooling	cls$"; ok $? "info says cls"
+run_ok "model init -v takes a model file's tokenizer" $SEMSEARCH model init -v "$T/m.gguf" $TINY -o "$T/m4.gguf"
+run_ok "model init --casefold" $SEMSEARCH model init -v "$VOCAB" $TINY --casefold -o "$T/cf.gguf"
+$SEMSEARCH model info -m "$T/cf.gguf" | grep -q "^normalization	nfkc+casefold$"; ok $? "info shows case folding"
+
+# tokenize -m MODEL.gguf uses the embedded tokenizer
+$SEMSEARCH tokenize -m "$VOCAB" "$DATA/sample.txt" > "$T/a"
+run_ok "tokenize -m model.gguf" $SEMSEARCH tokenize -m "$T/m.gguf" "$DATA/sample.txt"
+same "... gives the same ids as the vocabulary" "$T/a" "$T/out"
+echo "Hello World" | $SEMSEARCH tokenize -m "$T/cf.gguf" --pieces > "$T/a"
+echo "hello world" | $SEMSEARCH tokenize -m "$T/cf.gguf" --pieces > "$T/b"
+same "a case-folding model file folds case in tokenize" "$T/a" "$T/b"
+
+# usage errors
+run_fails "heads must divide d-model" "does not divide" $SEMSEARCH model init -v "$VOCAB" --d-model 16 --heads 3 -o "$T/x.gguf"
+[ $s -eq 2 ]; ok $? "... exit 2"
+run_fails "an unknown pooling" "not mean, cls or max" $SEMSEARCH model init -v "$VOCAB" --pooling sum -o "$T/x.gguf"
+run_fails "no output" "no --output" $SEMSEARCH model init -v "$VOCAB"
+run_fails "an unknown subcommand" "unknown subcommand 'frob'" $SEMSEARCH model frob
+run_fails "a bare 'model'" "usage" $SEMSEARCH model
+[ ! -e "$T/x.gguf" ]; ok $? "no file is written on a usage error"
+
+# files that are not models
+run_fails "an unwritable output" "/nonexistent/dir/x.gguf" $SEMSEARCH model init -v "$VOCAB" $TINY -o /nonexistent/dir/x.gguf
+run_fails "a missing vocabulary" "/nonexistent.model" $SEMSEARCH model init -v /nonexistent.model -o "$T/x.gguf"
+echo "not a model" > "$T/text.gguf"
+run_fails "info on a text file" "text.gguf: not a GGUF file" $SEMSEARCH model info -m "$T/text.gguf"
+run_fails "info on a SentencePiece model" "not a GGUF file" $SEMSEARCH model info -m "$VOCAB"
+head -c 300000 "$T/m.gguf" > "$T/cut.gguf"
+run_fails "info on a model cut in its tokenizer" "cut.gguf: truncated: array 'tokenizer.semsearch.spm' needs" $SEMSEARCH model info -m "$T/cut.gguf"
+head -c 1000000 "$T/m.gguf" > "$T/cut.gguf"
+run_fails "info on a model cut in its tensors" "cut.gguf: truncated: tensor 'token_embd.weight' needs 1024000 bytes at offset [0-9]+ but the file has 1000000" $SEMSEARCH model info -m "$T/cut.gguf"
+head -c 1000000 "$T/m.gguf" > "$T/cut.gguf"
+run_fails "tokenize with a truncated model" "cut.gguf: truncated" $SEMSEARCH tokenize -m "$T/cut.gguf" "$DATA/sample.txt"
+mkdir "$T/nodata"
+if SEMSEARCH_DATA="$T/nodata" $SEMSEARCH model info > "$T/out" 2>"$T/err"; then
+    skip "info without -m and no model anywhere" "a shipped model is found beside the executable"
+else
+    grep -q "pass -m MODEL" "$T/err"; ok $? "info without -m and no shipped model: a clear error"
+fi
+
+done_testing

@@ -1,0 +1,116 @@
+#!/bin/sh
+# train.sh: `semsearch train` from the shell on tiny models and data:
+# groups, scored/labeled pairs and plain text, bad input, exact resumption,
+# Ctrl-C, NaN, evaluation, metrics and plot.
+. "$top_srcdir/tests/setup.sh"
+
+GRP="$DATA/coco-100.groups.tsv"
+$SEMSEARCH tokenizer train -i "$top_srcdir/corpora/coco-captions.txt" -v 300 --threads 1 -o "$T/tok.model" 2>"$T/err"
+ok $? "a tiny tokenizer for the tests"
+# one thread: tiny matrices gain nothing from two, and a loaded machine makes threads wait
+TINY="-v $T/tok.model --d-model 32 --layers 1 --heads 2 --ffn 64 --max-len 32 -b 16 -q -t 1"
+# the loss column (and step, epoch, lr, grad norm, temperature) of a metrics file
+curve() { cut -d, -f1-6 "$1"; }
+
+# --- usage and refusals
+$SEMSEARCH train >"$T/out" 2>&1 </dev/null; s=$?
+[ $s -eq 0 ] && grep -q 'usage: semsearch train' "$T/out"; ok $? "a bare 'train' prints its usage"
+grep -q 'default 64' "$T/out" && grep -q 'MODEL.best.gguf' "$T/out"; ok $? "the usage shows defaults"
+run_fails "no --data: a usage error" "no --data given" $SEMSEARCH train -o "$T/x.gguf"
+run_fails "no --output: a usage error" "no --output given" $SEMSEARCH train --data "$GRP"
+run_fails "--init and --resume together" "exclude each other" $SEMSEARCH train -o "$T/x.gguf" --data "$GRP" --init a --resume b
+run_fails "a bad loss name" "--loss: 'hinge'" $SEMSEARCH train -o "$T/x.gguf" --data "$GRP" --loss hinge
+run_fails "stdin twice" "only once" $SEMSEARCH train -o "$T/x.gguf" --data - --data -:2
+run_fails "a missing data file is named" "/nonexistent/d.groups.tsv" $SEMSEARCH train -o "$T/x.gguf" --data /nonexistent/d.groups.tsv $TINY
+: > "$T/empty.txt"
+run_fails "empty data is refused" "empty.txt: no training examples" $SEMSEARCH train -o "$T/x.gguf" --data "$T/empty.txt" $TINY
+head -20 "$GRP" > "$T/bad.groups.tsv"
+echo "a single text" >> "$T/bad.groups.tsv"
+head -30 "$GRP" | tail -10 >> "$T/bad.groups.tsv"
+run_fails "a malformed line: file:line" "bad.groups.tsv:21: expected 2 or more" $SEMSEARCH train -o "$T/x.gguf" --data "$T/bad.groups.tsv" $TINY --steps 2
+[ ! -e "$T/x.gguf" ] && [ ! -e "$T/x.ckpt.gguf" ]; ok $? "nothing is written after bad data"
+run_ok "--skip-bad skips it" $SEMSEARCH train -o "$T/x.gguf" --data "$T/bad.groups.tsv" $TINY --steps 2 --skip-bad
+grep -q 'skipped 1 malformed line (the first: .*bad.groups.tsv:21:' "$T/err"; ok $? "--skip-bad reports the count and the first"
+printf 'a\tb\t4.0\nc\td\t1.0\n' > "$T/p.scored.tsv"
+run_fails "a scored file needs --min-score" "needs --min-score" $SEMSEARCH train -o "$T/x.gguf" --data "$T/p.scored.tsv" $TINY
+
+# --- training from paraphrase groups
+run_ok "train from groups" $SEMSEARCH train -o "$T/g.gguf" --data "$GRP" $TINY --steps 60 --lr 3e-3 --metrics "$T/g.csv"
+$SEMSEARCH model info -m "$T/g.gguf" >"$T/info" 2>&1; ok $? "the model is a valid model file"
+[ -s "$T/g.ckpt.gguf" ]; ok $? "the final checkpoint is beside it (g.ckpt.gguf)"
+[ "$(head -1 "$T/g.csv")" = "step,epoch,loss,lr,grad_norm,temperature,seconds,dev_spearman" ] && [ "$(wc -l < "$T/g.csv")" -eq 61 ]
+ok $? "the metrics file has a header and one line per step"
+# the loss falls: mean of the last 10 steps below the mean of the first 10
+awk -F, 'NR>1 && NR<=11 {a+=$3} NR>51 {b+=$3} END {exit !(b < 0.75 * a)}' "$T/g.csv"; ok $? "the loss falls on groups (last 10 steps < 0.75 x first 10)"
+head -3 "$top_srcdir/corpora/coco-captions.txt" | $SEMSEARCH embed -m "$T/g.gguf" >"$T/emb" 2>"$T/err"
+[ $? -eq 0 ] && [ "$(wc -l < "$T/emb")" -eq 3 ]; ok $? "the trained model embeds"
+
+# --- plain text (SimCSE, augmentation), scored, labeled, weights
+head -400 "$top_srcdir/corpora/coco-captions.txt" > "$T/c.txt"
+cat "$T/c.txt" | $SEMSEARCH train -o "$T/t.gguf" --data - $TINY --steps 20 --metrics "$T/t.csv" 2>"$T/err"
+ok $? "train from plain text on stdin (dropout views)"
+gzip -c "$T/c.txt" > "$T/c.txt.gz"
+run_ok "train from gzip text with augmentation" $SEMSEARCH train -o "$T/a.gguf" --data "$T/c.txt.gz" $TINY --steps 20 --aug-delete 0.1 --aug-crop 0.3 --aug-swap 0.1
+awk -F'\t' 'NR<=60 {print $1 "\t" $2 "\t" (NR % 3 ? 4.5 : 1.0)}' "$GRP" > "$T/s.scored.tsv"
+awk -F'\t' 'NR<=60 {print $1 "\t" $3 "\t" (NR % 2)}' "$GRP" > "$T/l.labeled.tsv"
+run_ok "train from scored, labeled and groups with weights" $SEMSEARCH train -o "$T/m.gguf" --data "$T/s.scored.tsv" --min-score 4 \
+    --data "$T/l.labeled.tsv:2" --data "$GRP:0.5" $TINY --steps 10 --curriculum overlap
+$SEMSEARCH train -o "$T/m.gguf" --data "$T/s.scored.tsv" --min-score 4 --data "$T/l.labeled.tsv:2" \
+    $(echo "$TINY" | sed 's/-q//') --steps 1 2>"$T/err" >/dev/null
+grep -q 's.scored.tsv: 40 pairs from 60 lines (20 not used), weight 1' "$T/err" &&
+    grep -q 'l.labeled.tsv: 30 pairs from 60 lines (30 not used), weight 2' "$T/err"
+ok $? "each data file is summed up: positives used, lines not used, weight"
+for loss in "ntxent" "triplet" "infonce --learn-temperature" "ntxent --learn-temperature"; do
+    run_ok "train with --loss $loss" $SEMSEARCH train -o "$T/l.gguf" --data "$GRP" $TINY --steps 6 --loss $loss --metrics "$T/l.csv"
+done
+awk -F, 'NR==2 {a=$6} END {exit !($6 != a)}' "$T/l.csv"; ok $? "a learned temperature changes"
+
+# --- fine-tuning
+run_ok "fine-tune with --init" $SEMSEARCH train -o "$T/f.gguf" --init "$T/g.gguf" --data "$GRP" -b 16 -q -t 1 --steps 5 --lr 1e-4
+run_fails "--init with a shape option" "make a new model; not with --init" $SEMSEARCH train -o "$T/f.gguf" --init "$T/g.gguf" --data "$GRP" --layers 2
+run_fails "--resume of a plain model suggests --init" "not a training checkpoint.*--init" $SEMSEARCH train -o "$T/f.gguf" --resume "$T/g.gguf" --data "$GRP" -q
+
+# --- exact resumption: 24 steps straight = 9 steps, stop, resume to 24
+R="--data $GRP --data $T/c.txt.gz --aug-delete 0.1 --aug-swap 0.1 -b 16 --steps 24 --max-len 32 -q -t 1"
+$SEMSEARCH train -o "$T/r1.gguf" $R $TINY --metrics "$T/r1.csv" --save-every 5 --loss ntxent --learn-temperature 2>"$T/err"
+ok $? "a straight run"
+$SEMSEARCH train -o "$T/r2.gguf" $R $TINY --metrics "$T/r2.csv" --save-every 5 --loss ntxent --learn-temperature --stop-at 9 2>"$T/err"; s=$?
+[ $s -eq 0 ] && grep -q 'stopped after step 9 of 24; resume with --resume' "$T/err" && [ ! -e "$T/r2.gguf" ]
+ok $? "--stop-at 9 stops with a checkpoint and no model"
+run_fails "resuming with another seed is refused" "resume with the same --data, --seed" \
+    $SEMSEARCH train -o "$T/r2.gguf" $R --resume "$T/r2.ckpt.gguf" --seed 7 --loss ntxent --learn-temperature
+run_ok "resume" $SEMSEARCH train -o "$T/r2.gguf" $R --resume "$T/r2.ckpt.gguf" --metrics "$T/r2.csv" --save-every 5 --loss ntxent --learn-temperature
+curve "$T/r1.csv" > "$T/c1"; curve "$T/r2.csv" > "$T/c2"
+same "the resumed run has the same loss curve, step for step" "$T/c1" "$T/c2"
+[ "$(wc -l < "$T/c2")" -eq 25 ]; ok $? "the metrics file of the resumed run covers all 24 steps"
+cmp -s "$T/r1.gguf" "$T/r2.gguf"; ok $? "and ends with the identical model, bit for bit"
+
+# --- Ctrl-C: a checkpoint, a clean exit (130), and it resumes
+env --default-signal=INT $SEMSEARCH train -o "$T/i.gguf" --data "$GRP" $TINY --steps 1000000 --save-every 0 --metrics "$T/i.csv" 2>"$T/ierr" &
+pid=$!
+n=0
+while [ "$(cat "$T/i.csv" 2>/dev/null | wc -l)" -lt 5 ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+kill -INT $pid
+wait $pid; s=$?
+[ $s -eq 130 ]; ok $? "Ctrl-C: exit 130 (got $s)"
+grep -q 'stopped after step [0-9]* of 1000000; resume with --resume .*i.ckpt.gguf' "$T/ierr"; ok $? "Ctrl-C: the message says how to resume"
+$SEMSEARCH model info -m "$T/i.ckpt.gguf" >/dev/null 2>&1 && [ ! -e "$T/i.gguf" ]; ok $? "Ctrl-C: a valid checkpoint, no final model"
+ls "$T" | grep -q '\.tmp\.'; ok $(( $? == 0 )) "no temporary file is left behind"
+run_ok "the interrupted run resumes (and ends at once with --steps 1)" $SEMSEARCH train -o "$T/i.gguf" --data "$GRP" -b 16 --max-len 32 -q --steps 1 --resume "$T/i.ckpt.gguf"
+[ -s "$T/i.gguf" ]; ok $? "the resumed run writes the model"
+
+# --- NaN: stop, keep the last good checkpoint, write no model
+$SEMSEARCH train -o "$T/n.gguf" --data "$GRP" $TINY --steps 50 --lr 1e6 --grad-clip 0 --warmup 0 --save-every 1 2>"$T/err"; s=$?
+[ $s -eq 1 ] && grep -q 'the loss is NaN.*the last good checkpoint is .*n.ckpt.gguf (step [0-9]*)' "$T/err"
+ok $? "a NaN loss stops training with a message"
+[ ! -e "$T/n.gguf" ] && $SEMSEARCH model info -m "$T/n.ckpt.gguf" >/dev/null 2>&1; ok $? "no model written; the last checkpoint is finite"
+
+# --- dev evaluation, best model, metrics and plot
+awk -F'\t' 'NR>60 {print $1 "\t" $2 "\t5"; getline nx; split(nx, f, "\t"); print $1 "\t" f[2] "\t0"}' "$GRP" > "$T/dev.scored.tsv"
+run_ok "train with --eval" $SEMSEARCH train -o "$T/e.gguf" --data "$GRP" $TINY --steps 20 --eval "$T/dev.scored.tsv" --eval-every 10 --metrics "$T/e.csv" --plot "$T/e.svg"
+[ -s "$T/e.best.gguf" ]; ok $? "the best model by dev score is e.best.gguf"
+[ "$(awk -F, 'NR>1 && $8 != ""' "$T/e.csv" | wc -l)" -eq 2 ]; ok $? "the metrics file has the dev score at steps 10 and 20"
+grep -q '<svg' "$T/e.svg" && grep -q 'dev Spearman' "$T/e.svg"; ok $? "the plot is an SVG with the dev curve"
+grep -q 'best .* at step' "$T/err"; ok $? "the summary names the best step"
+
+done_testing

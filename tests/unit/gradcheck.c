@@ -1,0 +1,571 @@
+/* gradcheck.c: finite-difference gradient checks.
+ *
+ * For every layer, a scalar loss sum(R * y) (R random) is differentiated by
+ * central differences of the double-precision reference forward
+ * (layers_ref.c). That numeric gradient is compared with
+ *  - the reference backward (double): must agree to ~1e-7;
+ *  - the fast backward (float, layers.c): must agree to float accuracy.
+ * The same is done for the whole model end to end through the InfoNCE loss.
+ * Errors are normwise: max |g - fd| / max |fd|. */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+#include "encoder.h"
+#include "layers.h"
+#include "layers_ref.h"
+#include "loss.h"
+#include "model.h"
+#include "rng.h"
+#include "tap.h"
+
+#define TOL_REF 1e-7  /* double backward vs finite differences */
+#define TOL_FAST 1e-5 /* float backward vs finite differences */
+#define FD_H 1e-5
+
+static uint64_t rng[4];
+
+/* random values exactly representable in float, so that the float and the
+ * double paths see the same inputs */
+static double *randv(size_t n, double sd)
+{
+    double *x = malloc(sizeof(double) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) x[i] = (float)(sd * ss__rng_normal(rng));
+    return x;
+}
+static double *zerov(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+static float *tof(const double *x, size_t n)
+{
+    float *f = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) f[i] = (float)x[i];
+    return f;
+}
+
+static double maxabs(const double *x, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+/* normwise error of g against reference r */
+static double err_d(const double *g, const double *r, size_t n)
+{
+    double m = maxabs(r, n), e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs(g[i] - r[i]));
+    return m > 0 ? e / m : e;
+}
+static double err_f(const float *g, const double *r, size_t n)
+{
+    double m = maxabs(r, n), e = 0;
+    for (size_t i = 0; i < n; i++) e = fmax(e, fabs((double)g[i] - r[i]));
+    return m > 0 ? e / m : e;
+}
+
+/* the loss as a function of the current inputs */
+typedef double (*lossfn)(void *ctx);
+
+/* fd[i] = d loss / d x[i] by central differences (x is restored) */
+static void numgrad(lossfn f, void *ctx, double *x, size_t n, double *fd)
+{
+    for (size_t i = 0; i < n; i++) {
+        double old = x[i];
+        x[i] = old + FD_H;
+        double lp = f(ctx);
+        x[i] = old - FD_H;
+        double lm = f(ctx);
+        x[i] = old;
+        fd[i] = (lp - lm) / (2 * FD_H);
+    }
+}
+
+/* checks one gradient: numeric vs ref (double) and fast (float) */
+static void check(const char *what, lossfn f, void *ctx, double *x, size_t n, const double *gref,
+                  const float *gfast)
+{
+    double *fd = zerov(n);
+    numgrad(f, ctx, x, n, fd);
+    double scale = maxabs(fd, n);
+    tap_ok(scale > 1e-8, "%s: the gradient is not trivially zero (max %.3g)", what, scale);
+    double er = err_d(gref, fd, n);
+    tap_ok(er < TOL_REF, "%s: reference backward vs finite differences (err %.2e)", what, er);
+    if (gfast) {
+        double ef = err_f(gfast, fd, n);
+        tap_ok(ef < TOL_FAST, "%s: fast backward vs finite differences (err %.2e)", what, ef);
+    }
+    free(fd);
+}
+
+static double dot(const double *a, const double *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* ------------------------------------------------------------- embedding */
+
+typedef struct {
+    int B, T, C, V;
+    double p;
+    uint64_t key;
+    int32_t *ids;
+    double *wte, *wpe, *R, *out;
+} emb_ctx;
+
+static double emb_loss(void *v)
+{
+    emb_ctx *c = v;
+    ss__ref_embedding_forward(c->out, c->ids, c->wte, c->wpe, c->B, c->T, c->C, c->p, c->key);
+    return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+
+static void test_embedding(double p)
+{
+    emb_ctx c = {.B = 2, .T = 4, .C = 6, .V = 5, .p = p, .key = 99};
+    size_t N = (size_t)c.B * c.T, NC = N * c.C;
+    int32_t ids[8] = {1, 3, 3, 0, 4, 1, 2, 1}; /* repeated ids accumulate */
+    uint8_t mask[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    c.ids = ids;
+    c.wte = randv((size_t)c.V * c.C, 1), c.wpe = randv((size_t)c.T * c.C, 1);
+    c.R = randv(NC, 1), c.out = zerov(NC);
+    double *gte = zerov((size_t)c.V * c.C), *gpe = zerov((size_t)c.T * c.C);
+    ss__ref_embedding_backward(gte, gpe, c.R, ids, NULL, c.B, c.T, c.C, p, c.key);
+    float *fte = calloc((size_t)c.V * c.C, 4), *fpe = calloc((size_t)c.T * c.C, 4);
+    float *fR = tof(c.R, NC);
+    ss__embedding_backward(fte, fpe, fR, ids, mask, c.B, c.T, c.C, (float)p, c.key);
+    char name[64];
+    snprintf(name, sizeof name, "embedding p=%.1f token_embd", p);
+    check(name, emb_loss, &c, c.wte, (size_t)c.V * c.C, gte, fte);
+    snprintf(name, sizeof name, "embedding p=%.1f pos_embd", p);
+    check(name, emb_loss, &c, c.wpe, (size_t)c.T * c.C, gpe, fpe);
+    free(c.wte), free(c.wpe), free(c.R), free(c.out), free(gte), free(gpe), free(fte), free(fpe);
+    free(fR);
+}
+
+/* ------------------------------------------------------------- layernorm */
+
+typedef struct {
+    int N, C;
+    double *x, *w, *b, *R, *out, *mean, *rstd;
+} ln_ctx;
+
+static double ln_loss(void *v)
+{
+    ln_ctx *c = v;
+    ss__ref_layernorm_forward(c->out, c->mean, c->rstd, c->x, c->w, c->b, c->N, c->C);
+    return dot(c->out, c->R, (size_t)c->N * c->C);
+}
+
+static void test_layernorm(void)
+{
+    ln_ctx c = {.N = 5, .C = 7};
+    size_t NC = (size_t)c.N * c.C;
+    c.x = randv(NC, 2), c.w = randv(c.C, 1), c.b = randv(c.C, 1), c.R = randv(NC, 1);
+    c.out = zerov(NC), c.mean = zerov(c.N), c.rstd = zerov(c.N);
+    ln_loss(&c);
+    double *dx = zerov(NC), *dw = zerov(c.C), *db = zerov(c.C);
+    ss__ref_layernorm_backward(dx, dw, db, c.R, c.x, c.w, c.mean, c.rstd, c.N, c.C);
+    float *fx = tof(c.x, NC), *fw = tof(c.w, c.C), *fb = tof(c.b, c.C), *fR = tof(c.R, NC);
+    float *fo = calloc(NC, 4), *fm = calloc(c.N, 4), *fr = calloc(c.N, 4);
+    float *gx = calloc(NC, 4), *gw = calloc(c.C, 4), *gb = calloc(c.C, 4);
+    ss__layernorm_forward(fo, fm, fr, fx, fw, fb, c.N, c.C);
+    ss__layernorm_backward(gx, gw, gb, fR, fx, fw, fm, fr, c.N, c.C);
+    check("layernorm input", ln_loss, &c, c.x, NC, dx, gx);
+    check("layernorm weight", ln_loss, &c, c.w, c.C, dw, gw);
+    check("layernorm bias", ln_loss, &c, c.b, c.C, db, gb);
+    free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(c.mean), free(c.rstd);
+    free(dx), free(dw), free(db), free(fx), free(fw), free(fb), free(fR), free(fo), free(fm);
+    free(fr), free(gx), free(gw), free(gb);
+}
+
+/* ------------------------------------------------------------- linear */
+
+typedef struct {
+    int N, IC, OC;
+    double *x, *w, *b, *R, *out;
+} mm_ctx;
+
+static double mm_loss(void *v)
+{
+    mm_ctx *c = v;
+    ss__ref_matmul_forward(c->out, c->x, c->w, c->b, c->N, c->IC, c->OC);
+    return dot(c->out, c->R, (size_t)c->N * c->OC);
+}
+
+static void test_linear(void)
+{
+    mm_ctx c = {.N = 6, .IC = 5, .OC = 7};
+    size_t NI = (size_t)c.N * c.IC, NO = (size_t)c.N * c.OC, W = (size_t)c.OC * c.IC;
+    c.x = randv(NI, 1), c.w = randv(W, 1), c.b = randv(c.OC, 1), c.R = randv(NO, 1);
+    c.out = zerov(NO);
+    double *dx = zerov(NI), *dw = zerov(W), *db = zerov(c.OC);
+    ss__ref_matmul_backward(dx, dw, db, c.R, c.x, c.w, c.N, c.IC, c.OC);
+    float *fx = tof(c.x, NI), *fw = tof(c.w, W), *fR = tof(c.R, NO);
+    float *gx = calloc(NI, 4), *gw = calloc(W, 4), *gb = calloc(c.OC, 4);
+    ss__matmul_backward(gx, gw, gb, fR, fx, fw, c.N, c.IC, c.OC);
+    check("linear input", mm_loss, &c, c.x, NI, dx, gx);
+    check("linear weight", mm_loss, &c, c.w, W, dw, gw);
+    check("linear bias", mm_loss, &c, c.b, c.OC, db, gb);
+    free(c.x), free(c.w), free(c.b), free(c.R), free(c.out), free(dx), free(dw), free(db);
+    free(fx), free(fw), free(fR), free(gx), free(gw), free(gb);
+}
+
+/* ------------------------------------------------------------- attention */
+
+typedef struct {
+    int B, T, C, NH;
+    double p;
+    uint64_t key;
+    const uint8_t *mask;
+    double *qkv, *R, *out, *att;
+} at_ctx;
+
+static double at_loss(void *v)
+{
+    at_ctx *c = v;
+    ss__ref_attention_forward(c->out, c->att, c->qkv, c->mask, c->B, c->T, c->C, c->NH, c->p,
+                              c->key);
+    return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
+}
+
+static void test_attention(double p)
+{
+    /* row 0 full, row 1 half padded, row 2 fully padded except one token */
+    static const uint8_t mask[3 * 5] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0};
+    at_ctx c = {.B = 3, .T = 5, .C = 8, .NH = 2, .p = p, .key = 1234, .mask = mask};
+    size_t N = (size_t)c.B * c.T, n3 = N * 3 * c.C, NC = N * c.C;
+    size_t na = (size_t)c.B * c.NH * c.T * c.T;
+    c.qkv = randv(n3, 1), c.R = randv(NC, 1), c.out = zerov(NC), c.att = zerov(na);
+    at_loss(&c);
+    double *dq = zerov(n3);
+    ss__ref_attention_backward(dq, c.R, c.qkv, c.att, mask, c.B, c.T, c.C, c.NH, p, c.key);
+    float *fq = tof(c.qkv, n3), *fR = tof(c.R, NC), *fo = calloc(NC, 4), *fa = calloc(na, 4);
+    float *fd = calloc(na, 4), *fda = calloc(na, 4), *gq = calloc(n3, 4);
+    ss__attention_forward(fo, fa, fd, fq, mask, c.B, c.T, c.C, c.NH, (float)p, c.key);
+    ss__attention_backward(gq, fda, fd, fR, fq, fa, mask, c.B, c.T, c.C, c.NH, (float)p, c.key);
+    char name[64];
+    snprintf(name, sizeof name, "attention with padding, p=%.1f", p);
+    check(name, at_loss, &c, c.qkv, n3, dq, gq);
+    /* padded keys get exactly no gradient (row 2: positions 1..4) */
+    int zero = 1;
+    for (int t = 1; t < 5; t++)
+        for (int e = c.C; e < 3 * c.C; e++) zero &= gq[((size_t)2 * c.T + t) * 3 * c.C + e] == 0;
+    tap_ok(zero, "attention p=%.1f: padded keys and values get zero gradient", p);
+    free(c.qkv), free(c.R), free(c.out), free(c.att), free(dq), free(fq), free(fR), free(fo);
+    free(fa), free(fd), free(fda), free(gq);
+}
+
+/* ------------------------------------------------------------- gelu */
+
+typedef struct {
+    size_t n;
+    double *x, *R, *out;
+} ge_ctx;
+
+static double ge_loss(void *v)
+{
+    ge_ctx *c = v;
+    ss__ref_gelu_forward(c->out, c->x, c->n);
+    return dot(c->out, c->R, c->n);
+}
+
+static void test_gelu(void)
+{
+    ge_ctx c = {.n = 41};
+    c.x = randv(c.n, 3), c.R = randv(c.n, 1), c.out = zerov(c.n);
+    c.x[0] = -12, c.x[1] = 12, c.x[2] = 0; /* saturated and central */
+    double *dx = zerov(c.n);
+    ss__ref_gelu_backward(dx, c.x, c.R, c.n);
+    float *fx = tof(c.x, c.n), *fR = tof(c.R, c.n), *gx = calloc(c.n, 4), *fo = calloc(c.n, 4);
+    ss__gelu_backward(gx, fx, fR, c.n);
+    check("gelu", ge_loss, &c, c.x, c.n, dx, gx);
+    /* the fast forward (own exp) against the reference */
+    ss__gelu_forward(fo, fx, c.n);
+    ge_loss(&c);
+    double e = err_f(fo, c.out, c.n);
+    tap_ok(e < 1e-6, "gelu fast forward vs reference (err %.2e)", e);
+    free(c.x), free(c.R), free(c.out), free(dx), free(fx), free(fR), free(gx), free(fo);
+}
+
+/* ------------------------------------------------------------- residual */
+
+typedef struct {
+    size_t n;
+    double p;
+    uint64_t key;
+    double *res, *y, *R, *out;
+} rs_ctx;
+
+static double rs_loss(void *v)
+{
+    rs_ctx *c = v;
+    ss__ref_residual_forward(c->out, c->res, c->y, c->n, c->p, c->key);
+    return dot(c->out, c->R, c->n);
+}
+
+static void test_residual(double p)
+{
+    rs_ctx c = {.n = 37, .p = p, .key = 5};
+    c.res = randv(c.n, 1), c.y = randv(c.n, 1), c.R = randv(c.n, 1), c.out = zerov(c.n);
+    double *dy = zerov(c.n);
+    ss__ref_residual_backward(dy, c.R, c.n, p, c.key);
+    float *fR = tof(c.R, c.n), *gy = calloc(c.n, 4);
+    ss__residual_backward(gy, fR, c.n, (float)p, c.key);
+    char name[64];
+    snprintf(name, sizeof name, "residual branch p=%.1f", p);
+    check(name, rs_loss, &c, c.y, c.n, dy, gy);
+    snprintf(name, sizeof name, "residual path p=%.1f", p);
+    check(name, rs_loss, &c, c.res, c.n, c.R, fR); /* identity: dres = dout */
+    free(c.res), free(c.y), free(c.R), free(c.out), free(dy), free(fR), free(gy);
+}
+
+/* ------------------------------------------------------------- pooling */
+
+typedef struct {
+    int B, T, C, mode;
+    const uint8_t *mask;
+    int32_t *am;
+    double *x, *R, *out;
+} pl_ctx;
+
+static double pl_loss(void *v)
+{
+    pl_ctx *c = v;
+    ss__ref_pool_forward(c->out, c->am, c->x, c->mask, c->B, c->T, c->C, c->mode);
+    return dot(c->out, c->R, (size_t)c->B * c->C);
+}
+
+static void test_pool(int mode, const char *mname)
+{
+    static const uint8_t mask[3 * 4] = {1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0};
+    pl_ctx c = {.B = 3, .T = 4, .C = 5, .mode = mode, .mask = mask};
+    size_t n = (size_t)c.B * c.T * c.C, bc = (size_t)c.B * c.C;
+    c.x = randv(n, 1), c.R = randv(bc, 1), c.out = zerov(bc);
+    c.am = calloc(bc, sizeof(int32_t));
+    pl_loss(&c);
+    double *dx = zerov(n);
+    ss__ref_pool_backward(dx, c.R, c.am, mask, c.B, c.T, c.C, mode);
+    float *fx = tof(c.x, n), *fR = tof(c.R, bc), *fo = calloc(bc, 4), *gx = calloc(n, 4);
+    int32_t *fam = calloc(bc, sizeof(int32_t));
+    ss__pool_forward(fo, fam, fx, mask, c.B, c.T, c.C, mode);
+    ss__pool_backward(gx, fR, fam, mask, c.B, c.T, c.C, mode);
+    char name[64];
+    snprintf(name, sizeof name, "%s pooling", mname);
+    check(name, pl_loss, &c, c.x, n, dx, gx);
+    free(c.x), free(c.R), free(c.out), free(c.am), free(dx), free(fx), free(fR), free(fo);
+    free(gx), free(fam);
+}
+
+/* ------------------------------------------------------------- l2 norm */
+
+typedef struct {
+    int B, C;
+    double *x, *R, *out, *norm;
+} l2_ctx;
+
+static double l2_loss(void *v)
+{
+    l2_ctx *c = v;
+    ss__ref_l2norm_forward(c->out, c->norm, c->x, c->B, c->C);
+    return dot(c->out, c->R, (size_t)c->B * c->C);
+}
+
+static void test_l2norm(void)
+{
+    l2_ctx c = {.B = 4, .C = 6};
+    size_t n = (size_t)c.B * c.C;
+    c.x = randv(n, 1), c.R = randv(n, 1), c.out = zerov(n), c.norm = zerov(c.B);
+    l2_loss(&c);
+    double *dx = zerov(n);
+    ss__ref_l2norm_backward(dx, c.R, c.out, c.norm, c.B, c.C);
+    float *fx = tof(c.x, n), *fR = tof(c.R, n), *fo = calloc(n, 4), *fn = calloc(c.B, 4);
+    float *gx = calloc(n, 4);
+    ss__l2norm_forward(fo, fn, fx, c.B, c.C);
+    ss__l2norm_backward(gx, fR, fo, fn, c.B, c.C);
+    check("l2 normalization", l2_loss, &c, c.x, n, dx, gx);
+    free(c.x), free(c.R), free(c.out), free(c.norm), free(dx), free(fx), free(fR), free(fo);
+    free(fn), free(gx);
+}
+
+/* ------------------------------------------------------------- infonce */
+
+typedef struct {
+    int B, C, sym;
+    double temp;
+    double *a, *b;
+} nce_ctx;
+
+static double nce_loss(void *v)
+{
+    nce_ctx *c = v;
+    return ss__ref_infonce(c->a, c->b, c->B, c->C, c->temp, c->sym, NULL, NULL);
+}
+
+static void normalize_rows(double *x, int B, int C)
+{
+    for (int i = 0; i < B; i++) {
+        double s = sqrt(dot(x + (size_t)i * C, x + (size_t)i * C, C));
+        for (int j = 0; j < C; j++) x[(size_t)i * C + j] = (float)(x[(size_t)i * C + j] / s);
+    }
+}
+
+static void test_infonce(int sym)
+{
+    nce_ctx c = {.B = 5, .C = 6, .sym = sym, .temp = 0.1};
+    size_t n = (size_t)c.B * c.C;
+    c.a = randv(n, 1), c.b = randv(n, 1);
+    normalize_rows(c.a, c.B, c.C);
+    normalize_rows(c.b, c.B, c.C);
+    double *da = zerov(n), *db = zerov(n);
+    double L = ss__ref_infonce(c.a, c.b, c.B, c.C, c.temp, sym, da, db);
+    float *fa = tof(c.a, n), *fb = tof(c.b, n), *ga = calloc(n, 4), *gb = calloc(n, 4);
+    float *work = calloc(3 * (size_t)c.B * c.B, 4);
+    double Lf = ss__infonce_forward(work, fa, fb, c.B, c.C, (float)c.temp, sym);
+    ss__infonce_backward(ga, gb, work, fa, fb, c.B, c.C, (float)c.temp, sym);
+    char name[64];
+    snprintf(name, sizeof name, "InfoNCE (%s) loss, fast vs reference", sym ? "symmetric" : "a->b");
+    tap_close(Lf, L, 1e-5, name);
+    snprintf(name, sizeof name, "InfoNCE (%s) side a", sym ? "symmetric" : "a->b");
+    check(name, nce_loss, &c, c.a, n, da, ga);
+    snprintf(name, sizeof name, "InfoNCE (%s) side b", sym ? "symmetric" : "a->b");
+    check(name, nce_loss, &c, c.b, n, db, gb);
+    free(c.a), free(c.b), free(da), free(db), free(fa), free(fb), free(ga), free(gb), free(work);
+}
+
+/* ------------------------------------------------------------- whole model */
+
+typedef struct {
+    ss_config cfg;
+    ss_batch *a, *b;
+    double p, temp;
+    double *params, *ea, *eb;
+} md_ctx;
+
+static double md_loss(void *v)
+{
+    md_ctx *c = v;
+    if (ss__ref_model(&c->cfg, c->params, c->a, c->p, 11, c->ea, NULL, NULL) ||
+        ss__ref_model(&c->cfg, c->params, c->b, c->p, 22, c->eb, NULL, NULL))
+        return NAN;
+    return ss__ref_infonce(c->ea, c->eb, c->a->B, c->cfg.d_model, c->temp, 1, NULL, NULL);
+}
+
+/* a hand-made batch (no tokenizer needed) */
+static void make_batch(ss_batch *b, int B, int T, const int *lens, int V)
+{
+    b->B = B, b->T = T;
+    b->ids = malloc(sizeof(int32_t) * B * T);
+    b->mask = malloc((size_t)B * T);
+    b->lengths = malloc(sizeof(int) * B);
+    for (int i = 0; i < B; i++) {
+        b->lengths[i] = lens[i];
+        for (int t = 0; t < T; t++) {
+            b->ids[i * T + t] = t < lens[i] ? (int32_t)(ss__rng_next(rng) % (uint64_t)V) : 0;
+            b->mask[i * T + t] = t < lens[i];
+        }
+    }
+}
+static void free_batch(ss_batch *b)
+{
+    free(b->ids), free(b->mask), free(b->lengths);
+}
+
+static void test_model(int pooling, const char *pname, double p)
+{
+    md_ctx c;
+    ss_config_init(&c.cfg);
+    c.cfg.vocab_size = 9, c.cfg.max_len = 6, c.cfg.d_model = 8, c.cfg.n_layers = 2;
+    c.cfg.n_heads = 2, c.cfg.d_ff = 12, c.cfg.pooling = pooling, c.cfg.dropout = (float)p;
+    c.p = p, c.temp = 0.2;
+    int B = 3;
+    ss_batch a, b;
+    static const int la[3] = {6, 3, 1}, lb[3] = {2, 5, 4};
+    make_batch(&a, B, 6, la, c.cfg.vocab_size);
+    make_batch(&b, B, 5, lb, c.cfg.vocab_size);
+    c.a = &a, c.b = &b;
+    size_t n = ss__model_param_count(&c.cfg);
+    /* generic parameter values: LayerNorm weights near 1, biases nonzero */
+    c.params = randv(n, 0.3);
+    ss__layout L;
+    ss__model_layout(&c.cfg, &L);
+    c.ea = zerov((size_t)B * c.cfg.d_model), c.eb = zerov((size_t)B * c.cfg.d_model);
+    double loss = md_loss(&c);
+    /* reference gradient */
+    size_t bc = (size_t)B * c.cfg.d_model;
+    double *dea = zerov(bc), *deb = zerov(bc), *g = zerov(n);
+    ss__ref_infonce(c.ea, c.eb, B, c.cfg.d_model, c.temp, 1, dea, deb);
+    int rc = ss__ref_model(&c.cfg, c.params, &a, p, 11, c.ea, dea, g);
+    rc |= ss__ref_model(&c.cfg, c.params, &b, p, 22, c.eb, deb, g);
+    /* fast gradient: the encoder + the fast loss, in float */
+    float *fp = tof(c.params, n), *fg = calloc(n, 4);
+    ss__encoder *e1, *e2;
+    rc |= ss__encoder_new(&e1) | ss__encoder_new(&e2);
+    const float *ya, *yb;
+    rc |= ss__encoder_forward(e1, &c.cfg, fp, &a, 1, (float)p, 11, &ya);
+    rc |= ss__encoder_forward(e2, &c.cfg, fp, &b, 1, (float)p, 22, &yb);
+    float *work = calloc(3 * (size_t)B * B, 4), *ga = calloc(bc, 4), *gb = calloc(bc, 4);
+    double lf = ss__infonce_forward(work, ya, yb, B, c.cfg.d_model, (float)c.temp, 1);
+    ss__infonce_backward(ga, gb, work, ya, yb, B, c.cfg.d_model, (float)c.temp, 1);
+    rc |= ss__encoder_backward(e1, &c.cfg, fp, ga, fg);
+    rc |= ss__encoder_backward(e2, &c.cfg, fp, gb, fg);
+    tap_ok(rc == 0, "model (%s pooling, p=%.1f): forward and backward run", pname, p);
+    char name[96];
+    snprintf(name, sizeof name, "model (%s pooling, p=%.1f): loss fast vs reference", pname, p);
+    tap_close(lf, loss, 1e-5, name);
+    snprintf(name, sizeof name, "model (%s pooling, p=%.1f): every parameter", pname, p);
+    check(name, md_loss, &c, c.params, n, g, fg);
+    /* and per tensor, so that a wrong small tensor is not hidden by a big one */
+    ss__tensor_info *t;
+    int nt, bad = 0;
+    if (ss__model_tensors(&c.cfg, &t, &nt) == 0) {
+        double *fd = zerov(n);
+        numgrad(md_loss, &c, c.params, n, fd);
+        for (int i = 0; i < nt; i++) {
+            size_t o = t[i].offset, k = t[i].numel;
+            double er = err_d(g + o, fd + o, k), ef = err_f(fg + o, fd + o, k);
+            /* pos_embd rows beyond the longest batch get no gradient */
+            if (maxabs(fd + o, k) == 0 && maxabs(g + o, k) == 0) continue;
+            if (er > TOL_REF || ef > TOL_FAST) {
+                bad++;
+                tap_diag("%s: ref err %.2e, fast err %.2e", t[i].name, er, ef);
+            }
+        }
+        free(fd);
+        ss_free(t);
+    }
+    tap_ok(bad == 0, "model (%s pooling, p=%.1f): every tensor separately", pname, p);
+    ss__encoder_free(e1), ss__encoder_free(e2);
+    free(work), free(ga), free(gb), free(fp), free(fg), free(g), free(dea), free(deb);
+    free(c.params), free(c.ea), free(c.eb);
+    free_batch(&a), free_batch(&b);
+}
+
+int main(void)
+{
+    ss_set_threads(2);
+    ss__rng_seed(rng, 42);
+    test_embedding(0.0);
+    test_embedding(0.3);
+    test_layernorm();
+    test_linear();
+    test_attention(0.0);
+    test_attention(0.3);
+    test_gelu();
+    test_residual(0.0);
+    test_residual(0.3);
+    test_pool(SS_POOL_MEAN, "mean");
+    test_pool(SS_POOL_CLS, "CLS");
+    test_pool(SS_POOL_MAX, "max");
+    test_l2norm();
+    test_infonce(1);
+    test_infonce(0);
+    test_model(SS_POOL_MEAN, "mean", 0.0);
+    test_model(SS_POOL_CLS, "CLS", 0.0);
+    test_model(SS_POOL_MAX, "max", 0.0);
+    test_model(SS_POOL_MEAN, "mean", 0.2);
+    return tap_done();
+}

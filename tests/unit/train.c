@@ -1,0 +1,734 @@
+/* train.c: the training data order (batch constraints, epochs, weights,
+ * curriculum), augmentation and the learning-rate schedule. */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unistd.h>
+
+#include "augment.h"
+#include "checkpoint.h"
+#include "common.h"
+#include "loss_extra.h"
+#include "model.h"
+#include "schedule.h"
+#include "tap.h"
+#include "train.h"
+#include "trainset.h"
+
+static void test_rng(void)
+{
+    uint64_t a[4], b[4];
+    ss__rng_seed(a, 7);
+    ss__rng_seed(b, 7);
+    int same = 1, inrange = 1;
+    unsigned hist[13] = {0};
+    for (int i = 0; i < 13000; i++) {
+        uint64_t x = ss__rand_below(a, 13), y = ss__rand_below(b, 13);
+        same &= x == y;
+        inrange &= x < 13;
+        if (x < 13) hist[x]++;
+    }
+    int flat = 1;
+    for (int i = 0; i < 13; i++) flat &= hist[i] > 850 && hist[i] < 1150;
+    tap_ok(same && inrange && flat, "rand_below: reproducible, in range, uniform");
+    tap_ok(ss__seed_mix(1, 2) != ss__seed_mix(2, 1) && ss__seed_mix(1, 2) == ss__seed_mix(1, 2),
+           "seed_mix depends on the order of its arguments");
+}
+
+static int add(ss__trainset *ts, int n, const char *t0, const char *t1, const char *t2)
+{
+    const char *t[3] = {t0, t1, t2};
+    int added = 0;
+    if (ss__trainset_add(ts, t, NULL, n, &added)) return -1;
+    return added;
+}
+
+static void test_intern(void)
+{
+    ss__trainset *ts;
+    if (!tap_ok(ss__trainset_new(&ts) == 0, "trainset: new")) return;
+    tap_ok(ss__trainset_begin_source(ts, "g", SS__SRC_GROUPS, 0) != 0, "a zero weight is refused");
+    ss__trainset_begin_source(ts, "g", SS__SRC_GROUPS, 1);
+    tap_ok(add(ts, 3, "a cat", "a kitten", "a cat") == 1, "a group is added");
+    tap_ok(ss__trainset_ex_size(ts, 0) == 2, "duplicates within a group are merged (2 distinct texts)");
+    tap_ok(add(ts, 2, "same", "same", NULL) == 0, "a group of one distinct text is skipped");
+    tap_ok(add(ts, 2, "x", "", NULL) == 0, "a group with an empty text is skipped");
+    tap_ok(ts->src[0].skipped == 2 && ts->src[0].n == 1, "skipped groups are counted");
+    ss__trainset_begin_source(ts, "t", SS__SRC_TEXT, 1);
+    tap_ok(add(ts, 1, "a kitten", NULL, NULL) == 1, "a lone sentence is an example");
+    const uint32_t *m = ts->members;
+    tap_ok(m[ts->ex_off[1]] == m[ts->ex_off[0] + 1], "the same text in two files is one text id");
+    tap_ok(!strcmp(ss__trainset_text(ts, m[0]), "a cat"), "texts are kept");
+    ss__trainset_free(ts);
+}
+
+/* Random data: groups of 2-6 texts drawn from a vocabulary of sentences so
+ * that groups share texts, pairs, and lone sentences (with duplicates). */
+static ss__trainset *random_set(uint64_t seed, int ngroups, int npairs, int ntext, double wt)
+{
+    ss__trainset *ts;
+    if (ss__trainset_new(&ts)) return NULL;
+    uint64_t r[4];
+    ss__rng_seed(r, seed);
+    char buf[6][64];
+    const char *t[6];
+    int added;
+    ss__trainset_begin_source(ts, "groups", SS__SRC_GROUPS, 1);
+    for (int g = 0; g < ngroups; g++) {
+        int k = 2 + (int)ss__rand_below(r, 5);
+        for (int j = 0; j < k; j++) {
+            int len = 1 + (int)ss__rand_below(r, 40);
+            snprintf(buf[j], sizeof buf[j], "s%d %.*s", (int)ss__rand_below(r, 3000), len,
+                     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+            t[j] = buf[j];
+        }
+        if (ss__trainset_add(ts, t, NULL, k, &added)) return NULL;
+    }
+    ss__trainset_begin_source(ts, "pairs", SS__SRC_PAIRS, 1);
+    for (int p = 0; p < npairs; p++) {
+        for (int j = 0; j < 2; j++) {
+            snprintf(buf[j], sizeof buf[j], "p%d", (int)ss__rand_below(r, 1500));
+            t[j] = buf[j];
+        }
+        if (ss__trainset_add(ts, t, NULL, 2, &added)) return NULL;
+    }
+    ss__trainset_begin_source(ts, "text", SS__SRC_TEXT, wt);
+    for (int i = 0; i < ntext; i++) {
+        snprintf(buf[0], sizeof buf[0], "line %d", (int)ss__rand_below(r, 400));
+        t[0] = buf[0];
+        if (ss__trainset_add(ts, t, NULL, 1, &added)) return NULL;
+    }
+    return ts;
+}
+
+/* Checks every constraint of a plan; counts uses of each example. */
+static int check_plan(const ss__trainset *ts, const ss__plan *p, int B, unsigned *uses, const char *what)
+{
+    uint32_t *seen = calloc(ts->n_texts, sizeof *seen);
+    int ok = seen != NULL;
+    size_t bad_batch = 0, bad_pair = 0, bad_size = 0;
+    for (size_t b = 0; b < p->n_batches && ok; b++) {
+        size_t n = p->start[b + 1] - p->start[b];
+        if (n < 2 || n > (size_t)B + 1) bad_size++;
+        for (size_t i = p->start[b]; i < p->start[b + 1]; i++) {
+            const ss__plan_item *it = &p->items[i];
+            size_t k = ss__trainset_ex_size(ts, it->ex);
+            const uint32_t *m = ts->members + ts->ex_off[it->ex];
+            int ina = 0, inb = 0;
+            for (size_t j = 0; j < k; j++) {
+                ina |= m[j] == it->a;
+                inb |= m[j] == it->b;
+                if (seen[m[j]] == b + 1) bad_batch++;
+                seen[m[j]] = (uint32_t)b + 1;
+            }
+            if (!ina || !inb || (k > 1 && it->a == it->b) || (k == 1 && it->a != it->b)) bad_pair++;
+            uses[it->ex]++;
+        }
+    }
+    free(seen);
+    tap_ok(ok && bad_batch == 0, "%s: no text twice in a batch (counting whole groups; %zu violations)", what,
+           bad_batch);
+    tap_ok(bad_pair == 0, "%s: each pair is two different texts of its example (%zu bad)", what, bad_pair);
+    tap_ok(bad_size == 0 && p->start[p->n_batches] == p->n_items, "%s: batch sizes in [2, B+1]", what);
+    return ok && !bad_batch && !bad_pair && !bad_size;
+}
+
+static void test_plan(void)
+{
+    ss__trainset *ts = random_set(1, 700, 400, 500, 1.0);
+    if (!tap_ok(ts != NULL, "random training set")) return;
+    tap_diag("%u texts, %zu examples", ts->n_texts, ts->n_examples);
+    unsigned *uses = calloc(ts->n_examples, sizeof *uses);
+    ss__plan p, q;
+    int B = 32;
+    tap_ok(ss__trainset_plan(ts, 42, 0, B, SS__CURRIC_NONE, &p) == 0, "plan epoch 0");
+    check_plan(ts, &p, B, uses, "epoch 0");
+    size_t once = 0;
+    for (size_t e = 0; e < ts->n_examples; e++) once += uses[e] == 1;
+    tap_ok(once + p.dropped == ts->n_examples && p.dropped <= 1,
+           "every example is used exactly once per epoch (%zu of %zu, %zu dropped)", once, ts->n_examples,
+           p.dropped);
+    tap_ok(ss__trainset_plan(ts, 42, 0, B, SS__CURRIC_NONE, &q) == 0 && q.n_items == p.n_items &&
+               q.n_batches == p.n_batches && !memcmp(q.items, p.items, sizeof *p.items * p.n_items) &&
+               !memcmp(q.start, p.start, sizeof *p.start * (p.n_batches + 1)),
+           "the same seed and epoch give the same plan");
+    ss__plan_free(&q);
+    tap_ok(ss__trainset_plan(ts, 42, 1, B, SS__CURRIC_NONE, &q) == 0 &&
+               memcmp(q.items, p.items, sizeof *p.items * SS_MIN(p.n_items, q.n_items)) != 0,
+           "another epoch, another order");
+    memset(uses, 0, sizeof *uses * ts->n_examples);
+    check_plan(ts, &q, B, uses, "epoch 1");
+    ss__plan_free(&q);
+    tap_ok(ss__trainset_plan(ts, 43, 0, B, SS__CURRIC_NONE, &q) == 0 &&
+               memcmp(q.items, p.items, sizeof *p.items * SS_MIN(p.n_items, q.n_items)) != 0,
+           "another seed, another order");
+    ss__plan_free(&q);
+
+    /* Length bucketing: less padding than the same batches unsorted. */
+    double pad_plan = 0, pad_rand = 0;
+    for (size_t b = 0; b < p.n_batches; b++) {
+        size_t mx = 0, sum = 0;
+        for (size_t i = p.start[b]; i < p.start[b + 1]; i++) {
+            size_t l = ts->text_len[p.items[i].a];
+            mx = SS_MAX(mx, l);
+            sum += l;
+        }
+        pad_plan += (double)(mx * (p.start[b + 1] - p.start[b]) - sum);
+    }
+    for (size_t b = 0; b + B <= p.n_items; b += B) { /* consecutive items of a shuffled list */
+        size_t mx = 0, sum = 0;
+        for (size_t i = 0; i < (size_t)B; i++) {
+            size_t l = ts->text_len[p.items[(b * 7919 + i * 104729) % p.n_items].a];
+            mx = SS_MAX(mx, l);
+            sum += l;
+        }
+        pad_rand += (double)(mx * B - sum);
+    }
+    tap_ok(pad_plan < 0.5 * pad_rand, "length bucketing halves padding at least (%.0f vs %.0f bytes)",
+           pad_plan, pad_rand);
+    ss__plan_free(&p);
+
+    /* Odd sizes and a tiny batch. */
+    tap_ok(ss__trainset_plan(ts, 5, 3, 2, SS__CURRIC_NONE, &p) == 0, "plan with B=2");
+    memset(uses, 0, sizeof *uses * ts->n_examples);
+    check_plan(ts, &p, 2, uses, "B=2");
+    ss__plan_free(&p);
+    tap_ok(ss__trainset_plan(ts, 5, 3, 1, SS__CURRIC_NONE, &p) != 0, "B=1 is refused");
+    free(uses);
+    ss__trainset_free(ts);
+
+    /* Weights: 2 uses every example twice (never twice in one batch), 0.5 half of them. */
+    ts = random_set(2, 300, 0, 400, 2.0);
+    uses = calloc(ts->n_examples, sizeof *uses);
+    tap_ok(ss__trainset_plan(ts, 9, 0, 16, SS__CURRIC_NONE, &p) == 0, "plan with weight 2");
+    check_plan(ts, &p, 16, uses, "weight 2");
+    size_t g1 = 0, t2 = 0;
+    for (size_t e = 0; e < ts->n_examples; e++) {
+        if (e < ts->src[0].n) g1 += uses[e] == 1;
+        else t2 += uses[e] == 2;
+    }
+    tap_ok(g1 == ts->src[0].n && t2 + p.dropped >= ts->src[2].n && p.dropped <= 1,
+           "weight 1 source: once each (%zu/%zu); weight 2 source: twice each (%zu/%zu)", g1, ts->src[0].n, t2,
+           ts->src[2].n);
+    ss__plan_free(&p);
+    ts->src[2].weight = 0.5;
+    memset(uses, 0, sizeof *uses * ts->n_examples);
+    tap_ok(ss__trainset_plan(ts, 9, 0, 16, SS__CURRIC_NONE, &p) == 0, "plan with weight 0.5");
+    check_plan(ts, &p, 16, uses, "weight 0.5");
+    size_t used = 0, twice = 0;
+    for (size_t e = ts->src[2].first; e < ts->src[2].first + ts->src[2].n; e++) {
+        used += uses[e] > 0;
+        twice += uses[e] > 1;
+    }
+    tap_ok(used + p.dropped >= ts->src[2].n / 2 && used <= ts->src[2].n / 2 + 1 && twice == 0,
+           "weight 0.5: half the examples, each at most once (%zu of %zu)", used, ts->src[2].n);
+    ss__plan_free(&p);
+    free(uses);
+    ss__trainset_free(ts);
+}
+
+/* A data set where every example shares a text with every other: nothing
+ * can be batched; must terminate and drop, not loop or crash. */
+static void test_plan_conflicts(void)
+{
+    ss__trainset *ts;
+    ss__trainset_new(&ts);
+    ss__trainset_begin_source(ts, "g", SS__SRC_GROUPS, 1);
+    char b[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(b, sizeof b, "other %d", i);
+        add(ts, 2, "hub", b, NULL);
+    }
+    ss__plan p;
+    int rc = ss__trainset_plan(ts, 1, 0, 8, SS__CURRIC_NONE, &p);
+    tap_ok(rc == 0 && p.n_batches == 0 && p.dropped == 50,
+           "examples that all share one text: no batch, all dropped (%zu)", p.dropped);
+    ss__plan_free(&p);
+    /* two hubs: pairs of examples can meet, nothing else */
+    ss__trainset_begin_source(ts, "h", SS__SRC_GROUPS, 1);
+    for (int i = 0; i < 50; i++) {
+        snprintf(b, sizeof b, "more %d", i);
+        add(ts, 2, "hub2", b, NULL);
+    }
+    rc = ss__trainset_plan(ts, 1, 0, 8, SS__CURRIC_NONE, &p);
+    unsigned *uses = calloc(ts->n_examples, sizeof *uses);
+    tap_ok(rc == 0 && p.n_batches == 50 && p.dropped == 0, "two hubs: 50 batches of 2 (%zu)", p.n_batches);
+    check_plan(ts, &p, 8, uses, "two hubs");
+    free(uses);
+    ss__plan_free(&p);
+    ss__trainset_free(ts);
+}
+
+static void test_curriculum(void)
+{
+    ss__trainset *ts = random_set(3, 600, 0, 0, 1.0);
+    ss__plan p;
+    tap_ok(ss__trainset_plan(ts, 1, 0, 16, SS__CURRIC_LENGTH, &p) == 0, "curriculum by length");
+    unsigned *uses = calloc(ts->n_examples, sizeof *uses);
+    check_plan(ts, &p, 16, uses, "curriculum");
+    double first = 0, last = 0;
+    size_t q = p.n_batches / 4, nf = 0, nl = 0;
+    for (size_t i = 0; i < p.start[q]; i++, nf++)
+        first += ts->text_len[p.items[i].a] + ts->text_len[p.items[i].b];
+    for (size_t i = p.start[p.n_batches - q]; i < p.n_items; i++, nl++)
+        last += ts->text_len[p.items[i].a] + ts->text_len[p.items[i].b];
+    tap_ok(first / nf < 0.6 * (last / nl), "epoch 0 goes from short to long (%.1f vs %.1f bytes)", first / nf,
+           last / nl);
+    ss__plan_free(&p);
+    /* epoch 1 is random again */
+    ss__trainset_plan(ts, 1, 1, 16, SS__CURRIC_LENGTH, &p);
+    first = last = 0;
+    nf = nl = 0;
+    for (size_t i = 0; i < p.start[q]; i++, nf++)
+        first += ts->text_len[p.items[i].a] + ts->text_len[p.items[i].b];
+    for (size_t i = p.start[p.n_batches - q]; i < p.n_items; i++, nl++)
+        last += ts->text_len[p.items[i].a] + ts->text_len[p.items[i].b];
+    tap_ok(fabs(first / nf - last / nl) < 0.25 * (last / nl), "epoch 1 is not ordered (%.1f vs %.1f)", first / nf,
+           last / nl);
+    ss__plan_free(&p);
+    ss__trainset_free(ts);
+
+    /* overlap: pairs sharing many words come first */
+    ss__trainset_new(&ts);
+    ss__trainset_begin_source(ts, "g", SS__SRC_PAIRS, 1);
+    char a[64], b[64];
+    for (int i = 0; i < 200; i++) {
+        snprintf(a, sizeof a, "w%d a b c d e f", i);
+        if (i % 2) snprintf(b, sizeof b, "w%d a b c d e g", i); /* 5 of 8 words shared: easy */
+        else snprintf(b, sizeof b, "v%d p q r s t u", i);       /* nothing shared: hard */
+        add(ts, 2, a, b, NULL);
+    }
+    tap_ok(ss__trainset_plan(ts, 1, 0, 10, SS__CURRIC_OVERLAP, &p) == 0, "curriculum by overlap");
+    size_t easy_first = 0;
+    for (size_t i = 0; i < p.start[p.n_batches / 2]; i++) easy_first += ss__trainset_text(ts, p.items[i].b)[0] == 'w' ||
+                                                                         ss__trainset_text(ts, p.items[i].a)[0] == 'w';
+    tap_ok(easy_first == p.start[p.n_batches / 2], "overlapping pairs come first (%zu of %zu)", easy_first,
+           p.start[p.n_batches / 2]);
+    ss__plan_free(&p);
+    free(uses);
+    ss__trainset_free(ts);
+}
+
+static int words_of(const char *s, char w[][32], int max)
+{
+    int n = 0;
+    while (*s && n < max) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        int k = 0;
+        while (*s && *s != ' ' && k < 31) w[n][k++] = *s++;
+        w[n][k] = 0;
+        n++;
+    }
+    return n;
+}
+
+static void test_augment(void)
+{
+    const char *s = "  the quick brown   fox jumps over the lazy dog today ";
+    char in[16][32], ow[16][32];
+    int nin = words_of(s, in, 16);
+    ss__aug_opts none = {0, 0, 0}, del = {0.3, 0, 0}, crop = {0, 0.5, 0}, swap = {0, 0, 0.5}, all = {0.1, 0.3, 0.2};
+    uint64_t r[4], r2[4];
+    char *o, *o2;
+    size_t n, n2;
+    tap_ok(!ss__aug_active(&none) && ss__aug_active(&all), "aug_active");
+    ss__rng_seed(r, 1);
+    ss__augment(&none, r, s, strlen(s), &o, &n);
+    tap_ok(!strcmp(o, "the quick brown fox jumps over the lazy dog today") && n == strlen(o),
+           "no augmentation: the words, single-spaced");
+    ss_free(o);
+
+    int det = 1, differ = 0, subset = 1, span = 1, perm = 1, nonempty = 1;
+    for (int seed = 0; seed < 200; seed++) {
+        const ss__aug_opts *os[4] = {&del, &crop, &swap, &all};
+        for (int k = 0; k < 4; k++) {
+            ss__rng_seed(r, (uint64_t)seed);
+            ss__rng_seed(r2, (uint64_t)seed);
+            if (ss__augment(os[k], r, s, strlen(s), &o, &n) || ss__augment(os[k], r2, s, strlen(s), &o2, &n2))
+                return;
+            det &= !strcmp(o, o2);
+            differ |= strcmp(o, "the quick brown fox jumps over the lazy dog today") != 0;
+            int no = words_of(o, ow, 16);
+            nonempty &= no > 0;
+            if (k == 0) { /* deletion keeps an ordered subsequence */
+                int j = 0;
+                for (int i = 0; i < nin && j < no; i++) j += !strcmp(in[i], ow[j]);
+                subset &= j == no;
+            }
+            if (k == 1) { /* crop keeps a contiguous run */
+                int found = 0;
+                for (int st = 0; st + no <= nin && !found; st++) {
+                    int m = 1;
+                    for (int j = 0; j < no; j++) m &= !strcmp(in[st + j], ow[j]);
+                    found |= m;
+                }
+                span &= found && no >= nin / 2;
+            }
+            if (k == 2) { /* swaps move words by at most one place */
+                int m = no == nin;
+                for (int i = 0; i < nin && m; i++)
+                    m &= !strcmp(ow[i], in[i]) || (i > 0 && !strcmp(ow[i], in[i - 1])) ||
+                         (i + 1 < nin && !strcmp(ow[i], in[i + 1]));
+                perm &= m;
+            }
+            ss_free(o);
+            ss_free(o2);
+        }
+    }
+    tap_ok(det, "augmentation: the same seed gives the same view");
+    tap_ok(differ, "augmentation changes the text");
+    tap_ok(subset, "deletion keeps the other words in order");
+    tap_ok(span, "crop keeps a contiguous span of at least half the words");
+    tap_ok(perm, "swaps only move words to a neighbouring place");
+    tap_ok(nonempty, "a view is never empty");
+    ss__rng_seed(r, 1);
+    ss__rng_seed(r2, 2);
+    int diff_seed = 0;
+    for (int i = 0; i < 20; i++) {
+        ss__augment(&all, r, s, strlen(s), &o, &n);
+        ss__augment(&all, r2, s, strlen(s), &o2, &n2);
+        diff_seed |= strcmp(o, o2) != 0;
+        ss_free(o);
+        ss_free(o2);
+    }
+    tap_ok(diff_seed, "another seed gives other views");
+    ss__aug_opts d1 = {1.0, 0, 0};
+    ss__augment(&d1, r, "one two three", 13, &o, &n);
+    tap_ok(n > 0 && strchr(o, ' ') == NULL, "deleting everything keeps one word ('%s')", o);
+    ss_free(o);
+    ss__augment(&all, r, "", 0, &o, &n);
+    tap_ok(n == 0 && o && o[0] == 0, "an empty text stays empty");
+    ss_free(o);
+    ss__fail_alloc_after(1);
+    tap_ok(ss__augment(&all, r, s, strlen(s), &o, &n) == SS_ERR_NOMEM && o == NULL,
+           "an allocation failure is reported");
+    ss__fail_alloc_after(0);
+}
+
+static void test_schedule(void)
+{
+    ss__schedule s = {SS__SCHED_COSINE, 1e-3, 1e-5, 10, 110};
+    tap_close(ss__schedule_lr(&s, 0), 1e-4, 1e-12, "warmup: step 0 = lr/10");
+    tap_close(ss__schedule_lr(&s, 4), 5e-4, 1e-12, "warmup: step 4 = lr/2");
+    tap_close(ss__schedule_lr(&s, 9), 1e-3, 1e-12, "warmup ends at the peak");
+    tap_close(ss__schedule_lr(&s, 10), 1e-3, 1e-12, "decay starts at the peak");
+    tap_close(ss__schedule_lr(&s, 60), 1e-5 + (1e-3 - 1e-5) * 0.5, 1e-12, "cosine: half way = mean");
+    tap_close(ss__schedule_lr(&s, 110), 1e-5, 1e-12, "cosine reaches min_lr at total");
+    int mono = 1;
+    for (int i = 10; i < 110; i++) mono &= ss__schedule_lr(&s, i + 1) <= ss__schedule_lr(&s, i);
+    tap_ok(mono, "cosine decays monotonically");
+    s.kind = SS__SCHED_LINEAR;
+    tap_close(ss__schedule_lr(&s, 35), 1e-3 - (1e-3 - 1e-5) * 0.25, 1e-12, "linear: a quarter of the way");
+    s.kind = SS__SCHED_CONSTANT;
+    tap_close(ss__schedule_lr(&s, 100), 1e-3, 1e-12, "constant after warmup");
+    s.warmup = 0;
+    s.kind = SS__SCHED_COSINE;
+    tap_close(ss__schedule_lr(&s, 0), 1e-3, 1e-12, "no warmup: the first step has the peak");
+    tap_ok(ss__schedule_kind("linear") == SS__SCHED_LINEAR && ss__schedule_kind("cos") == -1,
+           "schedule names are parsed");
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void test_load(void)
+{
+    char dir[] = "/tmp/ss-train-test.XXXXXX", p[4][256];
+    if (!tap_ok(mkdtemp(dir) != NULL, "scratch directory")) return;
+    snprintf(p[0], sizeof p[0], "%s/a.groups.tsv", dir);
+    snprintf(p[1], sizeof p[1], "%s/b.scored.tsv", dir);
+    snprintf(p[2], sizeof p[2], "%s/c.labeled.tsv", dir);
+    snprintf(p[3], sizeof p[3], "%s/d.txt", dir);
+    write_file(p[0], "a cat\ta kitten\tkitty\n\nonly one text\nx\ty\n");
+    write_file(p[1], "s1\ts2\t4.5\ns3\ts4\t1.0\ns5\ts6\tfive\n");
+    write_file(p[2], "l1\tl2\t1\nl3\tl4\t0\n");
+    write_file(p[3], "  one sentence \n\ntwo\tsentences with a tab\none sentence\n");
+    ss__load_opts lo = {4.0, 1, 0};
+    ss__trainset *ts;
+    ss__trainset_new(&ts);
+    int rc = ss__trainset_load(ts, p[0], 1, &lo);
+    char want[300];
+    snprintf(want, sizeof want, "%s:3:", p[0]);
+    tap_ok(rc == SS_ERR_FORMAT && strstr(ss_errmsg(), want), "a malformed groups line names file:line (%s)",
+           ss_errmsg());
+    ss__trainset_free(ts);
+
+    ss__trainset_new(&ts);
+    lo.skip_bad = 1;
+    rc = ss__trainset_load(ts, p[0], 1, &lo);
+    tap_ok(rc == 0 && ts->src[0].n == 2 && ts->src[0].skipped_bad == 1 && ts->src[0].first_bad &&
+               strstr(ts->src[0].first_bad, want),
+           "--skip-bad: skips and counts it (%zu groups, %ld bad)", ts->src[0].n, ts->src[0].skipped_bad);
+    rc = ss__trainset_load(ts, p[1], 1, &lo);
+    tap_ok(rc == 0 && ts->src[1].n == 1 && ts->src[1].skipped == 1 && ts->src[1].skipped_bad == 1,
+           "scored: pairs at or above --min-score only (%zu)", ts->src[1].n);
+    rc = ss__trainset_load(ts, p[2], 1, &lo);
+    tap_ok(rc == 0 && ts->src[2].n == 1 && ts->src[2].kind == SS__SRC_PAIRS, "labeled: label-1 pairs only");
+    rc = ss__trainset_load(ts, p[3], 0.5, &lo);
+    tap_ok(rc == 0 && ts->src[3].n == 2 && ts->src[3].kind == SS__SRC_TEXT,
+           "plain text: one sentence a line, trimmed, a tab kept, duplicates one text (%zu)", ts->src[3].n);
+    uint64_t fp = ts->fingerprint;
+    ss__trainset_free(ts);
+
+    ss__trainset_new(&ts);
+    lo.has_min_score = 0;
+    rc = ss__trainset_load(ts, p[1], 1, &lo);
+    tap_ok(rc == SS_ERR_ARG && strstr(ss_errmsg(), "--min-score"), "a scored file needs --min-score");
+    ss__trainset_free(ts);
+    ss__trainset_new(&ts);
+    lo.has_min_score = 1;
+    lo.min_score = 10;
+    rc = ss__trainset_load(ts, p[1], 1, &lo);
+    tap_ok(rc == SS_ERR_FORMAT && strstr(ss_errmsg(), "no training examples"), "no positive pair: refused (%s)",
+           ss_errmsg());
+    ss__trainset_free(ts);
+    ss__trainset_new(&ts);
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.txt", dir);
+    rc = ss__trainset_load(ts, missing, 1, &lo);
+    tap_ok(rc == SS_ERR_IO && strstr(ss_errmsg(), "missing.txt"), "a missing file is named");
+    ss__trainset_free(ts);
+
+    /* the fingerprint is a function of the data */
+    lo.min_score = 4;
+    uint64_t fp2[2];
+    for (int k = 0; k < 2; k++) {
+        ss__trainset_new(&ts);
+        ss__trainset_load(ts, p[0], 1, &lo);
+        ss__trainset_load(ts, p[1], 1, &lo);
+        ss__trainset_load(ts, p[2], 1, &lo);
+        ss__trainset_load(ts, p[3], k ? 1 : 0.5, &lo);
+        fp2[k] = ts->fingerprint;
+        ss__trainset_free(ts);
+    }
+    tap_ok(fp2[0] == fp && fp2[1] != fp, "the data fingerprint is reproducible and sees the weights");
+    for (int i = 0; i < 4; i++) unlink(p[i]);
+    rmdir(dir);
+}
+
+/* Central differences of a loss against its analytic gradient. */
+static double ntx(const float *a, const float *b, int B, int C, float tau, float *work)
+{
+    float *da = malloc(sizeof(float) * B * C), *db = malloc(sizeof(float) * B * C);
+    double l = ss__ntxent(a, b, B, C, tau, da, db, NULL, work);
+    free(da);
+    free(db);
+    return l;
+}
+
+static double trip(const float *a, const float *b, int B, int C, float m, float *work)
+{
+    float *da = malloc(sizeof(float) * B * C), *db = malloc(sizeof(float) * B * C);
+    double l = ss__triplet(a, b, B, C, m, da, db, work);
+    free(da);
+    free(db);
+    return l;
+}
+
+static void test_losses(void)
+{
+    enum { B = 5, C = 6 };
+    float a[B * C], b[B * C], da[B * C], db[B * C], dlogt;
+    float *work = malloc(sizeof(float) * (4 * B * B + 4 * B * C));
+    uint64_t r[4];
+    ss__rng_seed(r, 3);
+    for (int i = 0; i < B * C; i++) {
+        a[i] = (float)(ss__rng_uniform(r) - 0.5);
+        b[i] = (float)(ss__rng_uniform(r) - 0.5);
+    }
+    float tau = 0.5f;
+    double L = ss__ntxent(a, b, B, C, tau, da, db, &dlogt, work);
+    double maxerr = 0, h = 1e-3;
+    for (int s = 0; s < 2; s++) {
+        float *x = s ? b : a, *g = s ? db : da;
+        for (int i = 0; i < B * C; i++) {
+            float keep = x[i];
+            x[i] = keep + (float)h;
+            double lp = ntx(a, b, B, C, tau, work);
+            x[i] = keep - (float)h;
+            double lm = ntx(a, b, B, C, tau, work);
+            x[i] = keep;
+            maxerr = fmax(maxerr, fabs((lp - lm) / (2 * h) - g[i]));
+        }
+    }
+    tap_ok(isfinite(L) && L > 0 && maxerr < 2e-3, "NT-Xent: gradient matches finite differences (max error %.2g)",
+           maxerr);
+    double lp = ntx(a, b, B, C, tau * expf(1e-3f), work), lm = ntx(a, b, B, C, tau * expf(-1e-3f), work);
+    tap_close((lp - lm) / 2e-3, dlogt, 2e-3, "NT-Xent: gradient wrt log temperature");
+    /* a perfect batch: every pair identical and orthogonal to the others */
+    float e[2 * 4 * 4] = {0};
+    for (int i = 0; i < 4; i++) e[i * 4 + i] = 1;
+    for (int i = 0; i < 16; i++) e[16 + i] = e[i];
+    double lgood = ss__ntxent(e, e + 16, 4, 4, 0.05f, da, db, NULL, work);
+    tap_ok(lgood < 1e-6, "NT-Xent of a perfect batch is ~0 (%.3g)", lgood);
+
+    float margin = 0.3f;
+    L = ss__triplet(a, b, B, C, margin, da, db, work);
+    maxerr = 0;
+    for (int s = 0; s < 2; s++) {
+        float *x = s ? b : a, *g = s ? db : da;
+        for (int i = 0; i < B * C; i++) {
+            float keep = x[i];
+            x[i] = keep + (float)h;
+            double p = trip(a, b, B, C, margin, work);
+            x[i] = keep - (float)h;
+            double m = trip(a, b, B, C, margin, work);
+            x[i] = keep;
+            maxerr = fmax(maxerr, fabs((p - m) / (2 * h) - g[i]));
+        }
+    }
+    tap_ok(L > 0 && maxerr < 2e-3, "triplet: gradient matches finite differences (loss %.3f, max error %.2g)", L,
+           maxerr);
+    tap_ok(ss__triplet(e, e + 16, 4, 4, 0.5f, da, db, work) == 0, "triplet of a perfect batch is 0");
+    free(work);
+}
+
+/* A checkpoint holds the model, the moments and the state; a model file is
+ * not a checkpoint. */
+static void test_checkpoint(void)
+{
+    ss_tokenizer *tok;
+    if (!tap_ok(ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &tok) == 0, "load the shipped vocabulary"))
+        return;
+    ss_config c;
+    ss_config_init(&c);
+    c.vocab_size = ss_tokenizer_vocab_size(tok);
+    c.d_model = 8;
+    c.n_layers = 1;
+    c.n_heads = 2;
+    c.d_ff = 16;
+    c.max_len = 16;
+    ss_model *m;
+    if (!tap_ok(ss_model_init(&c, tok, 1, &m) == 0, "a tiny model")) return;
+    size_t n = m->n_params;
+    float *am = malloc(sizeof(float) * n), *av = malloc(sizeof(float) * n);
+    float *bm = malloc(sizeof(float) * n), *bv = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) {
+        am[i] = (float)i * 1e-3f;
+        av[i] = (float)i * 1e-6f + 1e-9f;
+    }
+    ss__ckpt_state st, ld;
+    memset(&st, 0, sizeof st);
+    st.step = 7;
+    st.epoch = 1;
+    st.batch = 2;
+    st.total = 100;
+    st.seed = 99;
+    st.data_fp = 0x1234567890abcdefULL;
+    st.batch_size = 8;
+    st.loss = SS__LOSS_NTXENT;
+    st.rng[0] = 1, st.rng[1] = 2, st.rng[2] = 3, st.rng[3] = UINT64_MAX;
+    st.log_temp = -2.5f;
+    st.log_temp_m = 0.1f;
+    st.log_temp_v = 0.2f;
+    st.best_score = 0.75;
+    st.best_step = 5;
+    float loss[7] = {1, 2, 3, 4, 5, 6, 7}, lr[7] = {0}, gn[7] = {0}, tp[7] = {0};
+    double sec[7] = {0};
+    int32_t ep[7] = {0};
+    int64_t dstep[1] = {5};
+    double dscore[1] = {0.75};
+    st.hist.n = 7;
+    st.hist.loss = loss, st.hist.lr = lr, st.hist.grad_norm = gn, st.hist.temp = tp, st.hist.seconds = sec,
+    st.hist.epoch = ep;
+    st.hist.n_dev = 1, st.hist.dev_step = dstep, st.hist.dev_score = dscore;
+    char dir[] = "/tmp/ss-ckpt-test.XXXXXX", path[300], mpath[300];
+    if (!mkdtemp(dir)) return;
+    snprintf(path, sizeof path, "%s/c.ckpt.gguf", dir);
+    snprintf(mpath, sizeof mpath, "%s/m.gguf", dir);
+    tap_ok(ss__ckpt_save(path, m, am, av, &st) == 0, "checkpoint saved (%s)", ss_errmsg());
+    int rc = ss__ckpt_load(path, n, bm, bv, &ld);
+    tap_ok(rc == 0 && !memcmp(am, bm, n * sizeof *am) && !memcmp(av, bv, n * sizeof *av),
+           "the moments come back bit for bit");
+    tap_ok(rc == 0 && ld.step == 7 && ld.epoch == 1 && ld.batch == 2 && ld.total == 100 && ld.seed == 99 &&
+               ld.data_fp == st.data_fp && ld.batch_size == 8 && ld.loss == SS__LOSS_NTXENT &&
+               !memcmp(ld.rng, st.rng, sizeof st.rng) && ld.log_temp == -2.5f && ld.log_temp_v == 0.2f &&
+               ld.best_score == 0.75 && ld.best_step == 5,
+           "the state comes back");
+    tap_ok(rc == 0 && ld.hist.n == 7 && ld.hist.loss[6] == 7 && ld.hist.n_dev == 1 && ld.hist.dev_step[0] == 5,
+           "the history comes back");
+    ss__train_history_free(&ld.hist);
+    ss_model *m2;
+    rc = ss_model_load(path, &m2);
+    tap_ok(rc == 0 && m2->n_params == n && !memcmp(m2->params, m->params, n * sizeof(float)),
+           "a checkpoint is also a model file (f32, exact)");
+    ss_model_free(m2);
+    tap_ok(ss_model_save(m, mpath, SS_DTYPE_F32) == 0, "a plain model file");
+    rc = ss__ckpt_load(mpath, n, bm, bv, &ld);
+    tap_ok(rc == SS_ERR_FORMAT && strstr(ss_errmsg(), "--init"), "a model file is not a checkpoint (%s)",
+           ss_errmsg());
+    rc = ss__ckpt_load(path, n + 1, bm, bv, &ld);
+    tap_ok(rc == SS_ERR_FORMAT, "moments of another size are refused (%s)", ss_errmsg());
+    /* a NaN in the model: no file */
+    m->params[3] = NAN;
+    unlink(path);
+    tap_ok(ss__ckpt_save(path, m, am, av, &st) == SS_ERR_NUMERIC && access(path, F_OK) != 0,
+           "a model with NaN is not saved (%s)", ss_errmsg());
+    unlink(mpath);
+    rmdir(dir);
+    free(am);
+    free(av);
+    free(bm);
+    free(bv);
+    ss_model_free(m);
+    ss_tokenizer_free(tok);
+}
+
+/* Every allocation of building a set and planning an epoch may fail: the
+ * failure is reported, nothing leaks (ASan), nothing crashes. */
+static void test_alloc_failures(void)
+{
+    int failed_ok = 1, n_runs = 0;
+    for (long k = 1; k < 2000; k++) {
+        ss__fail_alloc_after(k);
+        ss__trainset *ts = NULL;
+        int rc = ss__trainset_new(&ts);
+        char buf[3][32];
+        const char *t[3] = {buf[0], buf[1], buf[2]};
+        for (int i = 0; !rc && i < 3; i++) {
+            rc = ss__trainset_begin_source(ts, "s", i == 2 ? SS__SRC_TEXT : SS__SRC_GROUPS, 1.5);
+            for (int j = 0; !rc && j < 150; j++) {
+                for (int q = 0; q < 3; q++) snprintf(buf[q], sizeof buf[q], "t%d %d %d", i, j, q);
+                int added;
+                rc = ss__trainset_add(ts, t, NULL, i == 2 ? 1 : 3, &added);
+            }
+        }
+        ss__plan p;
+        memset(&p, 0, sizeof p);
+        if (!rc) rc = ss__trainset_plan(ts, 1, 0, 8, SS__CURRIC_OVERLAP, &p);
+        ss__fail_alloc_after(0);
+        n_runs++;
+        if (rc && rc != SS_ERR_NOMEM) failed_ok = 0;
+        ss__plan_free(&p);
+        ss__trainset_free(ts);
+        if (!rc) break; /* k is past the last allocation */
+    }
+    tap_ok(failed_ok && n_runs > 10, "each of %d allocations may fail: SS_ERR_NOMEM, no crash or leak", n_runs - 1);
+}
+
+int main(void)
+{
+    test_rng();
+    test_intern();
+    test_plan();
+    test_plan_conflicts();
+    test_curriculum();
+    test_augment();
+    test_schedule();
+    test_load();
+    test_losses();
+    test_checkpoint();
+    test_alloc_failures();
+    return tap_done();
+}
