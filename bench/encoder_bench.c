@@ -24,6 +24,22 @@
 #include "rng.h"
 #include "train_step.h"
 
+/* libgomp and OpenBLAS read their environment when they load, before
+ * main(). OpenMP workers that spin after a parallel region (libgomp's
+ * default) starve OpenBLAS's own worker threads on a small machine, and
+ * training with 2 threads runs slower than with 1. An entry in the
+ * executable's .preinit_array runs before any shared library initializes:
+ * default to a passive wait policy unless the user chose one (semsearch's
+ * command does the same). */
+static void passive_wait(int argc, char **argv, char **envp)
+{
+    (void)argc, (void)argv, (void)envp;
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const preinit)(int, char **,
+                                                                              char **) =
+    passive_wait;
+
 static double now(void)
 {
     struct timespec t;

@@ -1,4 +1,4 @@
-/* adamw.c: AdamW and gradient-norm helpers (elementwise, OpenMP). */
+/* adamw.c: AdamW and the gradient norm (elementwise, OpenMP). */
 #include "config.h"
 
 #include <math.h>
@@ -8,19 +8,31 @@
 #define CHUNK 32768
 #define PAR_MIN 8192
 
-void ss__adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+void ss__adamw_update(float *p, const float *g, float *m, float *v,
+                      const ss__adamw_group *groups, int ngroups, float gscale, float lr,
                       float beta1, float beta2, float eps, float wd, int64_t t)
 {
     double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
-    float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2)), decay = 1.0f - lr * wd;
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step * mi / (sqrtf(vi) * rbc2 + eps);
+    float step = (float)(lr / bc1), rbc2 = (float)(1.0 / sqrt(bc2));
+    size_t total = 0;
+    for (int k = 0; k < ngroups; k++) total += groups[k].n;
+    /* one region; every thread takes its static share of each tensor, with
+     * no barrier between tensors */
+#pragma omp parallel if (total >= PAR_MIN)
+    for (int k = 0; k < ngroups; k++) {
+        float *pk = p + groups[k].offset, *mk = m + groups[k].offset, *vk = v + groups[k].offset;
+        const float *gk = g + groups[k].offset;
+        float decay = groups[k].decay ? 1.0f - lr * wd : 1.0f;
+        long n = (long)groups[k].n;
+#pragma omp for simd schedule(static) nowait
+        for (long i = 0; i < n; i++) {
+            float gi = gk[i] * gscale;
+            float mi = beta1 * mk[i] + (1.0f - beta1) * gi;
+            float vi = beta2 * vk[i] + (1.0f - beta2) * gi * gi;
+            mk[i] = mi;
+            vk[i] = vi;
+            pk[i] = pk[i] * decay - step * mi / (sqrtf(vi) * rbc2 + eps);
+        }
     }
 }
 

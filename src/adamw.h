@@ -6,10 +6,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One step on n parameters; t is the step number counting this one (>= 1):
- *   p -= lr * wd * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+/* One parameter tensor of the update: n values at offset, with or without
+ * weight decay. */
+typedef struct ss__adamw_group {
+    size_t offset, n;
+    int decay;
+} ss__adamw_group;
+
+/* One AdamW step over the groups (one parallel region for all of them);
+ * t is the step number counting this one (>= 1), gscale multiplies every
+ * gradient first (clipping):
+ *   g *= gscale;  p -= lr * wd * p (groups with decay only);
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *   p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) */
-void ss__adamw_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
+void ss__adamw_update(float *p, const float *g, float *m, float *v,
+                      const ss__adamw_group *groups, int ngroups, float gscale, float lr,
                       float beta1, float beta2, float eps, float wd, int64_t t);
 
 /* Partial sums needed by ss__grad_norm for n values. */

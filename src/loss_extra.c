@@ -28,8 +28,8 @@ struct ss__loss_extra {
     float *work, *da, *db;
     size_t work_cap, d_cap;
     double *partials;
-    ss__tensor_info *tensors;
-    int n_tensors;
+    ss__adamw_group *groups; /* per tensor: range, decay (not on 1-d tensors) */
+    int n_groups;
 };
 
 int ss__loss_extra_new(ss__trainer *t, const ss__loss_extra_opts *o, ss__loss_extra **out)
@@ -49,7 +49,16 @@ int ss__loss_extra_new(ss__trainer *t, const ss__loss_extra_opts *o, ss__loss_ex
     int rc = x->partials ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
     if (!rc) rc = ss__encoder_new(&x->ea);
     if (!rc) rc = ss__encoder_new(&x->eb);
-    if (!rc) rc = ss__model_tensors(&t->model->cfg, &x->tensors, &x->n_tensors);
+    ss__tensor_info *tab = NULL;
+    if (!rc) rc = ss__model_tensors(&t->model->cfg, &tab, &x->n_groups);
+    if (!rc && !(x->groups = ss__malloc(sizeof *x->groups * (size_t)x->n_groups)))
+        rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < x->n_groups; i++) {
+        x->groups[i].offset = tab[i].offset;
+        x->groups[i].n = tab[i].numel;
+        x->groups[i].decay = tab[i].ndim == 2;
+    }
+    ss_free(tab);
     if (rc) {
         ss__loss_extra_free(x);
         return rc;
@@ -67,7 +76,7 @@ void ss__loss_extra_free(ss__loss_extra *x)
     ss_free(x->da);
     ss_free(x->db);
     ss_free(x->partials);
-    ss_free(x->tensors);
+    ss_free(x->groups);
     ss_free(x);
 }
 
@@ -213,20 +222,19 @@ int ss__loss_extra_step(ss__loss_extra *x, const ss_batch *a, const ss_batch *b,
     if (rc) return rc;
     double gn = ss__grad_norm(t->grads, n, x->partials);
     if (!isfinite(gn)) return ss__fail(SS_ERR_NUMERIC, "training step: the gradient norm is %g", gn);
+    float gscale = 1.0f; /* clipping as torch.nn.utils.clip_grad_norm_ */
     if (o->grad_clip > 0) {
         double coef = o->grad_clip / (gn + 1e-6);
-        if (coef < 1) ss__scale(t->grads, n, (float)coef);
+        if (coef < 1) gscale = (float)coef;
     }
     t->step++;
-    for (int i = 0; i < x->n_tensors; i++) {
-        const ss__tensor_info *ti = &x->tensors[i];
-        size_t off = ti->offset;
-        ss__adamw_update(m->params + off, t->grads + off, t->m + off, t->v + off, ti->numel, o->lr, o->beta1,
-                         o->beta2, o->eps, ti->ndim == 2 ? o->weight_decay : 0.0f, t->step);
-    }
+    ss__adamw_update(m->params, t->grads, t->m, t->v, x->groups, x->n_groups, gscale, o->lr, o->beta1, o->beta2,
+                     o->eps, o->weight_decay, t->step);
     if (x->o.learn_temperature) {
-        ss__adamw_update(&x->logt, &dlogt, &x->logt_m, &x->logt_v, 1, o->lr, o->beta1, o->beta2, o->eps, 0.0f,
-                         t->step);
+        /* its own parameter: not clipped with the model, no decay */
+        const ss__adamw_group one = {0, 1, 0};
+        ss__adamw_update(&x->logt, &dlogt, &x->logt_m, &x->logt_v, &one, 1, 1.0f, o->lr, o->beta1, o->beta2,
+                         o->eps, 0.0f, t->step);
         if (x->logt < logf(TAU_MIN)) x->logt = logf(TAU_MIN);
         if (x->logt > logf(TAU_MAX)) x->logt = logf(TAU_MAX);
     }

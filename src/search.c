@@ -15,11 +15,8 @@
 #include <immintrin.h>
 #define SS_X86 1
 #endif
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "common.h"
+#include "pool.h"
 #include "search.h"
 
 /* ------------------------------------------------------------------ heaps */
@@ -219,6 +216,52 @@ float ss__dot_f32(const float *a, const float *b, int dim)
     return dot1_scalar(a, b, dim);
 }
 
+#ifdef SS_X86
+/* Four queries against each row: the row is loaded once for the four. Each
+ * (row, query) pair goes through exactly the operations of dot1_avx512, so
+ * a batch gives the scores of single queries, bit for bit. */
+__attribute__((target("avx512f"))) static void dots4_avx512(const float *X, size_t n, int d, const float *Q,
+                                                            float *out, size_t out_stride)
+{
+    const float *q[4] = {Q, Q + d, Q + 2 * (size_t)d, Q + 3 * (size_t)d};
+    for (size_t i = 0; i < n; i++) {
+        const float *x = X + i * (size_t)d;
+        __m512 a[4][4];
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++)
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) a[t][k] = _mm512_setzero_ps();
+        int j = 0;
+        for (; j + 64 <= d; j += 64) {
+            __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16), x2 = _mm512_loadu_ps(x + j + 32),
+                   x3 = _mm512_loadu_ps(x + j + 48);
+#pragma GCC unroll 4
+            for (int t = 0; t < 4; t++) {
+                a[t][0] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(q[t] + j), a[t][0]);
+                a[t][1] = _mm512_fmadd_ps(x1, _mm512_loadu_ps(q[t] + j + 16), a[t][1]);
+                a[t][2] = _mm512_fmadd_ps(x2, _mm512_loadu_ps(q[t] + j + 32), a[t][2]);
+                a[t][3] = _mm512_fmadd_ps(x3, _mm512_loadu_ps(q[t] + j + 48), a[t][3]);
+            }
+        }
+        for (; j + 16 <= d; j += 16) {
+            __m512 x0 = _mm512_loadu_ps(x + j);
+#pragma GCC unroll 4
+            for (int t = 0; t < 4; t++) a[t][0] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(q[t] + j), a[t][0]);
+        }
+        if (j < d) {
+            __mmask16 m = (__mmask16)((1u << (d - j)) - 1);
+            __m512 x0 = _mm512_maskz_loadu_ps(m, x + j);
+#pragma GCC unroll 4
+            for (int t = 0; t < 4; t++) a[t][0] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m, q[t] + j), a[t][0]);
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < 4; t++)
+            out[t * out_stride + i] =
+                _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[t][0], a[t][1]), _mm512_add_ps(a[t][2], a[t][3])));
+    }
+}
+#endif
+
 static void dots_f32(const float *X, size_t n, int d, const float *q, float *out)
 {
 #ifdef SS_X86
@@ -353,8 +396,15 @@ static void scan_range(const scan *S, size_t lo, size_t hi, ss__topk *heaps, flo
     const ss__vecset *v = S->v;
     size_t d = (size_t)v->dim;
     for (size_t r0 = lo; r0 < hi; r0 += chunk) {
-        size_t n = SS_MIN(chunk, hi - r0);
-        for (size_t j = 0; j < S->nq; j++) {
+        size_t n = SS_MIN(chunk, hi - r0), j = 0;
+#ifdef SS_X86
+        if (S->q && isa() == ISA_AVX512) /* groups of four queries: sc holds 4 chunks */
+            for (; j + 4 <= S->nq; j += 4) {
+                dots4_avx512(v->f32 + r0 * d, n, v->dim, S->q + j * d, sc, chunk);
+                for (int t = 0; t < 4; t++) push_chunk(&heaps[j + (size_t)t], v, r0, sc + (size_t)t * chunk, n);
+            }
+#endif
+        for (; j < S->nq; j++) {
             if (S->q) {
                 dots_f32(v->f32 + r0 * d, n, v->dim, S->q + j * d, sc);
             } else {
@@ -368,56 +418,67 @@ static void scan_range(const scan *S, size_t lo, size_t hi, ss__topk *heaps, flo
     }
 }
 
-/* Runs the scan on `threads` row ranges; merges into merged[nq] (keep each). */
+/* The scan as pool parts: contiguous row ranges of whole chunks, each slot
+ * (thread) with its own heaps and scratch. */
+typedef struct scan_job {
+    const scan *S;
+    size_t chunk, per_part;
+    ss__topk *heaps; /* (slots, nq) */
+    float *sc;       /* (slots, 4, chunk) */
+    int32_t *isc;    /* (slots, chunk) */
+} scan_job;
+
+static void scan_part(void *ctx, int part, int slot)
+{
+    scan_job *J = ctx;
+    size_t n = J->S->v->n, lo = SS_MIN(n, (size_t)part * J->per_part), hi = SS_MIN(n, lo + J->per_part);
+    scan_range(J->S, lo, hi, J->heaps + (size_t)slot * J->S->nq, J->sc + (size_t)slot * 4 * J->chunk,
+               J->isc + (size_t)slot * J->chunk, J->chunk);
+}
+
+/* Runs the scan over up to `threads` threads; merges into merged[nq] (keep each). */
 static int run_scan(const scan *S, int threads, ss__topk *merged)
 {
     const ss__vecset *v = S->v;
     size_t row_bytes = S->q ? (size_t)v->dim * 4 : (size_t)v->dim;
     size_t chunk = SS_MAX((size_t)16, ((size_t)96 << 10) / row_bytes);
-    int nt = threads > 0 ? threads : ss_get_threads();
-    if (v->n < 16384 * (size_t)nt) nt = (int)SS_MAX((size_t)1, v->n / 16384);
-    if (nt < 1) nt = 1;
-    size_t nh = (size_t)nt * S->nq;
-    ss__topk *heaps = ss__calloc(nh, sizeof *heaps);
-    float *sc = ss__malloc((size_t)nt * chunk * sizeof *sc);
-    int32_t *isc = ss__malloc((size_t)nt * chunk * sizeof *isc);
+    /* a thread per 16k rows at most: below that, waking one costs more */
+    int want = threads > 0 ? threads : ss_get_threads();
+    want = (int)SS_MIN((size_t)want, SS_MAX((size_t)1, v->n / 16384));
+    int slots = ss__pool_slots(want);
+    /* parts of whole chunks, several per slot so that a late thread's share
+     * is taken by the others */
+    size_t nchunks = (v->n + chunk - 1) / chunk;
+    size_t nparts = slots > 1 ? SS_MIN(nchunks, (size_t)slots * 16) : 1;
+    if (nparts < 1) nparts = 1;
+    size_t per_part = (nchunks + nparts - 1) / nparts * chunk;
+    nparts = per_part ? (v->n + per_part - 1) / per_part : 1;
+    if (nparts < 1) nparts = 1;
+    size_t nh = (size_t)slots * S->nq;
+    scan_job J = {S, chunk, per_part, NULL, NULL, NULL};
+    J.heaps = ss__calloc(nh, sizeof *J.heaps);
+    J.sc = ss__malloc((size_t)slots * 4 * chunk * sizeof *J.sc);
+    J.isc = ss__malloc((size_t)slots * chunk * sizeof *J.isc);
     int rc = SS_OK;
-    if (!heaps || !sc || !isc) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < nh && !rc; i++) rc = ss__topk_init(&heaps[i], S->keep);
+    if (!J.heaps || !J.sc || !J.isc) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < nh && !rc; i++) rc = ss__topk_init(&J.heaps[i], S->keep);
     if (!rc) {
-        /* split on chunk boundaries so each thread reads whole chunks */
-        size_t per = (v->n + (size_t)nt - 1) / (size_t)nt;
-        per = (per + chunk - 1) / chunk * chunk;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-        {
-#ifdef _OPENMP
-            int t = omp_get_thread_num(), nthr = omp_get_num_threads();
-#else
-            int t = 0, nthr = 1;
-#endif
-            /* the runtime may give fewer threads than asked: parts go round */
-            for (int p = t; p < nt; p += nthr) {
-                size_t lo = SS_MIN(v->n, (size_t)p * per), hi = SS_MIN(v->n, lo + per);
-                scan_range(S, lo, hi, heaps + (size_t)p * S->nq, sc + (size_t)t * chunk,
-                           isc + (size_t)t * chunk, chunk);
-            }
-        }
+        if (per_part == 0) J.per_part = v->n; /* no rows */
+        ss__pool_run((int)nparts, slots, scan_part, &J);
         for (size_t j = 0; j < S->nq; j++) {
-            merged[j] = heaps[j]; /* thread 0's heap becomes the merged one */
-            heaps[j].h = NULL;
-            for (int t = 1; t < nt; t++) {
-                ss__topk *h = &heaps[(size_t)t * S->nq + j];
+            merged[j] = J.heaps[j]; /* slot 0's heap becomes the merged one */
+            J.heaps[j].h = NULL;
+            for (int t = 1; t < slots; t++) {
+                ss__topk *h = &J.heaps[(size_t)t * S->nq + j];
                 for (int i = 0; i < h->n; i++) ss__topk_push(&merged[j], h->h[i].score, h->h[i].id, h->h[i].pos);
             }
         }
     }
-    if (heaps)
-        for (size_t i = 0; i < nh; i++) ss__topk_free(&heaps[i]);
-    ss_free(heaps);
-    ss_free(sc);
-    ss_free(isc);
+    if (J.heaps)
+        for (size_t i = 0; i < nh; i++) ss__topk_free(&J.heaps[i]);
+    ss_free(J.heaps);
+    ss_free(J.sc);
+    ss_free(J.isc);
     return rc;
 }
 

@@ -11,8 +11,8 @@
  *    memory), keeping `cand` candidates whose exact f32 scores then decide.
  * Both run over row chunks that fit in L2 and, for several queries, compute
  * every query against a chunk before moving on (one read of the vectors per
- * batch: a blocked matrix product). Threads take contiguous row ranges with
- * their own heaps, merged at the end. */
+ * batch: a blocked matrix product). Threads (src/pool.h) claim contiguous
+ * row ranges one at a time into their own heaps, merged at the end. */
 #ifndef SS_SEARCH_H
 #define SS_SEARCH_H
 

@@ -145,10 +145,7 @@ static int create_schema(ss_store *s)
 {
     /* page size before the first table: 64 KiB pages make a 1 MB block a
      * chain of 16 pages instead of 256 */
-    const char *ps = getenv("SS_PAGE_SIZE_EXPERIMENT");
-    char psq[64];
-    snprintf(psq, sizeof psq, "PRAGMA page_size=%d", ps ? atoi(ps) : 65536);
-    int rc = ss__store_exec(s, psq);
+    int rc = ss__store_exec(s, "PRAGMA page_size=65536");
     if (!rc) rc = ss__store_exec(s, "PRAGMA journal_mode=WAL");
     if (rc) return rc;
     rc = ss__store_exec(s, "BEGIN IMMEDIATE");
@@ -291,7 +288,10 @@ int ss_store_open(const char *path, int flags, ss_store **out)
     /* a write transaction's pages stay in memory instead of spilling to the
      * WAL again and again (64 MiB) */
     if (!rc) rc = ss__store_exec(s, "PRAGMA cache_size=-65536");
-    if (!rc && getenv("SS_TEMPMEM")) rc = ss__store_exec(s, "PRAGMA temp_store=MEMORY");
+    /* readers map the file: reading the vector blocks is then one copy, not
+     * a read() into SQLite's cache and a copy out of it (SQLite caps the
+     * mapping at its compile-time maximum, 2 GB on Debian) */
+    if (!rc && ro) rc = ss__store_exec(s, "PRAGMA mmap_size=1099511627776");
     if (!rc) rc = ss__store_read_meta(s);
     if (rc) {
         ss_store_close(s);

@@ -20,6 +20,7 @@ typedef struct ss__vecmem {
     int64_t data_version;  /* PRAGMA data_version when read */
     int64_t generation;    /* s->generation when read */
     size_t nblocks, n;     /* blocks, rows (nblocks * block_size) */
+    int dim;
     int64_t *block_ids;    /* (nblocks) rowids of the blocks, ascending */
     int64_t *ids;          /* (n) document of each row, 0 for a free slot */
     float *f32;            /* (n,dim) */

@@ -17,13 +17,16 @@
 #include "search.h"
 #include "store.h"
 
+static void big_free(void *q, size_t bytes);
+
 void ss__vecmem_free(ss__vecmem *m)
 {
+    size_t n = m->n ? m->n : 1, d = (size_t)m->dim;
     ss_free(m->block_ids);
-    ss_free(m->ids);
-    ss_free(m->f32);
-    ss_free(m->codes);
-    ss_free(m->scales);
+    big_free(m->ids, n * sizeof *m->ids);
+    big_free(m->f32, n * d * sizeof *m->f32);
+    big_free(m->codes, n * d);
+    big_free(m->scales, n * sizeof *m->scales);
     memset(m, 0, sizeof *m);
 }
 
@@ -38,18 +41,42 @@ static int query_i64(ss_store *s, const char *sql, int64_t *v)
     return r == SQLITE_ROW || r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "read");
 }
 
-/* Large arrays: ask for huge pages, which makes first-touch cheaper. */
+/* Large arrays come from mmap with huge pages, populated in one call: a
+ * gigabyte of 4 KiB page faults costs more than reading the vectors. The
+ * mapping's length is kept in a 64-byte header (data stays aligned). */
+#define BIG_MIN ((size_t)4 << 20)
+#define BIG_HDR 64
+
 static void *big_alloc(size_t bytes)
 {
-    void *p = ss__malloc(bytes);
+    if (bytes < BIG_MIN) return ss__malloc(bytes);
+    void *probe = ss__malloc(1); /* keeps allocation-failure tests meaningful */
+    if (!probe) return NULL;
+    ss_free(probe);
+    size_t len = bytes + BIG_HDR;
+    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (p && bytes >= ((size_t)4 << 20)) {
-        uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-        uintptr_t e = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
-        if (e > a) madvise((void *)a, e - a, MADV_HUGEPAGE);
-    }
+    madvise(p, len, MADV_HUGEPAGE);
 #endif
-    return p;
+#ifdef MADV_POPULATE_WRITE
+    madvise(p, len, MADV_POPULATE_WRITE); /* best effort: else faulted in on first write */
+#endif
+    memcpy(p, &len, sizeof len);
+    return p + BIG_HDR;
+}
+
+static void big_free(void *q, size_t bytes)
+{
+    if (!q) return;
+    if (bytes < BIG_MIN) {
+        ss_free(q);
+        return;
+    }
+    unsigned char *p = (unsigned char *)q - BIG_HDR;
+    size_t len;
+    memcpy(&len, p, sizeof len);
+    munmap(p, len);
 }
 
 /* Reads column col of every block (rowids m->block_ids) into dst, each
@@ -78,6 +105,37 @@ static int read_blobs(ss_store *s, const ss__vecmem *m, const char *table, const
     return rc;
 }
 
+/* Adds the representations in `precisions` to a current s->mem. */
+static int load_more(ss_store *s, int precisions)
+{
+    ss__vecmem *m = &s->mem;
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim, n = m->n ? m->n : 1;
+    int rc = SS_OK;
+    if ((precisions & (1 << SS_PREC_F32)) && !m->f32) {
+        float *f = big_alloc(n * d * sizeof *f);
+        if (!f) return ss__fail(SS_ERR_NOMEM, "%s: out of memory for %zu vectors", s->path, m->n);
+        rc = read_blobs(s, m, "vectors_f32", "data", bs * d * 4, (unsigned char *)f);
+        if (rc) big_free(f, n * d * sizeof *f);
+        else m->f32 = f;
+    }
+    if (!rc && (precisions & (1 << SS_PREC_INT8)) && !m->codes) {
+        uint8_t *c = big_alloc(n * d);
+        float *sc = big_alloc(n * sizeof *sc);
+        if (!c || !sc) rc = ss__fail(SS_ERR_NOMEM, "%s: out of memory for %zu vectors", s->path, m->n);
+        if (!rc) rc = read_blobs(s, m, "vectors_i8", "scales", bs * 4, (unsigned char *)sc);
+        if (!rc) rc = read_blobs(s, m, "vectors_i8", "codes", bs * d, c);
+        if (rc) {
+            big_free(c, n * d);
+            big_free(sc, n * sizeof *sc);
+        } else {
+            m->codes = c;
+            m->scales = sc;
+        }
+    }
+    if (!rc) m->loaded = (m->f32 ? 1 << SS_PREC_F32 : 0) | (m->codes ? 1 << SS_PREC_INT8 : 0);
+    return rc;
+}
+
 /* Called inside a read transaction. */
 static int load(ss_store *s, int precisions, int64_t version)
 {
@@ -90,6 +148,7 @@ static int load(ss_store *s, int precisions, int64_t version)
     if (nb > 0 && d == 0) return ss__fail(SS_ERR_FORMAT, "%s: vectors but no model recorded", s->path);
     m.nblocks = (size_t)nb;
     m.n = m.nblocks * bs;
+    m.dim = s->dim;
     m.block_ids = ss__malloc((m.nblocks ? m.nblocks : 1) * sizeof *m.block_ids);
     m.ids = big_alloc((m.n ? m.n : 1) * sizeof *m.ids);
     if ((precisions & (1 << SS_PREC_F32)) && !(m.f32 = big_alloc((m.n ? m.n : 1) * d * sizeof *m.f32)))
@@ -121,7 +180,6 @@ static int load(ss_store *s, int precisions, int64_t version)
     m.loaded = (m.f32 ? 1 << SS_PREC_F32 : 0) | (m.codes ? 1 << SS_PREC_INT8 : 0);
     m.data_version = version;
     m.generation = s->generation;
-    ss__vecmem_free(&s->mem);
     s->mem = m;
     return SS_OK;
 }
@@ -135,12 +193,10 @@ static int ensure(ss_store *s, int precisions)
     ss__vecmem *m = &s->mem;
     int fresh = m->loaded && m->data_version == version && m->generation == s->generation;
     if (fresh && (m->loaded & precisions) == precisions) return SS_OK;
-    if (!fresh) {
-        rc = ss__store_read_meta(s); /* another process may have re-embedded */
-        if (rc) return rc;
-    } else {
-        precisions |= m->loaded; /* keep what is there */
-    }
+    if (fresh) return load_more(s, precisions);
+    rc = ss__store_read_meta(s); /* another process may have re-embedded */
+    if (rc) return rc;
+    ss__vecmem_free(m); /* before reading the new snapshot: never two in memory */
     return load(s, precisions, version);
 }
 

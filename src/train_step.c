@@ -19,9 +19,8 @@ typedef struct scratch {
     float *da, *db;        /* (B,C) gradients of the embeddings */
     size_t d_cap;
     double *partials;      /* grad norm chunks */
-    ss__tensor_info *tensors;
-    int n_tensors;
-    unsigned char *decay;  /* per tensor: weight decay applies */
+    ss__adamw_group *groups; /* per tensor: its range and whether it decays */
+    int n_groups;
 } scratch;
 
 void ss__step_opts_init(ss__step_opts *o)
@@ -48,8 +47,7 @@ void ss__trainer_free(ss__trainer *t)
         ss_free(s->da);
         ss_free(s->db);
         ss_free(s->partials);
-        ss_free(s->tensors);
-        ss_free(s->decay);
+        ss_free(s->groups);
         ss_free(s);
     }
     ss_free(t->grads);
@@ -78,17 +76,26 @@ int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out)
     }
     if (!rc) rc = ss__encoder_new(&s->ea);
     if (!rc) rc = ss__encoder_new(&s->eb);
-    if (!rc) rc = ss__model_tensors(&m->cfg, &s->tensors, &s->n_tensors);
+    ss__tensor_info *tab = NULL;
+    int nt = 0;
+    if (!rc) rc = ss__model_tensors(&m->cfg, &tab, &nt);
     if (!rc) {
-        s->decay = ss__malloc((size_t)s->n_tensors);
-        rc = s->decay ? 0 : ss__fail(SS_ERR_NOMEM, "out of memory");
+        s->groups = ss__malloc(sizeof *s->groups * (size_t)nt);
+        rc = s->groups ? 0 : ss__fail(SS_ERR_NOMEM, "out of memory");
     }
     if (rc) {
+        ss_free(tab);
         ss__trainer_free(t);
         return rc;
     }
-    /* no decay on biases and LayerNorm weights (the 1-d tensors) */
-    for (int i = 0; i < s->n_tensors; i++) s->decay[i] = s->tensors[i].ndim == 2;
+    /* no decay on biases and LayerNorm weights: the 1-d tensors */
+    for (int i = 0; i < nt; i++) {
+        s->groups[i].offset = tab[i].offset;
+        s->groups[i].n = tab[i].numel;
+        s->groups[i].decay = tab[i].ndim == 2;
+    }
+    s->n_groups = nt;
+    ss_free(tab);
     ss__rng_seed(t->rng, seed);
     *out = t;
     return SS_OK;
@@ -155,18 +162,15 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
     if (rc) return rc;
     double gn = ss__grad_norm(t->grads, n, s->partials);
     if (!isfinite(gn)) return ss__fail(SS_ERR_NUMERIC, "training step: the gradient norm is %g", gn);
-    /* as torch.nn.utils.clip_grad_norm_ */
+    /* clipping as torch.nn.utils.clip_grad_norm_, applied inside the update */
+    float gscale = 1.0f;
     if (o->grad_clip > 0) {
         double coef = o->grad_clip / (gn + 1e-6);
-        if (coef < 1) ss__scale(t->grads, n, (float)coef);
+        if (coef < 1) gscale = (float)coef;
     }
     t->step++;
-    for (int i = 0; i < s->n_tensors; i++) {
-        const ss__tensor_info *ti = &s->tensors[i];
-        size_t off = ti->offset;
-        ss__adamw_update(m->params + off, t->grads + off, t->m + off, t->v + off, ti->numel, o->lr,
-                         o->beta1, o->beta2, o->eps, s->decay[i] ? o->weight_decay : 0.0f, t->step);
-    }
+    ss__adamw_update(m->params, t->grads, t->m, t->v, s->groups, s->n_groups, gscale, o->lr,
+                     o->beta1, o->beta2, o->eps, o->weight_decay, t->step);
     if (loss) *loss = (float)L;
     if (grad_norm) *grad_norm = (float)gn;
     return SS_OK;

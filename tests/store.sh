@@ -196,6 +196,15 @@ fi
 EXT="$top_builddir/.libs/semsearch.so"
 if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]; then
     ext() { sqlite3 -bail -batch "$@" 2>&1; }
+    # a sanitized semsearch.so needs its runtime loaded first into the (plain) sqlite3
+    san=$(sed -n 's/^SAN_FLAGS = *//p' "$top_builddir/Makefile" 2>/dev/null)
+    if [ -n "$san" ]; then
+        cc=$(sed -n 's/^CC = *//p' "$top_builddir/Makefile")
+        pre=
+        case "$san" in *address*) pre=$($cc -print-file-name=libasan.so) ;; esac
+        case "$san" in *undefined*) pre="$pre $($cc -print-file-name=libubsan.so)" ;; esac
+        ext() { ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$pre" sqlite3 -bail -batch "$@" 2>&1; }
+    fi
     out=$(ext "$KDB" ".load ${EXT%.so}" "select text from semsearch_search('$(sed -n 99p "$T/big.txt")', 3) limit 1")
     [ "$out" = "$(sed -n 99p "$T/big.txt")" ]; ok $? "extension: semsearch_search finds a sentence (model from the db)"
     out=$(ext "$KDB" ".load ${EXT%.so}" "select count(*), min(rank), max(rank) from semsearch_search('a dog', 7)")
