@@ -10,9 +10,11 @@
 #  - inference: sentences/s in batches of 256;
 #  - GFLOP/s of the matrix products, against cblas_sgemm's peak measured here;
 #  - peak RSS of each process (PyTorch's includes its interpreter and libraries).
-# PyTorch runs with its default intra-op thread count and with 1 and 2
-# threads; semsearch with SEMSEARCH_THREADS (default: all cores). Each
-# measurement is its own process. Prints a Markdown report on stdout.
+# PyTorch runs with its default intra-op thread count, with 1 and 2 threads,
+# and with 2 threads and OMP_WAIT_POLICY=PASSIVE; semsearch with
+# SEMSEARCH_THREADS (default: all cores; encoder_bench defaults the OpenMP
+# wait policy to passive as the semsearch command does). Each measurement is
+# its own process. Prints a Markdown report on stdout.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-.}
@@ -27,13 +29,17 @@ run() { echo "# $*" >&2; "$@" | tee -a "$tmp" >&2; }
 run "$bench" peak
 SEMSEARCH_THREADS=1 run "$bench" peak
 run "$bench" train 64 32 "$secs"
+SEMSEARCH_THREADS=1 run "$bench" train 64 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" train 0 64 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" train 1 64 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" train 2 64 32 "$secs"
+OMP_WAIT_POLICY=PASSIVE run "$PYTHON3" "$here/torch_bench.py" train 2 64 32 "$secs"
 run "$bench" infer 256 32 "$secs"
+SEMSEARCH_THREADS=1 run "$bench" infer 256 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" infer 0 256 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" infer 1 256 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" infer 2 256 32 "$secs"
+OMP_WAIT_POLICY=PASSIVE run "$PYTHON3" "$here/torch_bench.py" infer 2 256 32 "$secs"
 
 # The torch lines of the default setting come first for each mode: tag them.
 awk -v cmd="bench/encoder.sh $build $secs" '
@@ -48,26 +54,34 @@ function kv(line, key,   n, i, a, b) {
     key = side "/" what
     if (side == "torch") {
         seen[what]++
-        if (seen[what] == 1) { deflt[what] = th; key = key "/default" } else key = key "/" th
+        if (seen[what] == 1) { deflt[what] = th; key = key "/default" }
+        else if (seen[what] == 4) key = key "/passive"
+        else key = key "/" th
     }
-    rate[key] = kv($0, "per_s"); gf[key] = kv($0, "gflops"); rss[key] = kv($0, "rss_mb")
-    if (side == "semsearch") ssth = th
+    if (side == "semsearch") {
+        if (what in ssseen) key = key "/1"; else ssth = th
+        ssseen[what] = 1
+    }
+    rate[key] = kv($0, "per_s"); gf[key] = kv($0, "gflops"); rss[key] = kv($0, "rss_mb"); thr[key] = th
 }
 END {
     printf "Command: `%s` (semsearch threads: %d; PyTorch default threads: %d)\n\n", cmd, ssth, deflt["train"]
     printf "cblas_sgemm peak (2048x1024x1024): %.0f GFLOP/s with %d threads, %.0f with 1\n\n", peak[maxth], maxth, peak[1]
-    printf "| what | side | per second | GFLOP/s | %% of sgemm peak | peak RSS (MB) |\n"
+    printf "| what | side | per second | GFLOP/s | %% of sgemm peak (same threads) | peak RSS (MB) |\n"
     printf "|---|---|---|---|---|---|\n"
     split("train infer", modes, " ")
     for (m = 1; m <= 2; m++) {
         w = modes[m]; unit = (w == "train") ? "pairs" : "sentences"
-        split("semsearch/" w " torch/" w "/default torch/" w "/1 torch/" w "/2", ks, " ")
-        for (k = 1; k <= 4; k++) {
+        split("semsearch/" w " semsearch/" w "/1 torch/" w "/default torch/" w "/1 torch/" w "/2 torch/" w "/passive", ks, " ")
+        for (k = 1; k <= 6; k++) {
             key = ks[k]
             if (!(key in rate)) continue
             label = key; sub("^[a-z]*/" w, "", label)
-            side = (key ~ /^semsearch/) ? "semsearch (" ssth " threads)" : "PyTorch" (label == "/default" ? " default (" deflt[w] ")" : " " substr(label, 2) " thread(s)")
-            pk = (key ~ /^semsearch/) ? peak[ssth] : peak[maxth]
+            side = (key ~ /^semsearch/) ? "semsearch (" thr[key] " thread(s))" : \
+                   label == "/default" ? "PyTorch default (" deflt[w] " thread(s))" : \
+                   label == "/passive" ? "PyTorch 2 threads, OMP_WAIT_POLICY=PASSIVE" : \
+                   "PyTorch " substr(label, 2) " thread(s)"
+            pk = (thr[key] in peak) ? peak[thr[key]] : peak[maxth]
             printf "| %s | %s | %.1f %s | %.1f | %.0f%% | %.0f |\n", w, side, rate[key], unit, gf[key], 100 * gf[key] / pk, rss[key]
         }
     }
@@ -75,8 +89,9 @@ END {
         w = modes[m]; best = 0
         for (t = 1; t <= 2; t++) if (rate["torch/" w "/" t] > best) best = rate["torch/" w "/" t]
         if (rate["torch/" w "/default"] > best) best = rate["torch/" w "/default"]
-        printf "\n%s: semsearch / PyTorch fastest = %.2fx, / PyTorch default = %.2fx", w,
-            rate["semsearch/" w] / best, rate["semsearch/" w] / rate["torch/" w "/default"]
+        printf "\n%s: semsearch / PyTorch fastest thread setting = %.2fx, / PyTorch default = %.2fx, / PyTorch 2 threads passive = %.2fx; with 1 thread each: %.2fx", w,
+            rate["semsearch/" w] / best, rate["semsearch/" w] / rate["torch/" w "/default"],
+            rate["semsearch/" w] / rate["torch/" w "/passive"], rate["semsearch/" w "/1"] / rate["torch/" w "/1"]
     }
     printf "\n"
 }' "$tmp"

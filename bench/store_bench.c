@@ -6,6 +6,8 @@
  *                                        and DB.queries.f32 (1000,DIM) for the
  *                                        peers; MODEL: record this model file's
  *                                        fingerprint so `semsearch query` works
+ *   store_bench first DB                 a fresh process's first query, vectors
+ *                                        read block by block and not kept
  *   store_bench query DB [NQ]            fresh-process first query, then single
  *                                        and batched queries, f32 and int8, and
  *                                        int8 recall@10 against exact f32
@@ -214,10 +216,38 @@ static int query(const char *db, int nq)
     return 0;
 }
 
+/* A fresh process's first query read block by block (ss_store_query_opts.once),
+ * as `semsearch query TEXT` does. */
+static int first(const char *db)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.queries.f32", db);
+    double t0 = now();
+    ss_store *s;
+    if (ss_store_open(db, SS_STORE_READONLY, &s)) return die(db);
+    ss_store_model m;
+    if (ss_store_get_model(s, &m)) return die("model");
+    float *q = malloc((size_t)m.dim * sizeof *q);
+    FILE *f = fopen(path, "rb");
+    if (!f || fread(q, sizeof *q, (size_t)m.dim, f) != (size_t)m.dim) return die(path);
+    fclose(f);
+    ss_store_query_opts o;
+    ss_store_query_opts_init(&o);
+    o.once = 1;
+    ss_hit h[10];
+    int c;
+    if (ss_store_query(s, q, 1, &o, h, &c)) return die("query");
+    printf("first_query_once_ms\t%.1f\n", (now() - t0) * 1e3);
+    ss_store_close(s);
+    free(q);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && !strcmp(argv[1], "first")) return first(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "build")) return build(argv[2], atol(argv[3]), atoi(argv[4]), argc > 5 ? argv[5] : NULL);
     if (argc >= 3 && !strcmp(argv[1], "query")) return query(argv[2], argc > 3 ? atoi(argv[3]) : 100);
-    fprintf(stderr, "usage: store_bench build DB N DIM [MODEL] | store_bench query DB [NQ]\n");
+    fprintf(stderr, "usage: store_bench build DB N DIM [MODEL] | store_bench first DB | store_bench query DB [NQ]\n");
     return 2;
 }

@@ -183,6 +183,10 @@ SS_API ss_tokenizer *ss_model_tokenizer(ss_model *m);
 SS_API const char *ss_model_fingerprint(const ss_model *m);
 
 /* Embeds n texts into out (n x dim floats, L2-normalized), in input order.
+ * A model's scratch buffers are reused: do not call ss_embed on one model
+ * from two threads at once (load one model per thread). Programs using
+ * OpenMP-built semsearch should run with OMP_WAIT_POLICY=PASSIVE (the
+ * semsearch command sets it), else idle OpenMP threads slow BLAS down.
  * batch_size 0 chooses one. */
 SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const size_t *lens,
                                  size_t n, int batch_size, float *out);
@@ -352,6 +356,10 @@ typedef struct ss_store_query_opts {
     int hybrid;            /* fuse with FTS5 BM25 on texts by reciprocal rank fusion */
     int rrf_k;             /* RRF constant (default 60) */
     int threads;           /* 0: ss_get_threads() */
+    int once;              /* 1: SS_PREC_F32 vectors not in memory yet are read block by
+                              block for this call and not kept (one pass through the
+                              database's pages, no large allocation): for a process
+                              that asks one query or one batch (default 0: load and keep) */
 } ss_store_query_opts;
 
 SS_API void ss_store_query_opts_init(ss_store_query_opts *o);

@@ -65,9 +65,7 @@ int ss__ckpt_save(const char *path, const ss_model *m, const float *adam_m, cons
     if (!rc) rc = ss__gguf_add_tensor_f32(w, "train.adam_m", 1, &np, SS_GGML_F32, adam_m);
     if (!rc) rc = ss__gguf_add_tensor_f32(w, "train.adam_v", 1, &np, SS_GGML_F32, adam_v);
     if (rc) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ss_errmsg());
-        rc = ss__fail(rc, "%s: %s", path, msg);
+        rc = ss__fail_prefix(rc, "%s", path);
     } else {
         rc = ss__gguf_write(w, path);
     }

@@ -23,6 +23,9 @@ extern "C" {
 /* Records a message for ss_errmsg() and returns code, so that failures read
  * `return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));`. */
 int ss__fail(int code, const char *fmt, ...) SS_PRINTF(2, 3);
+/* Puts a context before the current message ("model.gguf: " + message),
+ * keeping code: `return ss__fail_prefix(rc, "%s", path);`. */
+int ss__fail_prefix(int code, const char *fmt, ...) SS_PRINTF(2, 3);
 /* Clears the message (called by public entry points that succeed). */
 void ss__clear_error(void);
 

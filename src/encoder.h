@@ -5,8 +5,11 @@
  *               x = x + dropout(ffn_down(GELU(ffn_up(LN2(x)))))
  *   y = L2normalize(pool(out_norm(x)))                             (B,C)
  *
- * Attention probabilities get dropout too. Activations needed by backward
- * live in one arena sized from (B,T) that grows when a bigger batch comes. */
+ * Attention probabilities get dropout too. The padding of a batch is
+ * dropped: the real tokens of all rows are packed into N rows (layers.h), so
+ * a sentence costs the same whatever it is batched with. Activations needed
+ * by backward live in one arena sized from the batch that grows when a
+ * bigger batch comes. */
 #ifndef SS_ENCODER_H
 #define SS_ENCODER_H
 
@@ -37,10 +40,14 @@ static inline uint64_t ss__site_attn(int l) { return 1 + 3 * (uint64_t)l; }
 static inline uint64_t ss__site_proj(int l) { return 2 + 3 * (uint64_t)l; }
 static inline uint64_t ss__site_ffn(int l) { return 3 + 3 * (uint64_t)l; }
 
-/* Checks a batch against a config: B, T >= 1, T <= max_len, ids in the
- * vocabulary, every row with at least one real token (mask[0] real when
- * pooling is CLS). */
+/* Checks a batch against a config: B, T >= 1, T <= max_len, the ids of real
+ * tokens in the vocabulary, every row with at least one real token (mask[0]
+ * real when pooling is CLS). */
 int ss__batch_check(const ss_config *c, const ss_batch *b);
+
+/* Packs the real tokens (mask 1) of a batch in order: ids and pos (their
+ * positions) get N entries, len (B) the tokens of each row. Returns N. */
+int ss__batch_pack(const ss_batch *b, int32_t *ids, int32_t *pos, int *len);
 
 typedef struct ss__encoder ss__encoder;
 

@@ -20,6 +20,26 @@ int ss__fail(int code, const char *fmt, ...)
     return code;
 }
 
+int ss__fail_prefix(int code, const char *fmt, ...)
+{
+    char old[sizeof errbuf];
+    memcpy(old, errbuf, sizeof old);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof errbuf) {
+        size_t room = sizeof errbuf - (size_t)n;
+        if (room > 2) {
+            memcpy(errbuf + n, ": ", 2);
+            size_t k = strnlen(old, room - 3);
+            memcpy(errbuf + n + 2, old, k);
+            errbuf[(size_t)n + 2 + k] = '\0';
+        }
+    }
+    return code;
+}
+
 void ss__clear_error(void) { errbuf[0] = '\0'; }
 
 const char *ss_errmsg(void) { return errbuf; }

@@ -159,14 +159,8 @@ done:
     return rc;
 }
 
-/* Fails with "path: <msg>" (the message is copied first: ss__fail formats
- * into the buffer ss_errmsg() points to). */
-static int fail_in(const char *path, int rc)
-{
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s", ss_errmsg());
-    return ss__fail(rc, "%s: %s", path, msg);
-}
+/* Fails with "path: <msg>". */
+static int fail_in(const char *path, int rc) { return ss__fail_prefix(rc, "%s", path); }
 
 static int all_equal(const double *x, size_t n)
 {

@@ -989,10 +989,28 @@ static int find_checked(const ss__gguf *g, const char *name, int ndim, const int
     return SS_OK;
 }
 
+/* The tensor exists with this shape and an f32 or f16 type. */
+static int find_checked_float(const ss__gguf *g, const char *name, int ndim, const int64_t *shape,
+                              const ss__gguf_tensor **out)
+{
+    int rc = find_checked(g, name, ndim, shape, out);
+    if (rc) return rc;
+    if ((*out)->type != SS_GGML_F32 && (*out)->type != SS_GGML_F16)
+        return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' has type %s, expected f32 or f16", g->path, name,
+                        ss__ggml_type_name((*out)->type));
+    return SS_OK;
+}
+
+int ss__gguf_check_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape)
+{
+    const ss__gguf_tensor *t;
+    return find_checked_float(g, name, ndim, shape, &t);
+}
+
 int ss__gguf_read_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape, float *dst)
 {
     const ss__gguf_tensor *t;
-    int rc = find_checked(g, name, ndim, shape, &t);
+    int rc = find_checked_float(g, name, ndim, shape, &t);
     if (rc) return rc;
     if (t->type == SS_GGML_F32) {
         memcpy(dst, t->data, (size_t)t->nbytes);
@@ -1003,9 +1021,6 @@ int ss__gguf_read_f32(const ss__gguf *g, const char *name, int ndim, const int64
             memcpy(&h, p + 2 * i, 2);
             dst[i] = ss__f16_to_f32(h);
         }
-    } else {
-        return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' has type %s, expected f32 or f16", g->path, name,
-                        ss__ggml_type_name(t->type));
     }
     return SS_OK;
 }

@@ -147,6 +147,9 @@ int ss__gguf_get_arr_str(const ss__gguf *g, const char *key, char ***v, uint64_t
  * exists and has exactly this row-major shape: SS_ERR_FORMAT otherwise, with
  * a message such as "m.gguf: tensor 'x' has shape (4, 8), expected (4, 16)". */
 int ss__gguf_read_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape, float *dst);
+/* The checks of ss__gguf_read_f32 without reading: lets a loader validate
+ * every tensor before allocating for any. */
+int ss__gguf_check_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape);
 /* The same for a tensor of exactly type (copied as is, nbytes into dst). */
 int ss__gguf_read_raw(const ss__gguf *g, const char *name, int type, int ndim, const int64_t *shape,
                       void *dst);

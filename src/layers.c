@@ -17,6 +17,17 @@
 /* Column block of the deterministic column reductions. */
 #define COLBLK 64
 
+/* s[c - c0] += sum over rows n (in order) of src[n*C + c], c in [c0, c1) */
+SS_VEC static void colsum_block(double *restrict s, const float *restrict src, int N, int C,
+                                int c0, int c1)
+{
+    for (int n = 0; n < N; n++) {
+        const float *r = src + (size_t)n * C + c0;
+#pragma omp simd
+        for (int c = 0; c < c1 - c0; c++) s[c] += r[c];
+    }
+}
+
 /* acc[c] += sum over rows n (in order) of src[n*C + c]. Split by columns so
  * that every column is summed in the same order whatever the thread count. */
 static void colsum_add(float *acc, const float *src, int N, int C)
@@ -26,40 +37,73 @@ static void colsum_add(float *acc, const float *src, int N, int C)
     for (int k = 0; k < nblk; k++) {
         int c0 = k * COLBLK, c1 = SS_MIN(C, c0 + COLBLK);
         double s[COLBLK] = {0};
-        for (int n = 0; n < N; n++) {
-            const float *r = src + (size_t)n * C;
-            for (int c = c0; c < c1; c++) s[c - c0] += r[c];
-        }
+        colsum_block(s, src, N, C, c0, c1);
         for (int c = c0; c < c1; c++) acc[c] += (float)s[c - c0];
     }
 }
 
+#define VCHUNK 4096 /* elements per call of a vectorized range function */
+
+/* out[i] = (res ? res[i] : 0) + dropout(in[i]) for the n elements starting at
+ * element index i0 of the tensor (out may alias in) */
+SS_VEC static void dropout_range(float *out, const float *in, const float *res, size_t i0,
+                                 size_t n, uint64_t key, uint32_t thr, float scale)
+{
+    if (res) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            out[i] = res[i] + in[i] * (scale * (float)ss__dropout_keep(key, i0 + i, thr));
+    } else {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] * (scale * (float)ss__dropout_keep(key, i0 + i, thr));
+    }
+}
+
+static void dropout_apply(float *out, const float *in, const float *res, size_t n, uint64_t key,
+                          uint32_t thr, float scale)
+{
+    long nc = (long)((n + VCHUNK - 1) / VCHUNK);
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+    for (long k = 0; k < nc; k++) {
+        size_t i = (size_t)k * VCHUNK;
+        dropout_range(out + i, in + i, res ? res + i : NULL, i, SS_MIN(n - i, (size_t)VCHUNK), key,
+                      thr, scale);
+    }
+}
+
+/* ---------------------------------------------------------------- sequences */
+
+size_t ss__seqs_layout(int B, const int *len, int NH, int *start, size_t *att)
+{
+    start[0] = 0;
+    att[0] = 0;
+    for (int b = 0; b < B; b++) {
+        start[b + 1] = start[b] + len[b];
+        att[b + 1] = att[b] + (size_t)NH * len[b] * len[b];
+    }
+    return att[B];
+}
+
 /* ---------------------------------------------------------------- embedding */
 
-void ss__embedding_forward(float *out, const int32_t *ids, const float *wte, const float *wpe,
-                           int B, int T, int C, float p, uint64_t key)
+void ss__embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
+                           const float *wpe, int N, int C, float p, uint64_t key)
 {
-    int N = B * T;
     uint32_t thr = ss__dropout_threshold(p);
     float scale = thr ? 1.0f / (1.0f - p) : 1.0f;
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
     for (int n = 0; n < N; n++) {
         float *o = out + (size_t)n * C;
-        const float *te = wte + (size_t)ids[n] * C, *pe = wpe + (size_t)(n % T) * C;
+        const float *te = wte + (size_t)ids[n] * C, *pe = wpe + (size_t)pos[n] * C;
         for (int c = 0; c < C; c++) o[c] = te[c] + pe[c];
-        if (thr) {
-            for (int c = 0; c < C; c++) {
-                size_t i = (size_t)n * C + c;
-                o[c] = ss__dropout_keep(key, i, thr) ? o[c] * scale : 0.0f;
-            }
-        }
+        if (thr) dropout_range(o, o, NULL, (size_t)n * C, (size_t)C, key, thr, scale);
     }
 }
 
 void ss__embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
-                            const uint8_t *mask, int B, int T, int C, float p, uint64_t key)
+                            const int32_t *pos, int N, int C, float p, uint64_t key)
 {
-    int N = B * T;
     uint32_t thr = ss__dropout_threshold(p);
     float scale = thr ? 1.0f / (1.0f - p) : 1.0f;
     /* Rows can share a token id: split by columns so that no two threads
@@ -69,9 +113,8 @@ void ss__embedding_backward(float *dwte, float *dwpe, const float *dout, const i
     for (int k = 0; k < nblk; k++) {
         int c0 = k * COLBLK, c1 = SS_MIN(C, c0 + COLBLK);
         for (int n = 0; n < N; n++) {
-            if (mask && !mask[n]) continue;
             const float *d = dout + (size_t)n * C;
-            float *te = dwte + (size_t)ids[n] * C, *pe = dwpe + (size_t)(n % T) * C;
+            float *te = dwte + (size_t)ids[n] * C, *pe = dwpe + (size_t)pos[n] * C;
             for (int c = c0; c < c1; c++) {
                 float g = d[c];
                 if (thr) g = ss__dropout_keep(key, (size_t)n * C + c, thr) ? g * scale : 0.0f;
@@ -133,6 +176,23 @@ SS_VEC static void layernorm_back_row(float *restrict di, const float *restrict 
     }
 }
 
+/* LayerNorm weight and bias gradients of columns [c0, c1), rows in order */
+SS_VEC static void layernorm_wb_block(double *restrict sw, double *restrict sb,
+                                      const float *restrict dout, const float *restrict inp,
+                                      const float *restrict mean, const float *restrict rstd,
+                                      int N, int C, int c0, int c1)
+{
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C + c0, *d = dout + (size_t)n * C + c0;
+        float m = mean[n], r = rstd[n];
+#pragma omp simd
+        for (int c = 0; c < c1 - c0; c++) {
+            sw[c] += d[c] * ((x[c] - m) * r);
+            sb[c] += d[c];
+        }
+    }
+}
+
 void ss__layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *w, const float *mean,
                             const float *rstd, int N, int C)
@@ -146,14 +206,7 @@ void ss__layernorm_backward(float *dinp, float *dw, float *db, const float *dout
     for (int k = 0; k < nblk; k++) {
         int c0 = k * COLBLK, c1 = SS_MIN(C, c0 + COLBLK);
         double sw[COLBLK] = {0}, sb[COLBLK] = {0};
-        for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C, *d = dout + (size_t)n * C;
-            float m = mean[n], r = rstd[n];
-            for (int c = c0; c < c1; c++) {
-                sw[c - c0] += d[c] * ((x[c] - m) * r);
-                sb[c - c0] += d[c];
-            }
-        }
+        layernorm_wb_block(sw, sb, dout, inp, mean, rstd, N, C, c0, c1);
         for (int c = c0; c < c1; c++) {
             dw[c] += (float)sw[c - c0];
             db[c] += (float)sb[c - c0];
@@ -190,21 +243,16 @@ void ss__matmul_backward(float *dinp, float *dw, float *dbias, const float *dout
 
 /* ---------------------------------------------------------------- attention */
 
-/* Masked softmax of one row of scores in place; a masked key gets 0. */
-SS_VEC static void softmax_row(float *restrict s, const uint8_t *restrict mask, int T)
+/* softmax of one row of scores in place */
+SS_VEC static void softmax_row(float *restrict s, int T)
 {
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (int j = 0; j < T; j++) {
-        float v = mask[j] ? s[j] : -INFINITY;
-        mx = v > mx ? v : mx;
-    }
+    for (int j = 0; j < T; j++) mx = s[j] > mx ? s[j] : mx;
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int j = 0; j < T; j++) {
-        /* computed for every key and multiplied by the mask: a branch
-         * would stop vectorization (the clamped exp is finite) */
-        float e = ss__expf(s[j] - mx) * (float)mask[j];
+        float e = ss__expf(s[j] - mx);
         s[j] = e;
         sum += e;
     }
@@ -223,113 +271,104 @@ SS_VEC static void softmax_back_row(float *restrict dp, const float *restrict P,
     for (int j = 0; j < T; j++) dp[j] = P[j] * (dp[j] - s);
 }
 
-/* attd = dropout(att) for all (B,NH,T,T) elements */
-static void attn_dropout(float *attd, const float *att, size_t n, uint32_t thr, float scale,
-                         uint64_t key)
-{
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) attd[i] = ss__dropout_keep(key, i, thr) ? att[i] * scale : 0.0f;
-}
+/* The per-sequence loops below call sgemm one (sequence, head) at a time,
+ * outside any parallel region; the elementwise passes in between run over
+ * all sequences in parallel. Sequences differ in length, hence the dynamic
+ * schedule (each row's result does not depend on which thread computes it). */
 
 void ss__attention_forward(float *out, float *att, float *attd, const float *qkv,
-                           const uint8_t *mask, int B, int T, int C, int NH, float p,
-                           uint64_t key)
+                           const ss__seqs *s, int C, int NH, float p, uint64_t key)
 {
-    int hs = C / NH, C3 = 3 * C;
+    int hs = C / NH, C3 = 3 * C, B = s->B;
     float scale = 1.0f / sqrtf((float)hs);
-    size_t TT = (size_t)T * T;
-    /* scores: one sgemm per (b,h), q and k read in place from qkv */
+    /* scores: q k^T per (sequence, head), q and k read in place from qkv */
     for (int b = 0; b < B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        const float *base = qkv + (size_t)s->start[b] * C3;
         for (int h = 0; h < NH; h++) {
-            const float *q = qkv + (size_t)b * T * C3 + h * hs;
-            const float *k = q + C;
-            float *a = att + ((size_t)b * NH + h) * TT;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3,
-                        0.0f, a, T);
+            float *a = att + s->att[b] + (size_t)h * L * L;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, scale, base + h * hs,
+                        C3, base + C + h * hs, C3, 0.0f, a, L);
         }
     }
-    int rows = B * NH * T;
-#pragma omp parallel for schedule(static) if ((size_t)rows * T >= PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        int b = r / (NH * T);
-        softmax_row(att + (size_t)r * T, mask + (size_t)b * T, T);
+    size_t n = s->att[B];
+#pragma omp parallel for schedule(dynamic, 4) if (n >= PAR_MIN)
+    for (int b = 0; b < B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        for (int r = 0; r < NH * L; r++) softmax_row(att + s->att[b] + (size_t)r * L, L);
     }
     const float *pv = att;
     uint32_t thr = ss__dropout_threshold(p);
     if (thr) {
-        attn_dropout(attd, att, (size_t)B * NH * TT, thr, 1.0f / (1.0f - p), key);
+        dropout_apply(attd, att, NULL, n, key, thr, 1.0f / (1.0f - p));
         pv = attd;
     }
     for (int b = 0; b < B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        const float *v = qkv + (size_t)s->start[b] * C3 + 2 * C;
         for (int h = 0; h < NH; h++) {
-            const float *v = qkv + (size_t)b * T * C3 + 2 * C + h * hs;
-            const float *a = pv + ((size_t)b * NH + h) * TT;
-            float *o = out + (size_t)b * T * C + h * hs;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, v, C3,
-                        0.0f, o, C);
+            const float *a = pv + s->att[b] + (size_t)h * L * L;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, 1.0f, a, L,
+                        v + h * hs, C3, 0.0f, out + (size_t)s->start[b] * C + h * hs, C);
         }
     }
 }
 
 void ss__attention_backward(float *dqkv, float *datt, float *attd, const float *dout,
-                            const float *qkv, const float *att, const uint8_t *mask, int B,
-                            int T, int C, int NH, float p, uint64_t key)
+                            const float *qkv, const float *att, const ss__seqs *s, int C, int NH,
+                            float p, uint64_t key)
 {
-    int hs = C / NH, C3 = 3 * C;
+    int hs = C / NH, C3 = 3 * C, B = s->B;
     float scale = 1.0f / sqrtf((float)hs);
-    size_t TT = (size_t)T * T, n = (size_t)B * NH * TT;
+    size_t n = s->att[B];
     uint32_t thr = ss__dropout_threshold(p);
     float dscale = thr ? 1.0f / (1.0f - p) : 1.0f;
     const float *pv = att;
     if (thr) {
-        attn_dropout(attd, att, n, thr, dscale, key);
+        dropout_apply(attd, att, NULL, n, key, thr, dscale);
         pv = attd;
     }
     /* datt = dout v^T (gradient of the dropped-out probabilities),
      * dv = pv^T dout */
     for (int b = 0; b < B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        size_t row = (size_t)s->start[b];
         for (int h = 0; h < NH; h++) {
-            size_t o = (size_t)b * T * C3 + 2 * C + h * hs;
-            const float *d = dout + (size_t)b * T * C + h * hs;
-            const float *a = pv + ((size_t)b * NH + h) * TT;
-            float *da = datt + ((size_t)b * NH + h) * TT;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, d, C, qkv + o, C3,
-                        0.0f, da, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, a, T, d, C, 0.0f,
-                        dqkv + o, C3);
+            const float *d = dout + row * C + h * hs, *v = qkv + row * C3 + 2 * C + h * hs;
+            size_t o = s->att[b] + (size_t)h * L * L;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hs, 1.0f, d, C, v, C3,
+                        0.0f, datt + o, L);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hs, L, 1.0f, pv + o, L, d, C,
+                        0.0f, dqkv + row * C3 + 2 * C + h * hs, C3);
         }
     }
     /* through dropout and softmax: ds = P (dP - sum_j P dP) */
-    int rows = B * NH * T;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        const float *P = att + (size_t)r * T;
-        float *dp = datt + (size_t)r * T;
-        if (thr) {
-            for (int j = 0; j < T; j++) {
-                size_t i = (size_t)r * T + j;
-                dp[j] = ss__dropout_keep(key, i, thr) ? dp[j] * dscale : 0.0f;
-            }
+#pragma omp parallel for schedule(dynamic, 4) if (n >= PAR_MIN)
+    for (int b = 0; b < B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        for (int r = 0; r < NH * L; r++) {
+            size_t o = s->att[b] + (size_t)r * L;
+            if (thr) dropout_range(datt + o, datt + o, NULL, o, (size_t)L, key, thr, dscale);
+            softmax_back_row(datt + o, att + o, L);
         }
-        softmax_back_row(dp, P, T);
     }
-    (void)mask; /* masked keys have P = 0 and so get no gradient */
     /* dq = scale ds k, dk = scale ds^T q */
     for (int b = 0; b < B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        size_t row = (size_t)s->start[b];
         for (int h = 0; h < NH; h++) {
-            size_t o = (size_t)b * T * C3 + h * hs;
-            const float *ds = datt + ((size_t)b * NH + h) * TT;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, ds, T,
-                        qkv + o + C, C3, 0.0f, dqkv + o, C3);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, ds, T, qkv + o,
-                        C3, 0.0f, dqkv + o + C, C3);
+            const float *ds = datt + s->att[b] + (size_t)h * L * L;
+            const float *q = qkv + row * C3 + h * hs;
+            float *dq = dqkv + row * C3 + h * hs;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hs, L, scale, ds, L, q + C,
+                        C3, 0.0f, dq, C3);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hs, L, scale, ds, L, q, C3,
+                        0.0f, dq + C, C3);
         }
     }
 }
 
 /* ---------------------------------------------------------------- gelu */
-
-#define VCHUNK 4096 /* elements per call of a vectorized range function */
 
 SS_VEC static void gelu_range(float *restrict out, const float *restrict inp, size_t n)
 {
@@ -375,9 +414,7 @@ void ss__residual_forward(float *out, const float *res, const float *y, size_t n
         for (size_t i = 0; i < n; i++) out[i] = res[i] + y[i];
         return;
     }
-    float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) out[i] = res[i] + (ss__dropout_keep(key, i, thr) ? y[i] * scale : 0.0f);
+    dropout_apply(out, y, res, n, key, thr, 1.0f / (1.0f - p));
 }
 
 void ss__residual_backward(float *dy, const float *dout, size_t n, float p, uint64_t key)
@@ -387,74 +424,69 @@ void ss__residual_backward(float *dy, const float *dout, size_t n, float p, uint
         if (dy != dout) memcpy(dy, dout, n * sizeof *dy);
         return;
     }
-    float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) dy[i] = ss__dropout_keep(key, i, thr) ? dout[i] * scale : 0.0f;
+    dropout_apply(dy, dout, NULL, n, key, thr, 1.0f / (1.0f - p));
 }
 
 /* ---------------------------------------------------------------- pooling */
 
-void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const uint8_t *mask,
-                      int B, int T, int C, int mode)
+void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const ss__seqs *s, int C,
+                      int mode)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PAR_MIN)
+    int B = s->B;
+#pragma omp parallel for schedule(static) if ((size_t)s->start[B] * C >= PAR_MIN)
     for (int b = 0; b < B; b++) {
         float *o = out + (size_t)b * C;
-        const float *x = inp + (size_t)b * T * C;
-        const uint8_t *mk = mask + (size_t)b * T;
+        int r0 = s->start[b], r1 = s->start[b + 1];
+        const float *x = inp + (size_t)r0 * C;
         if (mode == SS_POOL_CLS) {
             memcpy(o, x, sizeof(float) * (size_t)C);
         } else if (mode == SS_POOL_MAX) {
             int32_t *am = argmax + (size_t)b * C;
-            for (int c = 0; c < C; c++) am[c] = -1;
-            for (int t = 0; t < T; t++) {
-                if (!mk[t]) continue;
-                const float *xt = x + (size_t)t * C;
+            memcpy(o, x, sizeof(float) * (size_t)C);
+            for (int c = 0; c < C; c++) am[c] = r0;
+            for (int r = r0 + 1; r < r1; r++) {
+                const float *xt = inp + (size_t)r * C;
                 for (int c = 0; c < C; c++)
-                    if (am[c] < 0 || xt[c] > o[c]) {
+                    if (xt[c] > o[c]) {
                         o[c] = xt[c];
-                        am[c] = t;
+                        am[c] = r;
                     }
             }
         } else {
-            int cnt = 0;
             for (int c = 0; c < C; c++) o[c] = 0;
-            for (int t = 0; t < T; t++) {
-                if (!mk[t]) continue;
-                cnt++;
-                const float *xt = x + (size_t)t * C;
+            for (int r = r0; r < r1; r++) {
+                const float *xt = inp + (size_t)r * C;
                 for (int c = 0; c < C; c++) o[c] += xt[c];
             }
-            float inv = cnt ? 1.0f / cnt : 0.0f;
+            float inv = 1.0f / (r1 - r0);
             for (int c = 0; c < C; c++) o[c] *= inv;
         }
     }
 }
 
-void ss__pool_backward(float *dinp, const float *dout, const int32_t *argmax,
-                       const uint8_t *mask, int B, int T, int C, int mode)
+void ss__pool_backward(float *dinp, const float *dout, const int32_t *argmax, const ss__seqs *s,
+                       int C, int mode)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PAR_MIN)
+    int B = s->B;
+#pragma omp parallel for schedule(static) if ((size_t)s->start[B] * C >= PAR_MIN)
     for (int b = 0; b < B; b++) {
-        float *dx = dinp + (size_t)b * T * C;
+        int r0 = s->start[b], r1 = s->start[b + 1];
+        float *dx = dinp + (size_t)r0 * C;
         const float *d = dout + (size_t)b * C;
-        const uint8_t *mk = mask + (size_t)b * T;
-        memset(dx, 0, sizeof(float) * (size_t)T * C);
-        if (mode == SS_POOL_CLS) {
-            memcpy(dx, d, sizeof(float) * (size_t)C);
-        } else if (mode == SS_POOL_MAX) {
-            const int32_t *am = argmax + (size_t)b * C;
-            for (int c = 0; c < C; c++)
-                if (am[c] >= 0) dx[(size_t)am[c] * C + c] = d[c];
-        } else {
-            int cnt = 0;
-            for (int t = 0; t < T; t++) cnt += mk[t] != 0;
-            float inv = cnt ? 1.0f / cnt : 0.0f;
-            for (int t = 0; t < T; t++) {
-                if (!mk[t]) continue;
-                float *dt = dx + (size_t)t * C;
+        if (mode == SS_POOL_MEAN) {
+            float inv = 1.0f / (r1 - r0);
+            for (int r = r0; r < r1; r++) {
+                float *dt = dinp + (size_t)r * C;
                 for (int c = 0; c < C; c++) dt[c] = d[c] * inv;
             }
+            continue;
+        }
+        memset(dx, 0, sizeof(float) * (size_t)(r1 - r0) * C);
+        if (mode == SS_POOL_CLS) {
+            memcpy(dx, d, sizeof(float) * (size_t)C);
+        } else {
+            const int32_t *am = argmax + (size_t)b * C;
+            for (int c = 0; c < C; c++) dinp[(size_t)am[c] * C + c] = d[c];
         }
     }
 }

@@ -1,6 +1,11 @@
 /* layers.h: the encoder's layers, each a *_forward / *_backward pair
- * (llm.c style). Shapes in comments: B batch rows, T positions, C channels
- * (d_model), NH heads, F feed-forward width, V vocabulary, N = B*T rows.
+ * (llm.c style). Shapes in comments: B sequences, N token rows, C channels
+ * (d_model), NH heads, F feed-forward width, V vocabulary, L positions.
+ *
+ * Sequences are packed without padding: the N rows hold the real tokens of
+ * sequence 0, then of sequence 1, ... (see ss__seqs). Padding therefore
+ * costs nothing and needs no mask: a token attends exactly to the tokens of
+ * its own sequence, and pooling runs over exactly those tokens.
  *
  * Conventions:
  *  - matrix products go through cblas_sgemm; elementwise work is OpenMP
@@ -11,7 +16,8 @@
  *  - "+=" in a comment means the function accumulates into that output,
  *    "=" that it overwrites it;
  *  - dropout (probability p, key from rng.h) is recomputed in backward from
- *    the same key; p = 0 disables it.
+ *    the same key; p = 0 disables it. Element i of a tensor (its index in
+ *    the layout described) is kept or dropped by ss__dropout_keep(key, i).
  * The naive reference of every kernel (double precision, plain loops) is in
  * layers_ref.h; the tests compare the two. */
 #ifndef SS_LAYERS_H
@@ -23,13 +29,23 @@
 #define SS_LN_EPS 1e-5f     /* LayerNorm epsilon (as PyTorch's default) */
 #define SS_L2_EPS 1e-12f    /* L2 normalization: x / max(|x|, eps) */
 
-/* out (B,T,C) = dropout(wte[ids] (V,C) + wpe[t] (L,C)) */
-void ss__embedding_forward(float *out, const int32_t *ids, const float *wte, const float *wpe,
-                           int B, int T, int C, float p, uint64_t key);
-/* dwte (V,C) +=, dwpe (L,C) += from dout (B,T,C); rows where mask (B,T) is 0
- * are skipped (mask NULL: none). */
+/* B packed sequences of len[b] >= 1 tokens each. */
+typedef struct ss__seqs {
+    int B;
+    const int *start;  /* (B+1): sequence b is token rows start[b] .. start[b+1]-1 */
+    const size_t *att; /* (B+1): its attention probabilities (NH,len,len) start at att[b] */
+} ss__seqs;
+
+/* Fills start and att (B+1 each) from the lengths; returns the number of
+ * attention probabilities, att[B]. */
+size_t ss__seqs_layout(int B, const int *len, int NH, int *start, size_t *att);
+
+/* out (N,C) = dropout(wte[ids[n]] (V,C) + wpe[pos[n]] (L,C)) */
+void ss__embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
+                           const float *wpe, int N, int C, float p, uint64_t key);
+/* dwte (V,C) +=, dwpe (L,C) += from dout (N,C) */
 void ss__embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
-                            const uint8_t *mask, int B, int T, int C, float p, uint64_t key);
+                            const int32_t *pos, int N, int C, float p, uint64_t key);
 
 /* out (N,C) = (inp - mean) * rstd * w + b; mean, rstd (N) kept for backward */
 void ss__layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
@@ -47,19 +63,17 @@ void ss__matmul_forward(float *out, const float *inp, const float *w, const floa
 void ss__matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int IC, int OC);
 
-/* Multi-head self-attention with a key padding mask.
- * qkv (B,T,3C) holds q, k, v (head h at channels h*hs..) -> out (B,T,C).
- * att (B,NH,T,T) = softmax(q k^T / sqrt(hs)) over keys whose mask is 1 (kept
- * for backward; masked keys get exactly 0); attd (B,NH,T,T) is scratch for
- * the dropped-out probabilities (unused when p = 0, may be NULL then).
- * mask (B,T) holds 0 or 1; every row must have at least one real key. */
+/* Multi-head self-attention within each sequence.
+ * qkv (N,3C) holds q, k, v (head h at channels h*hs..) -> out (N,C).
+ * att (att[B]) = softmax(q k^T / sqrt(hs)) of each sequence and head,
+ * (NH,len,len) at att[b], kept for backward; attd (same size) is scratch
+ * for the dropped-out probabilities (unused when p = 0, may be NULL then). */
 void ss__attention_forward(float *out, float *att, float *attd, const float *qkv,
-                           const uint8_t *mask, int B, int T, int C, int NH, float p,
-                           uint64_t key);
-/* dqkv (B,T,3C) = ...; datt (B,NH,T,T) scratch; attd scratch as in forward */
+                           const ss__seqs *s, int C, int NH, float p, uint64_t key);
+/* dqkv (N,3C) = ...; datt (att[B]) scratch; attd scratch as in forward */
 void ss__attention_backward(float *dqkv, float *datt, float *attd, const float *dout,
-                            const float *qkv, const float *att, const uint8_t *mask, int B,
-                            int T, int C, int NH, float p, uint64_t key);
+                            const float *qkv, const float *att, const ss__seqs *s, int C, int NH,
+                            float p, uint64_t key);
 
 /* GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 void ss__gelu_forward(float *out, const float *inp, size_t n);
@@ -73,14 +87,14 @@ void ss__residual_forward(float *out, const float *res, const float *y, size_t n
  * (dy may alias dout). */
 void ss__residual_backward(float *dy, const float *dout, size_t n, float p, uint64_t key);
 
-/* Pooling of (B,T,C) into (B,C): SS_POOL_MEAN over rows whose mask is 1,
- * SS_POOL_CLS the first position, SS_POOL_MAX per channel over real rows
- * (argmax (B,C) kept for backward, the first maximum wins). */
-void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const uint8_t *mask,
-                      int B, int T, int C, int mode);
-/* dinp (B,T,C) = ... (zero where nothing flows) */
-void ss__pool_backward(float *dinp, const float *dout, const int32_t *argmax,
-                       const uint8_t *mask, int B, int T, int C, int mode);
+/* Pooling of each sequence's rows of inp (N,C) into out (B,C): SS_POOL_MEAN
+ * over its tokens, SS_POOL_CLS its first token, SS_POOL_MAX per channel
+ * (argmax (B,C) keeps the winning row for backward, the first maximum wins). */
+void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const ss__seqs *s, int C,
+                      int mode);
+/* dinp (N,C) = ... (zero where nothing flows) */
+void ss__pool_backward(float *dinp, const float *dout, const int32_t *argmax, const ss__seqs *s,
+                       int C, int mode);
 
 /* out (B,C) = inp / max(|inp|, eps) per row; norm (B) kept for backward */
 void ss__l2norm_forward(float *out, float *norm, const float *inp, int B, int C);

@@ -19,31 +19,25 @@ static double drop(double x, double p, uint64_t key, size_t i)
     return ss__dropout_keep(key, i, thr) ? x / (1.0 - p) : 0.0;
 }
 
-void ss__ref_embedding_forward(double *out, const int32_t *ids, const double *wte,
-                               const double *wpe, int B, int T, int C, double p, uint64_t key)
+void ss__ref_embedding_forward(double *out, const int32_t *ids, const int32_t *pos,
+                               const double *wte, const double *wpe, int N, int C, double p,
+                               uint64_t key)
 {
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            size_t n = (size_t)b * T + t;
-            for (int c = 0; c < C; c++)
-                out[n * C + c] = drop(wte[(size_t)ids[n] * C + c] + wpe[(size_t)t * C + c], p, key,
-                                      n * C + c);
-        }
+    for (size_t n = 0; n < (size_t)N; n++)
+        for (int c = 0; c < C; c++)
+            out[n * C + c] = drop(wte[(size_t)ids[n] * C + c] + wpe[(size_t)pos[n] * C + c], p,
+                                  key, n * C + c);
 }
 
 void ss__ref_embedding_backward(double *dwte, double *dwpe, const double *dout,
-                                const int32_t *ids, const uint8_t *mask, int B, int T, int C,
-                                double p, uint64_t key)
+                                const int32_t *ids, const int32_t *pos, int N, int C, double p,
+                                uint64_t key)
 {
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            size_t n = (size_t)b * T + t;
-            if (mask && !mask[n]) continue;
-            for (int c = 0; c < C; c++) {
-                double g = drop(dout[n * C + c], p, key, n * C + c);
-                dwte[(size_t)ids[n] * C + c] += g;
-                dwpe[(size_t)t * C + c] += g;
-            }
+    for (size_t n = 0; n < (size_t)N; n++)
+        for (int c = 0; c < C; c++) {
+            double g = drop(dout[n * C + c], p, key, n * C + c);
+            dwte[(size_t)ids[n] * C + c] += g;
+            dwpe[(size_t)pos[n] * C + c] += g;
         }
 }
 
@@ -115,81 +109,74 @@ void ss__ref_matmul_backward(double *dinp, double *dw, double *dbias, const doub
     }
 }
 
-void ss__ref_attention_forward(double *out, double *att, const double *qkv, const uint8_t *mask,
-                               int B, int T, int C, int NH, double p, uint64_t key)
+void ss__ref_attention_forward(double *out, double *att, const double *qkv, const ss__seqs *s,
+                               int C, int NH, double p, uint64_t key)
 {
     int hs = C / NH;
     double scale = 1.0 / sqrt((double)hs);
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < s->B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        const double *x = qkv + (size_t)s->start[b] * 3 * C; /* row t at x + t*3C */
         for (int h = 0; h < NH; h++)
-            for (int i = 0; i < T; i++) {
-                const double *q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                double *a = att + (((size_t)b * NH + h) * T + i) * T;
-                double mx = -INFINITY;
-                for (int j = 0; j < T; j++) {
-                    const double *k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
-                    double s = 0;
-                    for (int e = 0; e < hs; e++) s += q[e] * k[e];
-                    a[j] = s * scale;
-                    if (mask[(size_t)b * T + j] && a[j] > mx) mx = a[j];
+            for (int i = 0; i < L; i++) {
+                size_t ai = s->att[b] + ((size_t)h * L + i) * L;
+                double *a = att + ai, mx = -INFINITY, sum = 0;
+                for (int j = 0; j < L; j++) {
+                    double d = 0;
+                    for (int e = 0; e < hs; e++)
+                        d += x[(size_t)i * 3 * C + h * hs + e] * x[(size_t)j * 3 * C + C + h * hs + e];
+                    a[j] = d * scale;
+                    if (a[j] > mx) mx = a[j];
                 }
-                double sum = 0;
-                for (int j = 0; j < T; j++) {
-                    a[j] = mask[(size_t)b * T + j] ? exp(a[j] - mx) : 0.0;
-                    sum += a[j];
-                }
-                for (int j = 0; j < T; j++) a[j] /= sum;
-                double *o = out + ((size_t)b * T + i) * C + h * hs;
-                for (int e = 0; e < hs; e++) o[e] = 0;
-                for (int j = 0; j < T; j++) {
-                    size_t idx = (size_t)(a - att) + j;
-                    double pj = drop(a[j], p, key, idx);
-                    const double *v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    for (int e = 0; e < hs; e++) o[e] += pj * v[e];
+                for (int j = 0; j < L; j++) sum += a[j] = exp(a[j] - mx);
+                for (int j = 0; j < L; j++) a[j] /= sum;
+                double *o = out + ((size_t)s->start[b] + i) * C + h * hs;
+                for (int e = 0; e < hs; e++) {
+                    double v = 0;
+                    for (int j = 0; j < L; j++)
+                        v += drop(a[j], p, key, ai + j) * x[(size_t)j * 3 * C + 2 * C + h * hs + e];
+                    o[e] = v;
                 }
             }
+    }
 }
 
 void ss__ref_attention_backward(double *dqkv, const double *dout, const double *qkv,
-                                const double *att, const uint8_t *mask, int B, int T, int C,
-                                int NH, double p, uint64_t key)
+                                const double *att, const ss__seqs *s, int C, int NH, double p,
+                                uint64_t key)
 {
     int hs = C / NH;
     double scale = 1.0 / sqrt((double)hs);
-    memset(dqkv, 0, sizeof(double) * (size_t)B * T * 3 * C);
-    for (int b = 0; b < B; b++)
+    memset(dqkv, 0, sizeof(double) * (size_t)s->start[s->B] * 3 * C);
+    for (int b = 0; b < s->B; b++) {
+        int L = s->start[b + 1] - s->start[b];
+        const double *x = qkv + (size_t)s->start[b] * 3 * C;
+        double *dx = dqkv + (size_t)s->start[b] * 3 * C;
         for (int h = 0; h < NH; h++)
-            for (int i = 0; i < T; i++) {
-                const double *a = att + (((size_t)b * NH + h) * T + i) * T;
-                const double *d = dout + ((size_t)b * T + i) * C + h * hs;
-                double dp[T > 0 ? T : 1];
-                /* o = sum_j drop(a_j) v_j */
-                for (int j = 0; j < T; j++) {
-                    size_t idx = (size_t)(a - att) + j;
-                    const double *v = qkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    double *dv = dqkv + ((size_t)b * T + j) * 3 * C + 2 * C + h * hs;
-                    double pj = drop(a[j], p, key, idx), s = 0;
+            for (int i = 0; i < L; i++) {
+                size_t ai = s->att[b] + ((size_t)h * L + i) * L;
+                const double *a = att + ai;
+                const double *d = dout + ((size_t)s->start[b] + i) * C + h * hs;
+                double dp[L], dot = 0;
+                /* o_i = sum_j drop(a_ij) v_j */
+                for (int j = 0; j < L; j++) {
+                    double pj = drop(a[j], p, key, ai + j), g = 0;
                     for (int e = 0; e < hs; e++) {
-                        dv[e] += pj * d[e];
-                        s += d[e] * v[e];
+                        dx[(size_t)j * 3 * C + 2 * C + h * hs + e] += pj * d[e];
+                        g += d[e] * x[(size_t)j * 3 * C + 2 * C + h * hs + e];
                     }
-                    dp[j] = drop(s, p, key, idx);
+                    dp[j] = drop(g, p, key, ai + j);
+                    dot += a[j] * dp[j];
                 }
-                double dot = 0;
-                for (int j = 0; j < T; j++) dot += a[j] * dp[j];
-                const double *q = qkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                double *dq = dqkv + ((size_t)b * T + i) * 3 * C + h * hs;
-                for (int j = 0; j < T; j++) {
-                    if (!mask[(size_t)b * T + j]) continue;
+                for (int j = 0; j < L; j++) {
                     double ds = a[j] * (dp[j] - dot) * scale;
-                    const double *k = qkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
-                    double *dk = dqkv + ((size_t)b * T + j) * 3 * C + C + h * hs;
                     for (int e = 0; e < hs; e++) {
-                        dq[e] += ds * k[e];
-                        dk[e] += ds * q[e];
+                        dx[(size_t)i * 3 * C + h * hs + e] += ds * x[(size_t)j * 3 * C + C + h * hs + e];
+                        dx[(size_t)j * 3 * C + C + h * hs + e] += ds * x[(size_t)i * 3 * C + h * hs + e];
                     }
                 }
             }
+    }
 }
 
 static double gelu(double x)
@@ -224,53 +211,37 @@ void ss__ref_residual_backward(double *dy, const double *dout, size_t n, double 
     for (size_t i = 0; i < n; i++) dy[i] = drop(dout[i], p, key, i);
 }
 
-void ss__ref_pool_forward(double *out, int32_t *argmax, const double *inp, const uint8_t *mask,
-                          int B, int T, int C, int mode)
+void ss__ref_pool_forward(double *out, int32_t *argmax, const double *inp, const ss__seqs *s,
+                          int C, int mode)
 {
-    for (int b = 0; b < B; b++)
+    for (int b = 0; b < s->B; b++)
         for (int c = 0; c < C; c++) {
-            double s = 0, best = 0;
-            int cnt = 0, arg = -1;
-            for (int t = 0; t < T; t++) {
-                double x = inp[((size_t)b * T + t) * C + c];
-                if (mode == SS_POOL_CLS) {
-                    if (t == 0) s = x;
-                    continue;
-                }
-                if (!mask[(size_t)b * T + t]) continue;
-                cnt++;
-                s += x;
-                if (arg < 0 || x > best) {
-                    best = x;
-                    arg = t;
-                }
+            int r0 = s->start[b], r1 = s->start[b + 1], arg = r0;
+            double sum = 0, best = inp[(size_t)r0 * C + c];
+            for (int r = r0; r < r1; r++) {
+                double x = inp[(size_t)r * C + c];
+                sum += x;
+                if (x > best) best = x, arg = r;
             }
-            if (mode == SS_POOL_MEAN) out[(size_t)b * C + c] = cnt ? s / cnt : 0.0;
-            else if (mode == SS_POOL_CLS) out[(size_t)b * C + c] = s;
-            else {
-                out[(size_t)b * C + c] = best;
-                argmax[(size_t)b * C + c] = arg;
-            }
+            double *o = out + (size_t)b * C + c;
+            if (mode == SS_POOL_MEAN) *o = sum / (r1 - r0);
+            else if (mode == SS_POOL_CLS) *o = inp[(size_t)r0 * C + c];
+            else *o = best, argmax[(size_t)b * C + c] = arg;
         }
 }
 
 void ss__ref_pool_backward(double *dinp, const double *dout, const int32_t *argmax,
-                           const uint8_t *mask, int B, int T, int C, int mode)
+                           const ss__seqs *s, int C, int mode)
 {
-    memset(dinp, 0, sizeof(double) * (size_t)B * T * C);
-    for (int b = 0; b < B; b++) {
-        int cnt = 0;
-        for (int t = 0; t < T; t++) cnt += mask[(size_t)b * T + t] != 0;
+    memset(dinp, 0, sizeof(double) * (size_t)s->start[s->B] * C);
+    for (int b = 0; b < s->B; b++) {
+        int r0 = s->start[b], r1 = s->start[b + 1];
         for (int c = 0; c < C; c++) {
             double d = dout[(size_t)b * C + c];
-            if (mode == SS_POOL_CLS) dinp[(size_t)b * T * C + c] = d;
-            else if (mode == SS_POOL_MAX) {
-                int a = argmax[(size_t)b * C + c];
-                if (a >= 0) dinp[((size_t)b * T + a) * C + c] = d;
-            } else {
-                for (int t = 0; t < T; t++)
-                    if (mask[(size_t)b * T + t]) dinp[((size_t)b * T + t) * C + c] = d / cnt;
-            }
+            if (mode == SS_POOL_CLS) dinp[(size_t)r0 * C + c] = d;
+            else if (mode == SS_POOL_MAX) dinp[(size_t)argmax[(size_t)b * C + c] * C + c] = d;
+            else
+                for (int r = r0; r < r1; r++) dinp[(size_t)r * C + c] = d / (r1 - r0);
         }
     }
 }
@@ -339,30 +310,37 @@ double ss__ref_infonce(const double *a, const double *b, int B, int C, double te
 int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, double p,
                   uint64_t key, double *out, const double *dout, double *G)
 {
-    int B = bt->B, T = bt->T, C = cfg->d_model, NH = cfg->n_heads, F = cfg->d_ff;
-    int NL = cfg->n_layers;
-    size_t N = (size_t)B * T, NC = N * C, att_n = (size_t)B * NH * T * T;
+    int B = bt->B, C = cfg->d_model, NH = cfg->n_heads, F = cfg->d_ff, NL = cfg->n_layers;
     ss__layout L;
     ss__model_layout(cfg, &L);
-    /* activations: per layer x_in, ln1, mean1, rstd1, qkv, att, ao, proj,
-     * xmid, ln2, mean2, rstd2, h, g, f; then x_out, lnf, meanf, rstdf, pooled,
-     * norm */
-    size_t per = NC * 9 + N * 4 + NC * 3 + att_n + N * F * 2 + NC; /* generous */
-    size_t total = per * (size_t)NL + NC * 4 + N * 2 + (size_t)B * C * 2 + B + NC;
-    double *mem = ss__calloc(total, sizeof(double));
+    /* pack the real tokens as the encoder does */
+    size_t BT = (size_t)B * bt->T;
+    int32_t *ids = ss__malloc(sizeof(int32_t) * (BT ? BT : 1));
+    int32_t *pos = ss__malloc(sizeof(int32_t) * (BT ? BT : 1));
+    int *len = ss__malloc(sizeof(int) * (size_t)B), *start = ss__malloc(sizeof(int) * (B + 1));
+    size_t *attoff = ss__malloc(sizeof(size_t) * (B + 1));
     int32_t *argmax = ss__calloc((size_t)B * C, sizeof(int32_t));
-    if (!mem || !argmax) {
-        ss_free(mem);
-        ss_free(argmax);
-        return ss__fail(SS_ERR_NOMEM, "out of memory");
-    }
-    double *cur = mem;
-#define TAKE(n) (cur += (n), cur - (n))
-    double *x0 = TAKE(NC);
     struct lay {
         double *xin, *ln1, *m1, *r1, *qkv, *att, *ao, *proj, *xmid, *ln2, *m2, *r2, *h, *g, *f,
             *xout;
-    } lay[NL > 0 ? NL : 1];
+    } *lay = ss__malloc(sizeof *lay * (size_t)(NL > 0 ? NL : 1));
+    double *mem = NULL;
+    if (!ids || !pos || !len || !start || !attoff || !argmax || !lay) goto nomem;
+    size_t N = (size_t)ss__batch_pack(bt, ids, pos, len);
+    size_t att_n = ss__seqs_layout(B, len, NH, start, attoff);
+    ss__seqs sq = {B, start, attoff};
+    size_t NC = N * C;
+    /* activations: x0; per layer ln1, m1, r1, qkv, att, ao, proj, xmid, ln2,
+     * m2, r2, h, g, f, xout; then lnf, mf, rf, pooled, norm; backward
+     * buffers dres, dtmp, dln, dy, dqkv, dg, dpool */
+    size_t per = NC * 10 + N * 4 + att_n + N * F * 2;
+    size_t total = NC + per * (size_t)NL + NC + 2 * N + (size_t)B * C + B;
+    if (dout) total += NC * 7 + N * F + (size_t)B * C;
+    mem = ss__calloc(total, sizeof(double));
+    if (!mem) goto nomem;
+    double *cur = mem;
+#define TAKE(n) (cur += (n), cur - (n))
+    double *x0 = TAKE(NC);
     for (int l = 0; l < NL; l++) {
         struct lay *y = &lay[l];
         y->xin = l ? lay[l - 1].xout : x0;
@@ -375,7 +353,7 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
     double *lnf = TAKE(NC), *mf = TAKE(N), *rf = TAKE(N), *pooled = TAKE((size_t)B * C);
     double *norm = TAKE(B);
 
-    ss__ref_embedding_forward(x0, bt->ids, P + L.wte, P + L.wpe, B, T, C, p,
+    ss__ref_embedding_forward(x0, ids, pos, P + L.wte, P + L.wpe, (int)N, C, p,
                               ss__dropout_site(key, ss__site_embed()));
     for (int l = 0; l < NL; l++) {
         struct lay *y = &lay[l];
@@ -383,7 +361,7 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
         ss__ref_layernorm_forward(y->ln1, y->m1, y->r1, y->xin, W + L.blk.ln1w, W + L.blk.ln1b,
                                   (int)N, C);
         ss__ref_matmul_forward(y->qkv, y->ln1, W + L.blk.qkvw, W + L.blk.qkvb, (int)N, C, 3 * C);
-        ss__ref_attention_forward(y->ao, y->att, y->qkv, bt->mask, B, T, C, NH, p,
+        ss__ref_attention_forward(y->ao, y->att, y->qkv, &sq, C, NH, p,
                                   ss__dropout_site(key, ss__site_attn(l)));
         ss__ref_matmul_forward(y->proj, y->ao, W + L.blk.projw, W + L.blk.projb, (int)N, C, C);
         ss__ref_residual_forward(y->xmid, y->xin, y->proj, NC, p,
@@ -397,22 +375,15 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
                                  ss__dropout_site(key, ss__site_ffn(l)));
     }
     ss__ref_layernorm_forward(lnf, mf, rf, xL, P + L.lnfw, P + L.lnfb, (int)N, C);
-    ss__ref_pool_forward(pooled, argmax, lnf, bt->mask, B, T, C, cfg->pooling);
+    ss__ref_pool_forward(pooled, argmax, lnf, &sq, C, cfg->pooling);
     ss__ref_l2norm_forward(out, norm, pooled, B, C);
 
     if (dout) {
         /* backward: dres is the gradient of the residual stream */
-        double *dres = ss__calloc(NC * 7 + N * F + (size_t)B * C, sizeof(double));
-        if (!dres) {
-            ss_free(mem);
-            ss_free(argmax);
-            return ss__fail(SS_ERR_NOMEM, "out of memory");
-        }
-        double *dtmp = dres + NC, *dln = dtmp + NC, *dy = dln + NC, *dqkv3 = dy + NC;
-        double *dg = dqkv3 + 3 * NC, *dpool = dg + N * F;
+        double *dres = TAKE(NC), *dtmp = TAKE(NC), *dln = TAKE(NC), *dy = TAKE(NC);
+        double *dqkv = TAKE(3 * NC), *dg = TAKE(N * F), *dpool = TAKE((size_t)B * C);
         ss__ref_l2norm_backward(dpool, dout, out, norm, B, C);
-        ss__ref_pool_backward(dtmp, dpool, argmax, bt->mask, B, T, C, cfg->pooling);
-        memset(dres, 0, NC * sizeof(double));
+        ss__ref_pool_backward(dtmp, dpool, argmax, &sq, C, cfg->pooling);
         ss__ref_layernorm_backward(dres, G + L.lnfw, G + L.lnfb, dtmp, xL, P + L.lnfw, mf, rf,
                                    (int)N, C);
         for (int l = NL - 1; l >= 0; l--) {
@@ -432,19 +403,22 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
             ss__ref_residual_backward(dy, dres, NC, p, ss__dropout_site(key, ss__site_proj(l)));
             ss__ref_matmul_backward(dtmp, GW + L.blk.projw, GW + L.blk.projb, dy, y->ao,
                                     W + L.blk.projw, (int)N, C, C);
-            ss__ref_attention_backward(dqkv3, dtmp, y->qkv, y->att, bt->mask, B, T, C, NH, p,
+            ss__ref_attention_backward(dqkv, dtmp, y->qkv, y->att, &sq, C, NH, p,
                                        ss__dropout_site(key, ss__site_attn(l)));
-            ss__ref_matmul_backward(dln, GW + L.blk.qkvw, GW + L.blk.qkvb, dqkv3, y->ln1,
+            ss__ref_matmul_backward(dln, GW + L.blk.qkvw, GW + L.blk.qkvb, dqkv, y->ln1,
                                     W + L.blk.qkvw, (int)N, C, 3 * C);
             ss__ref_layernorm_backward(dres, GW + L.blk.ln1w, GW + L.blk.ln1b, dln, y->xin,
                                        W + L.blk.ln1w, y->m1, y->r1, (int)N, C);
         }
-        ss__ref_embedding_backward(G + L.wte, G + L.wpe, dres, bt->ids, bt->mask, B, T, C, p,
+        ss__ref_embedding_backward(G + L.wte, G + L.wpe, dres, ids, pos, (int)N, C, p,
                                    ss__dropout_site(key, ss__site_embed()));
-        ss_free(dres);
     }
 #undef TAKE
-    ss_free(mem);
-    ss_free(argmax);
+    ss_free(mem), ss_free(ids), ss_free(pos), ss_free(len), ss_free(start), ss_free(attoff);
+    ss_free(argmax), ss_free(lay);
     return SS_OK;
+nomem:
+    ss_free(mem), ss_free(ids), ss_free(pos), ss_free(len), ss_free(start), ss_free(attoff);
+    ss_free(argmax), ss_free(lay);
+    return ss__fail(SS_ERR_NOMEM, "out of memory");
 }

@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layers.h"
 #include "semsearch.h"
 
-void ss__ref_embedding_forward(double *out, const int32_t *ids, const double *wte,
-                               const double *wpe, int B, int T, int C, double p, uint64_t key);
+void ss__ref_embedding_forward(double *out, const int32_t *ids, const int32_t *pos,
+                               const double *wte, const double *wpe, int N, int C, double p,
+                               uint64_t key);
 void ss__ref_embedding_backward(double *dwte, double *dwpe, const double *dout,
-                                const int32_t *ids, const uint8_t *mask, int B, int T, int C,
-                                double p, uint64_t key);
+                                const int32_t *ids, const int32_t *pos, int N, int C, double p,
+                                uint64_t key);
 void ss__ref_layernorm_forward(double *out, double *mean, double *rstd, const double *inp,
                                const double *w, const double *b, int N, int C);
 void ss__ref_layernorm_backward(double *dinp, double *dw, double *db, const double *dout,
@@ -25,21 +27,21 @@ void ss__ref_matmul_forward(double *out, const double *inp, const double *w, con
                             int N, int IC, int OC);
 void ss__ref_matmul_backward(double *dinp, double *dw, double *dbias, const double *dout,
                              const double *inp, const double *w, int N, int IC, int OC);
-/* att (B,NH,T,T) keeps the probabilities before dropout (no scratch needed) */
-void ss__ref_attention_forward(double *out, double *att, const double *qkv, const uint8_t *mask,
-                               int B, int T, int C, int NH, double p, uint64_t key);
+/* att (s->att[B]) keeps the probabilities before dropout (no scratch needed) */
+void ss__ref_attention_forward(double *out, double *att, const double *qkv, const ss__seqs *s,
+                               int C, int NH, double p, uint64_t key);
 void ss__ref_attention_backward(double *dqkv, const double *dout, const double *qkv,
-                                const double *att, const uint8_t *mask, int B, int T, int C,
-                                int NH, double p, uint64_t key);
+                                const double *att, const ss__seqs *s, int C, int NH, double p,
+                                uint64_t key);
 void ss__ref_gelu_forward(double *out, const double *inp, size_t n);
 void ss__ref_gelu_backward(double *dinp, const double *inp, const double *dout, size_t n);
 void ss__ref_residual_forward(double *out, const double *res, const double *y, size_t n,
                               double p, uint64_t key);
 void ss__ref_residual_backward(double *dy, const double *dout, size_t n, double p, uint64_t key);
-void ss__ref_pool_forward(double *out, int32_t *argmax, const double *inp, const uint8_t *mask,
-                          int B, int T, int C, int mode);
+void ss__ref_pool_forward(double *out, int32_t *argmax, const double *inp, const ss__seqs *s,
+                          int C, int mode);
 void ss__ref_pool_backward(double *dinp, const double *dout, const int32_t *argmax,
-                           const uint8_t *mask, int B, int T, int C, int mode);
+                           const ss__seqs *s, int C, int mode);
 void ss__ref_l2norm_forward(double *out, double *norm, const double *inp, int B, int C);
 void ss__ref_l2norm_backward(double *dinp, const double *dout, const double *out,
                              const double *norm, int B, int C);

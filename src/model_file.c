@@ -104,9 +104,7 @@ int ss_model_save(const ss_model *m, const char *path, int dtype)
     if (rc) return rc;
     rc = ss__model_file_add(w, m, dtype);
     if (rc) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ss_errmsg());
-        rc = ss__fail(rc, "%s: %s", path, msg);
+        rc = ss__fail_prefix(rc, "%s", path);
     } else {
         rc = ss__gguf_write(w, path);
     }
@@ -173,11 +171,7 @@ static int read_config(const ss__gguf *g, ss_config *c)
                             path, (double)eps, (double)SS_LN_EPS);
     }
     rc = ss__config_check(c);
-    if (rc) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ss_errmsg());
-        return ss__fail(SS_ERR_FORMAT, "%s: bad hyperparameters: %s", path, msg);
-    }
+    if (rc) return ss__fail_prefix(SS_ERR_FORMAT, "%s: bad hyperparameters", path);
     return SS_OK;
 }
 
@@ -204,11 +198,7 @@ static int read_tokenizer(const ss__gguf *g, ss_tokenizer **tok)
     if (flags & ~(uint32_t)(SS_NORM_NFKC | SS_NORM_CASEFOLD))
         return ss__fail(SS_ERR_FORMAT, "%s: tokenizer.semsearch.norm_flags %#x has unknown bits", path, flags);
     rc = ss_tokenizer_load_bytes(spm, (size_t)n, tok);
-    if (rc) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ss_errmsg());
-        return ss__fail(rc, "%s: embedded tokenizer: %s", path, msg);
-    }
+    if (rc) return ss__fail_prefix(rc, "%s: embedded tokenizer", path);
     ss_tokenizer_set_norm(*tok, (int)flags);
     return SS_OK;
 }
@@ -231,6 +221,14 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
     ss__tensor_info *tab = NULL;
     int nt = 0;
     if ((rc = ss__model_tensors(&c, &tab, &nt))) {
+        ss_tokenizer_free(tok);
+        return rc;
+    }
+    /* Every tensor must be in the file, with its shape, before the buffer is
+     * allocated: the config alone could ask for gigabytes (found by fuzzing). */
+    for (int i = 0; i < nt && !rc; i++) rc = ss__gguf_check_f32(g, tab[i].name, tab[i].ndim, tab[i].shape);
+    if (rc) {
+        ss_free(tab);
         ss_tokenizer_free(tok);
         return rc;
     }

@@ -68,6 +68,17 @@ int ss__search_f32(const ss__vecset *v, const float *q, size_t nq, int k, int th
 int ss__search_i8(const ss__vecset *v, const float *q, size_t nq, int k, int cand, int threads,
                   ss__fetch_fn fetch, void *fetch_ctx, ss__hit *out, int *counts);
 
+/* Streaming f32 search, for rows that arrive in pieces (read block by block
+ * and never held in memory together): the same scan and ordering as
+ * ss__search_f32, on one thread. q (nq,dim) must outlive the stream. */
+typedef struct ss__stream ss__stream;
+int ss__stream_new(const float *q, size_t nq, int dim, int k, ss__stream **out);
+/* Scans rows (rows->f32, ids, allow); pos0: the row number of its first row. */
+void ss__stream_feed(ss__stream *st, const ss__vecset *rows, size_t pos0);
+/* The k best of each query so far, best first, into out (nq,k) and counts. */
+void ss__stream_finish(ss__stream *st, int k, ss__hit *out, int *counts);
+void ss__stream_free(ss__stream *st, size_t nq);
+
 /* Quantizes one vector: scale = max|x| / 127, codes = round(x/scale)+128. */
 void ss__quantize_i8(const float *x, int dim, uint8_t *codes, float *scale);
 

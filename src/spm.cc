@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <unordered_map>
@@ -45,14 +46,13 @@ extern "C" int ss__spm_load(const void *bytes, size_t len, ss__spm **out)
     *out = nullptr;
     SPM_TRY
     if (!bytes || len == 0) return ss__fail(SS_ERR_FORMAT, "empty tokenizer model");
-    ss__spm *p = new ss__spm;
+    // unique_ptr: SentencePiece may throw while parsing (found by fuzzing)
+    std::unique_ptr<ss__spm> p(new ss__spm);
     p->bytes.assign(static_cast<const char *>(bytes), len);
     auto st = p->proc.LoadFromSerializedProto(p->bytes);
-    if (!st.ok()) {
-        delete p;
+    if (!st.ok())
         return ss__fail(SS_ERR_FORMAT, "not a valid SentencePiece model: %s", st.ToString().c_str());
-    }
-    *out = p;
+    *out = p.release();
     return SS_OK;
     SPM_CATCH
 }

@@ -197,6 +197,10 @@ int ss__store_read_meta(ss_store *s)
         if (r == SQLITE_NOMEM) break;
     }
     sqlite3_finalize(st);
+    /* no model recorded yet: empty strings, never NULL */
+    if (r == SQLITE_DONE && ((!name && !(name = ss__strdup(""))) || (!fp && !(fp = ss__strdup(""))) ||
+                             (!path && !(path = ss__strdup("")))))
+        r = SQLITE_NOMEM;
     if (r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "read meta");
     else if (bs <= 0 || bs > (1 << 20) || dim < 0 || dim > (1 << 16))
         rc = ss__fail(SS_ERR_FORMAT, "%s: invalid meta table (block_size %d, dim %d)", s->path, bs, dim);

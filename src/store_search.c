@@ -184,17 +184,45 @@ static int load(ss_store *s, int precisions, int64_t version)
     return SS_OK;
 }
 
+/* Re-reads the model the database records, keeping a model declared with
+ * ss_store_use_model while the database still records none. */
+static int refresh_meta(ss_store *s)
+{
+    if (!s->pending) return ss__store_read_meta(s);
+    char *name = ss__strdup(s->model_name), *fp = ss__strdup(s->model_fp), *path = ss__strdup(s->model_path);
+    int dim = s->dim, rc = SS_OK;
+    if (!name || !fp || !path) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) rc = ss__store_read_meta(s);
+    if (!rc && !s->model_fp[0]) {
+        ss_store_model m = {name, fp, path, dim};
+        rc = ss_store_use_model(s, &m);
+    }
+    ss_free(name);
+    ss_free(fp);
+    ss_free(path);
+    return rc;
+}
+
+/* Inside a read transaction: is s->mem the current snapshot? */
+static int is_fresh(ss_store *s, int *fresh, int64_t *version)
+{
+    int rc = query_i64(s, "PRAGMA data_version", version);
+    ss__vecmem *m = &s->mem;
+    *fresh = !rc && m->loaded && m->data_version == *version && m->generation == s->generation;
+    return rc;
+}
+
 /* Inside a read transaction: makes s->mem current with at least `precisions`. */
 static int ensure(ss_store *s, int precisions)
 {
     int64_t version;
-    int rc = query_i64(s, "PRAGMA data_version", &version);
+    int fresh;
+    int rc = is_fresh(s, &fresh, &version);
     if (rc) return rc;
     ss__vecmem *m = &s->mem;
-    int fresh = m->loaded && m->data_version == version && m->generation == s->generation;
     if (fresh && (m->loaded & precisions) == precisions) return SS_OK;
     if (fresh) return load_more(s, precisions);
-    rc = ss__store_read_meta(s); /* another process may have re-embedded */
+    rc = refresh_meta(s); /* another process may have re-embedded */
     if (rc) return rc;
     ss__vecmem_free(m); /* before reading the new snapshot: never two in memory */
     return load(s, precisions, version);
@@ -230,6 +258,75 @@ int ss_store_load(ss_store *s, int precisions)
     precisions &= (1 << SS_PREC_F32) | (1 << SS_PREC_INT8);
     if (!precisions) precisions = 1 << SS_PREC_F32;
     return ss__store_ensure_loaded(s, precisions);
+}
+
+static int source_mask(ss_store *s, const char *source, uint8_t **out);
+
+/* Exact f32 search reading the blocks one at a time into a small buffer
+ * (inside the caller's read transaction): the first query of a process costs
+ * one pass over the database's pages instead of a gigabyte of new memory. */
+static int stream_search(ss_store *s, const float *q, size_t nq, int k, const char *source, ss__hit *out,
+                         int *counts)
+{
+    ss__vecmem *m = &s->mem; /* block list and mask only; s->mem holds no vectors here */
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
+    ss__vecmem_free(m);
+    int64_t nb = 0;
+    int rc = query_i64(s, "SELECT count(*) FROM blocks", &nb);
+    if (rc) return rc;
+    m->nblocks = (size_t)nb;
+    m->n = m->nblocks * bs;
+    m->dim = s->dim;
+    m->block_ids = ss__malloc((m->nblocks ? m->nblocks : 1) * sizeof *m->block_ids);
+    int64_t *ids = ss__malloc(bs * sizeof *ids);
+    float *x = ss__malloc(bs * d * sizeof *x);
+    uint8_t *allow = NULL;
+    ss__stream *st = NULL;
+    sqlite3_blob *bi = NULL, *bx = NULL;
+    if (!m->block_ids || !ids || !x) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        sqlite3_stmt *sel;
+        rc = ss__store_prepare(s, "SELECT id FROM blocks ORDER BY id", &sel);
+        size_t i = 0;
+        int r = SQLITE_DONE;
+        while (!rc && (r = sqlite3_step(sel)) == SQLITE_ROW && i < m->nblocks) m->block_ids[i++] = sqlite3_column_int64(sel, 0);
+        if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = ss__store_sqlerr(s, r, "read blocks");
+        if (!rc && i != m->nblocks) rc = ss__fail(SS_ERR_FORMAT, "%s: blocks changed while reading", s->path);
+        sqlite3_finalize(sel);
+    }
+    if (!rc && source) rc = source_mask(s, source, &allow);
+    if (!rc) rc = ss__stream_new(q, nq, s->dim, k, &st);
+    for (size_t b = 0; b < m->nblocks && !rc; b++) {
+        int64_t block = m->block_ids[b];
+        int r = bi ? sqlite3_blob_reopen(bi, block) : sqlite3_blob_open(s->db, "main", "blocks", "ids", block, 0, &bi);
+        if (r == SQLITE_OK) r = bx ? sqlite3_blob_reopen(bx, block)
+                                   : sqlite3_blob_open(s->db, "main", "vectors_f32", "data", block, 0, &bx);
+        if (r != SQLITE_OK) {
+            rc = ss__store_sqlerr(s, r == SQLITE_ERROR ? SQLITE_CORRUPT : r, "read vector blocks");
+            break;
+        }
+        if ((size_t)sqlite3_blob_bytes(bi) != bs * 8 || (size_t)sqlite3_blob_bytes(bx) != bs * d * 4) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s: block %lld has the wrong size", s->path, (long long)block);
+            break;
+        }
+        r = sqlite3_blob_read(bi, ids, (int)(bs * 8), 0);
+        if (r == SQLITE_OK) r = sqlite3_blob_read(bx, x, (int)(bs * d * 4), 0);
+        if (r != SQLITE_OK) {
+            rc = ss__store_sqlerr(s, r, "read vector blocks");
+            break;
+        }
+        ss__vecset v = {bs, s->dim, ids, x, NULL, NULL, allow ? allow + b * bs : NULL};
+        ss__stream_feed(st, &v, b * bs);
+    }
+    if (!rc) ss__stream_finish(st, k, out, counts);
+    if (bi) sqlite3_blob_close(bi);
+    if (bx) sqlite3_blob_close(bx);
+    ss__stream_free(st, nq);
+    ss_free(ids);
+    ss_free(x);
+    ss_free(allow);
+    ss__vecmem_free(m);
+    return rc;
 }
 
 void ss_store_query_opts_init(ss_store_query_opts *o)
@@ -302,7 +399,8 @@ static int source_mask(ss_store *s, const char *source, uint8_t **out)
  * quotes and FTS5 syntax in the text are only words). NULL if no words. */
 static char *fts_expr(const char *text)
 {
-    size_t n = strlen(text), cap = n * 3 + 16, len = 0;
+    /* a word of w >= 1 bytes takes at most w + 6 (" OR " and quotes) <= 7w */
+    size_t n = strlen(text), cap = n * 7 + 16, len = 0;
     char *e = ss__malloc(cap);
     if (!e) return NULL;
     int words = 0;
@@ -318,7 +416,9 @@ static char *fts_expr(const char *text)
             if (!(d >= 0x80 || (d >= '0' && d <= '9') || ((d | 32) >= 'a' && (d | 32) <= 'z'))) break;
             j++;
         }
-        len += (size_t)snprintf(e + len, cap - len, "%s\"%.*s\"", words ? " OR " : "", (int)(j - i), text + i);
+        int w = snprintf(e + len, cap - len, "%s\"%.*s\"", words ? " OR " : "", (int)(j - i), text + i);
+        if (w < 0 || (size_t)w >= cap - len) break; /* cannot happen: cap is enough */
+        len += (size_t)w;
         words++;
         i = j;
     }
@@ -413,13 +513,27 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     if (nq == 0) return SS_OK;
     int rc = begin_read(s);
     if (rc) return rc;
-    int prec = o->precision;
-    rc = ensure(s, 1 << prec);
+    int prec = o->precision, dim_before = s->dim;
+    char fp_before[80];
+    snprintf(fp_before, sizeof fp_before, "%s", s->model_fp ? s->model_fp : "");
+    int fresh = 0, stream = 0;
+    int64_t version;
+    if (o->once && prec == SS_PREC_F32) {
+        rc = is_fresh(s, &fresh, &version);
+        stream = !rc && !(fresh && s->mem.f32);
+        if (stream && !fresh) rc = refresh_meta(s);
+    }
+    if (!rc && !stream) rc = ensure(s, 1 << prec);
+    /* the queries were embedded with the model the handle knew: if another
+     * process re-embedded the database meanwhile, they no longer fit */
+    if (!rc && fp_before[0] && s->model_fp && s->model_fp[0] && (strcmp(fp_before, s->model_fp) || s->dim != dim_before))
+        rc = ss__fail(SS_ERR_MODEL, "%s: the database was re-embedded with model '%s' meanwhile", s->path,
+                      s->model_name);
     if (rc) {
         end_read(s);
         return rc;
     }
-    if (s->mem.live == 0 || s->dim == 0) { /* nothing stored yet */
+    if ((!stream && s->mem.live == 0) || s->dim == 0) { /* nothing stored yet */
         end_read(s);
         return SS_OK;
     }
@@ -446,8 +560,10 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         float inv = (float)(1.0 / sqrt(ss));
         for (size_t i = 0; i < d; i++) qn[j * d + i] = q[j * d + i] * inv;
     }
-    if (!rc && o->source) rc = source_mask(s, o->source, &allow);
-    if (!rc) {
+    if (!rc && !stream && o->source) rc = source_mask(s, o->source, &allow);
+    if (!rc && stream) {
+        rc = stream_search(s, qn, nq, kv, o->source, raw, rawn);
+    } else if (!rc) {
         ss__vecmem *m = &s->mem;
         ss__vecset v = {m->n, s->dim, m->ids, m->f32, m->codes, m->scales, allow};
         if (prec == SS_PREC_F32) {

@@ -58,12 +58,7 @@ int ss_tokenizer_load(const char *path, ss_tokenizer **out)
     int rc = err ? ss__fail(SS_ERR_IO, "%s: read error", path)
                  : ss_tokenizer_load_bytes(buf, len, out);
     ss_free(buf);
-    if (rc && !err) {
-        /* prefix the path to SentencePiece's message */
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", ss_errmsg());
-        ss__fail(rc, "%s: %s", path, msg);
-    }
+    if (rc && !err) ss__fail_prefix(rc, "%s", path); /* name the file in SentencePiece's message */
     return rc;
 }
 

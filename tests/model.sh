@@ -86,4 +86,18 @@ else
     grep -q "pass -m MODEL" "$T/err"; ok $? "info without -m and no shipped model: a clear error"
 fi
 
+# model convert: f32 -> f16 halves the weights, keeps the vectors close; f16 -> f32 exact.
+run_ok "model convert to f16" $SEMSEARCH model convert -m "$T/m.gguf" --f16 -o "$T/m16.gguf"
+$SEMSEARCH model info -m "$T/m16.gguf" | grep -q "f16"; ok $? "the converted model is f16"
+[ "$(wc -c < "$T/m16.gguf")" -lt "$(wc -c < "$T/m.gguf")" ]; ok $? "the f16 file is smaller"
+printf 'a man plays a guitar\nthe cat sleeps\n' > "$T/two.txt"
+$SEMSEARCH embed -m "$T/m.gguf" "$T/two.txt" > "$T/e32" && $SEMSEARCH embed -m "$T/m16.gguf" "$T/two.txt" > "$T/e16"
+paste "$T/e32" "$T/e16" | awk -F'\t' '{n=NF/2; for(i=1;i<=n;i++){d=$i-$(i+n); if(d<0)d=-d; if(d>m)m=d}} END{exit !(m<0.01)}'
+ok $? "f16 vectors stay within 0.01 of the f32 ones"
+run_ok "model convert back to f32" $SEMSEARCH model convert -m "$T/m16.gguf" --f32 -o "$T/m32.gguf"
+$SEMSEARCH embed -m "$T/m32.gguf" "$T/two.txt" > "$T/e32b"; same "f16 -> f32 keeps every weight" "$T/e16" "$T/e32b"
+run_fails "convert needs -o" "no -o given" $SEMSEARCH model convert -m "$T/m.gguf"
+run_fails "convert of a missing model names it" "/nonexistent.gguf" $SEMSEARCH model convert -m /nonexistent.gguf -o "$T/x.gguf"
+[ ! -e "$T/x.gguf" ]; ok $? "a failed convert writes nothing"
+
 done_testing

@@ -9,6 +9,8 @@ DATA="$top_srcdir/tests/data"
 GOLDEN="$top_srcdir/tests/golden"
 export SEMSEARCH_DATA="$top_srcdir"
 export SEMSEARCH_THREADS="${SEMSEARCH_THREADS:-2}"
+# what main() would set by re-executing itself (not possible under valgrind)
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/semsearch-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 # Under --enable-valgrind, run the binary under valgrind too.

@@ -172,8 +172,11 @@ while [ $i -lt 400 ]; do
     sleep 0.05
     i=$((i + 1))
 done
+$SEMSEARCH query -d "$KDB" -k 1 "a dog" > "$T/conc.out" 2> "$T/conc.err"
+conc=$?
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
+[ $conc -eq 0 ] && [ "$(wc -l < "$T/conc.out")" -eq 1 ]; ok $? "a query while another process indexes (WAL)"
 info "$KDB"
 before=$(val documents)
 [ -n "$before" ] && [ "$before" -lt 4000 ]; ok $? "killed with $before of 4000 documents committed"

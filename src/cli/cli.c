@@ -112,6 +112,21 @@ char *cli_data_path(const char *rel)
     return NULL;
 }
 
+char *cli_model_path(const char *path, const char *hint)
+{
+    if (path) {
+        char *p = strdup(path);
+        if (!p) cli_error("out of memory");
+        return p;
+    }
+    char *def = cli_data_path(CLI_DEFAULT_MODEL);
+    if (!def)
+        cli_error("no -m given and the shipped %s was not found: pass -m MODEL, or create one with "
+                  "'semsearch model init -o MODEL'%s%s",
+                  CLI_DEFAULT_MODEL, hint ? "; " : "", hint ? hint : "");
+    return def;
+}
+
 int cli_finish_stdout(int rc)
 {
     if (fflush(stdout) != 0 || ferror(stdout)) {

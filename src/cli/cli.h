@@ -37,5 +37,11 @@ char *cli_data_path(const char *rel);
 int cli_finish_stdout(int rc);
 
 #define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
+#define CLI_DEFAULT_MODEL "models/en-base.gguf"
+
+/* The model a command uses: a copy of path when given, else the shipped
+ * default model. NULL (after printing why, with hint appended when not
+ * NULL) when there is none. free() the result. */
+char *cli_model_path(const char *path, const char *hint);
 
 #endif

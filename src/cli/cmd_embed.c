@@ -18,9 +18,6 @@
 #include "cli.h"
 #include "textio.h"
 
-#ifndef CLI_DEFAULT_MODEL
-#define CLI_DEFAULT_MODEL "models/en-base.gguf"
-#endif
 
 static const char embed_usage[] =
     "usage: semsearch embed [-m MODEL] [--format tsv|jsonl|npy|f32] [-o FILE] [FILE...]\n"
@@ -275,18 +272,11 @@ int cmd_embed(int argc, char **argv)
             return cli_error("%s: %s", argv[i], strerror(errno));
     if (threads) ss_set_threads((int)threads);
 
-    char *def = NULL;
-    if (!model_path) {
-        def = cli_data_path(CLI_DEFAULT_MODEL);
-        if (!def)
-            return cli_error("no -m given and the shipped %s was not found: pass -m MODEL, or create one with "
-                             "'semsearch model init -o MODEL'",
-                             CLI_DEFAULT_MODEL);
-        model_path = def;
-    }
+    char *mp = cli_model_path(model_path, NULL);
+    if (!mp) return 1;
     ss_model *m;
-    int rc = ss_model_load(model_path, &m);
-    free(def);
+    int rc = ss_model_load(mp, &m);
+    free(mp);
     if (rc) return cli_lib_error(rc);
     int dim = ss_model_dim(m);
 

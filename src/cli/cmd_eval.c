@@ -17,7 +17,6 @@
 #include "evalfile.h"
 #include "svg.h"
 
-#define DEFAULT_MODEL "models/en-base.gguf"
 
 static const char eval_usage[] =
     "usage: semsearch eval [-m MODEL] [--task sts|pairs|retrieval] [--json] [--baseline]\n"
@@ -33,7 +32,7 @@ static const char eval_usage[] =
     "                                      recall@1/5/10, MRR@10, nDCG@10\n"
     "(.gz accepted). Text tables show x100, --json the raw values.\n"
     "\n"
-    "  -m, --model PATH     model (default: the shipped " DEFAULT_MODEL ")\n"
+    "  -m, --model PATH     model (default: the shipped " CLI_DEFAULT_MODEL ")\n"
     "  -t, --task TASK      sts, pairs or retrieval, whatever the file names say\n"
     "  -j, --json           one JSON object per file instead of the table\n"
     "  -b, --baseline       add a TF-IDF bag-of-words cosine baseline on the same data\n"
@@ -328,14 +327,9 @@ int cmd_eval(int argc, char **argv)
     ss_model *model = NULL;
     char *def = NULL;
     if (!baseline_only) {
-        if (!model_path) {
-            def = cli_data_path(DEFAULT_MODEL);
-            if (!def)
-                return cli_error("no -m given and the shipped %s was not found (set SEMSEARCH_DATA); "
-                                 "--baseline-only evaluates the TF-IDF baseline without a model",
-                                 DEFAULT_MODEL);
-            model_path = def;
-        }
+        def = cli_model_path(model_path, "--baseline-only evaluates the TF-IDF baseline without a model");
+        if (!def) return 1;
+        model_path = def;
         int rc = ss_model_load(model_path, &model);
         if (rc) {
             free(def);

@@ -136,6 +136,7 @@ static int flush(indexer *x)
 
 static int push(indexer *x, const char *text, size_t len, const char *id, size_t idlen, const char *meta)
 {
+    if (id && idlen == 0) id = NULL; /* an empty id is no id */
     char **o = x->own + 3 * x->n;
     o[0] = malloc(len + 1);
     o[1] = id ? malloc(idlen + 1) : NULL;

@@ -14,9 +14,6 @@
 #include "gguf.h"
 #include "model_file.h"
 
-#ifndef CLI_DEFAULT_MODEL
-#define CLI_DEFAULT_MODEL "models/en-base.gguf"
-#endif
 
 static const char init_usage[] =
     "usage: semsearch model init [-v VOCAB] [options] -o FILE\n"
@@ -191,15 +188,9 @@ static int model_info(int argc, char **argv)
         cli_error("model info: unexpected argument '%s' (the model is given with -m)", argv[optind]);
         return cli_usage(info_usage, 1);
     }
-    char *def = NULL;
-    if (!path) {
-        def = cli_data_path(CLI_DEFAULT_MODEL);
-        if (!def)
-            return cli_error("no -m given and the shipped %s was not found: pass -m MODEL, or create one with "
-                             "'semsearch model init -o MODEL'",
-                             CLI_DEFAULT_MODEL);
-        path = def;
-    }
+    char *def = cli_model_path(path, NULL);
+    if (!def) return 1;
+    path = def;
     ss_model *m = NULL;
     ss__gguf *g = NULL;
     int rc = ss_model_load(path, &m); /* checks everything */
@@ -256,14 +247,63 @@ static int model_info(int argc, char **argv)
     return 0;
 }
 
+static const char convert_usage[] =
+    "usage: semsearch model convert -m MODEL [--f16 | --f32] -o FILE\n"
+    "\n"
+    "Rewrites a model (or a training checkpoint: only the model is kept) with f16\n"
+    "or f32 weights. The output is written whole or not at all.\n"
+    "\n"
+    "  -m, --model PATH   model to read (required)\n"
+    "      --f16          store the weights as f16 (the default; half the size)\n"
+    "      --f32          store the weights as f32\n"
+    "  -o, --output PATH  model to write (required)\n";
+
+static int model_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"f16", no_argument, 0, 'H'},
+                                         {"f32", no_argument, 0, 'F'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *in = NULL, *out = NULL;
+    int dtype = SS_DTYPE_F16, c;
+    while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': in = optarg; break;
+        case 'o': out = optarg; break;
+        case 'H': dtype = SS_DTYPE_F16; break;
+        case 'F': dtype = SS_DTYPE_F32; break;
+        case 'h': return cli_usage(convert_usage, 0);
+        default: return cli_usage(convert_usage, 1);
+        }
+    }
+    if (argc == 1) return cli_usage(convert_usage, 0);
+    if (!in || !out || optind < argc) {
+        cli_error(!in ? "model convert: no -m given" : !out ? "model convert: no -o given"
+                                                             : "model convert: unexpected argument");
+        return cli_usage(convert_usage, 1);
+    }
+    ss_model *m;
+    int rc = ss_model_load(in, &m);
+    if (rc) return cli_lib_error(rc);
+    rc = ss_model_save(m, out, dtype);
+    ss_model_free(m);
+    if (rc) return cli_lib_error(rc);
+    fprintf(stderr, "semsearch: wrote %s (%s)\n", out, dtype == SS_DTYPE_F16 ? "f16" : "f32");
+    return 0;
+}
+
 int cmd_model(int argc, char **argv);
 int cmd_model(int argc, char **argv)
 {
     static const char usage[] = "usage: semsearch model init [options] -o FILE\n"
                                 "       semsearch model info [-m MODEL] [--json]\n"
+                                "       semsearch model convert -m MODEL [--f16 | --f32] -o FILE\n"
                                 "('semsearch model init --help' describes the options)\n";
     if (argc >= 2 && !strcmp(argv[1], "init")) return model_init(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "convert")) return model_convert(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) return cli_usage(usage, 0);
     if (argc >= 2) cli_error("model: unknown subcommand '%s'", argv[1]);
     return cli_usage(usage, 1);

@@ -96,7 +96,12 @@ static int answer(querier *x, const char *const *texts, const size_t *lens, cons
     int *cnt = malloc(n * sizeof *cnt);
     int rc = 0;
     if (!q || !h || !cnt) rc = cli_error("out of memory");
+    /* One text embeds fastest on one thread, and then no OpenMP or BLAS
+     * worker is left spinning on the cores the search is about to use. */
+    int threads = ss_get_threads();
+    if (n == 1) ss_set_threads(1);
     if (!rc && (rc = ss_embed(x->sm.model, texts, lens, n, 0, q))) rc = cli_lib_error(rc);
+    if (n == 1) ss_set_threads(threads);
     if (!rc) {
         x->o.texts = texts;
         int e = ss_store_query(x->store, q, n, &x->o, h, cnt);
@@ -233,6 +238,7 @@ int cmd_query(int argc, char **argv)
         } else {
             const char *t[1] = {text};
             long qno = 1;
+            x.o.once = 1; /* one query: read the vectors once, keep none */
             rc = answer(&x, t, &tlen, &qno, 1);
         }
     }

@@ -131,6 +131,7 @@ int cmd_info(int argc, char **argv)
         cli_error("info: unexpected argument '%s'", argv[optind]);
         return cli_usage(info_usage, 1);
     }
+    if (argc == 1 && access(db, F_OK) != 0) return cli_usage(info_usage, 0); /* bare, nothing here */
     ss_store *s;
     int rc = ss_store_open(db, SS_STORE_READONLY, &s);
     if (rc) return cli_lib_error(rc);

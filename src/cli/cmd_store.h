@@ -4,9 +4,6 @@
 
 #include "semsearch.h"
 
-#ifndef CLI_DEFAULT_MODEL
-#define CLI_DEFAULT_MODEL "models/en-base.gguf"
-#endif
 #define CLI_DEFAULT_DB "semsearch.db"
 
 /* A loaded model and how a database records it. */

@@ -3,7 +3,9 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -32,8 +34,20 @@ static int usage(FILE *out)
     return out == stderr ? 2 : 0;
 }
 
+/* libgomp's idle workers spin after every parallel region and take the
+ * cores OpenBLAS's threads need: training on 2 threads ran at half speed.
+ * The passive wait policy fixes it, but libgomp reads it only when it loads,
+ * so set it and run ourselves again, once. If exec fails, go on as we are. */
+static void passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    passive_openmp(argv);
     /* A closed pipe (semsearch ... | head) is an ordinary end, not a crash. */
     signal(SIGPIPE, SIG_DFL);
     if (argc < 2) return usage(stderr);

@@ -26,5 +26,7 @@ for t in $targets; do
     mkdir -p "$top/tests/fuzz/corpus/$t"
     echo "fuzz: $t for ${secs}s" >&2
     top_srcdir="$top" "$b/fuzz_$t" -max_total_time="$secs" -max_len=4096 -timeout=20 \
-        -print_final_stats=1 "$top/tests/fuzz/corpus/$t" 2>&1 | tail -12
+        -print_final_stats=1 -artifact_prefix="$b/" "$top/tests/fuzz/corpus/$t" > "$b/fuzz_$t.log" 2>&1 ||
+        { grep -A30 -E '^==[0-9]+==|^fuzz_' "$b/fuzz_$t.log" | head -60; echo "fuzz: $t crashed; input in $b/" >&2; exit 1; }
+    tail -6 "$b/fuzz_$t.log"
 done

@@ -109,39 +109,39 @@ static double dot(const double *a, const double *b, size_t n)
 /* ------------------------------------------------------------- embedding */
 
 typedef struct {
-    int B, T, C, V;
+    int N, C, V, L;
     double p;
     uint64_t key;
-    int32_t *ids;
+    int32_t *ids, *pos;
     double *wte, *wpe, *R, *out;
 } emb_ctx;
 
 static double emb_loss(void *v)
 {
     emb_ctx *c = v;
-    ss__ref_embedding_forward(c->out, c->ids, c->wte, c->wpe, c->B, c->T, c->C, c->p, c->key);
-    return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
+    ss__ref_embedding_forward(c->out, c->ids, c->pos, c->wte, c->wpe, c->N, c->C, c->p, c->key);
+    return dot(c->out, c->R, (size_t)c->N * c->C);
 }
 
 static void test_embedding(double p)
 {
-    emb_ctx c = {.B = 2, .T = 4, .C = 6, .V = 5, .p = p, .key = 99};
-    size_t N = (size_t)c.B * c.T, NC = N * c.C;
-    int32_t ids[8] = {1, 3, 3, 0, 4, 1, 2, 1}; /* repeated ids accumulate */
-    uint8_t mask[8] = {1, 1, 1, 1, 1, 1, 1, 1};
-    c.ids = ids;
-    c.wte = randv((size_t)c.V * c.C, 1), c.wpe = randv((size_t)c.T * c.C, 1);
+    emb_ctx c = {.N = 8, .C = 6, .V = 5, .L = 4, .p = p, .key = 99};
+    size_t NC = (size_t)c.N * c.C;
+    /* repeated ids and positions accumulate */
+    int32_t ids[8] = {1, 3, 3, 0, 4, 1, 2, 1}, pos[8] = {0, 1, 2, 3, 0, 1, 0, 0};
+    c.ids = ids, c.pos = pos;
+    c.wte = randv((size_t)c.V * c.C, 1), c.wpe = randv((size_t)c.L * c.C, 1);
     c.R = randv(NC, 1), c.out = zerov(NC);
-    double *gte = zerov((size_t)c.V * c.C), *gpe = zerov((size_t)c.T * c.C);
-    ss__ref_embedding_backward(gte, gpe, c.R, ids, NULL, c.B, c.T, c.C, p, c.key);
-    float *fte = calloc((size_t)c.V * c.C, 4), *fpe = calloc((size_t)c.T * c.C, 4);
+    double *gte = zerov((size_t)c.V * c.C), *gpe = zerov((size_t)c.L * c.C);
+    ss__ref_embedding_backward(gte, gpe, c.R, ids, pos, c.N, c.C, p, c.key);
+    float *fte = calloc((size_t)c.V * c.C, 4), *fpe = calloc((size_t)c.L * c.C, 4);
     float *fR = tof(c.R, NC);
-    ss__embedding_backward(fte, fpe, fR, ids, mask, c.B, c.T, c.C, (float)p, c.key);
+    ss__embedding_backward(fte, fpe, fR, ids, pos, c.N, c.C, (float)p, c.key);
     char name[64];
     snprintf(name, sizeof name, "embedding p=%.1f token_embd", p);
     check(name, emb_loss, &c, c.wte, (size_t)c.V * c.C, gte, fte);
     snprintf(name, sizeof name, "embedding p=%.1f pos_embd", p);
-    check(name, emb_loss, &c, c.wpe, (size_t)c.T * c.C, gpe, fpe);
+    check(name, emb_loss, &c, c.wpe, (size_t)c.L * c.C, gpe, fpe);
     free(c.wte), free(c.wpe), free(c.R), free(c.out), free(gte), free(gpe), free(fte), free(fpe);
     free(fR);
 }
@@ -217,44 +217,57 @@ static void test_linear(void)
 /* ------------------------------------------------------------- attention */
 
 typedef struct {
-    int B, T, C, NH;
+    int C, NH;
     double p;
     uint64_t key;
-    const uint8_t *mask;
+    const ss__seqs *s;
     double *qkv, *R, *out, *att;
+    size_t nout; /* loss over the first nout outputs only */
 } at_ctx;
 
 static double at_loss(void *v)
 {
     at_ctx *c = v;
-    ss__ref_attention_forward(c->out, c->att, c->qkv, c->mask, c->B, c->T, c->C, c->NH, c->p,
-                              c->key);
-    return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
+    ss__ref_attention_forward(c->out, c->att, c->qkv, c->s, c->C, c->NH, c->p, c->key);
+    return dot(c->out, c->R, c->nout);
 }
 
+/* Sequences of 5, 3 and 1 tokens: the padded batch (3,5) of rows of those
+ * lengths, its padding removed; the last row is padding but for one token. */
 static void test_attention(double p)
 {
-    /* row 0 full, row 1 half padded, row 2 fully padded except one token */
-    static const uint8_t mask[3 * 5] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0};
-    at_ctx c = {.B = 3, .T = 5, .C = 8, .NH = 2, .p = p, .key = 1234, .mask = mask};
-    size_t N = (size_t)c.B * c.T, n3 = N * 3 * c.C, NC = N * c.C;
-    size_t na = (size_t)c.B * c.NH * c.T * c.T;
+    static const int len[3] = {5, 3, 1};
+    int start[4];
+    size_t att[4];
+    at_ctx c = {.C = 8, .NH = 2, .p = p, .key = 1234};
+    size_t na = ss__seqs_layout(3, len, c.NH, start, att);
+    ss__seqs sq = {3, start, att};
+    c.s = &sq;
+    size_t N = (size_t)start[3], n3 = N * 3 * c.C, NC = N * c.C;
     c.qkv = randv(n3, 1), c.R = randv(NC, 1), c.out = zerov(NC), c.att = zerov(na);
+    c.nout = NC;
     at_loss(&c);
     double *dq = zerov(n3);
-    ss__ref_attention_backward(dq, c.R, c.qkv, c.att, mask, c.B, c.T, c.C, c.NH, p, c.key);
+    ss__ref_attention_backward(dq, c.R, c.qkv, c.att, &sq, c.C, c.NH, p, c.key);
     float *fq = tof(c.qkv, n3), *fR = tof(c.R, NC), *fo = calloc(NC, 4), *fa = calloc(na, 4);
     float *fd = calloc(na, 4), *fda = calloc(na, 4), *gq = calloc(n3, 4);
-    ss__attention_forward(fo, fa, fd, fq, mask, c.B, c.T, c.C, c.NH, (float)p, c.key);
-    ss__attention_backward(gq, fda, fd, fR, fq, fa, mask, c.B, c.T, c.C, c.NH, (float)p, c.key);
-    char name[64];
-    snprintf(name, sizeof name, "attention with padding, p=%.1f", p);
+    ss__attention_forward(fo, fa, fd, fq, &sq, c.C, c.NH, (float)p, c.key);
+    ss__attention_backward(gq, fda, fd, fR, fq, fa, &sq, c.C, c.NH, (float)p, c.key);
+    char name[80];
+    snprintf(name, sizeof name, "attention over sequences of 5, 3, 1 tokens, p=%.1f", p);
     check(name, at_loss, &c, c.qkv, n3, dq, gq);
-    /* padded keys get exactly no gradient (row 2: positions 1..4) */
+    /* a sequence's outputs depend on no other sequence: with the loss on the
+     * first sequence only, the others' q, k, v get exactly zero gradient */
+    memset(fR + (size_t)start[1] * c.C, 0, sizeof(float) * (NC - (size_t)start[1] * c.C));
+    ss__attention_backward(gq, fda, fd, fR, fq, fa, &sq, c.C, c.NH, (float)p, c.key);
     int zero = 1;
-    for (int t = 1; t < 5; t++)
-        for (int e = c.C; e < 3 * c.C; e++) zero &= gq[((size_t)2 * c.T + t) * 3 * c.C + e] == 0;
-    tap_ok(zero, "attention p=%.1f: padded keys and values get zero gradient", p);
+    for (size_t i = (size_t)start[1] * 3 * c.C; i < n3; i++) zero &= gq[i] == 0;
+    c.nout = (size_t)start[1] * c.C;
+    double *fdg = zerov(n3);
+    numgrad(at_loss, &c, c.qkv, n3, fdg);
+    for (size_t i = (size_t)start[1] * 3 * c.C; i < n3; i++) zero &= fdg[i] == 0;
+    tap_ok(zero, "attention p=%.1f: no gradient flows between sequences", p);
+    free(fdg);
     free(c.qkv), free(c.R), free(c.out), free(c.att), free(dq), free(fq), free(fR), free(fo);
     free(fa), free(fd), free(fda), free(gq);
 }
@@ -326,8 +339,8 @@ static void test_residual(double p)
 /* ------------------------------------------------------------- pooling */
 
 typedef struct {
-    int B, T, C, mode;
-    const uint8_t *mask;
+    int C, mode;
+    const ss__seqs *s;
     int32_t *am;
     double *x, *R, *out;
 } pl_ctx;
@@ -335,24 +348,28 @@ typedef struct {
 static double pl_loss(void *v)
 {
     pl_ctx *c = v;
-    ss__ref_pool_forward(c->out, c->am, c->x, c->mask, c->B, c->T, c->C, c->mode);
-    return dot(c->out, c->R, (size_t)c->B * c->C);
+    ss__ref_pool_forward(c->out, c->am, c->x, c->s, c->C, c->mode);
+    return dot(c->out, c->R, (size_t)c->s->B * c->C);
 }
 
 static void test_pool(int mode, const char *mname)
 {
-    static const uint8_t mask[3 * 4] = {1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0};
-    pl_ctx c = {.B = 3, .T = 4, .C = 5, .mode = mode, .mask = mask};
-    size_t n = (size_t)c.B * c.T * c.C, bc = (size_t)c.B * c.C;
+    static const int len[3] = {4, 2, 1};
+    int start[4];
+    size_t att[4];
+    ss__seqs_layout(3, len, 1, start, att);
+    ss__seqs sq = {3, start, att};
+    pl_ctx c = {.C = 5, .mode = mode, .s = &sq};
+    size_t n = (size_t)start[3] * c.C, bc = (size_t)3 * c.C;
     c.x = randv(n, 1), c.R = randv(bc, 1), c.out = zerov(bc);
     c.am = calloc(bc, sizeof(int32_t));
     pl_loss(&c);
     double *dx = zerov(n);
-    ss__ref_pool_backward(dx, c.R, c.am, mask, c.B, c.T, c.C, mode);
+    ss__ref_pool_backward(dx, c.R, c.am, &sq, c.C, mode);
     float *fx = tof(c.x, n), *fR = tof(c.R, bc), *fo = calloc(bc, 4), *gx = calloc(n, 4);
     int32_t *fam = calloc(bc, sizeof(int32_t));
-    ss__pool_forward(fo, fam, fx, mask, c.B, c.T, c.C, mode);
-    ss__pool_backward(gx, fR, fam, mask, c.B, c.T, c.C, mode);
+    ss__pool_forward(fo, fam, fx, &sq, c.C, mode);
+    ss__pool_backward(gx, fR, fam, &sq, c.C, mode);
     char name[64];
     snprintf(name, sizeof name, "%s pooling", mname);
     check(name, pl_loss, &c, c.x, n, dx, gx);

@@ -69,26 +69,38 @@ static void kernels(const shape *s)
 {
     int B = s->B, T = s->T, C = s->C, NH = s->NH, F = s->F, V = s->V;
     double p = s->p;
-    size_t N = (size_t)B * T, NC = N * C, NF = N * F, na = (size_t)B * NH * T * T;
+    /* B sequences of lengths up to T, packed: N token rows */
+    uint8_t *mask = make_mask(B, T);
+    int *len = malloc(sizeof(int) * B), *start = malloc(sizeof(int) * (B + 1));
+    size_t *attoff = malloc(sizeof(size_t) * (B + 1));
+    for (int b = 0; b < B; b++) {
+        len[b] = 0;
+        for (int t = 0; t < T; t++) len[b] += mask[b * T + t];
+    }
+    size_t na = ss__seqs_layout(B, len, NH, start, attoff);
+    ss__seqs sq = {B, start, attoff};
+    size_t N = (size_t)start[B], NC = N * C, NF = N * F;
     char tag[96];
     snprintf(tag, sizeof tag, "B=%d T=%d C=%d NH=%d F=%d p=%.2f", B, T, C, NH, F, p);
     uint64_t key = ss__rng_next(rng);
-    uint8_t *mask = make_mask(B, T);
     char what[160];
 
     /* embedding */
-    int32_t *ids = malloc(sizeof(int32_t) * N);
-    for (size_t i = 0; i < N; i++) ids[i] = (int32_t)(ss__rng_next(rng) % (uint64_t)V);
+    int32_t *ids = malloc(sizeof(int32_t) * N), *pos = malloc(sizeof(int32_t) * N);
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = (int32_t)(ss__rng_next(rng) % (uint64_t)V);
+        pos[i] = (int32_t)(ss__rng_next(rng) % (uint64_t)T);
+    }
     double *wte = randv((size_t)V * C, 1), *wpe = randv((size_t)T * C, 1), *d = randv(NC, 1);
     double *out = zerov(NC), *gte = zerov((size_t)V * C), *gpe = zerov((size_t)T * C);
     float *fwte = tof(wte, (size_t)V * C), *fwpe = tof(wpe, (size_t)T * C), *fd = tof(d, NC);
     float *fout = zerof(NC), *fgte = zerof((size_t)V * C), *fgpe = zerof((size_t)T * C);
-    ss__ref_embedding_forward(out, ids, wte, wpe, B, T, C, p, key);
-    ss__embedding_forward(fout, ids, fwte, fwpe, B, T, C, (float)p, key);
+    ss__ref_embedding_forward(out, ids, pos, wte, wpe, (int)N, C, p, key);
+    ss__embedding_forward(fout, ids, pos, fwte, fwpe, (int)N, C, (float)p, key);
     snprintf(what, sizeof what, "embedding forward %s", tag);
     cmp(what, fout, out, NC, TOL);
-    ss__ref_embedding_backward(gte, gpe, d, ids, mask, B, T, C, p, key);
-    ss__embedding_backward(fgte, fgpe, fd, ids, mask, B, T, C, (float)p, key);
+    ss__ref_embedding_backward(gte, gpe, d, ids, pos, (int)N, C, p, key);
+    ss__embedding_backward(fgte, fgpe, fd, ids, pos, (int)N, C, (float)p, key);
     snprintf(what, sizeof what, "embedding backward token_embd %s", tag);
     cmp(what, fgte, gte, (size_t)V * C, TOL);
     snprintf(what, sizeof what, "embedding backward pos_embd %s", tag);
@@ -164,14 +176,14 @@ static void kernels(const shape *s)
     double *qkv = randv(3 * NC, 1), *att = zerov(na), *dqkv = zerov(3 * NC);
     float *fqkv = tof(qkv, 3 * NC), *fatt = zerof(na), *fattd = zerof(na), *fdatt = zerof(na);
     float *fdqkv = zerof(3 * NC);
-    ss__ref_attention_forward(out, att, qkv, mask, B, T, C, NH, p, key);
-    ss__attention_forward(fout, fatt, fattd, fqkv, mask, B, T, C, NH, (float)p, key);
+    ss__ref_attention_forward(out, att, qkv, &sq, C, NH, p, key);
+    ss__attention_forward(fout, fatt, fattd, fqkv, &sq, C, NH, (float)p, key);
     snprintf(what, sizeof what, "attention forward %s", tag);
     cmp(what, fout, out, NC, TOL);
     snprintf(what, sizeof what, "attention probabilities %s", tag);
     cmp(what, fatt, att, na, TOL);
-    ss__ref_attention_backward(dqkv, d, qkv, att, mask, B, T, C, NH, p, key);
-    ss__attention_backward(fdqkv, fdatt, fattd, fd, fqkv, fatt, mask, B, T, C, NH, (float)p, key);
+    ss__ref_attention_backward(dqkv, d, qkv, att, &sq, C, NH, p, key);
+    ss__attention_backward(fdqkv, fdatt, fattd, fd, fqkv, fatt, &sq, C, NH, (float)p, key);
     snprintf(what, sizeof what, "attention backward %s", tag);
     cmp(what, fdqkv, dqkv, 3 * NC, TOL);
     free(qkv), free(att), free(dqkv), free(fqkv), free(fatt), free(fattd), free(fdatt), free(fdqkv);
@@ -197,12 +209,12 @@ static void kernels(const shape *s)
     int32_t *am = calloc(bc, sizeof(int32_t)), *fam = calloc(bc, sizeof(int32_t));
     static const char *names[3] = {"mean", "CLS", "max"};
     for (int mode = 0; mode < 3; mode++) {
-        ss__ref_pool_forward(po, am, px, mask, B, T, C, mode);
-        ss__pool_forward(fpo, fam, fpx, mask, B, T, C, mode);
+        ss__ref_pool_forward(po, am, px, &sq, C, mode);
+        ss__pool_forward(fpo, fam, fpx, &sq, C, mode);
         snprintf(what, sizeof what, "%s pooling forward %s", names[mode], tag);
         cmp(what, fpo, po, bc, TOL);
-        ss__ref_pool_backward(pdx, pd, am, mask, B, T, C, mode);
-        ss__pool_backward(fpdx, fpd, fam, mask, B, T, C, mode);
+        ss__ref_pool_backward(pdx, pd, am, &sq, C, mode);
+        ss__pool_backward(fpdx, fpd, fam, &sq, C, mode);
         snprintf(what, sizeof what, "%s pooling backward %s", names[mode], tag);
         cmp(what, fpdx, pdx, NC, TOL);
     }
@@ -238,7 +250,8 @@ static void kernels(const shape *s)
     free(px), free(po), free(pd), free(pdx), free(fpx), free(fpo), free(fpd), free(fpdx), free(am);
     free(fam), free(nrm), free(fnrm);
 
-    free(ids), free(mask), free(d), free(out), free(fd), free(fout);
+    free(ids), free(pos), free(mask), free(len), free(start), free(attoff);
+    free(d), free(out), free(fd), free(fout);
 }
 
 /* the whole encoder against the reference model */

@@ -107,10 +107,27 @@ static void check_case(int isa, size_t n, int d, size_t nq, int k, int threads, 
     g_dim = d;
     g_fetched = 0;
     int rcf = ss__search_i8(&vnof, Q, nq, k, k + 8, threads, fetch, NULL, outf, cntf);
+    /* streaming the same rows in pieces of 100 gives the same hits and positions */
+    ss__hit *outs = malloc(nq * (size_t)k * sizeof *outs);
+    int *cnts = malloc(nq * sizeof *cnts), bads = 0;
+    ss__stream *st;
+    int rcs = ss__stream_new(Q, nq, d, k, &st);
+    for (size_t r0 = 0; r0 < n && !rcs; r0 += 100) {
+        ss__vecset piece = {n - r0 < 100 ? n - r0 : 100, d, ids + r0, X + r0 * (size_t)d, NULL, NULL,
+                            allow ? allow + r0 : NULL};
+        ss__stream_feed(st, &piece, r0);
+    }
+    if (!rcs) ss__stream_finish(st, k, outs, cnts);
+    ss__stream_free(st, nq);
     int bad = 0, bad8 = 0, badf = 0, ties = 0;
     for (size_t j = 0; j < nq; j++) {
         int m = naive(&v, Q + j * (size_t)d, k, r);
         for (int i = 1; i < m; i++) ties += r[i].score == r[i - 1].score;
+        if (!rcs && cnts[j] != cnt[j]) bads++;
+        for (int i = 0; !rcs && i < cnt[j] && i < cnts[j]; i++) {
+            const ss__hit *a = out + j * (size_t)k + i, *b = outs + j * (size_t)k + i;
+            bads += a->id != b->id || a->score != b->score || a->pos != b->pos;
+        }
         if (cnt[j] != m || cnt8[j] != m || cntf[j] != m) {
             bad++;
             continue;
@@ -126,6 +143,9 @@ static void check_case(int isa, size_t n, int d, size_t nq, int k, int threads, 
            isa, n, d, nq, k, threads, with_allow, ties);
     tap_ok(!rc8 && !bad8, "isa %d int8 + rescoring, same case: same as naive", isa);
     tap_ok(!rcf && !badf && g_fetched > 0, "isa %d int8 rescoring from fetched rows: same as naive", isa);
+    tap_ok(!rcs && !bads, "isa %d streaming in pieces of 100 rows: same hits, scores, rows", isa);
+    free(outs);
+    free(cnts);
     free(X);
     free(ids);
     free(codes);

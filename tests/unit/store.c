@@ -293,12 +293,39 @@ static void test_basic(void)
         for (int i = 0; i < c1 && eq; i++) eq = h1[i].doc == hb[j * 10 + i].doc && h1[i].score == hb[j * 10 + i].score;
     }
     tap_ok(eq, "a batch of 5 queries = 5 single queries");
+    /* once: read block by block, nothing kept; same answers, with a source too */
+    ss_store_query_opts oo = o;
+    oo.once = 1;
+    ss_store *s2;
+    int same_once = ss_store_open(db, SS_STORE_READONLY, &s2) == SS_OK;
+    for (int pass = 0; pass < 2 && same_once; pass++) {
+        oo.source = o.source = pass ? "odd" : NULL;
+        ss_hit ho[50];
+        int co[5];
+        same_once = ss_store_query(s2, qs, 5, &oo, ho, co) == SS_OK && s2->mem.loaded == 0 &&
+                    ss_store_query(s, qs, 5, &o, hb, cb) == SS_OK;
+        for (int j = 0; j < 5 && same_once; j++) {
+            same_once = co[j] == cb[j];
+            for (int i = 0; i < co[j] && same_once; i++)
+                same_once = ho[j * 10 + i].doc == hb[j * 10 + i].doc && ho[j * 10 + i].score == hb[j * 10 + i].score;
+        }
+    }
+    o.source = NULL;
+    ss_store_close(s2);
+    tap_ok(same_once, "once (streamed, nothing kept) = loaded, with and without a source");
     /* hybrid, with FTS5 syntax and quotes in the text */
     const char *texts[1] = {"number 1234 \"AND OR NOT * ( ) NEAR: ' ; DROP TABLE documents; --"};
     o.hybrid = 1;
     o.texts = texts;
     rc = ss_store_query(s, q, 1, &o, h, &c);
     tap_ok(!rc && c == 10 && hit_number(s, h[0].doc) == 1234, "hybrid with quotes and FTS syntax: %s", ss_errmsg());
+    char many[400];
+    for (int i = 0; i < 199; i++) many[i] = i % 2 ? ' ' : (char)('a' + i % 26);
+    many[199] = '\0';
+    const char *texts3[1] = {many};
+    o.texts = texts3;
+    rc = ss_store_query(s, q, 1, &o, h, &c);
+    tap_ok(!rc && c == 10, "hybrid with 100 one-letter words: %s", rc ? ss_errmsg() : "ok");
     const char *texts2[1] = {"!!! ??? ***"};
     o.texts = texts2;
     rc = ss_store_query(s, q, 1, &o, h, &c);
@@ -452,6 +479,17 @@ static void test_schema_errors(void)
     ss_hit h[10];
     int c = 5;
     tap_ok(!rc && ss_store_query(s, q, 1, &o, h, &c) == SS_OK && c == 0, "querying an empty store: no hits");
+    ss_store_close(s);
+    /* a model declared, a query, then the first add: the declaration holds */
+    const char *fresh = path_of("fresh.db");
+    rc = ss_store_open(fresh, SS_STORE_CREATE, &s);
+    if (!rc) rc = ss_store_use_model(s, &model_a);
+    c = 5;
+    if (!rc) rc = ss_store_query(s, q, 1, &o, h, &c);
+    int c0 = c;
+    if (!rc) rc = add_range(s, 0, 3, 3, NULL);
+    if (!rc) rc = ss_store_query(s, q, 1, &o, h, &c);
+    tap_ok(!rc && c0 == 0 && c == 3, "declare, query (no hits), add, query (3 hits): %s", rc ? ss_errmsg() : "ok");
     ss_store_close(s);
 }
 

@@ -1,0 +1,31 @@
+#!/bin/sh
+# train-default.sh: the exact recipe of models/en-base.gguf, the shipped model.
+# Usage: models/train-default.sh [DATA_DIR] [WORK_DIR]
+#   DATA_DIR  the shared data (default: ../shared/data beside the checkout)
+#   WORK_DIR  where runs, logs and checkpoints go (default: ./runs)
+# Model selection uses eval/stsb-dev.scored.tsv only; nothing from eval/ is trained on.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+D=${1:-$top/../shared/data}
+W=${2:-runs}
+bin=${SEMSEARCH:-$top/semsearch}
+[ -x "$bin" ] || bin=semsearch
+mkdir -p "$W"
+
+data="-d $D/train/flickr30k.groups.tsv -d $D/train/coco2017val.groups.tsv -d $D/train/bible.groups.tsv
+      -d $D/train/wordnet.groups.tsv:0.2
+      -d $D/train/stsb-train.scored.tsv -d $D/train/sick-train.scored.tsv --min-score 4
+      -d $D/train/msrp-train.labeled.tsv"
+common="--max-len 64 -b 128 --eval $D/eval/stsb-dev.scored.tsv --eval-every 250"
+
+# Stage 1: a new model (d 256, 4 layers, 4 heads, FFN 1024, mean pooling,
+# the shipped vocab/en-16k.model), one epoch.
+"$bin" train -o "$W/stage1.gguf" -v "$top/vocab/en-16k.model" $data $common \
+    -e 1 --lr 5e-4 --seed 42 --metrics "$W/stage1.csv" --plot "$W/stage1.svg"
+
+# Stage 2: two more epochs from the end of stage 1, another data order.
+"$bin" train -o "$W/stage2.gguf" --init "$W/stage1.gguf" $data $common \
+    -e 2 --lr 3e-4 --seed 7 --metrics "$W/stage2.csv" --plot "$W/stage2.svg"
+
+# Ship the checkpoint with the best STS-B dev score, in f16.
+"$bin" model convert --f16 -m "$W/stage2.best.gguf" -o "$top/models/en-base.gguf"

@@ -1,0 +1,16 @@
+#!/bin/sh
+# manpage.sh: the committed man page is the one its Markdown source builds,
+# and it documents every command `semsearch --help` lists.
+. "$top_srcdir/tests/setup.sh"
+if command -v pandoc >/dev/null 2>&1; then
+    pandoc -f markdown-smart -s -t man -o "$T/semsearch.1" "$top_srcdir/man/semsearch.1.md"
+    same "man/semsearch.1 is up to date (run 'make man')" "$top_srcdir/man/semsearch.1" "$T/semsearch.1"
+else
+    skip "man/semsearch.1 is up to date" "no pandoc"
+fi
+$SEMSEARCH --help | sed -n 's/^  \([a-z][a-z]*\)  .*/\1/p' > "$T/commands"
+[ -s "$T/commands" ]; ok $? "--help lists commands"
+while read -r c; do
+    grep -q "^## $c" "$top_srcdir/man/semsearch.1.md"; ok $? "the man page documents '$c'"
+done < "$T/commands"
+done_testing
