@@ -28,9 +28,10 @@ static int constant(const double *x, size_t n)
 
 /* ------------------------------------------------------------ correlations */
 
-int ss_eval_pearson(const double *x, const double *y, size_t n, double *r)
+/* What both correlations require of their arguments. */
+static int check_correlation_args(const char *fn, const double *x, const double *y, size_t n, const double *out)
 {
-    if (!x || !y || !r) return ss__fail(SS_ERR_ARG, "ss_eval_pearson: NULL argument");
+    if (!x || !y || !out) return ss__fail(SS_ERR_ARG, "%s: NULL argument", fn);
     if (n < 2) return ss__fail(SS_ERR_RANGE, "correlation needs 2 or more pairs, got %zu", n);
     int rc;
     if ((rc = check_finite(x, n, "x")) || (rc = check_finite(y, n, "y"))) return rc;
@@ -38,6 +39,13 @@ int ss_eval_pearson(const double *x, const double *y, size_t n, double *r)
     if (constant(x, n) || constant(y, n))
         return ss__fail(SS_ERR_RANGE, "correlation undefined: the %s values are all equal (%g)",
                         constant(x, n) ? "first" : "second", constant(x, n) ? x[0] : y[0]);
+    return SS_OK;
+}
+
+int ss_eval_pearson(const double *x, const double *y, size_t n, double *r)
+{
+    int rc = check_correlation_args("ss_eval_pearson", x, y, n, r);
+    if (rc) return rc;
     double mx = 0, my = 0;
     for (size_t i = 0; i < n; i++) mx += x[i], my += y[i];
     mx /= (double)n;
@@ -94,13 +102,8 @@ int ss__ranks(const double *x, size_t n, double *rank)
 
 int ss_eval_spearman(const double *x, const double *y, size_t n, double *rho)
 {
-    if (!x || !y || !rho) return ss__fail(SS_ERR_ARG, "ss_eval_spearman: NULL argument");
-    if (n < 2) return ss__fail(SS_ERR_RANGE, "correlation needs 2 or more pairs, got %zu", n);
-    int rc;
-    if ((rc = check_finite(x, n, "x")) || (rc = check_finite(y, n, "y"))) return rc;
-    if (constant(x, n) || constant(y, n))
-        return ss__fail(SS_ERR_RANGE, "correlation undefined: the %s values are all equal (%g)",
-                        constant(x, n) ? "first" : "second", constant(x, n) ? x[0] : y[0]);
+    int rc = check_correlation_args("ss_eval_spearman", x, y, n, rho);
+    if (rc) return rc;
     double *rx = ss__malloc(n * sizeof *rx), *ry = ss__malloc(n * sizeof *ry);
     if (!rx || !ry) {
         ss_free(rx);

@@ -20,14 +20,7 @@ static void fail(const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[] = "/tmp/ss-fuzz-gguf-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return 0;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        unlink(path);
-        return 0;
-    }
-    close(fd);
+    if (fuzz_write_temp(data, size, path)) return 0;
 
     ss__gguf *g = NULL;
     if (ss__gguf_open(path, &g) == SS_OK) {

@@ -14,14 +14,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char path[] = "/tmp/ss-fuzz-lines-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) return 0;
-    if (size && write(fd, data, size) != (ssize_t)size) {
-        close(fd);
-        unlink(path);
-        return 0;
-    }
-    close(fd);
+    if (fuzz_write_temp(data, size, path)) return 0;
     ss__lines *r;
     if (ss__lines_open(path, &r) != SS_OK) abort();
     const char *line;
