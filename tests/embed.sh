@@ -118,9 +118,8 @@ run_fails "a missing model" "/nonexistent/m.gguf: No such file" $SEMSEARCH embed
 run_fails "a SentencePiece file as a model" "not a GGUF file" $SEMSEARCH embed -m "$VOCAB" "$T/in.txt"
 head -c 1000000 "$M" > "$T/cut.gguf"
 run_fails "a truncated model" "cut.gguf: truncated" $SEMSEARCH embed -m "$T/cut.gguf" "$T/in.txt"
-mkdir "$T/nodata"
-if SEMSEARCH_DATA="$T/nodata" $SEMSEARCH embed < "$T/in.txt" > "$T/out" 2>"$T/err"; then
-    skip "no model anywhere" "a shipped model is found beside the executable"
+if no_defaults embed < "$T/in.txt" > "$T/out" 2>"$T/err"; then
+    ok 1 "no -m and no shipped model: a clear error"
 else
     grep -q "pass -m MODEL, or create one with 'semsearch model init" "$T/err"
     ok $? "no -m and no shipped model: a clear error"

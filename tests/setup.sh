@@ -18,6 +18,14 @@ if [ -n "${VALGRIND:-}" ]; then
     SEMSEARCH="$VALGRIND --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --suppressions=$top_srcdir/tests/valgrind.supp $SEMSEARCH"
 fi
 
+# The binary copied where no shipped model or vocabulary can be found (not
+# beside it, not in SEMSEARCH_DATA): for testing the "no default" errors.
+no_defaults() {
+    mkdir -p "$T/iso/bin" "$T/iso/data"
+    [ -x "$T/iso/bin/semsearch" ] || cp "$top_builddir/semsearch" "$T/iso/bin/semsearch"
+    SEMSEARCH_DATA="$T/iso/data" "$T/iso/bin/semsearch" "$@"
+}
+
 tap_n=0
 tap_failed=0
 ok() { # ok CONDITION_STATUS DESCRIPTION
