@@ -36,18 +36,6 @@ static int write_bytes(const char *path, const void *p, size_t n)
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)len + 1);
-    *n = fread(p, 1, (size_t)len, f);
-    fclose(f);
-    return p;
-}
 
 static int contains(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
 
@@ -376,12 +364,12 @@ static void test_writer_errors(void)
     const char *p = tmp("keep.gguf");
     rc = ss__gguf_write(w, p);
     size_t n0, n1;
-    uint8_t *before = read_all(p, &n0);
+    uint8_t *before = tap_read_file(p, &n0);
     chmod(dir, 0500); /* no temporary file can be created beside it */
     int root = geteuid() == 0;
     int rc2 = ss__gguf_write(w, p);
     chmod(dir, 0700);
-    uint8_t *after = read_all(p, &n1);
+    uint8_t *after = tap_read_file(p, &n1);
     if (root) tap_ok(1, "# SKIP running as root: permissions do not stop writes");
     else
         tap_ok(!rc && rc2 == SS_ERR_IO && before && after && n0 == n1 && !memcmp(before, after, n0),
@@ -646,7 +634,7 @@ static void test_crafted(void)
 static void test_damage(void)
 {
     size_t n;
-    uint8_t *good = read_all(tmp("sample.gguf"), &n);
+    uint8_t *good = tap_read_file(tmp("sample.gguf"), &n);
     if (!good) {
         tap_ok(0, "read sample.gguf");
         return;

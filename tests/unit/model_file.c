@@ -34,23 +34,11 @@ static const char *tmp(const char *name)
     return p;
 }
 
-static uint8_t *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)len + 1);
-    *n = fread(p, 1, (size_t)len, f);
-    fclose(f);
-    return p;
-}
 
 static int same_file(const char *a, const char *b)
 {
     size_t na, nb;
-    uint8_t *x = read_all(a, &na), *y = read_all(b, &nb);
+    uint8_t *x = tap_read_file(a, &na), *y = tap_read_file(b, &nb);
     int same = x && y && na == nb && !memcmp(x, y, na);
     free(x);
     free(y);
@@ -116,7 +104,7 @@ static void test_round_trip(ss_tokenizer *tok)
     tap_ok(la == lm && !memcmp(ba, bm, la), "the embedded tokenizer is the same %zu bytes", la);
 
     size_t n;
-    uint8_t *bytes = read_all(p32, &n);
+    uint8_t *bytes = tap_read_file(p32, &n);
     char hex[65] = "";
     if (bytes) rc = ss__sha256_hex(bytes, n, hex);
     free(bytes);
@@ -360,7 +348,7 @@ static void test_bad_files(ss_tokenizer *tok)
 
     /* truncating a real model anywhere in its tensors */
     size_t n;
-    uint8_t *good = read_all(tmp("m32.gguf"), &n);
+    uint8_t *good = tap_read_file(tmp("m32.gguf"), &n);
     int clean = good != NULL;
     for (size_t cut = 1; good && cut < n; cut += n / 97 + 1) {
         f = fopen(p, "wb");

@@ -51,6 +51,21 @@ static int tap_done(void)
     return tap_failed ? 1 : 0;
 }
 
+/* A whole file in memory (free()), or NULL. */
+static unsigned char *tap_read_file(const char *path, size_t *n) __attribute__((unused));
+static unsigned char *tap_read_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc(len > 0 ? (size_t)len + 1 : 1);
+    *n = p ? fread(p, 1, (size_t)(len > 0 ? len : 0), f) : 0;
+    fclose(f);
+    return p;
+}
+
 /* Path of a file in the source tree (make check exports top_srcdir). */
 static const char *tap_srcpath(const char *rel) __attribute__((unused));
 static const char *tap_srcpath(const char *rel)
