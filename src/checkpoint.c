@@ -15,16 +15,16 @@
 
 #define CKPT_FORMAT 1
 
-static const char *const loss_names[] = {"infonce", "ntxent", "triplet"};
+static const char *const loss_names[] = {"infonce", "ntxent", "triplet", "cosent"};
 
 const char *ss__loss_name(int loss)
 {
-    return loss >= 0 && loss <= SS__LOSS_TRIPLET ? loss_names[loss] : "?";
+    return loss >= 0 && loss <= SS__LOSS_COSENT ? loss_names[loss] : "?";
 }
 
 int ss__loss_kind(const char *name)
 {
-    for (int i = 0; i <= SS__LOSS_TRIPLET; i++)
+    for (int i = 0; i <= SS__LOSS_COSENT; i++)
         if (!strcmp(name, loss_names[i])) return i;
     return -1;
 }

@@ -1,4 +1,4 @@
-/* loss_extra.c: NT-Xent, triplet and learned-temperature steps. The step
+/* loss_extra.c: NT-Xent, triplet, CoSENT and learned-temperature steps. The step
  * mirrors ss__trainer_step (two dropout keys from the trainer's RNG, forward
  * both sides, loss, backward, clip, AdamW without decay on 1-d tensors). */
 #include "config.h"
@@ -35,16 +35,21 @@ struct ss__loss_extra {
 int ss__loss_extra_new(ss__trainer *t, const ss__loss_extra_opts *o, ss__loss_extra **out)
 {
     *out = NULL;
-    if (!t || !o || !(o->temperature > 0) || o->loss < SS__LOSS_INFONCE || o->loss > SS__LOSS_TRIPLET)
+    if (!t || !o || !(o->temperature > 0) || o->loss < SS__LOSS_INFONCE || o->loss > SS__LOSS_COSENT ||
+        (o->loss == SS__LOSS_COSENT && !(o->cosent_scale > 0 && isfinite(o->cosent_scale))))
         return ss__fail(SS_ERR_ARG, "loss: bad options");
-    if (o->learn_temperature && o->loss == SS__LOSS_TRIPLET)
-        return ss__fail(SS_ERR_ARG, "the triplet loss has no temperature to learn");
+    if (o->learn_temperature && (o->loss == SS__LOSS_TRIPLET || o->loss == SS__LOSS_COSENT))
+        return ss__fail(SS_ERR_ARG, "the %s loss has no temperature to learn",
+                        o->loss == SS__LOSS_TRIPLET ? "triplet" : "cosent");
     ss__loss_extra *x = ss__calloc(1, sizeof *x);
     if (!x) return ss__fail(SS_ERR_NOMEM, "out of memory");
     x->t = t;
     x->o = *o;
     float tau = o->temperature < TAU_MIN ? TAU_MIN : o->temperature > TAU_MAX ? TAU_MAX : o->temperature;
     x->logt = o->learn_temperature ? logf(tau) : logf(o->temperature);
+    /* CoSENT's lambda is an inverse temperature (of a softmax over cosine
+     * differences): the temperature the metrics show is 1 / lambda */
+    if (o->loss == SS__LOSS_COSENT) x->logt = -logf(o->cosent_scale);
     x->partials = ss__malloc(ss__grad_norm_chunks(t->model->n_params) * sizeof(double));
     int rc = x->partials ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
     if (!rc) rc = ss__encoder_new(&x->ea);
@@ -162,6 +167,108 @@ double ss__triplet(const float *a, const float *b, int B, int C, float margin, f
     return loss / B;
 }
 
+/* Pair i ranks above pair j: scored higher, in the same group. */
+static inline int ranked_above(const double *score, const int *group, int i, int j)
+{
+    return score[i] > score[j] && (!group || group[i] == group[j]);
+}
+
+double ss__cosent(const float *a, const float *b, const double *score, const int *group, int B, int C,
+                  float scale, float *da, float *db, float *work)
+{
+    /* c (B): the cosines; g (B): dL/dc; in double (work is malloc'd, so
+     * aligned for it): lambda multiplies the rounding error of a cosine */
+    double *c = (double *)(void *)work, *g = c + B;
+    for (int i = 0; i < B; i++) {
+        const float *ai = a + (size_t)i * C, *bi = b + (size_t)i * C;
+        double d = 0;
+        for (int k = 0; k < C; k++) d += (double)ai[k] * bi[k];
+        c[i] = d;
+        g[i] = 0;
+    }
+    /* L = log(exp(0) + sum_(i,j) exp(x_ij)), x_ij = scale (c_j - c_i) over
+     * the ordered pairs (s_i > s_j), by log-sum-exp: m = max(0, x_ij). */
+    double m = 0;
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < B; j++)
+            if (ranked_above(score, group, i, j)) {
+                double xij = (double)scale * (c[j] - c[i]);
+                if (xij > m || isnan(xij)) m = xij;
+            }
+    double sum = exp(-m);
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < B; j++)
+            if (ranked_above(score, group, i, j)) sum += exp((double)scale * (c[j] - c[i]) - m);
+    double loss = m + log(sum);
+    /* dL/dx_ij = softmax weight w_ij; dx_ij/dc_j = scale, dx_ij/dc_i = -scale */
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < B; j++)
+            if (ranked_above(score, group, i, j)) {
+                double w = (double)scale * exp((double)scale * (c[j] - c[i]) - m) / sum;
+                g[j] += w;
+                g[i] -= w;
+            }
+    /* c_i = a_i . b_i: da_i = g_i b_i, db_i = g_i a_i */
+    for (int i = 0; i < B; i++) {
+        const float *ai = a + (size_t)i * C, *bi = b + (size_t)i * C;
+        float *dai = da + (size_t)i * C, *dbi = db + (size_t)i * C;
+        for (int k = 0; k < C; k++) {
+            dai[k] = (float)(g[i] * bi[k]);
+            dbi[k] = (float)(g[i] * ai[k]);
+        }
+    }
+    return loss;
+}
+
+double ss__cosent_naive(const float *a, const float *b, const double *score, const int *group, int B, int C,
+                        double scale)
+{
+    double sum = 1;
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < B; j++) {
+            if (!ranked_above(score, group, i, j)) continue;
+            double ci = 0, cj = 0;
+            for (int k = 0; k < C; k++) {
+                ci += (double)a[(size_t)i * C + k] * b[(size_t)i * C + k];
+                cj += (double)a[(size_t)j * C + k] * b[(size_t)j * C + k];
+            }
+            sum += exp(scale * (cj - ci));
+        }
+    return log(sum);
+}
+
+double ss__cosent_mixed(const float *a, const float *b, const double *score, const int *group, int B, int C,
+                        float scale, float tau, float *da, float *db, float *work)
+{
+    /* CoSENT on the whole batch: a pair without a score (NaN) is never
+     * ranked above or below another, so its gradient is 0 there */
+    double L = ss__cosent(a, b, score, group, B, C, scale, da, db, work);
+    int n = 0;
+    for (int i = 0; i < B; i++) n += isnan(score[i]);
+    if (n < 2 || !isfinite(L)) return L; /* InfoNCE of a single pair is 0 */
+    /* the unscored pairs, gathered: xa, xb, their gradients dxa, dxb (n,C),
+     * then InfoNCE's (3,n,n) */
+    size_t nc = (size_t)n * C;
+    float *xa = work, *xb = xa + nc, *dxa = xb + nc, *dxb = dxa + nc, *w = dxb + nc;
+    for (int i = 0, k = 0; i < B; i++)
+        if (isnan(score[i])) {
+            memcpy(xa + (size_t)k * C, a + (size_t)i * C, sizeof(float) * (size_t)C);
+            memcpy(xb + (size_t)k * C, b + (size_t)i * C, sizeof(float) * (size_t)C);
+            k++;
+        }
+    double Li = ss__infonce_forward(w, xa, xb, n, C, tau, 1);
+    if (!isfinite(Li)) return Li;
+    ss__infonce_backward(dxa, dxb, w, xa, xb, n, C, tau, 1);
+    for (int i = 0, k = 0; i < B; i++)
+        if (isnan(score[i])) {
+            float *dai = da + (size_t)i * C, *dbi = db + (size_t)i * C;
+            const float *ga = dxa + (size_t)k * C, *gb = dxb + (size_t)k * C;
+            for (int c = 0; c < C; c++) dai[c] += ga[c], dbi[c] += gb[c];
+            k++;
+        }
+    return L + Li;
+}
+
 static int ensure(ss__loss_extra *x, int B, int C)
 {
     size_t N = 2 * (size_t)B, w = N * N + 2 * N * (size_t)C, d = (size_t)B * C;
@@ -183,10 +290,12 @@ static int ensure(ss__loss_extra *x, int B, int C)
     return SS_OK;
 }
 
-int ss__loss_extra_step(ss__loss_extra *x, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
-                        float *loss, float *grad_norm)
+int ss__loss_extra_step(ss__loss_extra *x, const ss_batch *a, const ss_batch *b, const double *score,
+                        const int *group, const ss__step_opts *o, float *loss, float *grad_norm)
 {
     if (!x || !a || !b || !o) return ss__fail(SS_ERR_ARG, "training step: NULL argument");
+    if (x->o.loss == SS__LOSS_COSENT && !score)
+        return ss__fail(SS_ERR_ARG, "training step: the cosent loss needs the scores of the pairs");
     if (a->B != b->B) return ss__fail(SS_ERR_ARG, "training step: %d texts on one side, %d on the other", a->B, b->B);
     ss__trainer *t = x->t;
     ss_model *m = t->model;
@@ -204,6 +313,9 @@ int ss__loss_extra_step(ss__loss_extra *x, const ss_batch *a, const ss_batch *b,
         L = ss__ntxent(ya, yb, B, C, tau, x->da, x->db, &dlogt, x->work);
     } else if (x->o.loss == SS__LOSS_TRIPLET) {
         L = ss__triplet(ya, yb, B, C, x->o.margin, x->da, x->db, x->work);
+    } else if (x->o.loss == SS__LOSS_COSENT) {
+        L = ss__cosent_mixed(ya, yb, score, group, B, C, x->o.cosent_scale, x->o.temperature, x->da, x->db,
+                             x->work);
     } else {
         L = ss__infonce_forward(x->work, ya, yb, B, C, tau, 1);
         if (isfinite(L)) {

@@ -15,10 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "search.h"
 #include "store.h"
+
+/* how long a writer waits for another one (SQLite's busy timeout, and the
+ * retries of what SQLite does not wait for) */
+#define SS_BUSY_TIMEOUT_MS 10000
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -31,7 +36,13 @@ int ss__store_sqlerr(ss_store *s, int rc, const char *what)
     case SQLITE_FULL: return ss__fail(SS_ERR_IO, "%s: %s: database or disk is full", path, what);
     case SQLITE_READONLY: return ss__fail(SS_ERR_IO, "%s: %s: the database is read-only", path, what);
     case SQLITE_IOERR:
-    case SQLITE_CANTOPEN:
+    case SQLITE_CANTOPEN: {
+        /* "disk I/O error" alone hides the cause: a full disk when the -shm
+         * or -wal file cannot grow (ENOSPC), a bad disk (EIO), ... */
+        int e = s && s->db ? sqlite3_system_errno(s->db) : 0;
+        if (e) return ss__fail(SS_ERR_IO, "%s: %s: %s: %s", path, what, msg, strerror(e));
+        return ss__fail(SS_ERR_IO, "%s: %s: %s", path, what, msg);
+    }
     case SQLITE_PERM: return ss__fail(SS_ERR_IO, "%s: %s: %s", path, what, msg);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -146,8 +157,18 @@ static int create_schema(ss_store *s)
     /* page size before the first table: 64 KiB pages make a 1 MB block a
      * chain of 16 pages instead of 256 */
     int rc = ss__store_exec(s, "PRAGMA page_size=65536");
-    if (!rc) rc = ss__store_exec(s, "PRAGMA journal_mode=WAL");
     if (rc) return rc;
+    /* Switching to WAL upgrades a read lock to a write lock, and for that
+     * SQLite answers SQLITE_BUSY at once rather than call the busy handler
+     * (waiting could deadlock): two processes creating one database at the
+     * same moment meet it. Retry for as long as the busy timeout would. */
+    int r;
+    for (int ms = 0;; ms += 5) {
+        r = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if ((r & 0xff) != SQLITE_BUSY || ms >= SS_BUSY_TIMEOUT_MS) break;
+        sqlite3_sleep(5);
+    }
+    if (r != SQLITE_OK) return ss__store_sqlerr(s, r, "PRAGMA journal_mode=WAL");
     rc = ss__store_exec(s, "BEGIN IMMEDIATE");
     if (rc) return rc;
     int64_t ntab = 0;
@@ -224,19 +245,40 @@ int ss__store_read_meta(ss_store *s)
 
 /* --------------------------------------------------------------------- open */
 
+/* The application id, schema version and number of tables, read by one
+ * statement and so from one snapshot: another process may be creating the
+ * schema meanwhile, and separate reads could see its application id before
+ * its commit and its tables after ("not a semsearch database"). */
+static int read_header(ss_store *s, int64_t *app, int64_t *ver, int64_t *ntab)
+{
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s,
+                               "SELECT (SELECT application_id FROM pragma_application_id), "
+                               "(SELECT user_version FROM pragma_user_version), "
+                               "(SELECT count(*) FROM sqlite_schema)",
+                               &st);
+    if (rc) return rc;
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        *app = sqlite3_column_int64(st, 0);
+        *ver = sqlite3_column_int64(st, 1);
+        *ntab = sqlite3_column_int64(st, 2);
+    } else {
+        rc = ss__store_sqlerr(s, r, "read");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static int check_schema(ss_store *s)
 {
     int64_t app = 0, ver = 0, ntab = 0;
-    int rc = query_int(s, "PRAGMA application_id", &app);
-    if (!rc) rc = query_int(s, "PRAGMA user_version", &ver);
-    if (!rc) rc = query_int(s, "SELECT count(*) FROM sqlite_schema", &ntab);
+    int rc = read_header(s, &app, &ver, &ntab);
     if (rc) return rc;
     if (ntab == 0 && app == 0) {
         if (s->readonly) return ss__fail(SS_ERR_FORMAT, "%s: empty database (nothing indexed yet)", s->path);
         rc = create_schema(s);
-        if (rc) return rc;
-        rc = query_int(s, "PRAGMA application_id", &app);
-        if (!rc) rc = query_int(s, "PRAGMA user_version", &ver);
+        if (!rc) rc = read_header(s, &app, &ver, &ntab);
         if (rc) return rc;
     }
     if (app != SS_APPLICATION_ID)
@@ -251,6 +293,36 @@ static int check_schema(ss_store *s)
     rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'documents_fts'", &fts);
     s->has_fts = fts > 0;
     return rc;
+}
+
+/* Whether the directory holding path accepts new files (the -wal/-shm). */
+static int dir_writable(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return access(".", W_OK) == 0;
+    if (slash == path) return access("/", W_OK) == 0;
+    char *dir = ss__malloc((size_t)(slash - path) + 1);
+    if (!dir) return 1;
+    memcpy(dir, path, (size_t)(slash - path));
+    dir[slash - path] = 0;
+    int w = access(dir, W_OK) == 0;
+    ss_free(dir);
+    return w;
+}
+
+/* "file:PATH?immutable=1", with the characters a URI path reserves escaped. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *u = ss__malloc(3 * n + 32), *o = u;
+    if (!u) return NULL;
+    o += sprintf(o, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p >= 0x7f) o += sprintf(o, "%%%02X", *p);
+        else *o++ = (char)*p;
+    }
+    strcpy(o, "?immutable=1");
+    return u;
 }
 
 int ss_store_open(const char *path, int flags, ss_store **out)
@@ -281,11 +353,28 @@ int ss_store_open(const char *path, int flags, ss_store **out)
         rc = s->db ? ss__store_sqlerr(s, r, "open") : ss__fail(SS_ERR_NOMEM, "out of memory");
     } else {
         sqlite3_extended_result_codes(s->db, 1);
-        sqlite3_busy_timeout(s->db, 10000);
+        sqlite3_busy_timeout(s->db, SS_BUSY_TIMEOUT_MS);
         if (!ro && sqlite3_db_readonly(s->db, "main") == 1)
             rc = ss__fail(SS_ERR_IO, "%s: the database is read-only", path);
     }
     if (!rc) rc = check_schema(s);
+    /* a WAL database in a directory nobody may write (a read-only mount, a
+     * shared archive) cannot get its -shm file: read it as immutable */
+    if (rc && ro && s->db && (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CANTOPEN && !dir_writable(path)) {
+        sqlite3_close_v2(s->db);
+        s->db = NULL;
+        char *uri = immutable_uri(path);
+        if (!uri) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        else {
+            r = sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL);
+            ss_free(uri);
+            rc = r == SQLITE_OK ? SS_OK : s->db ? ss__store_sqlerr(s, r, "open") : ss__fail(SS_ERR_NOMEM, "out of memory");
+            if (!rc) {
+                sqlite3_extended_result_codes(s->db, 1);
+                rc = check_schema(s);
+            }
+        }
+    }
     /* durable at every commit against a crash of the process; WAL keeps
      * readers going while a writer appends */
     if (!rc && !ro) rc = ss__store_exec(s, "PRAGMA synchronous=NORMAL");
@@ -562,14 +651,18 @@ typedef struct appender {
     sqlite3_stmt *st_slot; /* UPDATE documents SET block, slot (re-embedding) */
 } appender;
 
-static int appender_init(ss_store *s, appender *a, int fresh)
+/* rows: how many rows will be appended at most. A run never holds more than
+ * one block's rows, nor more than that: a damaged block size or dim in the
+ * meta table then costs no more memory than the caller's vectors (fuzz
+ * finding: 4 GB asked for by a 10 KB file). */
+static int appender_init(ss_store *s, appender *a, int fresh, size_t rows)
 {
     memset(a, 0, sizeof *a);
-    size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
-    a->u.ids = ss__malloc(bs * 8);
-    a->u.f32 = ss__malloc(bs * d * 4);
-    a->u.scales = ss__malloc(bs * 4);
-    a->u.codes = ss__malloc(bs * d);
+    size_t bs = (size_t)s->block_size, d = (size_t)s->dim, r = SS_MAX(SS_MIN(bs, rows), 1);
+    a->u.ids = ss__malloc(r * 8);
+    a->u.f32 = ss__malloc(r * d * 4);
+    a->u.scales = ss__malloc(r * 4);
+    a->u.codes = ss__malloc(r * d);
     if (!a->u.ids || !a->u.f32 || !a->u.scales || !a->u.codes) return ss__fail(SS_ERR_NOMEM, "out of memory");
     if (fresh) {
         a->fill = s->block_size;
@@ -662,7 +755,7 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
         return rc;
     }
     rc = record_model(s);
-    if (!rc) rc = appender_init(s, &a, 0);
+    if (!rc) rc = appender_init(s, &a, 0, n);
     if (!rc) rc = ss__store_prepare(s, FIND_SQL, &find);
     if (!rc)
         rc = ss__store_prepare(s,
@@ -892,7 +985,7 @@ int ss_store_reembed(ss_store *s, const ss_store_model *m, ss_store_embed_fn emb
         rc = set_meta(s, "model_fingerprint", "", 0, 0); /* so record_model sees no other model */
         if (!rc) rc = record_model(s);
     }
-    if (!rc) rc = appender_init(s, &a, 1);
+    if (!rc) rc = appender_init(s, &a, 1, (size_t)count);
     if (!rc) rc = ss__store_prepare(s, "SELECT text FROM documents WHERE id = ?1", &get);
     if (!rc) rc = ss__store_prepare(s, "UPDATE documents SET block = ?2, slot = ?3 WHERE id = ?1", &upd);
     for (int64_t i0 = 0; i0 < count && !rc; i0 += (int64_t)batch) {
@@ -967,7 +1060,11 @@ int ss_store_get(ss_store *s, int64_t doc, ss_store_doc *out)
         out->doc = doc;
         char **f[4] = {&out->text, &out->id, &out->source, &out->meta};
         for (int i = 0; i < 4 && !rc; i++) {
-            if (sqlite3_column_type(st, i) == SQLITE_NULL) continue;
+            if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+                /* NOT NULL in the schema: only a damaged file has none */
+                if (i == 0) rc = ss__fail(SS_ERR_FORMAT, "%s: document %lld has no text", s->path, (long long)doc);
+                continue;
+            }
             const char *t = (const char *)sqlite3_column_text(st, i);
             *f[i] = ss__strndup(t ? t : "", (size_t)sqlite3_column_bytes(st, i));
             if (!*f[i]) rc = ss__fail(SS_ERR_NOMEM, "out of memory");

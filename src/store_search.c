@@ -105,6 +105,37 @@ static int read_blobs(ss_store *s, const ss__vecmem *m, const char *table, const
     return rc;
 }
 
+/* Inside a read transaction: the database holds nb blocks of every table
+ * with the BLOB sizes that the block size and dimension of the meta table
+ * say, checked before allocating memory for them, so that a damaged meta
+ * table cannot make a 10 KB file ask for gigabytes (fuzz finding). length()
+ * of a BLOB reads only the record header, not the BLOB. */
+static int check_block_sizes(ss_store *s, int64_t nb)
+{
+    if (nb <= 0) return SS_OK;
+    sqlite3_stmt *st;
+    int rc = ss__store_prepare(s,
+                               "SELECT (SELECT count(*) FROM blocks WHERE length(ids) = ?1), "
+                               "(SELECT count(*) FROM vectors_f32 WHERE length(data) = ?2), "
+                               "(SELECT count(*) FROM vectors_i8 WHERE length(scales) = ?3 AND length(codes) = ?4)",
+                               &st);
+    if (rc) return rc;
+    int64_t bs = s->block_size, d = s->dim;
+    sqlite3_bind_int64(st, 1, bs * 8);
+    sqlite3_bind_int64(st, 2, bs * d * 4);
+    sqlite3_bind_int64(st, 3, bs * 4);
+    sqlite3_bind_int64(st, 4, bs * d);
+    int r = sqlite3_step(st);
+    int ok = r == SQLITE_ROW && sqlite3_column_int64(st, 0) >= nb && sqlite3_column_int64(st, 1) >= nb &&
+             sqlite3_column_int64(st, 2) >= nb;
+    sqlite3_finalize(st);
+    if (r != SQLITE_ROW) return ss__store_sqlerr(s, r, "read vector blocks");
+    if (!ok)
+        return ss__fail(SS_ERR_FORMAT, "%s: vector blocks of the wrong size for block size %lld and dim %lld",
+                        s->path, (long long)bs, (long long)d);
+    return SS_OK;
+}
+
 /* Adds the representations in `precisions` to a current s->mem. */
 static int load_more(ss_store *s, int precisions)
 {
@@ -146,6 +177,7 @@ static int load(ss_store *s, int precisions, int64_t version)
     if (rc) return rc;
     size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
     if (nb > 0 && d == 0) return ss__fail(SS_ERR_FORMAT, "%s: vectors but no model recorded", s->path);
+    if ((rc = check_block_sizes(s, nb))) return rc;
     m.nblocks = (size_t)nb;
     m.n = m.nblocks * bs;
     m.dim = s->dim;
@@ -273,6 +305,7 @@ static int stream_search(ss_store *s, const float *q, size_t nq, int k, const ch
     ss__vecmem_free(m);
     int64_t nb = 0;
     int rc = query_i64(s, "SELECT count(*) FROM blocks", &nb);
+    if (!rc) rc = check_block_sizes(s, nb);
     if (rc) return rc;
     m->nblocks = (size_t)nb;
     m->n = m->nblocks * bs;
@@ -486,6 +519,10 @@ static int rrf(const ss__hit *vec, int nv, const int64_t *lex, int nl, int rrf_k
         if (j < nv) f[j].score += add;
         else f[n++] = (fused){lex[i], add};
     }
+    /* ranked by the scores the caller gets (float): equal sums such as
+     * 1/8 + 1/40 and 1/10 + 1/20 then tie, smaller doc first, instead of
+     * being ordered by double rounding noise */
+    for (int i = 0; i < n; i++) f[i].score = (float)f[i].score;
     qsort(f, (size_t)n, sizeof *f, cmp_fused);
     int c = 0;
     for (int i = 0; i < n && c < k; i++) {

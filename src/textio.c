@@ -1,8 +1,12 @@
-/* textio.c: line reader over zlib's gz* calls, which read plain files
- * transparently, so one path serves .txt, .gz and stdin. */
+/* textio.c: the line reader (plain, gzip, stdin and pipes) and atomic
+ * file writes. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -13,8 +17,20 @@
 #include "common.h"
 #include "textio.h"
 
+/* Regular files go through zlib's gz* calls. A pipe or terminal is read
+ * with read(2) as bytes arrive (gzread waits for its whole buffer, which
+ * would hold back the lines of a slow producer), inflating by hand when the
+ * stream starts with the gzip magic. */
+enum { SRC_GZFILE, SRC_RAW, SRC_INFLATE };
+
 struct ss__lines {
-    gzFile gz;
+    int mode;
+    gzFile gz;   /* SRC_GZFILE */
+    int fd;      /* SRC_RAW, SRC_INFLATE */
+    z_stream z;  /* SRC_INFLATE */
+    int z_ready; /* inflateInit2 done */
+    int z_end;   /* the last gzip member ended (nothing after it yet) */
+    unsigned char *zin;
     char *name;
     char *buf;  /* bytes read, not yet returned */
     size_t cap, start, end;
@@ -22,30 +38,147 @@ struct ss__lines {
     int eof;
 };
 
+enum { ZIN_CAP = 1 << 16 };
+
+/* read(2), retried on EINTR: bytes read, 0 at the end, -1 on error. */
+static ssize_t read_some(int fd, void *b, size_t n)
+{
+    ssize_t k;
+    do k = read(fd, b, n);
+    while (k < 0 && errno == EINTR);
+    return k;
+}
+
 int ss__lines_open(const char *path, ss__lines **out)
 {
     *out = NULL;
     int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
     ss__lines *r = ss__calloc(1, sizeof *r);
     if (!r) return ss__fail(SS_ERR_NOMEM, "out of memory");
-    r->name = ss__strdup(is_stdin ? "<stdin>" : path);
+    r->fd = -1;
+    r->name = ss__strdup(name);
     r->cap = 1 << 16;
     r->buf = ss__malloc(r->cap);
     if (!r->name || !r->buf) {
         ss__lines_close(r);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
     }
-    errno = 0;
-    r->gz = is_stdin ? gzdopen(dup(STDIN_FILENO), "rb") : gzopen(path, "rb");
-    if (!r->gz) {
+    int fd = is_stdin ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         int e = errno;
+        if (fd >= 0) close(fd);
         ss__lines_close(r);
-        return ss__fail(SS_ERR_IO, "%s: %s", is_stdin ? "<stdin>" : path,
-                        e ? strerror(e) : "cannot open");
+        return ss__fail(SS_ERR_IO, "%s: %s", name, strerror(e));
     }
-    gzbuffer(r->gz, 1 << 17);
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        ss__lines_close(r);
+        return ss__fail(SS_ERR_IO, "%s: is a directory", name);
+    }
+    if (S_ISREG(st.st_mode)) {
+        r->mode = SRC_GZFILE;
+        if (!(r->gz = gzdopen(fd, "rb"))) {
+            close(fd);
+            ss__lines_close(r);
+            return ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+        gzbuffer(r->gz, 1 << 17);
+        *out = r;
+        return SS_OK;
+    }
+    /* a pipe, a terminal, a device: look at the first bytes */
+    r->fd = fd;
+    r->mode = SRC_RAW;
+    while (r->end < 2) {
+        ssize_t k = read_some(fd, r->buf + r->end, r->end == 0 ? r->cap : 1);
+        if (k < 0) {
+            int e = errno;
+            ss__lines_close(r);
+            return ss__fail(SS_ERR_IO, "%s: %s", name, strerror(e));
+        }
+        if (k == 0) {
+            r->eof = 1;
+            break;
+        }
+        r->end += (size_t)k;
+        if ((unsigned char)r->buf[0] != 0x1f) break; /* not gzip: no need to wait for a second byte */
+    }
+    if (r->end >= 2 && (unsigned char)r->buf[0] == 0x1f && (unsigned char)r->buf[1] == 0x8b) {
+        r->mode = SRC_INFLATE;
+        r->zin = ss__malloc(ZIN_CAP > r->end ? ZIN_CAP : r->end);
+        if (!r->zin) {
+            ss__lines_close(r);
+            return ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+        memcpy(r->zin, r->buf, r->end);
+        r->z.next_in = r->zin;
+        r->z.avail_in = (uInt)r->end;
+        r->end = 0;
+        r->eof = 0;
+        if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK) {
+            ss__lines_close(r);
+            return ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+        r->z_ready = 1;
+    }
     *out = r;
     return SS_OK;
+}
+
+/* Inflates into r->buf + r->end: bytes produced (> 0), 0 at the end, or an
+ * SS_ERR code (negated). Reads the pipe only when zlib has no input left. */
+static long inflate_some(ss__lines *r)
+{
+    for (;;) {
+        if (r->z.avail_in == 0) {
+            ssize_t k = read_some(r->fd, r->zin, ZIN_CAP);
+            if (k < 0) return -ss__fail(SS_ERR_IO, "%s:%ld: %s", r->name, r->lineno + 1, strerror(errno));
+            if (k == 0) {
+                if (r->z_end) return 0;
+                return -ss__fail(SS_ERR_FORMAT, "%s:%ld: unexpected end of file", r->name, r->lineno + 1);
+            }
+            r->z.next_in = r->zin;
+            r->z.avail_in = (uInt)k;
+        }
+        if (r->z_end) {
+            /* another gzip member follows (as from cat a.gz b.gz), or
+             * trailing bytes, which gzread ignores too: look at two bytes */
+            if (r->z.avail_in == 1 && r->z.next_in[0] == 0x1f) {
+                r->zin[0] = 0x1f;
+                ssize_t k = read_some(r->fd, r->zin + 1, ZIN_CAP - 1);
+                if (k < 0) return -ss__fail(SS_ERR_IO, "%s:%ld: %s", r->name, r->lineno + 1, strerror(errno));
+                r->z.next_in = r->zin;
+                r->z.avail_in = 1 + (uInt)k;
+            }
+            if (r->z.avail_in < 2 || r->z.next_in[0] != 0x1f || r->z.next_in[1] != 0x8b) {
+                /* trailing garbage: dropped, to the end of the stream */
+                r->z.avail_in = 0;
+                while ((r->z.avail_in == 0) && read_some(r->fd, r->zin, ZIN_CAP) > 0) {}
+                return 0;
+            }
+            inflateReset(&r->z);
+            r->z_end = 0;
+        }
+        r->z.next_out = (Bytef *)r->buf + r->end;
+        r->z.avail_out = (uInt)SS_MIN(r->cap - r->end, (size_t)1 << 30);
+        uInt before = r->z.avail_out;
+        int zr = inflate(&r->z, Z_NO_FLUSH);
+        long made = (long)(before - r->z.avail_out);
+        if (zr == Z_STREAM_END) r->z_end = 1;
+        else if (zr != Z_OK && zr != Z_BUF_ERROR)
+            return -ss__fail(zr == Z_MEM_ERROR ? SS_ERR_NOMEM : SS_ERR_FORMAT, "%s:%ld: %s", r->name,
+                             r->lineno + 1, r->z.msg ? r->z.msg : "invalid compressed data");
+        if (made > 0) return made;
+    }
+}
+
+/* gzerror's message without the "<fd:N>: " that gzdopen'ed handles put first. */
+static const char *gz_reason(const char *msg)
+{
+    const char *c = strncmp(msg, "<fd:", 4) == 0 ? strstr(msg, ">: ") : NULL;
+    return c ? c + 3 : msg;
 }
 
 /* Reads more bytes after r->end, growing or compacting the buffer. */
@@ -64,16 +197,44 @@ static int fill(ss__lines *r)
         r->buf = nb;
         r->cap = ncap;
     }
-    int n = gzread(r->gz, r->buf + r->end, (unsigned)SS_MIN(r->cap - r->end, (size_t)1 << 30));
-    if (n < 0) {
-        int err;
-        const char *msg = gzerror(r->gz, &err);
-        return ss__fail(err == Z_ERRNO ? SS_ERR_IO : SS_ERR_FORMAT, "%s:%ld: %s", r->name,
-                        r->lineno + 1, err == Z_ERRNO ? strerror(errno) : msg);
+    long n;
+    if (r->mode == SRC_GZFILE) {
+        n = gzread(r->gz, r->buf + r->end, (unsigned)SS_MIN(r->cap - r->end, (size_t)1 << 30));
+        if (n < 0) {
+            int err;
+            const char *msg = gzerror(r->gz, &err);
+            return ss__fail(err == Z_ERRNO ? SS_ERR_IO : SS_ERR_FORMAT, "%s:%ld: %s", r->name,
+                            r->lineno + 1, err == Z_ERRNO ? strerror(errno) : gz_reason(msg));
+        }
+        if (n == 0) {
+            /* a gzip stream cut short ends like a whole one, with only a
+             * warning kept in the handle: a truncated file is an error */
+            int err;
+            const char *msg = gzerror(r->gz, &err);
+            if (err == Z_BUF_ERROR)
+                return ss__fail(SS_ERR_FORMAT, "%s:%ld: %s", r->name, r->lineno + 1, gz_reason(msg));
+        }
+    } else if (r->mode == SRC_RAW) {
+        n = (long)read_some(r->fd, r->buf + r->end, r->cap - r->end);
+        if (n < 0) return ss__fail(SS_ERR_IO, "%s:%ld: %s", r->name, r->lineno + 1, strerror(errno));
+    } else {
+        n = inflate_some(r);
+        if (n < 0) return (int)-n;
     }
     if (n == 0) r->eof = 1;
     r->end += (size_t)n;
     return SS_OK;
+}
+
+int ss__lines_ready(ss__lines *r)
+{
+    if (r->eof || r->mode == SRC_GZFILE || memchr(r->buf + r->start, '\n', r->end - r->start)) return 1;
+    if (r->mode == SRC_INFLATE && r->z.avail_in > 0) return 1;
+    struct pollfd p = {r->fd, POLLIN, 0};
+    int k;
+    do k = poll(&p, 1, 0);
+    while (k < 0 && errno == EINTR);
+    return k != 0; /* readable, at its end, or an error that the next read reports */
 }
 
 int ss__lines_next(ss__lines *r, const char **line, size_t *len)
@@ -115,6 +276,9 @@ void ss__lines_close(ss__lines *r)
 {
     if (!r) return;
     if (r->gz) gzclose(r->gz);
+    if (r->fd >= 0) close(r->fd);
+    if (r->z_ready) inflateEnd(&r->z);
+    ss_free(r->zin);
     ss_free(r->name);
     ss_free(r->buf);
     ss_free(r);
@@ -122,19 +286,52 @@ void ss__lines_close(ss__lines *r)
 
 /* ------------------------------------------------------------ atomic writes */
 
+/* Temporary files are named PATH.tmp.PID.XXXXXX. One whose process is gone
+ * was left by a kill -9 (or a power cut) in the middle of a save: removed at
+ * the next save of the same path, best effort, so that checkpoints written
+ * every N steps do not pile up dead copies. */
+static void sweep_stale(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    char *dir = ss__malloc(dlen + 2);
+    if (!dir) return;
+    if (!slash) strcpy(dir, ".");
+    else if (dlen == 0) strcpy(dir, "/");
+    else {
+        memcpy(dir, path, dlen);
+        dir[dlen] = '\0';
+    }
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, blen) || strncmp(nm + blen, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(nm + blen + 5, &end, 10);
+        if (pid <= 0 || end == nm + blen + 5 || *end != '.' || strlen(end + 1) != 6) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        (void)unlinkat(dirfd(d), nm, 0);
+    }
+    if (d) closedir(d);
+    ss_free(dir);
+}
+
 int ss__atomic_open(ss__atomic *a, const char *path)
 {
     memset(a, 0, sizeof *a);
     size_t n = strlen(path);
     a->path = ss__strdup(path);
-    a->tmp = ss__malloc(n + 16);
+    a->tmp = ss__malloc(n + 40);
     if (!a->path || !a->tmp) {
         ss_free(a->tmp); /* not a file yet: abort must not unlink it */
         a->tmp = NULL;
         ss__atomic_abort(a);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
     }
-    snprintf(a->tmp, n + 16, "%s.tmp.XXXXXX", path);
+    sweep_stale(path);
+    snprintf(a->tmp, n + 40, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
     int fd = mkstemp(a->tmp);
     if (fd < 0) {
         int e = errno;
@@ -153,11 +350,31 @@ int ss__atomic_open(ss__atomic *a, const char *path)
     return SS_OK;
 }
 
+/* After a rename, the directory entry is made durable too (best effort: the
+ * new file is in place either way). No allocation: path is cut and restored. */
+static void sync_dir(char *path)
+{
+    char *slash = strrchr(path, '/');
+    int fd;
+    if (!slash) fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    else if (slash == path) fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    else {
+        *slash = '\0';
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        *slash = '/';
+    }
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
 int ss__atomic_commit(ss__atomic *a)
 {
     int rc = SS_OK;
+    errno = 0; /* an error flag left by an earlier write has no errno of its own */
     if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0)
-        rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
+        rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, errno ? strerror(errno) : "write error");
     if (fclose(a->f) != 0 && !rc) rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
     a->f = NULL;
     if (!rc) {
@@ -168,6 +385,7 @@ int ss__atomic_commit(ss__atomic *a)
         if (rename(a->tmp, a->path) != 0)
             rc = ss__fail(SS_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
         else {
+            sync_dir(a->path);
             ss_free(a->tmp);
             a->tmp = NULL;
         }

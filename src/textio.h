@@ -11,6 +11,10 @@ typedef struct ss__lines ss__lines;
 int ss__lines_open(const char *path, ss__lines **out);
 /* 1 and a line (valid until the next call), 0 at the end, or an SS_ERR code. */
 int ss__lines_next(ss__lines *r, const char **line, size_t *len);
+/* 1 when ss__lines_next would not wait for a slow producer (a pipe or a
+ * terminal with no complete line pending): a caller holding a partial
+ * batch flushes it before reading on, so output keeps up with input. */
+int ss__lines_ready(ss__lines *r);
 long ss__lines_lineno(const ss__lines *r);
 const char *ss__lines_name(const ss__lines *r);
 void ss__lines_close(ss__lines *r);

@@ -212,7 +212,7 @@ int ss__tfidf_build(const char *const *texts, const size_t *lens, size_t n, ss__
             cap = nc;
         }
         /* counts of each distinct word: sort the ids, then count runs */
-        qsort(c.ids, c.n, sizeof *c.ids, u32_cmp);
+        if (c.n > 1) qsort(c.ids, c.n, sizeof *c.ids, u32_cmp); /* qsort(NULL, 0) is undefined */
         for (size_t j = 0; j < c.n;) {
             size_t k = j + 1;
             while (k < c.n && c.ids[k] == c.ids[j]) k++;

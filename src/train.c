@@ -32,6 +32,7 @@ void ss__train_opts_init(ss__train_opts *o)
     o->warmup_steps = -1;
     o->temperature = so.temperature;
     o->margin = 0.2f;
+    o->cosent_scale = 20.0f;
     o->loss = SS__LOSS_INFONCE;
     o->weight_decay = so.weight_decay;
     o->beta1 = so.beta1;
@@ -127,6 +128,8 @@ typedef struct run {
     /* texts of the current batch */
     const char **ta, **tb;
     size_t *la, *lb;
+    double *score;  /* gold scores of the pairs (cosent) */
+    int *group;     /* and their sources: pairs are ranked within a source */
     char **owned; /* augmented views to free */
     size_t n_owned;
     ss__pairs dev;
@@ -150,7 +153,11 @@ static int set_plan(run *r, int64_t epoch)
 {
     if (r->plan.items && r->plan_epoch == epoch) return SS_OK;
     ss__plan_free(&r->plan);
-    int rc = ss__trainset_plan(r->ts, r->o->seed, epoch, r->o->batch_size, r->o->curriculum, &r->plan);
+    /* cosent ranks the pairs of a batch against each other: without a
+     * curriculum, its batches are random sets, not of similar lengths */
+    int curric = r->o->curriculum;
+    if (r->o->loss == SS__LOSS_COSENT && curric == SS__CURRIC_NONE) curric = SS__CURRIC_RANDOM;
+    int rc = ss__trainset_plan(r->ts, r->o->seed, epoch, r->o->batch_size, curric, &r->plan);
     if (rc) return rc;
     r->plan_epoch = epoch;
     if (r->plan.n_batches == 0)
@@ -183,6 +190,10 @@ static int batch_texts(run *r, int *n, int *same)
         r->la[k] = r->ts->text_len[it->a];
         r->tb[k] = ss__trainset_text(r->ts, it->b);
         r->lb[k] = r->ts->text_len[it->b];
+        if (r->o->loss == SS__LOSS_COSENT) {
+            r->score[k] = ss__trainset_score(r->ts, it->ex);
+            r->group[k] = ss__trainset_source_of(r->ts, it->ex);
+        }
         if (it->a == it->b && aug) {
             /* a lone sentence: two independent views */
             char *va, *vb;
@@ -262,10 +273,22 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     r->la = ss__calloc(B, sizeof *r->la);
     r->lb = ss__calloc(B, sizeof *r->lb);
     r->owned = ss__calloc(2 * B, sizeof *r->owned);
-    int rc = (!r->ta || !r->tb || !r->la || !r->lb || !r->owned) ? ss__fail(SS_ERR_NOMEM, "out of memory") : SS_OK;
+    r->score = ss__calloc(B, sizeof *r->score);
+    r->group = ss__calloc(B, sizeof *r->group);
+    int rc = (!r->ta || !r->tb || !r->la || !r->lb || !r->owned || !r->score || !r->group)
+                 ? ss__fail(SS_ERR_NOMEM, "out of memory")
+                 : SS_OK;
+    if (!rc && o->loss == SS__LOSS_COSENT) {
+        /* graded pairs to rank; paraphrases (no score) only add InfoNCE */
+        size_t scored = 0;
+        for (size_t e = 0; e < ts->n_examples; e++) scored += !isnan(ss__trainset_score(ts, e));
+        if (!scored)
+            rc = ss__fail(SS_ERR_ARG, "the cosent loss needs graded pairs (a *.scored.tsv or *.labeled.tsv file): "
+                                      "none of the %zu examples has a score", ts->n_examples);
+    }
     if (!rc) rc = ss__trainer_new(model, o->seed, &r->tr);
     if (!rc && (o->loss != SS__LOSS_INFONCE || o->learn_temperature)) {
-        ss__loss_extra_opts lo = {o->loss, o->temperature, o->learn_temperature, o->margin};
+        ss__loss_extra_opts lo = {o->loss, o->temperature, o->learn_temperature, o->margin, o->cosent_scale};
         rc = ss__loss_extra_new(r->tr, &lo, &r->lx);
     }
     if (rc) goto done;
@@ -352,7 +375,9 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         so.eps = o->eps;
         so.grad_clip = o->grad_clip;
         so.symmetric = 1;
-        if (r->lx) rc = ss__loss_extra_step(r->lx, &ba, same ? &ba : &bb, &so, &loss, &gnorm);
+        if (r->lx)
+            rc = ss__loss_extra_step(r->lx, &ba, same ? &ba : &bb, o->loss == SS__LOSS_COSENT ? r->score : NULL,
+                                     r->group, &so, &loss, &gnorm);
         else rc = ss__trainer_step(r->tr, &ba, same ? &ba : &bb, &so, &loss, &gnorm);
         ss_batch_free(&ba);
         ss_batch_free(&bb);
@@ -453,6 +478,8 @@ done:
     ss_free(r->la);
     ss_free(r->lb);
     ss_free(r->owned);
+    ss_free(r->score);
+    ss_free(r->group);
     ss__plan_free(&r->plan);
     if (r->has_dev) ss__pairs_free(&r->dev);
     ss_free(r->dev_sim);

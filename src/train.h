@@ -18,7 +18,9 @@
 #include "semsearch.h"
 #include "trainset.h"
 
-enum { SS__LOSS_INFONCE = 0, SS__LOSS_NTXENT = 1, SS__LOSS_TRIPLET = 2 };
+/* cosent: a ranking loss on graded pairs (loss_extra.h); it needs a training
+ * set whose examples carry scores (ss__load_opts.graded). */
+enum { SS__LOSS_INFONCE = 0, SS__LOSS_NTXENT = 1, SS__LOSS_TRIPLET = 2, SS__LOSS_COSENT = 3 };
 
 /* Everything recorded per step (kept in checkpoints, so that a resumed run
  * still has the whole curve for the metrics file and the plot). */
@@ -55,6 +57,7 @@ typedef struct ss__train_opts {
     float temperature;     /* InfoNCE / NT-Xent temperature (initial, if learned) */
     int learn_temperature; /* 1: the temperature is a trained parameter */
     float margin;          /* triplet margin (cosine) */
+    float cosent_scale;    /* CoSENT lambda (default 20) */
     int loss;              /* SS__LOSS_* */
     float weight_decay, beta1, beta2, eps, grad_clip;
     int curriculum;        /* SS__CURRIC_* */

@@ -50,6 +50,7 @@ void ss__trainset_free(ss__trainset *ts)
     ss_free(ts->hash);
     ss_free(ts->members);
     ss_free(ts->ex_off);
+    ss_free(ts->score);
     ss_free(ts);
 }
 
@@ -193,6 +194,27 @@ int ss__trainset_add(ss__trainset *ts, const char *const *texts, const size_t *l
     src->n++;
     *added = 1;
     return SS_OK;
+}
+
+int ss__trainset_set_score(ss__trainset *ts, double score)
+{
+    if (ts->n_examples == 0) return ss__fail(SS_ERR_ARG, "ss__trainset_set_score: no example");
+    size_t old = ts->score ? ts->score_cap : 0;
+    int rc = grow((void **)&ts->score, &ts->score_cap, ts->n_examples, sizeof *ts->score);
+    if (rc) return rc;
+    for (size_t i = old; i < ts->score_cap; i++) ts->score[i] = NAN; /* new entries: no score (yet) */
+    ts->score[ts->n_examples - 1] = score;
+    uint64_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    ts->fingerprint = ss__seed_mix(ts->fingerprint, bits);
+    return SS_OK;
+}
+
+int ss__trainset_source_of(const ss__trainset *ts, size_t ex)
+{
+    for (int s = 0; s < ts->n_src; s++)
+        if (ex >= ts->src[s].first && ex < ts->src[s].first + ts->src[s].n) return s;
+    return -1;
 }
 
 /* ------------------------------------------------------------ the order */
@@ -365,7 +387,7 @@ int ss__trainset_plan(const ss__trainset *ts, uint64_t seed, int64_t epoch, int 
     }
 
     /* Sort keys: length (bytes of both sides), or word distance then length. */
-    int curric = curriculum != SS__CURRIC_NONE && epoch == 0;
+    int curric = (curriculum == SS__CURRIC_LENGTH || curriculum == SS__CURRIC_OVERLAP) && epoch == 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t len = (uint64_t)ts->text_len[it[i].a] + ts->text_len[it[i].b];
         keys[i].key = len;
@@ -378,7 +400,8 @@ int ss__trainset_plan(const ss__trainset *ts, uint64_t seed, int64_t epoch, int 
     /* Curriculum: one sort of the whole epoch. Otherwise sort chunks of 64
      * batches: similar lengths meet, yet the order stays random. */
     size_t chunk = curric ? n : (size_t)batch_size * 64;
-    for (size_t c = 0; c < n; c += chunk) qsort(keys + c, SS_MIN(chunk, n - c), sizeof *keys, cmp_key);
+    for (size_t c = 0; c < n && curriculum != SS__CURRIC_RANDOM; c += chunk)
+        qsort(keys + c, SS_MIN(chunk, n - c), sizeof *keys, cmp_key);
 
     /* Fill batches in key order; an example that shares a text with the
      * batch being filled waits (FIFO) for the next one. */

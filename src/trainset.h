@@ -17,6 +17,7 @@
 #ifndef SS_TRAINSET_H
 #define SS_TRAINSET_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,9 @@ typedef struct ss__trainset {
     size_t n_members, members_cap;
     size_t *ex_off; /* n_examples + 1 */
     size_t n_examples, ex_cap;
+    double *score; /* the gold score of each pair (graded data, ss__load_opts.graded):
+                      read with ss__trainset_score */
+    size_t score_cap;
     ss__source *src;
     int n_src;
     uint64_t fingerprint; /* hash of the texts and structure, for resume checks */
@@ -83,6 +87,16 @@ int ss__trainset_begin_source(ss__trainset *ts, const char *name, int kind, doub
 int ss__trainset_add(ss__trainset *ts, const char *const *texts, const size_t *lens, int n,
                      int *added);
 
+/* Gives the example added last (*added = 1) a score (for the cosent loss). */
+int ss__trainset_set_score(ss__trainset *ts, double score);
+/* The score of an example, NaN if it has none. */
+static inline double ss__trainset_score(const ss__trainset *ts, size_t ex)
+{
+    return ts->score && ex < ts->score_cap ? ts->score[ex] : (double)NAN;
+}
+/* The source (index into ts->src) an example belongs to. */
+int ss__trainset_source_of(const ss__trainset *ts, size_t ex);
+
 static inline const char *ss__trainset_text(const ss__trainset *ts, uint32_t id)
 {
     return ts->pool + ts->text_off[id];
@@ -98,16 +112,24 @@ typedef struct ss__load_opts {
     double min_score; /* *.scored.tsv: pairs with score >= min_score are positives */
     int has_min_score;
     int skip_bad;     /* skip malformed lines (counted) instead of failing */
+    int graded;       /* graded pairs (the cosent loss): every pair of a *.scored.tsv
+                         file with its score, of a *.labeled.tsv file with its 0/1
+                         label as score (min_score is not used); groups and text
+                         as without (examples with no score) */
 } ss__load_opts;
 
 /* Loads one --data file. The kind comes from the name: *.groups.tsv,
  * *.scored.tsv (needs has_min_score), *.labeled.tsv (label-1 pairs); any
- * other name (.txt, .gz, "-") is plain text, one sentence a line. */
+ * other name (.txt, .gz, "-") is plain text, one sentence a line. With
+ * o->graded, every pair of scored and labeled files, with its score. */
 int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const ss__load_opts *o);
 
 /* ------------------------------------------------------------ the order */
 
-enum { SS__CURRIC_NONE = 0, SS__CURRIC_LENGTH = 1, SS__CURRIC_OVERLAP = 2 };
+/* RANDOM: no curriculum and no length bucketing either: every batch a
+ * random set (the cosent loss ranks the pairs of a batch against each other:
+ * pairs of all lengths should meet). */
+enum { SS__CURRIC_NONE = 0, SS__CURRIC_LENGTH = 1, SS__CURRIC_OVERLAP = 2, SS__CURRIC_RANDOM = 3 };
 
 typedef struct ss__plan_item {
     uint32_t ex;   /* example */
@@ -123,7 +145,8 @@ typedef struct ss__plan {
 } ss__plan;
 
 /* The plan of one epoch. curriculum orders the batches of epoch 0 from easy
- * to hard (short first, or high word overlap first) instead of randomly. */
+ * to hard (short first, or high word overlap first) instead of randomly, or
+ * (RANDOM) turns off length bucketing. */
 int ss__trainset_plan(const ss__trainset *ts, uint64_t seed, int64_t epoch, int batch_size,
                       int curriculum, ss__plan *out);
 void ss__plan_free(ss__plan *p);

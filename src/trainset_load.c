@@ -12,7 +12,7 @@ int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const s
 {
     ss__data_kind kind = ss__data_kind_from_name(path);
     if (kind == SS__DATA_UNKNOWN) kind = SS__DATA_TEXT; /* stdin, *.gz, any other name */
-    if (kind == SS__DATA_SCORED && !o->has_min_score)
+    if (kind == SS__DATA_SCORED && !o->has_min_score && !o->graded)
         return ss__fail(SS_ERR_ARG, "%s: a scored file needs --min-score S (pairs scoring S or more are "
                                     "the positives)", path);
     int skind = kind == SS__DATA_GROUPS ? SS__SRC_GROUPS : kind == SS__DATA_TEXT ? SS__SRC_TEXT : SS__SRC_PAIRS;
@@ -44,12 +44,14 @@ int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const s
             continue;
         }
         src->lines++;
-        if ((kind == SS__DATA_SCORED && row.value < o->min_score) || (kind == SS__DATA_LABELED && row.value != 1)) {
+        if (!o->graded &&
+            ((kind == SS__DATA_SCORED && row.value < o->min_score) || (kind == SS__DATA_LABELED && row.value != 1))) {
             src->skipped++;
             continue;
         }
         int added;
         if ((rc = ss__trainset_add(ts, row.text, row.len, (int)row.n, &added))) break;
+        if (added && o->graded && skind == SS__SRC_PAIRS && (rc = ss__trainset_set_score(ts, row.value))) break;
     }
     if (rc == 0 && src->n == 0)
         rc = ss__fail(SS_ERR_FORMAT, "%s: no training examples in %ld %s line%s (%ld not positive or degenerate, "

@@ -29,6 +29,22 @@ near "$(cat "$T/a")" "$(sed -n 5p "$T/v.tsv")"; ok $? "a NUL byte is dropped by 
 
 # stdin, '-', several files, gzip
 $SEMSEARCH embed -m "$M" < "$T/in.txt" > "$T/a"; same "stdin gives the same vectors" "$T/v.tsv" "$T/a"
+# as a coprocess: each line's vector comes back while the pipe stays open
+mkfifo "$T/feed"
+$SEMSEARCH embed -m "$M" - < "$T/feed" > "$T/stream.out" 2>/dev/null &
+spid=$!
+exec 3> "$T/feed"
+head -n 1 "$T/in.txt" >&3
+wait_lines "$T/stream.out" 1; ok $? "a vector per line while the input pipe stays open"
+sed -n 2p "$T/in.txt" >&3
+wait_lines "$T/stream.out" 2; ok $? "and the next one"
+exec 3>&-
+wait $spid; ok $? "exits 0 when the pipe closes"
+# (one row at a time vs a batch: the same up to float rounding)
+head -n 2 "$T/v.tsv" | paste - "$T/stream.out" | awk -F'\t' '{ n = NF / 2
+    for (i = 1; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d; if (d > 1e-5) bad++ } }
+    END { exit bad > 0 || NR != 2 }'
+ok $? "streamed vectors equal the batch ones (to 1e-5)"
 cat "$T/in.txt" | $SEMSEARCH embed -m "$M" - > "$T/a"; same "'-' reads stdin" "$T/v.tsv" "$T/a"
 head -3 "$T/in.txt" > "$T/in1"; tail -n +4 "$T/in.txt" > "$T/in2"
 $SEMSEARCH embed -m "$M" "$T/in1" "$T/in2" > "$T/a"; same "two files are embedded in order" "$T/v.tsv" "$T/a"

@@ -43,5 +43,14 @@ run_fails() {
 }
 # same DESC FILE_A FILE_B: files are identical (shows a diff if not)
 same() { if cmp -s "$2" "$3"; then ok 0 "$1"; else ok 1 "$1"; diff "$2" "$3" | head -20 | sed 's/^/# /'; fi; }
+# wait_lines FILE N: waits (up to 30 s) until FILE has N lines; fails if not
+wait_lines() {
+    w=0
+    while [ "$(wc -l < "$1" 2>/dev/null || echo 0)" -lt "$2" ]; do
+        [ $w -ge 600 ] && return 1
+        sleep 0.05
+        w=$((w + 1))
+    done
+}
 skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
 done_testing() { echo "1..$tap_n"; [ "$tap_failed" -eq 0 ]; }

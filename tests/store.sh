@@ -98,14 +98,24 @@ if command -v sqlite3 >/dev/null 2>&1; then
 else
     skip "a newer schema" "no sqlite3 shell"
 fi
-if [ "$(id -u)" != 0 ]; then
-    cp "$DB" "$T/ro.db"
-    chmod 444 "$T/ro.db"
-    run_fails "indexing into a read-only database" "read-only" $SEMSEARCH index -d "$T/ro.db" "$T/b.txt"
-    run_ok "querying a read-only database" $SEMSEARCH query -d "$T/ro.db" "a dog"
+# read-only: a file mode for users; root ignores modes, so as root the
+# directory also becomes a read-only bind mount in a private mount namespace
+mkdir "$T/ro"
+cp "$DB" "$T/ro/ro.db"
+chmod 444 "$T/ro/ro.db"
+ro_run() {
+    if [ "$(id -u)" != 0 ]; then "$@"; return; fi
+    unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"' \
+        sh "$T/ro" "$@"
+}
+if ro_run true 2>/dev/null; then
+    run_fails "indexing into a read-only database" "read-only" ro_run $SEMSEARCH index -d "$T/ro/ro.db" "$T/b.txt"
+    run_ok "querying a read-only database" ro_run $SEMSEARCH query -d "$T/ro/ro.db" "a dog"
+    run_ok "info on a read-only database" ro_run $SEMSEARCH info -d "$T/ro/ro.db"
 else
-    skip "indexing into a read-only database" "running as root"
-    skip "querying a read-only database" "running as root"
+    skip "indexing into a read-only database" "root, and no mount namespace"
+    skip "querying a read-only database" "root, and no mount namespace"
+    skip "info on a read-only database" "root, and no mount namespace"
 fi
 printf '{"text": "ok"}\n{"text": 5}\n' > "$T/bad.jsonl"
 run_fails "JSONL: a text that is not a string" "bad.jsonl:2: field \"text\" is not a string" \
@@ -160,11 +170,16 @@ run_ok "query with the new model" $SEMSEARCH query -d "$DB" -m "$T/m2.gguf" -k 1
 run_fails "the old model is now refused" "m2.gguf.*m1.gguf" $SEMSEARCH query -d "$DB" -m "$T/m1.gguf" "x"
 
 # ---------------------------------------------------------------- kill -9
-# 4000 distinct lines; the indexer is killed as soon as something is committed
+# 4000 distinct lines; the indexer reads the first 2000 from a pipe that
+# stays open (so it cannot finish, however fast the machine) and is killed
+# as soon as something is committed. tests/crash.sh kills at random moments.
 awk '{ print NR ": " $0 }' "$CORPUS" | head -n 4000 > "$T/big.txt"
 KDB="$T/k.db"
-$SEMSEARCH index -q -d "$KDB" -m "$T/m1.gguf" -b 64 "$T/big.txt" 2>/dev/null &
+mkfifo "$T/feed"
+$SEMSEARCH index -q -d "$KDB" -m "$T/m1.gguf" -b 64 - < "$T/feed" 2>/dev/null &
 pid=$!
+exec 3> "$T/feed"
+head -n 2000 "$T/big.txt" >&3
 i=0
 while [ $i -lt 400 ]; do
     n=$($SEMSEARCH info -d "$KDB" 2>/dev/null | awk -F'\t' '$1 == "documents" { print $2 }')
@@ -176,10 +191,11 @@ $SEMSEARCH query -d "$KDB" -k 1 "a dog" > "$T/conc.out" 2> "$T/conc.err"
 conc=$?
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
+exec 3>&-
 [ $conc -eq 0 ] && [ "$(wc -l < "$T/conc.out")" -eq 1 ]; ok $? "a query while another process indexes (WAL)"
 info "$KDB"
 before=$(val documents)
-[ -n "$before" ] && [ "$before" -lt 4000 ]; ok $? "killed with $before of 4000 documents committed"
+[ -n "$before" ] && [ "$before" -gt 0 ] && [ "$before" -le 2000 ]; ok $? "killed with $before of 4000 documents committed"
 if command -v sqlite3 >/dev/null 2>&1; then
     [ "$(sqlite3 "$KDB" 'PRAGMA integrity_check')" = ok ]; ok $? "integrity_check ok after kill -9"
 else

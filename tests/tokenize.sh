@@ -15,6 +15,34 @@ same "stdin gives the same ids" "$GOLDEN/tokenize-ids.txt" "$T/a"
 cat "$DATA/sample.txt" | $SEMSEARCH tokenize -m "$VOCAB" - > "$T/b"; same "'-' reads stdin" "$GOLDEN/tokenize-ids.txt" "$T/b"
 gzip -c "$DATA/sample.txt" > "$T/sample.txt.gz"
 $SEMSEARCH tokenize -m "$VOCAB" "$T/sample.txt.gz" > "$T/c"; same "gzip input is read" "$GOLDEN/tokenize-ids.txt" "$T/c"
+# through a pipe (read as bytes arrive, inflated by hand): the same
+gzip -c "$DATA/sample.txt" | $SEMSEARCH tokenize -m "$VOCAB" - > "$T/c"
+same "gzip through a pipe" "$GOLDEN/tokenize-ids.txt" "$T/c"
+head -n 3 "$DATA/sample.txt" | gzip -c > "$T/part1.gz"
+tail -n +4 "$DATA/sample.txt" | gzip -c > "$T/part2.gz"
+cat "$T/part1.gz" "$T/part2.gz" | $SEMSEARCH tokenize -m "$VOCAB" - > "$T/c"
+same "concatenated gzip members through a pipe" "$GOLDEN/tokenize-ids.txt" "$T/c"
+$SEMSEARCH tokenize -m "$VOCAB" - < "$T/sample.txt.gz" > "$T/c"
+same "gzip on stdin from a file" "$GOLDEN/tokenize-ids.txt" "$T/c"
+head -c 60 "$T/sample.txt.gz" > "$T/cut.gz"
+run_fails "a truncated gzip file" "cut.gz:[0-9]+: unexpected end of file" $SEMSEARCH tokenize -m "$VOCAB" "$T/cut.gz"
+run_fails "a truncated gzip stream through a pipe" "<stdin>:[0-9]+: unexpected end of file" \
+    sh -c 'f=$1; shift; cat "$f" | "$@"' sh "$T/cut.gz" $SEMSEARCH tokenize -m "$VOCAB" -
+(head -c 20 "$T/sample.txt.gz"; head -c 200 /dev/urandom | tr '\0' x; tail -c +221 "$T/sample.txt.gz") > "$T/bad.gz"
+run_fails "a corrupt gzip stream through a pipe" "<stdin>:[0-9]+: " \
+    sh -c 'f=$1; shift; cat "$f" | "$@"' sh "$T/bad.gz" $SEMSEARCH tokenize -m "$VOCAB" -
+run_fails "a directory as input" "is a directory" $SEMSEARCH tokenize -m "$VOCAB" "$T"
+# a slow producer: each line is answered before the next one is written
+mkfifo "$T/feed"
+$SEMSEARCH tokenize -m "$VOCAB" - < "$T/feed" > "$T/stream.out" 2>/dev/null &
+spid=$!
+exec 3> "$T/feed"
+echo "a dog runs" >&3
+wait_lines "$T/stream.out" 1; ok $? "a line through a pipe is answered while the pipe stays open"
+echo "on the beach" >&3
+wait_lines "$T/stream.out" 2; ok $? "and the next one"
+exec 3>&-
+wait $spid; ok $? "exits 0 when the pipe closes"
 
 # Empty input, empty lines, CRLF.
 : | $SEMSEARCH tokenize -m "$VOCAB" > "$T/out"; s=$?

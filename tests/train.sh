@@ -1,6 +1,6 @@
 #!/bin/sh
 # train.sh: `semsearch train` from the shell on tiny models and data:
-# groups, scored/labeled pairs and plain text, bad input, exact resumption,
+# groups, scored/labeled pairs and plain text, the cosent loss, bad input, exact resumption,
 # Ctrl-C, NaN, evaluation, metrics and plot.
 . "$top_srcdir/tests/setup.sh"
 
@@ -64,6 +64,44 @@ for loss in "ntxent" "triplet" "infonce --learn-temperature" "ntxent --learn-tem
     run_ok "train with --loss $loss" $SEMSEARCH train -o "$T/l.gguf" --data "$GRP" $TINY --steps 6 --loss $loss --metrics "$T/l.csv"
 done
 awk -F, 'NR==2 {a=$6} END {exit !($6 != a)}' "$T/l.csv"; ok $? "a learned temperature changes"
+
+# --- cosent: graded pairs ranked by score (two captions of one image 5, of two images 0-1)
+awk -F'\t' '{t[NR] = $1; u[NR] = $2; v[NR] = $3} END {for (i = 1; i <= NR; i++) {
+    j = i % NR + 1; print t[i] "\t" u[i] "\t5"; print t[i] "\t" u[j] "\t" (i % 2); print v[i] "\t" t[j] "\t0.5" }}' "$GRP" > "$T/g.scored.tsv"
+run_fails "cosent refuses --min-score" "min-score does not apply to --loss cosent" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/g.scored.tsv" --min-score 4 --loss cosent $TINY
+run_fails "cosent needs graded pairs" "the cosent loss needs graded pairs .*none of the 100 examples" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$GRP" --loss cosent $TINY
+run_fails "cosent has no temperature to learn" "no temperature to learn" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/g.scored.tsv" --loss cosent --learn-temperature $TINY
+{ head -7 "$T/g.scored.tsv"; printf 'a cat\ta dog\thigh\n'; } > "$T/bad.scored.tsv"
+run_fails "cosent: a bad score is FILE:LINE" "bad.scored.tsv:8: score 'high' is not a number" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/bad.scored.tsv" --loss cosent $TINY
+{ head -4 "$T/l.labeled.tsv"; printf 'a cat\ta dog\t1\na cat\ta dog\t2\n'; } > "$T/bad.labeled.tsv"
+run_fails "cosent: a bad label is FILE:LINE" "bad.labeled.tsv:6: " \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/bad.labeled.tsv" --loss cosent $TINY
+run_ok "train with --loss cosent on every pair of a scored file" $SEMSEARCH train -o "$T/cs.gguf" --data "$T/g.scored.tsv" \
+    $TINY --steps 60 --lr 1e-3 --loss cosent --metrics "$T/cs.csv"
+awk -F, 'NR>1 && NR<=11 {a+=$3} NR>51 {b+=$3} END {exit !(b < 0.8 * a)}' "$T/cs.csv"; ok $? "the cosent loss falls (last 10 steps < 0.8 x first 10)"
+$SEMSEARCH train -o "$T/cs.gguf" --data "$T/g.scored.tsv" $(echo "$TINY" | sed 's/-q//') --steps 1 --loss cosent \
+    --cosent-scale 10 --metrics "$T/cs1.csv" 2>"$T/err" >/dev/null
+grep -q 'g.scored.tsv: 300 pairs from 300 lines (0 not used)' "$T/err" && grep -q 'loss cosent' "$T/err" &&
+    awk -F, 'NR==2 {exit !($6 == 0.1)}' "$T/cs1.csv"
+ok $? "cosent uses every pair; the metrics' temperature is 1/--cosent-scale"
+run_ok "cosent with paraphrase groups too (InfoNCE on their pairs)" $SEMSEARCH train -o "$T/cm.gguf" --data "$T/g.scored.tsv" \
+    --data "$GRP" $TINY --steps 20 --lr 3e-3 --loss cosent --metrics "$T/cm.csv"
+awk -F, 'NR>1 && NR<=6 {a+=$3} NR>16 {b+=$3} END {exit !(b < a)}' "$T/cm.csv"; ok $? "the mixed loss falls"
+# exact resumption with cosent: 12 steps straight = stop at 5, resume
+RC="--data $T/g.scored.tsv --data $T/l.labeled.tsv --data $GRP:0.3 --loss cosent --steps 12 --lr 3e-3"
+$SEMSEARCH train -o "$T/cr1.gguf" $RC $TINY --metrics "$T/cr1.csv" 2>"$T/err"; ok $? "cosent: a straight run on scored and labeled files"
+$SEMSEARCH train -o "$T/cr2.gguf" $RC $TINY --metrics "$T/cr2.csv" --stop-at 5 2>"$T/err" &&
+    $SEMSEARCH train -o "$T/cr2.gguf" $RC -b 16 --max-len 32 -q -t 1 --resume "$T/cr2.ckpt.gguf" --metrics "$T/cr2.csv" 2>"$T/err"
+ok $? "cosent: stopped at step 5 and resumed"
+curve "$T/cr1.csv" > "$T/c1"; curve "$T/cr2.csv" > "$T/c2"
+same "cosent: the resumed run has the same loss curve" "$T/c1" "$T/c2"
+cmp -s "$T/cr1.gguf" "$T/cr2.gguf"; ok $? "cosent: and the identical model"
+run_fails "cosent: resuming as infonce is refused" "loss cosent" \
+    $SEMSEARCH train -o "$T/cr2.gguf" --data "$T/g.scored.tsv" --data "$T/l.labeled.tsv" --min-score 4 --steps 12 -b 16 -q --resume "$T/cr2.ckpt.gguf"
 
 # --- fine-tuning
 run_ok "fine-tune with --init" $SEMSEARCH train -o "$T/f.gguf" --init "$T/g.gguf" --data "$GRP" -b 16 -q -t 1 --steps 5 --lr 1e-4

@@ -54,6 +54,7 @@ typedef struct sink {
     int atomic;
     FILE *spool;      /* npy on stdout */
     const char *name; /* for messages */
+    char spool_name[4200];
     size_t count;
 } sink;
 
@@ -99,6 +100,9 @@ static int sink_open(sink *s, const char *path, int format, int dim)
             return cli_error("temporary file: %s", strerror(errno));
         }
         s->f = s->spool;
+        /* a full $TMPDIR is not a stdout error: say which file failed */
+        snprintf(s->spool_name, sizeof s->spool_name, "%s (temporary file of the npy rows; set TMPDIR or use -o)", tmpl);
+        s->name = s->spool_name;
     }
     if (format == FMT_NPY && s->atomic) {
         char h[NPY_HEADER];
@@ -146,9 +150,10 @@ static int sink_close(sink *s, int failed)
         if (s->atomic) {
             if (fseek(s->f, 0, SEEK_SET) != 0 || fwrite(h, 1, sizeof h, s->f) != sizeof h) rc = write_error(s);
         } else {
-            /* stdout: header, then the spooled rows */
-            if (fwrite(h, 1, sizeof h, stdout) != sizeof h || fflush(s->spool) != 0 || fseek(s->spool, 0, SEEK_SET) != 0)
-                rc = write_error(s);
+            /* stdout: header, then the spooled rows (all of them spooled first) */
+            if (fflush(s->spool) != 0 || fseek(s->spool, 0, SEEK_SET) != 0) rc = write_error(s);
+            s->name = "stdout";
+            if (!rc && fwrite(h, 1, sizeof h, stdout) != sizeof h) rc = write_error(s);
             char buf[1 << 16];
             size_t k;
             while (!rc && (k = fread(buf, 1, sizeof buf, s->spool)) > 0)
@@ -216,8 +221,15 @@ static int embed_file(const char *path, chunk *c, ss_model *m, int batch, sink *
     size_t len;
     while ((rc = ss__lines_next(r, &line, &len)) == 1) {
         if ((rc = chunk_push(c, line, len))) break;
-        if (c->n == CHUNK_LINES || c->len >= CHUNK_BYTES)
+        /* a pipe with nothing more yet: answer what came (a coprocess waits) */
+        int idle = !ss__lines_ready(r);
+        if (c->n == CHUNK_LINES || c->len >= CHUNK_BYTES || idle) {
             if ((rc = chunk_flush(c, m, batch, s))) break;
+            if (idle && !s->spool && fflush(s->f) != 0) {
+                rc = write_error(s);
+                break;
+            }
+        }
     }
     if (rc > 1) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
     ss__lines_close(r);

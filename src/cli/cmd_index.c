@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "cmd_store.h"
+#include "docinput.h"
 #include "textio.h"
 
 static const char index_usage[] =
@@ -44,15 +45,14 @@ static const char index_usage[] =
     "  -t, --threads N        threads (default: SEMSEARCH_THREADS or all cores)\n"
     "  FILE                   input files ('-' or none: stdin; .gz is read as gzip)\n";
 
-enum { IN_LINES, IN_TSV, IN_JSONL };
+enum { IN_LINES = SS__DOCIN_LINES, IN_TSV = SS__DOCIN_TSV, IN_JSONL = SS__DOCIN_JSONL };
 
 typedef struct indexer {
     ss_store *store;
     store_model sm;
     int format, text_col, id_col;
     const char *text_field, *id_field;
-    sqlite3 *json_db;        /* :memory:, for SQLite's JSON parser */
-    sqlite3_stmt *json_st;
+    ss__docin *din;          /* lines, TSV or JSONL into documents */
     size_t batch;
     /* the batch being built: owned copies */
     size_t n;
@@ -153,100 +153,6 @@ static int push(indexer *x, const char *text, size_t len, const char *id, size_t
     return x->n == x->batch ? flush(x) : 0;
 }
 
-static int blank(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\v' && s[i] != '\f') return 0;
-    return 1;
-}
-
-/* Field n (from 1) of a TSV line. */
-static int tsv_field(const char *line, size_t len, int n, const char **f, size_t *flen)
-{
-    const char *p = line, *end = line + len;
-    for (int i = 1; i < n; i++) {
-        const char *t = memchr(p, '\t', (size_t)(end - p));
-        if (!t) return -1;
-        p = t + 1;
-    }
-    const char *t = memchr(p, '\t', (size_t)(end - p));
-    *f = p;
-    *flen = (size_t)((t ? t : end) - p);
-    return 0;
-}
-
-static int json_prepare(indexer *x)
-{
-    if (sqlite3_open_v2(":memory:", &x->json_db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        return cli_error("cannot open SQLite for JSON parsing");
-    /* ?1 the line, ?2 the text path, ?3 the id path (or NULL) */
-    const char *sql =
-        "SELECT json_valid(?1), json_type(?1), json_type(?1, ?2), json_extract(?1, ?2), "
-        "json_type(?1, ?3), json_extract(?1, ?3), "
-        "CASE WHEN ?3 IS NULL THEN json_remove(?1, ?2) ELSE json_remove(?1, ?2, ?3) END";
-    if (sqlite3_prepare_v2(x->json_db, sql, -1, &x->json_st, NULL) != SQLITE_OK)
-        return cli_error("SQLite JSON: %s", sqlite3_errmsg(x->json_db));
-    return 0;
-}
-
-/* A JSON path for a field name: $."name" (names with a quote are refused). */
-static char *json_path(const char *name)
-{
-    if (strchr(name, '"') || strchr(name, '\\')) return NULL;
-    size_t n = strlen(name) + 5;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "$.\"%s\"", name);
-    return p;
-}
-
-static int jsonl_line(indexer *x, ss__lines *r, const char *line, size_t len, const char *tpath, const char *ipath)
-{
-    const char *name = ss__lines_name(r);
-    long no = ss__lines_lineno(r);
-    if (blank(line, len)) {
-        x->empty++;
-        return 0;
-    }
-    sqlite3_stmt *st = x->json_st;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, line, (int)len, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, tpath, -1, SQLITE_STATIC);
-    if (ipath) sqlite3_bind_text(st, 3, ipath, -1, SQLITE_STATIC);
-    else sqlite3_bind_null(st, 3);
-    int rc;
-    if (sqlite3_step(st) != SQLITE_ROW) { /* SQLite's JSON functions raise "malformed JSON" */
-        rc = cli_error("%s:%ld: not a JSON object (%s)", name, no, sqlite3_errmsg(x->json_db));
-    } else if (!sqlite3_column_int(st, 0) ||
-               strcmp((const char *)sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1) : "",
-                      "object")) {
-        rc = cli_error("%s:%ld: not a JSON object", name, no);
-    } else if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
-        rc = cli_error("%s:%ld: no \"%s\" field", name, no, x->text_field);
-    } else if (strcmp((const char *)sqlite3_column_text(st, 2), "text")) {
-        rc = cli_error("%s:%ld: field \"%s\" is not a string", name, no, x->text_field);
-    } else if (ipath && sqlite3_column_type(st, 4) == SQLITE_NULL) {
-        rc = cli_error("%s:%ld: no \"%s\" field", name, no, x->id_field);
-    } else if (ipath && strcmp((const char *)sqlite3_column_text(st, 4), "text") &&
-               strcmp((const char *)sqlite3_column_text(st, 4), "integer")) {
-        rc = cli_error("%s:%ld: field \"%s\" is not a string or an integer", name, no, x->id_field);
-    } else {
-        const char *text = (const char *)sqlite3_column_text(st, 3);
-        size_t tlen = (size_t)sqlite3_column_bytes(st, 3);
-        const char *id = ipath ? (const char *)sqlite3_column_text(st, 5) : NULL;
-        size_t idlen = ipath ? (size_t)sqlite3_column_bytes(st, 5) : 0;
-        const char *meta = (const char *)sqlite3_column_text(st, 6);
-        if (meta && !strcmp(meta, "{}")) meta = NULL;
-        if (blank(text, tlen)) {
-            x->empty++;
-            rc = 0;
-        } else {
-            rc = push(x, text, tlen, id, idlen, meta);
-        }
-    }
-    sqlite3_reset(st);
-    return rc;
-}
-
 static int index_file(indexer *x, const char *path, const char *source)
 {
     ss__lines *r;
@@ -258,53 +164,24 @@ static int index_file(indexer *x, const char *path, const char *source)
         return rc;
     }
     x->source = source;
-    char *tpath = NULL, *ipath = NULL;
-    if (x->format == IN_JSONL) {
-        tpath = json_path(x->text_field);
-        ipath = x->id_field ? json_path(x->id_field) : NULL;
-        if (!tpath || (x->id_field && !ipath)) {
-            ss__lines_close(r);
-            free(tpath);
-            free(ipath);
-            return cli_error("--text-field/--id-field: a field name with a quote or backslash is not supported");
-        }
-    }
     const char *line;
     size_t len;
     while ((rc = ss__lines_next(r, &line, &len)) == 1) {
         x->lines++;
         x->bytes_done += (long long)len + 1;
-        if (x->format == IN_JSONL) {
-            rc = jsonl_line(x, r, line, len, tpath, ipath);
-        } else if (x->format == IN_TSV && blank(line, len)) {
-            x->empty++;
-            rc = 0;
-        } else if (x->format == IN_TSV) {
-            const char *t, *id = NULL;
-            size_t tl, il = 0;
-            if (tsv_field(line, len, x->text_col, &t, &tl) ||
-                (x->id_col && tsv_field(line, len, x->id_col, &id, &il))) {
-                rc = cli_error("%s:%ld: no column %d", ss__lines_name(r), ss__lines_lineno(r),
-                               tsv_field(line, len, x->text_col, &t, &tl) ? x->text_col : x->id_col);
-            } else if (blank(t, tl)) {
-                x->empty++;
-                rc = 0;
-            } else {
-                rc = push(x, t, tl, id, il, NULL);
-            }
-        } else if (blank(line, len)) {
-            x->empty++;
-            rc = 0;
-        } else {
-            rc = push(x, line, len, NULL, 0, NULL);
-        }
+        ss__docin_doc d;
+        rc = ss__docin_parse(x->din, line, len, ss__lines_name(r), ss__lines_lineno(r), &d);
+        if (rc == 0) x->empty++;
+        else if (rc == 1) rc = push(x, d.text, d.len, d.id, d.idlen, d.meta);
+        else rc = cli_lib_error(rc); /* "file:line: ..." */
+        /* a pipe with nothing more yet: commit what came, so that a slow
+         * producer's lines become searchable as they arrive */
+        if (!rc && !ss__lines_ready(r)) rc = flush(x);
         if (rc) break;
     }
     if (rc > 1) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
     if (!rc) rc = flush(x);
     ss__lines_close(r);
-    free(tpath);
-    free(ipath);
     return rc;
 }
 
@@ -421,7 +298,8 @@ int cmd_index(int argc, char **argv)
     else if (!rc) rc = store_model_load(x.store, model_path, &x.sm);
     if (!rc && !(x.vecs = malloc(x.batch * (size_t)ss_model_dim(x.sm.model) * sizeof *x.vecs)))
         rc = cli_error("out of memory");
-    if (!rc && x.format == IN_JSONL) rc = json_prepare(&x);
+    if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
+        rc = cli_lib_error(rc);
     x.t0 = now();
     if (!rc && optind == argc && !re) {
         struct stat sb;
@@ -448,8 +326,7 @@ int cmd_index(int argc, char **argv)
                 x.lines, x.added, x.dups, x.empty, db, total);
     }
     if (x.own) batch_clear(&x);
-    if (x.json_st) sqlite3_finalize(x.json_st);
-    if (x.json_db) sqlite3_close(x.json_db);
+    ss__docin_free(x.din);
     free(x.docs);
     free(x.own);
     free(x.is_new);

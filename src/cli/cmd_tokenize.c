@@ -81,6 +81,8 @@ static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int 
         putchar('\n');
         ss_free(ids);
         ss_free(ps);
+        /* a pipe with nothing more yet: let the reader have what is done */
+        if (!ss__lines_ready(r)) fflush(stdout);
     }
     if (rc < 0 || rc > 1) {
         cli_lib_error(rc);

@@ -31,7 +31,8 @@ static const char train_usage[] =
     "embed close together, apart from the other texts of the batch (in-batch negatives).\n"
     "Data (by file name, .gz accepted):\n"
     "  *.groups.tsv   paraphrase groups: each step uses one pair of a line\n"
-    "  *.scored.tsv   pairs scoring --min-score or more are positives\n"
+    "  *.scored.tsv   pairs scoring --min-score or more are positives (--loss cosent:\n"
+    "                 every pair, ranked by its score)\n"
     "  *.labeled.tsv  pairs labeled 1 are positives\n"
     "  other, or '-'  plain text, one sentence a line: the positive is the sentence\n"
     "                 itself seen through other dropout (SimCSE), or an --aug-* view\n"
@@ -55,7 +56,7 @@ static const char train_usage[] =
     "Data:\n"
     "  -d, --data FILE[:W]      training data (repeatable); W weights it (default 1):\n"
     "                           an epoch uses round(W x lines) examples of the file\n"
-    "      --min-score S        positives of *.scored.tsv files: score >= S\n"
+    "      --min-score S        positives of *.scored.tsv: score >= S (not with cosent)\n"
     "      --skip-bad           skip malformed lines (counted) instead of stopping\n"
     "      --aug-delete P       plain text: delete each word with probability P\n"
     "      --aug-crop R         plain text: cut up to R of the words, keeping a span\n"
@@ -71,10 +72,15 @@ static const char train_usage[] =
     "      --schedule S         cosine, linear or constant after warmup (default cosine)\n"
     "      --weight-decay X     AdamW decoupled weight decay (default 0.01)\n"
     "      --grad-clip X        clip the gradient norm to X, 0 = off (default 1)\n"
-    "      --loss L             infonce, ntxent or triplet (default infonce)\n"
+    "      --loss L             infonce, ntxent, triplet or cosent (default infonce);\n"
+    "                           cosent ranks graded pairs (*.scored.tsv, *.labeled.tsv as\n"
+    "                           0/1: every pair with its score): a pair scored above\n"
+    "                           another of the same file should have the higher cosine;\n"
+    "                           pairs of groups and text files add InfoNCE among them\n"
     "      --temperature T      InfoNCE/NT-Xent temperature (default 0.05)\n"
     "      --learn-temperature  train the temperature too (starting at T)\n"
     "      --margin M           triplet margin on cosine (default 0.2)\n"
+    "      --cosent-scale X     cosent: scale of cosine differences (default 20)\n"
     "      --seed N             data order, dropout and new weights (default 42)\n"
     "  -t, --threads N          threads (default: all cores)\n"
     "Checkpoints and evaluation:\n"
@@ -222,6 +228,13 @@ static char *beside(const char *out, const char *suffix)
     return p;
 }
 
+/* Whether msg is an error about path ("PATH: ..."). */
+static int about(const char *msg, const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    return n && !strncmp(msg, path, n) && msg[n] == ':';
+}
+
 /* "FILE:W" -> weight W when the text after the last ':' is a number. */
 static int split_weight(char *arg, double *w)
 {
@@ -282,7 +295,7 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
 enum {
     O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
     O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_LOSS, O_TEMP,
-    O_LEARNT, O_MARGIN, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
+    O_LEARNT, O_MARGIN, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
 };
 
 int cmd_train(int argc, char **argv);
@@ -306,6 +319,7 @@ int cmd_train(int argc, char **argv)
         {"weight-decay", required_argument, 0, O_WD}, {"grad-clip", required_argument, 0, O_CLIP},
         {"loss", required_argument, 0, O_LOSS},    {"temperature", required_argument, 0, O_TEMP},
         {"learn-temperature", no_argument, 0, O_LEARNT}, {"margin", required_argument, 0, O_MARGIN},
+        {"cosent-scale", required_argument, 0, O_COSENT_SCALE},
         {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, 't'},
         {"checkpoint", required_argument, 0, O_CKPT}, {"save-every", required_argument, 0, O_SAVE},
         {"stop-at", required_argument, 0, O_STOPAT}, {"eval", required_argument, 0, O_EVAL},
@@ -319,7 +333,7 @@ int cmd_train(int argc, char **argv)
     const char *init = NULL, *resume = NULL, *vocab = NULL, *metrics = NULL, *plot = NULL;
     char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0, c, quiet = 0, casefold = 0, threads = 0, shape_given = 0, dropout_given = 0, max_len_given = 0;
-    ss__load_opts lo = {0, 0, 0};
+    ss__load_opts lo = {0, 0, 0, 0};
     long v;
     double d;
     if (!data) return cli_error("out of memory");
@@ -399,13 +413,14 @@ int cmd_train(int argc, char **argv)
         case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o.grad_clip); break;
         case O_LOSS:
             if ((o.loss = ss__loss_kind(optarg)) < 0) {
-                cli_error("--loss: '%s' is not infonce, ntxent or triplet", optarg);
+                cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", optarg);
                 goto usage_error;
             }
             break;
         case O_TEMP: DBL_OPT("--temperature", 1e-4, 100, o.temperature); break;
         case O_LEARNT: o.learn_temperature = 1; break;
         case O_MARGIN: DBL_OPT("--margin", 0, 2, o.margin); break;
+        case O_COSENT_SCALE: DBL_OPT("--cosent-scale", 1e-3, 1e4, o.cosent_scale); break;
         case O_SEED: INT_OPT("--seed", 0, 0x7fffffffL, o.seed); break;
         case 't': INT_OPT("--threads", 1, 1024, threads); break;
         case O_CKPT: o.checkpoint = optarg; break;
@@ -445,9 +460,17 @@ int cmd_train(int argc, char **argv)
                   init ? "--init" : "--resume");
         goto usage_error;
     }
-    if (o.learn_temperature && o.loss == SS__LOSS_TRIPLET) {
-        cli_error("train: the triplet loss has no temperature to learn");
+    if (o.learn_temperature && (o.loss == SS__LOSS_TRIPLET || o.loss == SS__LOSS_COSENT)) {
+        cli_error("train: the %s loss has no temperature to learn", o.loss == SS__LOSS_TRIPLET ? "triplet" : "cosent");
         goto usage_error;
+    }
+    if (o.loss == SS__LOSS_COSENT) {
+        /* every pair of a scored file is used, with its score: no threshold */
+        if (lo.has_min_score) {
+            cli_error("train: --min-score does not apply to --loss cosent (it uses every pair with its score)");
+            goto usage_error;
+        }
+        lo.graded = 1;
     }
     int stdin_uses = 0;
     for (int i = 0; i < n_data; i++) stdin_uses += !strcmp(data[i], "-") || !strncmp(data[i], "-:", 2);
@@ -592,10 +615,11 @@ int cmd_train(int argc, char **argv)
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", ss_errmsg());
     write_csv(&vw, &res.hist);
+    int plot_failed = 0;
     if (plot && res.hist.n > 0) {
         char title[512];
         snprintf(title, sizeof title, "semsearch train: %s", o.output);
-        if (write_plot(plot, title, &res.hist)) cli_lib_error(SS_ERR);
+        if (write_plot(plot, title, &res.hist)) plot_failed = cli_lib_error(SS_ERR);
     }
     if (rc == SS_OK) {
         char extra[256] = "";
@@ -610,8 +634,18 @@ int cmd_train(int argc, char **argv)
         exit_code = stop_flag ? 128 + (int)stop_flag : 0; /* --stop-at is a stop as asked */
     } else {
         cli_error("%s", msg);
+        /* a failed save (a full disk) replaced nothing: name what to resume from */
+        const char *from = res.saved_step >= 0 ? o.checkpoint : resume;
+        if (rc == SS_ERR_IO && from && (about(msg, o.output) || about(msg, o.checkpoint) || about(msg, best))) {
+            char step[64] = "";
+            if (res.saved_step >= 0) snprintf(step, sizeof step, " (step %lld)", (long long)res.saved_step);
+            fprintf(stderr, "semsearch: the checkpoint %s%s is intact: once there is space, resume with --resume %s\n",
+                    from, step, from);
+        }
         exit_code = 1;
     }
+    /* the model is written, but an asked-for output is not (reported above) */
+    if (exit_code == 0 && (vw.csv_error || plot_failed)) exit_code = 1;
     ss__train_history_free(&res.hist);
     rc = exit_code;
 out:

@@ -12,6 +12,7 @@
 #include "augment.h"
 #include "checkpoint.h"
 #include "common.h"
+#include "loss.h"
 #include "loss_extra.h"
 #include "model.h"
 #include "schedule.h"
@@ -191,6 +192,27 @@ static void test_plan(void)
     tap_ok(pad_plan < 0.5 * pad_rand, "length bucketing halves padding at least (%.0f vs %.0f bytes)",
            pad_plan, pad_rand);
     ss__plan_free(&p);
+
+    /* RANDOM (cosent): the same constraints, every example once, but no length bucketing */
+    tap_ok(ss__trainset_plan(ts, 42, 0, B, SS__CURRIC_RANDOM, &q) == 0, "plan with random batches");
+    memset(uses, 0, sizeof *uses * ts->n_examples);
+    check_plan(ts, &q, B, uses, "random batches");
+    once = 0;
+    for (size_t e = 0; e < ts->n_examples; e++) once += uses[e] == 1;
+    double pad_q = 0;
+    for (size_t b = 0; b < q.n_batches; b++) {
+        size_t mx = 0, sum = 0;
+        for (size_t i = q.start[b]; i < q.start[b + 1]; i++) {
+            size_t l = ts->text_len[q.items[i].a];
+            mx = SS_MAX(mx, l);
+            sum += l;
+        }
+        pad_q += (double)(mx * (q.start[b + 1] - q.start[b]) - sum);
+    }
+    tap_ok(once + q.dropped == ts->n_examples && pad_q > 0.7 * pad_rand,
+           "random batches: every example once, lengths mixed (padding %.0f vs %.0f random, %.0f bucketed)", pad_q,
+           pad_rand, pad_plan);
+    ss__plan_free(&q);
 
     /* Odd sizes and a tiny batch. */
     tap_ok(ss__trainset_plan(ts, 5, 3, 2, SS__CURRIC_NONE, &p) == 0, "plan with B=2");
@@ -454,7 +476,7 @@ static void test_load(void)
     write_file(p[1], "s1\ts2\t4.5\ns3\ts4\t1.0\ns5\ts6\tfive\n");
     write_file(p[2], "l1\tl2\t1\nl3\tl4\t0\n");
     write_file(p[3], "  one sentence \n\ntwo\tsentences with a tab\none sentence\n");
-    ss__load_opts lo = {4.0, 1, 0};
+    ss__load_opts lo = {4.0, 1, 0, 0};
     ss__trainset *ts;
     ss__trainset_new(&ts);
     int rc = ss__trainset_load(ts, p[0], 1, &lo);
@@ -500,7 +522,39 @@ static void test_load(void)
     tap_ok(rc == SS_ERR_IO && strstr(ss_errmsg(), "missing.txt"), "a missing file is named");
     ss__trainset_free(ts);
 
+    /* graded (cosent): every pair with its score, labels as 0/1 scores; groups and text unscored */
+    ss__load_opts glo = {0, 0, 0, 1};
+    ss__trainset_new(&ts);
+    rc = ss__trainset_load(ts, p[1], 1, &glo);
+    tap_ok(rc == SS_ERR_FORMAT && strstr(ss_errmsg(), "b.scored.tsv:3: score 'five' is not a number"),
+           "graded: a bad score is FILE:LINE (%s)", ss_errmsg());
+    ss__trainset_free(ts);
+    ss__trainset_new(&ts);
+    glo.skip_bad = 1;
+    rc = ss__trainset_load(ts, p[1], 1, &glo);
+    tap_ok(rc == 0 && ts->src[0].n == 2 && ss__trainset_score(ts, 0) == 4.5 && ss__trainset_score(ts, 1) == 1.0,
+           "graded: every pair of a scored file, with its score, no --min-score needed");
+    rc = ss__trainset_load(ts, p[2], 1, &glo);
+    tap_ok(rc == 0 && ts->src[1].n == 2 && ss__trainset_score(ts, 2) == 1 && ss__trainset_score(ts, 3) == 0 &&
+               ss__trainset_source_of(ts, 3) == 1 && ss__trainset_source_of(ts, 0) == 0,
+           "graded: a labeled file's labels are scores 0/1; each pair knows its source");
+    uint64_t gfp = ts->fingerprint;
+    rc = ss__trainset_load(ts, p[0], 1, &glo);
+    tap_ok(rc == 0 && ts->src[2].n == 2 && isnan(ss__trainset_score(ts, 4)) && isnan(ss__trainset_score(ts, 5)) &&
+               ss__trainset_score(ts, 3) == 0,
+           "graded: a groups file gives pairs without a score");
+    rc = ss__trainset_load(ts, p[3], 1, &glo);
+    tap_ok(rc == 0 && ts->src[3].n == 2 && isnan(ss__trainset_score(ts, 7)), "graded: so does a text file");
+    ss__trainset_free(ts);
+    write_file(p[1], "s1\ts2\t4.5\ns3\ts4\t1.5\n");
+    ss__trainset_new(&ts);
+    ss__trainset_load(ts, p[1], 1, &glo);
+    ss__trainset_load(ts, p[2], 1, &glo);
+    tap_ok(ts->fingerprint != gfp, "graded: the fingerprint sees the scores");
+    ss__trainset_free(ts);
+
     /* the fingerprint is a function of the data */
+    write_file(p[1], "s1\ts2\t4.5\ns3\ts4\t1.0\ns5\ts6\tfive\n");
     lo.min_score = 4;
     uint64_t fp2[2];
     for (int k = 0; k < 2; k++) {
@@ -594,6 +648,182 @@ static void test_losses(void)
     free(work);
 }
 
+static double cos_l(const float *a, const float *b, const double *s, const int *g, int B, int C, float scale,
+                    float *work)
+{
+    float *da = malloc(sizeof(float) * B * C), *db = malloc(sizeof(float) * B * C);
+    double l = ss__cosent(a, b, s, g, B, C, scale, da, db, work);
+    free(da);
+    free(db);
+    return l;
+}
+
+/* Pair i: a_i = (1, 0), b_i = (c_i, sqrt(1 - c_i^2)): unit vectors of cosine c_i. */
+static void pairs_of_cos(const double *c, int B, float *a, float *b)
+{
+    for (int i = 0; i < B; i++) {
+        a[2 * i] = 1, a[2 * i + 1] = 0;
+        b[2 * i] = (float)c[i], b[2 * i + 1] = (float)sqrt(1 - c[i] * c[i]);
+    }
+}
+
+static void test_cosent(void)
+{
+    enum { B = 8, C = 6 };
+    float a[B * C], b[B * C], da[B * C], db[B * C];
+    float *work = malloc(sizeof(float) * (4 * B * B + 4 * B * C));
+    /* by hand: cosines 1 and 0, lambda 1 */
+    double c2[2] = {1, 0}, up[2] = {1, 2}, down[2] = {2, 1};
+    pairs_of_cos(c2, 2, a, b);
+    double L = ss__cosent(a, b, up, NULL, 2, 2, 1.0f, da, db, work);
+    tap_close(L, log(1 + exp(1.0)), 1e-12, "CoSENT by hand: the lower-scored pair has the higher cosine: log(1 + e)");
+    double w = exp(1.0) / (1 + exp(1.0));
+    tap_ok(fabs(da[0] - w) < 1e-6 && da[1] == 0 && fabs(da[2] + w * c2[1]) < 1e-6 && fabs(db[0] - w) < 1e-6 &&
+               fabs(db[2] + w) < 1e-6 && db[1] == 0,
+           "CoSENT by hand: dL/dc = (+w, -w), w = e/(1+e); da_i = g_i b_i, db_i = g_i a_i");
+    double L2 = ss__cosent(a, b, down, NULL, 2, 2, 1.0f, da, db, work);
+    tap_close(L2, log(1 + exp(-1.0)), 1e-12, "CoSENT by hand: cosines ordered as the scores: log(1 + 1/e)");
+    tap_ok(L2 < L, "CoSENT: the batch ordered as the scores has the lower loss");
+    /* three pairs, a tie: scores (3, 3, 1), cosines (0.9, 0.5, 0.1), lambda 20:
+     * only (0 above 2) and (1 above 2) count */
+    double c3[3] = {0.9, 0.5, 0.1}, s3[3] = {3, 3, 1};
+    pairs_of_cos(c3, 3, a, b);
+    L = ss__cosent(a, b, s3, NULL, 3, 2, 20.0f, da, db, work);
+    tap_close(L, log1p(exp(20 * ((double)b[4] - b[0])) + exp(20 * ((double)b[4] - b[2]))), 1e-12,
+              "CoSENT by hand: tied pairs are not compared (log(1 + e^-16 + e^-8))");
+    /* far out of order with a large lambda: log-sum-exp stays finite, the
+     * definition overflows */
+    double c2b[2] = {1, -1};
+    pairs_of_cos(c2b, 2, a, b);
+    L = ss__cosent(a, b, up, NULL, 2, 2, 1000.0f, da, db, work);
+    tap_ok(fabs(L - 2000) < 1e-9 && isinf(ss__cosent_naive(a, b, up, NULL, 2, 2, 1000.0)) &&
+               fabs(da[0] - 1000) < 1e-3,
+           "CoSENT with lambda 1000: loss 2000, gradient 1000 (the naive sum overflows) (%.17g)", L);
+
+    /* random batches: against the definition, and central differences */
+    uint64_t r[4];
+    ss__rng_seed(r, 11);
+    int ok_ref = 1, ok_fd = 1;
+    double worst_ref = 0, worst_fd = 0;
+    for (int trial = 0; trial < 6; trial++) {
+        for (int i = 0; i < B * C; i++) {
+            a[i] = (float)(ss__rng_uniform(r) - 0.5);
+            b[i] = (float)(ss__rng_uniform(r) - 0.5);
+        }
+        for (int i = 0; i < B; i++) { /* the loss wants unit vectors */
+            double na = 0, nb = 0;
+            for (int k = 0; k < C; k++) na += a[i * C + k] * a[i * C + k], nb += b[i * C + k] * b[i * C + k];
+            for (int k = 0; k < C; k++) a[i * C + k] /= (float)sqrt(na), b[i * C + k] /= (float)sqrt(nb);
+        }
+        double s[B];
+        int g[B];
+        for (int i = 0; i < B; i++) {
+            s[i] = (double)ss__rand_below(r, 4) * 1.25; /* few values: ties */
+            g[i] = (int)ss__rand_below(r, 2);
+        }
+        const int *grp = trial % 2 ? g : NULL;
+        float scale = trial < 4 ? 20.0f : 3.0f;
+        L = ss__cosent(a, b, s, grp, B, C, scale, da, db, work);
+        double ref = ss__cosent_naive(a, b, s, grp, B, C, scale);
+        worst_ref = fmax(worst_ref, fabs(L - ref) / fmax(1, fabs(ref)));
+        ok_ref &= fabs(L - ref) <= 1e-12 * fmax(1, fabs(ref));
+        double h = 1e-4, maxg = 0, maxerr = 0;
+        for (int side = 0; side < 2; side++) {
+            float *x = side ? b : a, *gr = side ? db : da;
+            for (int i = 0; i < B * C; i++) {
+                float keep = x[i];
+                x[i] = keep + (float)h;
+                double hp = (double)x[i] - keep; /* the step float could take */
+                double lp = cos_l(a, b, s, grp, B, C, scale, work);
+                x[i] = keep - (float)h;
+                double hm = keep - (double)x[i];
+                double lm = cos_l(a, b, s, grp, B, C, scale, work);
+                x[i] = keep;
+                double fd = (lp - lm) / (hp + hm);
+                maxg = fmax(maxg, fabs(fd));
+                maxerr = fmax(maxerr, fabs(fd - gr[i]));
+            }
+        }
+        worst_fd = fmax(worst_fd, maxerr / maxg);
+        ok_fd &= maxerr <= 1e-3 * maxg;
+    }
+    tap_ok(ok_ref, "CoSENT: log-sum-exp = the definition on random batches with ties and groups (worst %.2g)",
+           worst_ref);
+    tap_ok(ok_fd, "CoSENT: gradient matches central differences, ties and groups (normwise error %.2g)", worst_fd);
+
+    /* mixed: unscored (NaN) pairs get InfoNCE among themselves, scored ones CoSENT */
+    worst_fd = 0;
+    ok_fd = 1;
+    for (int trial = 0; trial < 3; trial++) {
+        double s[B];
+        for (int i = 0; i < B; i++) s[i] = i % 3 == 0 ? NAN : (double)ss__rand_below(r, 3);
+        if (trial == 2)
+            for (int i = 0; i < B; i++) s[i] = i == 3 ? 1.0 : NAN; /* one scored pair: InfoNCE only */
+        L = ss__cosent_mixed(a, b, s, NULL, B, C, 20.0f, 0.5f, da, db, work);
+        double h = 1e-4, maxg = 0, maxerr = 0;
+        float *ta = malloc(sizeof(float) * B * C), *tb = malloc(sizeof(float) * B * C);
+        for (int side = 0; side < 2; side++) {
+            float *x = side ? b : a, *gr = side ? db : da;
+            for (int i = 0; i < B * C; i++) {
+                float keep = x[i];
+                x[i] = keep + (float)h;
+                double hp = (double)x[i] - keep;
+                double lp = ss__cosent_mixed(a, b, s, NULL, B, C, 20.0f, 0.5f, ta, tb, work);
+                x[i] = keep - (float)h;
+                double hm = keep - (double)x[i];
+                double lm = ss__cosent_mixed(a, b, s, NULL, B, C, 20.0f, 0.5f, ta, tb, work);
+                x[i] = keep;
+                double fd = (lp - lm) / (hp + hm);
+                maxg = fmax(maxg, fabs(fd));
+                maxerr = fmax(maxerr, fabs(fd - gr[i]));
+            }
+        }
+        free(ta);
+        free(tb);
+        worst_fd = fmax(worst_fd, maxerr / maxg);
+        ok_fd &= maxerr <= 1e-3 * maxg && isfinite(L);
+    }
+    tap_ok(ok_fd, "CoSENT + InfoNCE on unscored pairs: gradient matches central differences (normwise error %.2g)",
+           worst_fd);
+    {
+        /* the two parts add up: scored pairs 1, 2, 4, 5 and unscored 0, 3, 6, 7 */
+        double s[B] = {NAN, 1, 2, NAN, 0, 2.5, NAN, NAN};
+        float xa[4 * C], xb[4 * C], *w2 = malloc(sizeof(float) * 3 * 16);
+        int u[4] = {0, 3, 6, 7};
+        for (int k = 0; k < 4; k++) {
+            memcpy(xa + k * C, a + u[k] * C, sizeof(float) * C);
+            memcpy(xb + k * C, b + u[k] * C, sizeof(float) * C);
+        }
+        double Li = ss__infonce_forward(w2, xa, xb, 4, C, 0.5f, 1);
+        double Lc = ss__cosent_naive(a, b, s, NULL, B, C, 20.0);
+        L = ss__cosent_mixed(a, b, s, NULL, B, C, 20.0f, 0.5f, da, db, work);
+        tap_close(L, Lc + Li, 1e-5, "CoSENT + InfoNCE = CoSENT of the scored pairs + InfoNCE of the others");
+        free(w2);
+    }
+
+    /* nothing ordered: every score tied, or every pair alone in its group */
+    double same[B];
+    int alone[B];
+    for (int i = 0; i < B; i++) same[i] = 2.5, alone[i] = i;
+    memset(da, 0xff, sizeof da);
+    memset(db, 0xff, sizeof db);
+    L = ss__cosent(a, b, same, NULL, B, C, 20.0f, da, db, work);
+    int zero = 1;
+    for (int i = 0; i < B * C; i++) zero &= da[i] == 0 && db[i] == 0;
+    tap_ok(L == 0 && zero, "CoSENT: all scores tied: loss 0, gradient 0");
+    double s8[B];
+    for (int i = 0; i < B; i++) s8[i] = i;
+    L = ss__cosent(a, b, s8, alone, B, C, 20.0f, da, db, work);
+    zero = 1;
+    for (int i = 0; i < B * C; i++) zero &= da[i] == 0 && db[i] == 0;
+    tap_ok(L == 0 && zero, "CoSENT: every pair in a group of its own: loss 0, gradient 0");
+    L = ss__cosent(a, b, s8, NULL, B, C, 20.0f, da, db, work);
+    tap_ok(L > 0, "CoSENT: the same scores in one group: loss %.3f > 0", L);
+    a[0] = NAN;
+    tap_ok(isnan(ss__cosent(a, b, s8, NULL, B, C, 20.0f, da, db, work)), "CoSENT: a NaN input gives a NaN loss");
+    free(work);
+}
+
 /* A checkpoint holds the model, the moments and the state; a model file is
  * not a checkpoint. */
 static void test_checkpoint(void)
@@ -670,6 +900,19 @@ static void test_checkpoint(void)
            ss_errmsg());
     rc = ss__ckpt_load(path, n + 1, bm, bv, &ld);
     tap_ok(rc == SS_ERR_FORMAT, "moments of another size are refused (%s)", ss_errmsg());
+    /* cosent wants a score for every pair */
+    ss__trainset *ts = random_set(4, 40, 40, 0, 1.0);
+    ss__train_opts to;
+    ss__train_opts_init(&to);
+    to.loss = SS__LOSS_COSENT;
+    to.output = mpath;
+    to.checkpoint = path;
+    ss__train_result res;
+    rc = ss__train_run(m, ts, &to, NULL, &res);
+    tap_ok(rc == SS_ERR_ARG && strstr(ss_errmsg(), "needs graded pairs") && strstr(ss_errmsg(), "none of the 80"),
+           "cosent without a single scored pair is refused (%s)", ss_errmsg());
+    ss__train_history_free(&res.hist);
+    ss__trainset_free(ts);
     /* a NaN in the model: no file */
     m->params[3] = NAN;
     unlink(path);
@@ -728,6 +971,7 @@ int main(void)
     test_schedule();
     test_load();
     test_losses();
+    test_cosent();
     test_checkpoint();
     test_alloc_failures();
     return tap_done();
