@@ -63,20 +63,7 @@ static ss_model *tiny_model(void)
 {
     if (model_tried) return model;
     model_tried = 1;
-    const char *p = getenv("SEMSEARCH_FUZZ_VOCAB");
-    char buf[4096];
-    if (!p) {
-        const char *top = getenv("top_srcdir");
-        snprintf(buf, sizeof buf, "%s/vocab/en-16k.model", top ? top : ".");
-        p = buf;
-    }
-    ss_tokenizer *tok;
-    if (ss_tokenizer_load(p, &tok) != SS_OK) fail("cannot load the vocabulary");
-    ss_config c;
-    ss_config_init(&c);
-    c.d_model = 16, c.n_layers = 1, c.n_heads = 2, c.d_ff = 24, c.max_len = 16;
-    if (ss_model_init(&c, tok, 11, &model) != SS_OK) fail("cannot make a tiny model");
-    ss_tokenizer_free(tok);
+    if (fuzz_tiny_model(11, &model) != SS_OK) fail("cannot make a tiny model");
     return model;
 }
 

@@ -21,14 +21,7 @@ static void fail(const char *what)
 static void load_once(void)
 {
     if (tok) return;
-    const char *p = getenv("SEMSEARCH_FUZZ_VOCAB");
-    char buf[4096];
-    if (!p) {
-        const char *top = getenv("top_srcdir");
-        snprintf(buf, sizeof buf, "%s/vocab/en-16k.model", top ? top : ".");
-        p = buf;
-    }
-    if (ss_tokenizer_load(p, &tok) != SS_OK) fail("cannot load the vocabulary");
+    if (fuzz_load_vocab(&tok) != SS_OK) fail("cannot load the vocabulary");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
