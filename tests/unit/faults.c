@@ -483,18 +483,8 @@ static int call_index_old(void *arg)
 
 static int old_db_whole(void)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int ok = sqlite3_open_v2(path_of("old.db"), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-             sqlite3_prepare_v2(db, "SELECT count(*) FROM documents", -1, &st, NULL) == SQLITE_OK &&
-             sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 5;
-    sqlite3_finalize(st);
-    st = NULL;
-    ok = ok && sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
-         sqlite3_step(st) == SQLITE_ROW && !strcmp((const char *)sqlite3_column_text(st, 0), "ok");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return ok;
+    int integrity_ok;
+    return count_docs(path_of("old.db"), &integrity_ok) == 5 && integrity_ok;
 }
 
 static int call_train(void *arg)
