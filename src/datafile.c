@@ -27,6 +27,7 @@ ss__data_kind ss__data_kind_from_name(const char *path)
     if (ends_with(path, n, ".groups.tsv")) return SS__DATA_GROUPS;
     if (ends_with(path, n, ".scored.tsv")) return SS__DATA_SCORED;
     if (ends_with(path, n, ".labeled.tsv")) return SS__DATA_LABELED;
+    if (ends_with(path, n, ".triplets.tsv")) return SS__DATA_TRIPLETS;
     if (ends_with(path, n, ".txt")) return SS__DATA_TEXT;
     return SS__DATA_UNKNOWN;
 }
@@ -38,6 +39,7 @@ const char *ss__data_kind_name(ss__data_kind k)
     case SS__DATA_GROUPS: return "groups";
     case SS__DATA_SCORED: return "scored";
     case SS__DATA_LABELED: return "labeled";
+    case SS__DATA_TRIPLETS: return "triplets";
     default: return "unknown";
     }
 }
@@ -75,7 +77,7 @@ int ss__data_open(const char *path, ss__data_kind kind, ss__data_reader **out)
 {
     *out = NULL;
     if (kind != SS__DATA_TEXT && kind != SS__DATA_GROUPS && kind != SS__DATA_SCORED &&
-        kind != SS__DATA_LABELED)
+        kind != SS__DATA_LABELED && kind != SS__DATA_TRIPLETS)
         return ss__fail(SS_ERR_ARG, "%s: unknown data kind", path);
     ss__data_reader *r = ss__calloc(1, sizeof *r);
     if (!r) return ss__fail(SS_ERR_NOMEM, "out of memory");
@@ -198,6 +200,9 @@ int ss__data_next(ss__data_reader *r, ss__data_row *row)
                             ln, nf);
         if ((rc = parse_value(r, r->text[2], r->len[2], &row->value))) return rc;
         ntext = 2;
+    } else if (r->kind == SS__DATA_TRIPLETS && nf != 3) {
+        return ss__fail(SS_ERR_FORMAT, "%s:%ld: expected 3 tab-separated texts (anchor, positive, negative), got %zu",
+                        name, ln, nf);
     } else if (r->kind == SS__DATA_GROUPS && nf < 2) {
         return ss__fail(SS_ERR_FORMAT, "%s:%ld: expected 2 or more tab-separated texts, got %zu",
                         name, ln, nf);

@@ -2,6 +2,7 @@
  *   *.groups.tsv   2 or more tab-separated texts that mean the same thing
  *   *.scored.tsv   sentence1 TAB sentence2 TAB score (a finite number)
  *   *.labeled.tsv  sentence1 TAB sentence2 TAB 0 or 1
+ *   *.triplets.tsv anchor TAB positive TAB hard negative
  *   anything else  plain text, one sentence a line (tabs are not split)
  * Every file may be gzip-compressed (read through ss__lines). Empty lines
  * are skipped; any other malformed line is an error "FILE:LINE: what". */
@@ -15,13 +16,14 @@ typedef enum ss__data_kind {
     SS__DATA_TEXT,        /* *.txt, *.txt.gz: one text a line */
     SS__DATA_GROUPS,
     SS__DATA_SCORED,
-    SS__DATA_LABELED
+    SS__DATA_LABELED,
+    SS__DATA_TRIPLETS     /* *.triplets.tsv: anchor TAB positive TAB negative */
 } ss__data_kind;
 
 /* The kind a file name announces: the suffixes above, optionally followed by
  * ".gz". "-" and other names give SS__DATA_UNKNOWN. */
 ss__data_kind ss__data_kind_from_name(const char *path);
-/* "groups", "scored", "labeled", "text" or "unknown". */
+/* "groups", "scored", "labeled", "triplets", "text" or "unknown". */
 const char *ss__data_kind_name(ss__data_kind k);
 
 /* ---------------------------------------------------------------- iterator */
@@ -30,14 +32,14 @@ typedef struct ss__data_reader ss__data_reader;
 
 /* One line, split. Pointers stay valid until the next ss__data_next(). */
 typedef struct ss__data_row {
-    const char *const *text; /* the texts: 2+ (groups), 2 (scored/labeled), 1 (text) */
+    const char *const *text; /* the texts: 2+ (groups), 2 (scored/labeled), 3 (triplets), 1 (text) */
     const size_t *len;       /* their lengths in bytes (texts are also NUL-terminated) */
     size_t n;                /* number of texts */
     double value;            /* score (scored) or 0/1 (labeled); 0 otherwise */
     long lineno;             /* 1-based line number in the file */
 } ss__data_row;
 
-/* kind must be TEXT, GROUPS, SCORED or LABELED (use ss__data_kind_from_name
+/* kind must be TEXT, GROUPS, SCORED, LABELED or TRIPLETS (use ss__data_kind_from_name
  * or the caller's choice). path "-" is stdin. */
 int ss__data_open(const char *path, ss__data_kind kind, ss__data_reader **out);
 /* 1 and a row, 0 at the end, or an SS_ERR_* code with ss_errmsg() set to

@@ -7,12 +7,12 @@
 
 #include "loss.h"
 
-/* In place: row-wise softmax of x (R rows of n, row stride rs, element
- * stride es); returns sum over rows i of -log softmax[i][i]. */
-static double softmax_ce(float *x, int n, size_t rs, size_t es)
+/* In place: softmax of R vectors of n values (vector i starts at x + i*rs,
+ * element stride es); returns sum over vectors i of -log softmax[i][i]. */
+static double softmax_ce(float *x, int R, int n, size_t rs, size_t es)
 {
     double loss = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < R; i++) {
         float *r = x + i * rs;
         double mx = -INFINITY, sum = 0;
         for (int j = 0; j < n; j++)
@@ -24,36 +24,44 @@ static double softmax_ce(float *x, int n, size_t rs, size_t es)
     return loss;
 }
 
-double ss__infonce_forward(float *work, const float *a, const float *b, int B, int C,
-                           float temp, int symmetric)
+double ss__infonce_neg_forward(float *work, const float *a, const float *b, int B, int N, int C, float temp,
+                               int symmetric)
 {
-    size_t BB = (size_t)B * B;
-    float *prow = work, *pcol = work + BB;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, B, C, 1.0f / temp, a, C, b, C, 0.0f,
-                prow, B);
-    for (size_t i = 0; i < BB; i++) pcol[i] = prow[i];
-    double loss = softmax_ce(prow, B, (size_t)B, 1) / B;
-    if (symmetric) loss = 0.5 * (loss + softmax_ce(pcol, B, 1, (size_t)B) / B);
+    size_t BN = (size_t)B * N;
+    float *prow = work, *pcol = work + BN;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, N, C, 1.0f / temp, a, C, b, C, 0.0f, prow, N);
+    for (size_t i = 0; i < BN; i++) pcol[i] = prow[i];
+    double loss = softmax_ce(prow, B, N, (size_t)N, 1) / B;
+    if (symmetric) loss = 0.5 * (loss + softmax_ce(pcol, B, B, 1, (size_t)N) / B);
     return loss;
 }
 
-void ss__infonce_backward(float *da, float *db, float *work, const float *a, const float *b,
-                          int B, int C, float temp, int symmetric)
+void ss__infonce_neg_backward(float *da, float *db, float *work, const float *a, const float *b, int B, int N,
+                              int C, float temp, int symmetric)
 {
-    size_t BB = (size_t)B * B;
-    float *prow = work, *pcol = work + BB, *g = work + 2 * BB;
-    /* dloss/dlogits = w (P_row - I)/B + w (P_col - I)/B */
+    size_t BN = (size_t)B * N;
+    float *prow = work, *pcol = work + BN, *g = work + 2 * BN;
+    /* dloss/dlogits = w (P_row - I)/B + w (P_col - I)/B, P_col on the first B columns */
     float w = symmetric ? 0.5f : 1.0f;
     for (int i = 0; i < B; i++)
-        for (int j = 0; j < B; j++) {
-            size_t k = (size_t)i * B + j;
+        for (int j = 0; j < N; j++) {
+            size_t k = (size_t)i * N + j;
             float v = prow[k] - (i == j);
-            if (symmetric) v += pcol[k] - (i == j);
+            if (symmetric && j < B) v += pcol[k] - (i == j);
             g[k] = w * v / B;
         }
     /* da = g b / temp, db = g^T a / temp */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, B, 1.0f / temp, g, B, b, C, 0.0f,
-                da, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, B, C, B, 1.0f / temp, g, B, a, C, 0.0f,
-                db, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, N, 1.0f / temp, g, N, b, C, 0.0f, da, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, C, B, 1.0f / temp, g, N, a, C, 0.0f, db, C);
+}
+
+double ss__infonce_forward(float *work, const float *a, const float *b, int B, int C, float temp, int symmetric)
+{
+    return ss__infonce_neg_forward(work, a, b, B, B, C, temp, symmetric);
+}
+
+void ss__infonce_backward(float *da, float *db, float *work, const float *a, const float *b, int B, int C,
+                          float temp, int symmetric)
+{
+    ss__infonce_neg_backward(da, db, work, a, b, B, B, C, temp, symmetric);
 }

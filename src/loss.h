@@ -12,4 +12,13 @@ double ss__infonce_forward(float *work, const float *a, const float *b, int B, i
 void ss__infonce_backward(float *da, float *db, float *work, const float *a, const float *b,
                           int B, int C, float temp, int symmetric);
 
+/* The same with hard negatives: b holds N >= B rows, b[0..B) the positives
+ * of a[0..B), b[B..N) further negatives of every a. Rows are a -> b over all N
+ * columns; the symmetric part b[j] -> a covers the first B columns only.
+ * work (3,B,N); db is (N,C). */
+double ss__infonce_neg_forward(float *work, const float *a, const float *b, int B, int N, int C, float temp,
+                               int symmetric);
+void ss__infonce_neg_backward(float *da, float *db, float *work, const float *a, const float *b, int B, int N,
+                              int C, float temp, int symmetric);
+
 #endif

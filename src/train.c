@@ -43,6 +43,7 @@ void ss__train_opts_init(ss__train_opts *o)
     o->save_every = 1000;
     o->eval_every = 500;
     o->dtype = SS_DTYPE_F32;
+    ss__docpair_opts_init(&o->docs);
 }
 
 void ss__train_history_free(ss__train_history *h)
@@ -171,8 +172,9 @@ static void free_views(run *r)
     r->n_owned = 0;
 }
 
-/* The two sides of batch r->st.batch of the current plan, as texts. */
-static int batch_texts(run *r, int *n, int *same)
+/* The two sides of batch r->st.batch of the current plan, as texts; the
+ * hard negatives of triplets follow the positives in tb (*n_neg of them). */
+static int batch_texts(run *r, int *n, int *n_neg, int *same)
 {
     const ss__plan *p = &r->plan;
     size_t b = (size_t)r->st.batch, s0 = p->start[b], s1 = p->start[b + 1];
@@ -194,7 +196,29 @@ static int batch_texts(run *r, int *n, int *same)
             r->score[k] = ss__trainset_score(r->ts, it->ex);
             r->group[k] = ss__trainset_source_of(r->ts, it->ex);
         }
-        if (it->a == it->b && aug) {
+        if (ss__trainset_is_doc(r->ts, it->ex)) {
+            /* a paragraph of a document: its pair is made now */
+            const ss__trainset *ts = r->ts;
+            size_t j0 = ts->ex_off[it->ex], j1 = ts->ex_off[it->ex + 1], j = j0;
+            while (j < j1 && ts->members[j] != it->a) j++;
+            uint32_t tid = ss__trainset_form(ts, it->ex) == SS__FORM_DOC_TITLED ? ts->members[j0] : SS__NO_TEXT;
+            uint32_t sid = j < j1 ? ts->sect[j] : SS__NO_TEXT;
+            char *va, *vb;
+            size_t na, nb;
+            int kind;
+            int rc = ss__docpair_make(&r->o->docs, rng, tid != SS__NO_TEXT ? ss__trainset_text(ts, tid) : NULL,
+                                      tid != SS__NO_TEXT ? ts->text_len[tid] : 0,
+                                      sid != SS__NO_TEXT ? ss__trainset_text(ts, sid) : NULL,
+                                      sid != SS__NO_TEXT ? ts->text_len[sid] : 0, r->ta[k], r->la[k], &va, &na,
+                                      &vb, &nb, &kind);
+            if (rc) return rc;
+            r->owned[r->n_owned++] = va;
+            r->owned[r->n_owned++] = vb;
+            r->ta[k] = va;
+            r->la[k] = na;
+            r->tb[k] = vb;
+            r->lb[k] = nb;
+        } else if (it->a == it->b && aug) {
             /* a lone sentence: two independent views */
             char *va, *vb;
             size_t na, nb;
@@ -211,6 +235,16 @@ static int batch_texts(run *r, int *n, int *same)
         }
         if (r->ta[k] != r->tb[k]) *same = 0;
     }
+    *n_neg = 0;
+    for (size_t i = s0; i < s1; i++) {
+        const ss__plan_item *it = &p->items[i];
+        if (ss__trainset_form(r->ts, it->ex) != SS__FORM_TRIPLET) continue;
+        uint32_t neg = r->ts->members[r->ts->ex_off[it->ex] + 2];
+        r->tb[*n + *n_neg] = ss__trainset_text(r->ts, neg);
+        r->lb[*n + *n_neg] = r->ts->text_len[neg];
+        (*n_neg)++;
+    }
+    if (*n_neg) *same = 0;
     return SS_OK;
 }
 
@@ -269,9 +303,9 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     r->st.log_temp = logf(o->temperature);
     size_t B = (size_t)o->batch_size + 1; /* a batch may take one leftover */
     r->ta = ss__calloc(B, sizeof *r->ta);
-    r->tb = ss__calloc(B, sizeof *r->tb);
+    r->tb = ss__calloc(2 * B, sizeof *r->tb); /* positives, then hard negatives */
     r->la = ss__calloc(B, sizeof *r->la);
-    r->lb = ss__calloc(B, sizeof *r->lb);
+    r->lb = ss__calloc(2 * B, sizeof *r->lb);
     r->owned = ss__calloc(2 * B, sizeof *r->owned);
     r->score = ss__calloc(B, sizeof *r->score);
     r->group = ss__calloc(B, sizeof *r->group);
@@ -286,6 +320,11 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
             rc = ss__fail(SS_ERR_ARG, "the cosent loss needs graded pairs (a *.scored.tsv or *.labeled.tsv file): "
                                       "none of the %zu examples has a score", ts->n_examples);
     }
+    if (!rc && (o->loss != SS__LOSS_INFONCE || o->learn_temperature))
+        for (int i = 0; i < ts->n_src && !rc; i++)
+            if (ts->src[i].kind == SS__SRC_TRIPLETS)
+                rc = ss__fail(SS_ERR_ARG, "%s: hard negatives (triplets) are for the infonce loss with a fixed "
+                                          "temperature", ts->src[i].name);
     if (!rc) rc = ss__trainer_new(model, o->seed, &r->tr);
     if (!rc && (o->loss != SS__LOSS_INFONCE || o->learn_temperature)) {
         ss__loss_extra_opts lo = {o->loss, o->temperature, o->learn_temperature, o->margin, o->cosent_scale};
@@ -352,13 +391,13 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
             if ((size_t)r->st.batch >= r->plan.n_batches) continue;
         }
         double t0 = now();
-        int n, same;
-        if ((rc = batch_texts(r, &n, &same))) goto done;
+        int n, n_neg, same;
+        if ((rc = batch_texts(r, &n, &n_neg, &same))) goto done;
         ss_batch ba, bb;
         memset(&bb, 0, sizeof bb);
         ss_tokenizer *tok = ss_model_tokenizer(model);
         rc = ss_tokenizer_encode_batch(tok, r->ta, r->la, n, r->max_len, 1, &ba);
-        if (!rc && !same) rc = ss_tokenizer_encode_batch(tok, r->tb, r->lb, n, r->max_len, 1, &bb);
+        if (!rc && !same) rc = ss_tokenizer_encode_batch(tok, r->tb, r->lb, n + n_neg, r->max_len, 1, &bb);
         if (rc) {
             ss_batch_free(&ba);
             goto done;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "augment.h"
+#include "docpairs.h"
 #include "schedule.h"
 #include "semsearch.h"
 #include "trainset.h"
@@ -62,6 +63,7 @@ typedef struct ss__train_opts {
     float weight_decay, beta1, beta2, eps, grad_clip;
     int curriculum;        /* SS__CURRIC_* */
     ss__aug_opts aug;      /* views of lone sentences */
+    ss__docpair_opts docs; /* pairs made from documents */
     uint64_t seed;
 
     const char *checkpoint; /* checkpoint path (required) */

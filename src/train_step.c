@@ -101,18 +101,18 @@ int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out)
     return SS_OK;
 }
 
-static int check_pair(const ss__trainer *t, const ss_batch *a, const ss_batch *b)
+static int check_pair(const ss__trainer *t, const ss_batch *a, const ss_batch *b, int negatives)
 {
     if (!t || !a || !b) return ss__fail(SS_ERR_ARG, "training step: NULL argument");
-    if (a->B != b->B)
+    if (negatives ? b->B < a->B : a->B != b->B)
         return ss__fail(SS_ERR_ARG, "training step: %d texts on one side, %d on the other", a->B,
                         b->B);
     return SS_OK;
 }
 
-static int ensure(scratch *s, int B, int C)
+static int ensure(scratch *s, int B, int N, int C)
 {
-    size_t w = 3 * (size_t)B * B, d = (size_t)B * C;
+    size_t w = 3 * (size_t)B * N, d = (size_t)N * C;
     if (w > s->work_cap) {
         float *p = ss__realloc(s->work, w * sizeof(float));
         if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
@@ -134,7 +134,7 @@ static int ensure(scratch *s, int B, int C)
 int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
                      float *loss, float *grad_norm)
 {
-    int rc = check_pair(t, a, b);
+    int rc = check_pair(t, a, b, 1);
     if (rc) return rc;
     if (!o) return ss__fail(SS_ERR_ARG, "training step: NULL options");
     if (!(o->lr >= 0 && isfinite(o->lr)) || !(o->temperature > 0 && isfinite(o->temperature)) ||
@@ -145,16 +145,16 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
     ss_model *m = t->model;
     scratch *s = t->scratch;
     const ss_config *c = &m->cfg;
-    int B = a->B, C = c->d_model;
+    int B = a->B, N = b->B, C = c->d_model;
     uint64_t ka = ss__rng_next(t->rng), kb = ss__rng_next(t->rng);
     const float *ya, *yb;
     rc = ss__encoder_forward(s->ea, c, m->params, a, 1, c->dropout, ka, &ya);
     if (!rc) rc = ss__encoder_forward(s->eb, c, m->params, b, 1, c->dropout, kb, &yb);
-    if (!rc) rc = ensure(s, B, C);
+    if (!rc) rc = ensure(s, B, N, C);
     if (rc) return rc;
-    double L = ss__infonce_forward(s->work, ya, yb, B, C, o->temperature, o->symmetric);
+    double L = ss__infonce_neg_forward(s->work, ya, yb, B, N, C, o->temperature, o->symmetric);
     if (!isfinite(L)) return ss__fail(SS_ERR_NUMERIC, "training step: the loss is %g", L);
-    ss__infonce_backward(s->da, s->db, s->work, ya, yb, B, C, o->temperature, o->symmetric);
+    ss__infonce_neg_backward(s->da, s->db, s->work, ya, yb, B, N, C, o->temperature, o->symmetric);
     size_t n = m->n_params;
     memset(t->grads, 0, n * sizeof(float));
     rc = ss__encoder_backward(s->ea, c, m->params, s->da, t->grads);
@@ -179,7 +179,7 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
 int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, float temperature,
                           float *loss)
 {
-    int rc = check_pair(t, a, b);
+    int rc = check_pair(t, a, b, 0);
     if (rc) return rc;
     if (!(temperature > 0 && isfinite(temperature)))
         return ss__fail(SS_ERR_RANGE, "temperature %g must be positive", (double)temperature);
@@ -188,7 +188,7 @@ int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
     const float *ya, *yb;
     rc = ss__encoder_forward(s->ea, &m->cfg, m->params, a, 0, 0.0f, 0, &ya);
     if (!rc) rc = ss__encoder_forward(s->eb, &m->cfg, m->params, b, 0, 0.0f, 0, &yb);
-    if (!rc) rc = ensure(s, a->B, m->cfg.d_model);
+    if (!rc) rc = ensure(s, a->B, a->B, m->cfg.d_model);
     if (rc) return rc;
     double L = ss__infonce_forward(s->work, ya, yb, a->B, m->cfg.d_model, temperature, 1);
     if (!isfinite(L)) return ss__fail(SS_ERR_NUMERIC, "validation loss is %g", L);

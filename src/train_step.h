@@ -30,8 +30,8 @@ typedef struct ss__trainer {
 
 int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out);
 void ss__trainer_free(ss__trainer *t);
-/* a and b hold B texts each; a[i] and b[i] are positives, every other text a
- * negative. Runs the forward of both sides with dropout (the model's
+/* a holds B texts, b B or more: a[i] and b[i] are positives, every other
+ * text a negative (b[B..] are hard negatives: only a -> b sees them). Runs the forward of both sides with dropout (the model's
  * cfg.dropout), symmetric in-batch InfoNCE, backward, clipping, AdamW.
  * *loss is the loss before the update, *grad_norm the global gradient norm
  * before clipping. A non-finite loss or gradient returns SS_ERR_NUMERIC and

@@ -51,6 +51,8 @@ void ss__trainset_free(ss__trainset *ts)
     ss_free(ts->members);
     ss_free(ts->ex_off);
     ss_free(ts->score);
+    ss_free(ts->form);
+    ss_free(ts->sect);
     ss_free(ts);
 }
 
@@ -189,6 +191,110 @@ int ss__trainset_add(ss__trainset *ts, const char *const *texts, const size_t *l
     }
     if (src->kind == SS__SRC_TEXT) ts->lone[ts->members[base]] = 1;
     for (size_t j = 0; j < k; j++) ts->fingerprint = ss__seed_mix(ts->fingerprint, ts->members[base + j]);
+    ts->n_members += k;
+    ts->ex_off[++ts->n_examples] = ts->n_members;
+    src->n++;
+    *added = 1;
+    return SS_OK;
+}
+
+/* Room in form[] for one more example (new entries PLAIN). */
+static int grow_form(ss__trainset *ts)
+{
+    if (ts->form_cap >= ts->n_examples + 1) return SS_OK;
+    size_t old = ts->form_cap;
+    int rc = grow((void **)&ts->form, &ts->form_cap, SS_MAX(ts->n_examples + 1, ts->ex_cap), 1);
+    if (!rc) memset(ts->form + old, SS__FORM_PLAIN, ts->form_cap - old);
+    return rc;
+}
+
+int ss__trainset_add_triplet(ss__trainset *ts, const char *const *texts, const size_t *lens, int *added)
+{
+    *added = 0;
+    int rc = grow_form(ts);
+    if (rc) return rc;
+    size_t before = ts->n_members;
+    if ((rc = ss__trainset_add(ts, texts, lens, 3, added)) || !*added) return rc;
+    if (ts->n_members - before != 3) {
+        /* two of the three were the same text: no triplet */
+        ts->n_members = before;
+        ts->n_examples--;
+        ts->src[ts->n_src - 1].n--;
+        ts->src[ts->n_src - 1].skipped++;
+        *added = 0;
+        return SS_OK;
+    }
+    if ((rc = grow_form(ts))) return rc;
+    ts->form[ts->n_examples - 1] = SS__FORM_TRIPLET;
+    ts->fingerprint = ss__seed_mix(ts->fingerprint, 0x7319ULL);
+    return SS_OK;
+}
+
+int ss__trainset_add_doc(ss__trainset *ts, const char *title, size_t tlen, const char *const *paras,
+                         const size_t *plens, const char *const *sects, const size_t *slens, int n, int *added)
+{
+    *added = 0;
+    if (ts->n_src == 0) return ss__fail(SS_ERR_ARG, "ss__trainset_add_doc: no source");
+    ss__source *src = &ts->src[ts->n_src - 1];
+    size_t need = ts->n_members + (size_t)n + 1;
+    int rc = grow((void **)&ts->members, &ts->members_cap, need, sizeof *ts->members);
+    if (!rc) rc = grow((void **)&ts->ex_off, &ts->ex_cap, ts->n_examples + 2, sizeof *ts->ex_off);
+    if (!rc && ts->sect_cap < need) {
+        size_t old = ts->sect_cap;
+        rc = grow((void **)&ts->sect, &ts->sect_cap, SS_MAX(need, ts->members_cap), sizeof *ts->sect);
+        for (size_t j = old; !rc && j < ts->sect_cap; j++) ts->sect[j] = SS__NO_TEXT;
+    }
+    if (!rc) rc = grow_form(ts);
+    if (rc) return rc;
+    if (ts->n_examples == 0) ts->ex_off[0] = 0;
+    size_t base = ts->n_members, k = 0;
+    int has_title = 0;
+    /* surrounding white space does not make another text */
+#define TRIM(t, len)                                        \
+    do {                                                    \
+        while ((len) > 0 && is_space(*(t))) (t)++, (len)--; \
+        while ((len) > 0 && is_space((t)[(len) - 1])) (len)--; \
+    } while (0)
+    if (title) {
+        TRIM(title, tlen);
+        if (tlen > 0) {
+            uint32_t id;
+            if ((rc = intern(ts, title, tlen, &id))) return rc;
+            ts->members[base + k] = id;
+            ts->sect[base + k] = SS__NO_TEXT;
+            k++;
+            has_title = 1;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const char *t = paras[i];
+        size_t len = plens ? plens[i] : strlen(t);
+        TRIM(t, len);
+        if (len == 0) continue;
+        uint32_t id, sid = SS__NO_TEXT;
+        if ((rc = intern(ts, t, len, &id))) return rc;
+        int dup = 0;
+        for (size_t j = 0; j < k && !dup; j++) dup = ts->members[base + j] == id;
+        if (dup) continue;
+        if (sects && sects[i]) {
+            const char *h = sects[i];
+            size_t hl = slens ? slens[i] : strlen(h);
+            TRIM(h, hl);
+            if (hl > 0 && (rc = intern(ts, h, hl, &sid))) return rc;
+        }
+        ts->members[base + k] = id;
+        ts->sect[base + k] = sid;
+        k++;
+    }
+#undef TRIM
+    if ((size_t)has_title == k) {
+        src->skipped++; /* no paragraph */
+        return SS_OK;
+    }
+    ts->fingerprint = ss__seed_mix(ts->fingerprint, 0xd0c0000ULL + (uint64_t)has_title);
+    for (size_t j = 0; j < k; j++)
+        ts->fingerprint = ss__seed_mix(ss__seed_mix(ts->fingerprint, ts->members[base + j]), ts->sect[base + j]);
+    ts->form[ts->n_examples] = has_title ? SS__FORM_DOC_TITLED : SS__FORM_DOC;
     ts->n_members += k;
     ts->ex_off[++ts->n_examples] = ts->n_members;
     src->n++;
@@ -370,7 +476,15 @@ int ss__trainset_plan(const ss__trainset *ts, uint64_t seed, int64_t epoch, int 
     for (size_t i = 0; i < n; i++) {
         const uint32_t *m = ts->members + ts->ex_off[it[i].ex];
         size_t k = ss__trainset_ex_size(ts, it[i].ex);
-        if (k == 1) {
+        if (ss__trainset_is_doc(ts, it[i].ex)) {
+            /* a document: one of its paragraphs; the pair is made from it
+             * (and the title and heading) when the batch is built */
+            size_t t = ss__trainset_form(ts, it[i].ex) == SS__FORM_DOC_TITLED;
+            it[i].a = it[i].b = m[t + (size_t)ss__rand_below(rng, k - t)];
+        } else if (ss__trainset_form(ts, it[i].ex) == SS__FORM_TRIPLET) {
+            it[i].a = m[0]; /* the negative m[2] is found when the batch is built */
+            it[i].b = m[1];
+        } else if (k == 1) {
             it[i].a = it[i].b = m[0];
         } else {
             size_t x = (size_t)ss__rand_below(rng, k), y = (size_t)ss__rand_below(rng, k - 1);

@@ -37,7 +37,19 @@ static inline uint64_t ss__seed_mix(uint64_t a, uint64_t b)
 
 /* -------------------------------------------------------------- the data */
 
-enum { SS__SRC_TEXT = 0, SS__SRC_GROUPS = 1, SS__SRC_PAIRS = 2 };
+/* DOCS: documents (trainset_docs.c); each epoch makes one positive pair per
+ * document use on the fly from its title, headings and paragraphs (docpairs.h).
+ * TRIPLETS: (anchor, positive, hard negative); the negative joins the batch's
+ * in-batch negatives. */
+enum { SS__SRC_TEXT = 0, SS__SRC_GROUPS = 1, SS__SRC_PAIRS = 2, SS__SRC_DOCS = 3, SS__SRC_TRIPLETS = 4 };
+
+/* The form of an example (ss__trainset.form): members are the texts of a
+ * group (PLAIN), a document's paragraphs (DOC), its title then paragraphs
+ * (DOC_TITLED), or anchor, positive, negative (TRIPLET). */
+enum { SS__FORM_PLAIN = 0, SS__FORM_DOC = 1, SS__FORM_DOC_TITLED = 2, SS__FORM_TRIPLET = 3 };
+
+/* "no text" in the per-member section ids of documents */
+#define SS__NO_TEXT UINT32_MAX
 
 typedef struct ss__source {
     char *name;       /* file name as given */
@@ -70,6 +82,13 @@ typedef struct ss__trainset {
     double *score; /* the gold score of each pair (graded data, ss__load_opts.graded):
                       read with ss__trainset_score */
     size_t score_cap;
+    /* form[ex]: SS__FORM_* of each example (NULL, or shorter than the
+     * examples: PLAIN); sect[j] is the section heading (text id) of document
+     * paragraph member j, or SS__NO_TEXT (NULL until a document is added). */
+    uint8_t *form;
+    size_t form_cap;
+    uint32_t *sect;
+    size_t sect_cap;
     ss__source *src;
     int n_src;
     uint64_t fingerprint; /* hash of the texts and structure, for resume checks */
@@ -86,6 +105,26 @@ int ss__trainset_begin_source(ss__trainset *ts, const char *name, int kind, doub
  * the source's `skipped`), nor a lone sentence that already is one. */
 int ss__trainset_add(ss__trainset *ts, const char *const *texts, const size_t *lens, int n,
                      int *added);
+
+/* Adds one document of the current source (kind SS__SRC_DOCS): an optional
+ * title (NULL or empty: none) and n paragraphs, each with an optional section
+ * heading (sects NULL, or sects[i] NULL/empty: none). Empty and repeated
+ * paragraphs are dropped; a document left with no paragraph is not added. */
+int ss__trainset_add_doc(ss__trainset *ts, const char *title, size_t tlen, const char *const *paras,
+                         const size_t *plens, const char *const *sects, const size_t *slens, int n, int *added);
+/* Adds one triplet (anchor, positive, negative) of the current source: all
+ * three must be non-empty and different (else skipped, *added = 0). */
+int ss__trainset_add_triplet(ss__trainset *ts, const char *const *texts, const size_t *lens, int *added);
+static inline int ss__trainset_form(const ss__trainset *ts, size_t ex)
+{
+    return ts->form && ex < ts->form_cap ? ts->form[ex] : SS__FORM_PLAIN;
+}
+/* 1 if example ex is a document. */
+static inline int ss__trainset_is_doc(const ss__trainset *ts, size_t ex)
+{
+    int f = ss__trainset_form(ts, ex);
+    return f == SS__FORM_DOC || f == SS__FORM_DOC_TITLED;
+}
 
 /* Gives the example added last (*added = 1) a score (for the cosent loss). */
 int ss__trainset_set_score(ss__trainset *ts, double score);
@@ -123,6 +162,19 @@ typedef struct ss__load_opts {
  * other name (.txt, .gz, "-") is plain text, one sentence a line. With
  * o->graded, every pair of scored and labeled files, with its score. */
 int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const ss__load_opts *o);
+
+/* Documents (trainset_docs.c), chosen by ss__trainset_load for:
+ *   *.paragraphs.tsv[.gz]  doc_id TAB title TAB section TAB paragraph, the
+ *                          lines of a document consecutive, in order;
+ *   *.docs.txt[.gz]        plain text: a blank line ends a document, each
+ *                          line is a paragraph, a line "# T" a heading (the
+ *                          first of a document its title);
+ *   a directory            every regular file under it (sorted, hidden ones
+ *                          skipped) is one document: blank lines separate
+ *                          paragraphs, lines of a paragraph are joined, and
+ *                          Markdown headings ("# T") give title and sections. */
+int ss__trainset_is_docs_path(const char *path);
+int ss__trainset_load_docs(ss__trainset *ts, const char *path, double weight, const ss__load_opts *o);
 
 /* ------------------------------------------------------------ the order */
 

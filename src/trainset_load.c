@@ -10,12 +10,16 @@
 
 int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const ss__load_opts *o)
 {
+    if (ss__trainset_is_docs_path(path)) return ss__trainset_load_docs(ts, path, weight, o);
     ss__data_kind kind = ss__data_kind_from_name(path);
     if (kind == SS__DATA_UNKNOWN) kind = SS__DATA_TEXT; /* stdin, *.gz, any other name */
     if (kind == SS__DATA_SCORED && !o->has_min_score && !o->graded)
         return ss__fail(SS_ERR_ARG, "%s: a scored file needs --min-score S (pairs scoring S or more are "
                                     "the positives)", path);
-    int skind = kind == SS__DATA_GROUPS ? SS__SRC_GROUPS : kind == SS__DATA_TEXT ? SS__SRC_TEXT : SS__SRC_PAIRS;
+    int skind = kind == SS__DATA_GROUPS     ? SS__SRC_GROUPS
+                : kind == SS__DATA_TEXT     ? SS__SRC_TEXT
+                : kind == SS__DATA_TRIPLETS ? SS__SRC_TRIPLETS
+                                            : SS__SRC_PAIRS;
     ss__data_reader *r;
     int rc = ss__data_open(path, kind, &r);
     if (rc) return rc;
@@ -50,7 +54,9 @@ int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const s
             continue;
         }
         int added;
-        if ((rc = ss__trainset_add(ts, row.text, row.len, (int)row.n, &added))) break;
+        if (skind == SS__SRC_TRIPLETS) rc = ss__trainset_add_triplet(ts, row.text, row.len, &added);
+        else rc = ss__trainset_add(ts, row.text, row.len, (int)row.n, &added);
+        if (rc) break;
         if (added && o->graded && skind == SS__SRC_PAIRS && (rc = ss__trainset_set_score(ts, row.value))) break;
     }
     if (rc == 0 && src->n == 0)

@@ -151,4 +151,33 @@ run_ok "train with --eval" $SEMSEARCH train -o "$T/e.gguf" --data "$GRP" $TINY -
 grep -q '<svg' "$T/e.svg" && grep -q 'dev Spearman' "$T/e.svg"; ok $? "the plot is an SVG with the dev curve"
 grep -q 'best .* at step' "$T/err"; ok $? "the summary names the best step"
 
+# --- documents and triplets: a folder of text, a paragraphs file, hard negatives
+mkdir -p "$T/docs/sub"
+printf '# Cats\n\nCats are small animals. They purr when they are happy and sleep a lot.\n\n## Food\nCats eat fish and mice every day of the week.\n' > "$T/docs/cats.md"
+printf 'A file with no heading. It has two sentences.\n\nIts second paragraph is here with some more words.\n' > "$T/docs/sub/plain.txt"
+awk -F'\t' '{ printf "d%d\tcaption %d\t\t%s %s\n", NR, NR % 7, $1, $2 }' "$GRP" > "$T/c.paragraphs.tsv"
+awk -F'\t' 'NR > 1 { print prev "\t" $1 "\t" $2 } { prev = $1 }' "$GRP" | head -40 > "$T/h.triplets.tsv"
+$SEMSEARCH train -o "$T/doc.gguf" --data "$T/docs" --data "$T/c.paragraphs.tsv" --data "$T/h.triplets.tsv" $TINY \
+    --steps 6 --save-every 0 2>"$T/err"
+ok $? "train on a folder, a paragraphs file and triplets"
+$SEMSEARCH train -o "$T/doc.gguf" --data "$T/docs" --data "$T/c.paragraphs.tsv" --data "$T/h.triplets.tsv" \
+    -v "$T/tok.model" --d-model 32 --layers 1 --heads 2 --ffn 64 --max-len 32 -b 16 -t 1 --steps 1 --save-every 0 2>"$T/err"
+grep -q 'docs: 2 documents' "$T/err" && grep -q 'c.paragraphs.tsv: 100 documents' "$T/err" &&
+    grep -q 'h.triplets.tsv: 40 triplets' "$T/err"
+ok $? "the summary counts documents and triplets"
+run_fails "triplets need infonce" "hard negatives .triplets. are for the infonce loss" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/h.triplets.tsv" $TINY --loss ntxent --steps 1
+run_fails "a bad --doc-pairs" "--doc-pairs: 'words' is no kind of document pair" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/docs" $TINY --doc-pairs words:1 --steps 1
+printf 'd1\tT\tS\tok\nd2\tthree\tfields\n' > "$T/bad.paragraphs.tsv"
+run_fails "a malformed paragraphs line: file:line" "bad.paragraphs.tsv:2: expected 4 tab-separated fields" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$T/bad.paragraphs.tsv" $TINY --steps 1
+D="--data $T/docs --data $T/c.paragraphs.tsv --data $T/h.triplets.tsv --data $GRP --doc-pairs title:1,ict:2,crop:1 --steps 14"
+$SEMSEARCH train -o "$T/d1.gguf" $D $TINY --metrics "$T/d1.csv" --save-every 4 2>"$T/err"
+ok $? "documents and triplets: a straight run"
+$SEMSEARCH train -o "$T/d2.gguf" $D $TINY --save-every 4 --stop-at 5 2>"$T/err"
+$SEMSEARCH train -o "$T/d2.gguf" $D -b 16 -q -t 1 --max-len 32 --resume "$T/d2.ckpt.gguf" --metrics "$T/d2.csv" --save-every 4 2>"$T/err"
+ok $? "documents and triplets: stopped at step 5 and resumed"
+cmp -s "$T/d1.gguf" "$T/d2.gguf"; ok $? "documents and triplets: the resumed run ends with the identical model"
+
 done_testing

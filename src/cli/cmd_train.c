@@ -34,6 +34,13 @@ static const char train_usage[] =
     "  *.scored.tsv   pairs scoring --min-score or more are positives (--loss cosent:\n"
     "                 every pair, ranked by its score)\n"
     "  *.labeled.tsv  pairs labeled 1 are positives\n"
+    "  *.triplets.tsv anchor TAB positive TAB hard negative: the negative joins\n"
+    "                 the batch's negatives (--loss infonce)\n"
+    "  *.paragraphs.tsv  documents: doc_id TAB title TAB section TAB paragraph;\n"
+    "  *.docs.txt     documents as text: a blank line ends one, a line a paragraph\n"
+    "  DIRECTORY      every file under it is a document (blank lines between\n"
+    "                 paragraphs, Markdown '# headings' as title and sections)\n"
+    "                 Documents make their pairs on the fly (--doc-pairs).\n"
     "  other, or '-'  plain text, one sentence a line: the positive is the sentence\n"
     "                 itself seen through other dropout (SimCSE), or an --aug-* view\n"
     "A batch never holds two texts of one group, nor one text twice.\n"
@@ -61,6 +68,11 @@ static const char train_usage[] =
     "      --aug-delete P       plain text: delete each word with probability P\n"
     "      --aug-crop R         plain text: cut up to R of the words, keeping a span\n"
     "      --aug-swap P         plain text: swap neighbouring words with probability P\n"
+"      --doc-pairs SPEC     documents: kinds of pairs and their odds (default\n"
+    "                           title:1,section:1,ict:1,crop:1): title = (title,\n"
+    "                           paragraph), section = (title: heading, paragraph),\n"
+    "                           ict = (a sentence, the rest of its paragraph),\n"
+    "                           crop = two random spans of a paragraph\n"
     "      --curriculum K       order the first epoch easy to hard: length or overlap\n"
     "Optimization:\n"
     "  -b, --batch-size N       pairs per step (default 64)\n"
@@ -295,7 +307,7 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
 enum {
     O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
     O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_LOSS, O_TEMP,
-    O_LEARNT, O_MARGIN, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
+    O_LEARNT, O_MARGIN, O_DOCPAIRS, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
 };
 
 int cmd_train(int argc, char **argv);
@@ -312,7 +324,7 @@ int cmd_train(int argc, char **argv)
         {"data", required_argument, 0, 'd'},       {"min-score", required_argument, 0, O_MINSCORE},
         {"skip-bad", no_argument, 0, O_SKIPBAD},   {"aug-delete", required_argument, 0, O_AUGDEL},
         {"aug-crop", required_argument, 0, O_AUGCROP}, {"aug-swap", required_argument, 0, O_AUGSWAP},
-        {"curriculum", required_argument, 0, O_CURRIC}, {"batch-size", required_argument, 0, 'b'},
+        {"curriculum", required_argument, 0, O_CURRIC}, {"doc-pairs", required_argument, 0, O_DOCPAIRS}, {"batch-size", required_argument, 0, 'b'},
         {"epochs", required_argument, 0, 'e'},     {"steps", required_argument, 0, 'n'},
         {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
         {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
@@ -377,6 +389,12 @@ int cmd_train(int argc, char **argv)
         case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug.del); break;
         case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug.crop); break;
         case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug.swap); break;
+        case O_DOCPAIRS:
+            if (ss__docpair_parse(optarg, &o.docs)) {
+                cli_error("--doc-pairs: %s", ss_errmsg());
+                goto usage_error;
+            }
+            break;
         case O_CURRIC:
             if (!strcmp(optarg, "length")) o.curriculum = SS__CURRIC_LENGTH;
             else if (!strcmp(optarg, "overlap")) o.curriculum = SS__CURRIC_OVERLAP;
@@ -533,7 +551,11 @@ int cmd_train(int argc, char **argv)
         const ss__source *s = &ts->src[ts->n_src - 1];
         if (!quiet)
             fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->n,
-                    s->kind == SS__SRC_TEXT ? "sentences" : s->kind == SS__SRC_GROUPS ? "groups" : "pairs", s->lines,
+                    s->kind == SS__SRC_TEXT     ? "sentences"
+                    : s->kind == SS__SRC_GROUPS ? "groups"
+                    : s->kind == SS__SRC_DOCS   ? "documents"
+                    : s->kind == SS__SRC_TRIPLETS ? "triplets"
+                                                : "pairs", s->lines,
                     s->skipped, s->weight);
         if (s->skipped_bad) {
             fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,

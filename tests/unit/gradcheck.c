@@ -453,6 +453,70 @@ static void test_infonce(int sym)
     free(c.a), free(c.b), free(da), free(db), free(fa), free(fb), free(ga), free(gb), free(work);
 }
 
+/* InfoNCE with hard negatives, from its definition (no gradient: the check
+ * below takes finite differences of this): rows a_i over all N columns of b,
+ * and (symmetric) columns b_j, j < B, over the rows of a. */
+typedef struct {
+    int B, N, C, sym;
+    double temp;
+    double *a, *b;
+} nneg_ctx;
+
+static double ce(const double *lg, int n, int target)
+{
+    double mx = -INFINITY, sum = 0;
+    for (int j = 0; j < n; j++) mx = lg[j] > mx ? lg[j] : mx;
+    for (int j = 0; j < n; j++) sum += exp(lg[j] - mx);
+    return mx + log(sum) - lg[target];
+}
+
+static double nneg_loss(void *v)
+{
+    nneg_ctx *c = v;
+    double rows = 0, cols = 0, lg[64];
+    for (int i = 0; i < c->B; i++) {
+        for (int j = 0; j < c->N; j++) lg[j] = dot(c->a + (size_t)i * c->C, c->b + (size_t)j * c->C, c->C) / c->temp;
+        rows += ce(lg, c->N, i) / c->B;
+    }
+    if (!c->sym) return rows;
+    for (int j = 0; j < c->B; j++) {
+        for (int i = 0; i < c->B; i++) lg[i] = dot(c->a + (size_t)i * c->C, c->b + (size_t)j * c->C, c->C) / c->temp;
+        cols += ce(lg, c->B, j) / c->B;
+    }
+    return 0.5 * (rows + cols);
+}
+
+static void test_infonce_negatives(int sym)
+{
+    nneg_ctx c = {.B = 4, .N = 7, .C = 5, .sym = sym, .temp = 0.1};
+    size_t na = (size_t)c.B * c.C, nb = (size_t)c.N * c.C;
+    c.a = randv(na, 3), c.b = randv(nb, 4);
+    normalize_rows(c.a, c.B, c.C);
+    normalize_rows(c.b, c.N, c.C);
+    float *fa = tof(c.a, na), *fb = tof(c.b, nb), *ga = calloc(na, 4), *gb = calloc(nb, 4);
+    float *work = calloc(3 * (size_t)c.B * c.N, 4);
+    double Lf = ss__infonce_neg_forward(work, fa, fb, c.B, c.N, c.C, (float)c.temp, sym);
+    ss__infonce_neg_backward(ga, gb, work, fa, fb, c.B, c.N, c.C, (float)c.temp, sym);
+    double *fda = zerov(na), *fdb = zerov(nb);
+    numgrad(nneg_loss, &c, c.a, na, fda);
+    numgrad(nneg_loss, &c, c.b, nb, fdb);
+    char name[80];
+    snprintf(name, sizeof name, "InfoNCE + hard negatives (%s) loss, fast vs definition", sym ? "symmetric" : "a->b");
+    tap_close(Lf, nneg_loss(&c), 1e-5, name);
+    tap_ok(maxabs(fdb + (size_t)c.B * c.C, nb - (size_t)c.B * c.C) > 1e-3,
+           "InfoNCE + hard negatives (%s): the negatives get a gradient", sym ? "symmetric" : "a->b");
+    tap_ok(err_f(ga, fda, na) < TOL_FAST, "InfoNCE + hard negatives (%s) side a: fast backward vs finite "
+           "differences (err %.2e)", sym ? "symmetric" : "a->b", err_f(ga, fda, na));
+    tap_ok(err_f(gb, fdb, nb) < TOL_FAST, "InfoNCE + hard negatives (%s) side b and negatives: fast backward vs "
+           "finite differences (err %.2e)", sym ? "symmetric" : "a->b", err_f(gb, fdb, nb));
+    /* with N = B it is plain InfoNCE, bit for bit */
+    float *w2 = calloc(3 * (size_t)c.B * c.B, 4);
+    double L1 = ss__infonce_neg_forward(work, fa, fb, c.B, c.B, c.C, (float)c.temp, sym);
+    double L2 = ss__infonce_forward(w2, fa, fb, c.B, c.C, (float)c.temp, sym);
+    tap_ok(L1 == L2, "InfoNCE + hard negatives with no negatives: the plain loss exactly");
+    free(c.a), free(c.b), free(fa), free(fb), free(ga), free(gb), free(work), free(fda), free(fdb), free(w2);
+}
+
 /* ------------------------------------------------------------- whole model */
 
 typedef struct {
@@ -580,6 +644,8 @@ int main(void)
     test_l2norm();
     test_infonce(1);
     test_infonce(0);
+    test_infonce_negatives(1);
+    test_infonce_negatives(0);
     test_model(SS_POOL_MEAN, "mean", 0.0);
     test_model(SS_POOL_CLS, "CLS", 0.0);
     test_model(SS_POOL_MAX, "max", 0.0);

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "augment.h"
 #include "checkpoint.h"
 #include "common.h"
+#include "docpairs.h"
 #include "loss.h"
 #include "loss_extra.h"
 #include "model.h"
@@ -960,6 +962,164 @@ static void test_alloc_failures(void)
     tap_ok(failed_ok && n_runs > 10, "each of %d allocations may fail: SS_ERR_NOMEM, no crash or leak", n_runs - 1);
 }
 
+/* Documents: the three forms load, and their pairs come from the right places. */
+static void test_documents(void)
+{
+    char dir[] = "/tmp/ss-docs-test.XXXXXX", p[4][300];
+    if (!tap_ok(mkdtemp(dir) != NULL, "documents: scratch directory")) return;
+    snprintf(p[0], sizeof p[0], "%s/w.paragraphs.tsv", dir);
+    snprintf(p[1], sizeof p[1], "%s/n.docs.txt", dir);
+    snprintf(p[2], sizeof p[2], "%s/folder", dir);
+    snprintf(p[3], sizeof p[3], "%s/bad.paragraphs.tsv", dir);
+    write_file(p[0], "d1\tCats\t\tCats are small animals. They purr when they are happy.\n"
+                     "d1\tCats\tFood\tCats eat fish.\n"
+                     "d2\tDogs\t\tDogs bark.\n"
+                     "d3\t\t\tA paragraph with no title at all.\n");
+    write_file(p[1], "# Rivers\nThe Nile is long. It flows north.\n## Delta\nThe delta is fertile.\n\n"
+                     "A second document with one paragraph.\n");
+    write_file(p[3], "d1\tT\tS\tok\nd2\tonly three\tfields\n");
+    char sub[320], f1[340], f2[340];
+    snprintf(sub, sizeof sub, "%s/sub", p[2]);
+    if (mkdir(p[2], 0700) || mkdir(sub, 0700)) tap_ok(0, "documents: folders");
+    snprintf(f1, sizeof f1, "%s/b.md", p[2]);
+    snprintf(f2, sizeof f2, "%s/a.txt", sub);
+    write_file(f1, "# Guide\n\nFirst paragraph\nwraps over two lines.\n\n## Install\nRun make install.\n");
+    write_file(f2, "A file with no heading.\n\nIts second paragraph.\n");
+    ss__load_opts lo = {0, 0, 0, 0};
+    ss__trainset *ts;
+    ss__trainset_new(&ts);
+    int rc = ss__trainset_load(ts, p[0], 1, &lo);
+    tap_ok(rc == 0 && ts->src[0].kind == SS__SRC_DOCS && ts->src[0].n == 3,
+           "paragraphs.tsv: three documents (%zu)", ts->n_examples);
+    tap_ok(ss__trainset_form(ts, 0) == SS__FORM_DOC_TITLED && ss__trainset_ex_size(ts, 0) == 3 &&
+               !strcmp(ss__trainset_text(ts, ts->members[ts->ex_off[0]]), "Cats") &&
+               ts->sect[ts->ex_off[0] + 1] == SS__NO_TEXT &&
+               !strcmp(ss__trainset_text(ts, ts->sect[ts->ex_off[0] + 2]), "Food"),
+           "paragraphs.tsv: title first, then paragraphs with their sections");
+    tap_ok(ss__trainset_form(ts, 2) == SS__FORM_DOC && ss__trainset_ex_size(ts, 2) == 1,
+           "paragraphs.tsv: a document without title");
+    rc = ss__trainset_load(ts, p[1], 1, &lo);
+    tap_ok(rc == 0 && ts->src[1].n == 2 && ss__trainset_form(ts, 3) == SS__FORM_DOC_TITLED &&
+               ss__trainset_ex_size(ts, 3) == 3 && ss__trainset_form(ts, 4) == SS__FORM_DOC,
+           "docs.txt: a blank line ends a document, '# ' is its title");
+    rc = ss__trainset_load(ts, p[2], 1, &lo);
+    size_t e = 5;
+    tap_ok(rc == 0 && ts->src[2].n == 2 && ss__trainset_form(ts, e) == SS__FORM_DOC_TITLED &&
+               !strcmp(ss__trainset_text(ts, ts->members[ts->ex_off[e] + 1]),
+                       "First paragraph wraps over two lines.") &&
+               !strcmp(ss__trainset_text(ts, ts->sect[ts->ex_off[e] + 2]), "Install"),
+           "a folder: one document a file, lines of a paragraph joined, headings as sections");
+    tap_ok(rc == 0 && ss__trainset_form(ts, e + 1) == SS__FORM_DOC && ss__trainset_ex_size(ts, e + 1) == 2,
+           "a folder: files in subfolders too, sorted");
+
+    /* an epoch plan: one paragraph per document use, never a title */
+    ss__plan plan;
+    rc = ss__trainset_plan(ts, 3, 0, 3, SS__CURRIC_NONE, &plan);
+    int ok = rc == 0 && plan.n_items == ts->n_examples, bad = 0;
+    for (size_t i = 0; ok && i < plan.n_items; i++) {
+        const ss__plan_item *it = &plan.items[i];
+        size_t j0 = ts->ex_off[it->ex] + (ss__trainset_form(ts, it->ex) == SS__FORM_DOC_TITLED), j = j0;
+        while (j < ts->ex_off[it->ex + 1] && ts->members[j] != it->a) j++;
+        bad += it->a != it->b || j == ts->ex_off[it->ex + 1];
+    }
+    tap_ok(ok && !bad, "plan: each document once, its pair drawn from one of its paragraphs (%d bad)", bad);
+    ss__plan_free(&plan);
+    ss__trainset_free(ts);
+
+    ss__trainset_new(&ts);
+    rc = ss__trainset_load(ts, p[3], 1, &lo);
+    char want[360];
+    snprintf(want, sizeof want, "%s:2: expected 4 tab-separated fields", p[3]);
+    tap_ok(rc == SS_ERR_FORMAT && strstr(ss_errmsg(), want), "paragraphs.tsv: a bad line is FILE:LINE (%s)",
+           ss_errmsg());
+    ss__trainset_free(ts);
+    ss__trainset_new(&ts);
+    lo.skip_bad = 1;
+    rc = ss__trainset_load(ts, p[3], 1, &lo);
+    tap_ok(rc == 0 && ts->src[0].n == 1 && ts->src[0].skipped_bad == 1, "paragraphs.tsv: --skip-bad skips it");
+    ss__trainset_free(ts);
+
+    /* the pairs */
+    ss__docpair_opts o;
+    ss__docpair_opts_init(&o);
+    const char *para = "The Nile is the longest river. It flows north through Egypt. Dr. Smith wrote that "
+                       "its delta is fertile and wide enough for many farms along both banks.";
+    int seen[SS__DOCPAIR_KINDS] = {0}, wrong = 0;
+    uint64_t rng[4];
+    ss__rng_seed(rng, 9);
+    for (int t = 0; t < 400; t++) {
+        char *a, *b;
+        size_t na, nb;
+        int kind;
+        rc = ss__docpair_make(&o, rng, "Nile", 4, "Delta", 5, para, strlen(para), &a, &na, &b, &nb, &kind);
+        if (rc) {
+            wrong++;
+            break;
+        }
+        seen[kind]++;
+        if (strlen(a) != na || strlen(b) != nb) wrong++;
+        if (kind == SS__DOCPAIR_TITLE) wrong += strcmp(a, "Nile") || strcmp(b, para);
+        if (kind == SS__DOCPAIR_SECTION) wrong += strcmp(a, "Nile: Delta") || strcmp(b, para);
+        if (kind == SS__DOCPAIR_ICT) {
+            /* a sentence of the paragraph; the context lacks it (or, rarely, keeps it) */
+            int is_sent = !strcmp(a, "The Nile is the longest river.") || !strcmp(a, "It flows north through Egypt.") ||
+                          !strncmp(a, "Dr. Smith wrote", 15);
+            wrong += !is_sent || !strstr(para, a) || (strcmp(b, para) && strstr(b, a));
+        }
+        if (kind == SS__DOCPAIR_CROP) wrong += !strstr(para, a) || !strstr(para, b) || na == 0 || nb == 0;
+        ss_free(a);
+        ss_free(b);
+    }
+    tap_ok(!wrong && seen[0] && seen[1] && seen[2] && seen[3],
+           "doc pairs: title %d, section %d, ict %d, crop %d, each from the right texts (%d wrong)", seen[0], seen[1],
+           seen[2], seen[3], wrong);
+    size_t st[8];
+    int ns = 0;
+    ss__sentences(para, strlen(para), st, 7, &ns);
+    tap_ok(ns == 3, "sentences: 3, not split after 'Dr.' (%d)", ns);
+    char *a, *b;
+    size_t na, nb;
+    int kind;
+    rc = ss__docpair_make(&o, rng, NULL, 0, NULL, 0, "Short.", 6, &a, &na, &b, &nb, &kind);
+    tap_ok(rc == 0 && kind == -1 && !strcmp(a, "Short.") && !strcmp(b, "Short."),
+           "doc pairs: nothing applies to a short untitled paragraph: itself twice");
+    ss_free(a);
+    ss_free(b);
+    tap_ok(ss__docpair_parse("title:2,ict", &o) == 0 && o.weight[0] == 2 && o.weight[1] == 0 && o.weight[2] == 1 &&
+               o.weight[3] == 0,
+           "--doc-pairs: weights parsed, kinds not named are off");
+    tap_ok(ss__docpair_parse("title:x", &o) == SS_ERR_ARG && ss__docpair_parse("bogus", &o) == SS_ERR_ARG &&
+               ss__docpair_parse("crop:0", &o) == SS_ERR_ARG,
+           "--doc-pairs: a bad weight, an unknown kind or no positive weight is refused (%s)", ss_errmsg());
+
+    /* triplets: anchor and positive are the pair, the negative rides along */
+    char tp[300];
+    snprintf(tp, sizeof tp, "%s/t.triplets.tsv", dir);
+    write_file(tp, "a1\tp1\tn1\na2\tp2\tn2\na3\tp3\ta3\nonly\ttwo\n");
+    ss__trainset_new(&ts);
+    lo.skip_bad = 0;
+    rc = ss__trainset_load(ts, tp, 1, &lo);
+    snprintf(want, sizeof want, "%s:4: expected 3 tab-separated texts", tp);
+    tap_ok(rc == SS_ERR_FORMAT && strstr(ss_errmsg(), want), "triplets: a line of two texts is FILE:LINE (%s)",
+           ss_errmsg());
+    ss__trainset_free(ts);
+    ss__trainset_new(&ts);
+    lo.skip_bad = 1;
+    rc = ss__trainset_load(ts, tp, 1, &lo);
+    tap_ok(rc == 0 && ts->src[0].kind == SS__SRC_TRIPLETS && ts->src[0].n == 2 && ts->src[0].skipped == 1 &&
+               ss__trainset_form(ts, 0) == SS__FORM_TRIPLET && ss__trainset_form(ts, 1) == SS__FORM_TRIPLET,
+           "triplets: loaded; one whose negative is its anchor is skipped (%zu)", ts->src[0].n);
+    rc = ss__trainset_plan(ts, 1, 0, 2, SS__CURRIC_NONE, &plan);
+    ok = rc == 0 && plan.n_items == 2;
+    for (size_t i = 0; ok && i < plan.n_items; i++) {
+        const ss__plan_item *it = &plan.items[i];
+        ok = it->a == ts->members[ts->ex_off[it->ex]] && it->b == ts->members[ts->ex_off[it->ex] + 1];
+    }
+    tap_ok(ok, "triplets: the plan's pair is always (anchor, positive)");
+    ss__plan_free(&plan);
+    ss__trainset_free(ts);
+}
+
 int main(void)
 {
     test_rng();
@@ -970,6 +1130,7 @@ int main(void)
     test_augment();
     test_schedule();
     test_load();
+    test_documents();
     test_losses();
     test_cosent();
     test_checkpoint();
