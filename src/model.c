@@ -203,6 +203,28 @@ int ss_model_init(const ss_config *c, const ss_tokenizer *tok, uint64_t seed, ss
     return SS_OK;
 }
 
+int ss__model_copy_embeddings(ss_model *dst, const ss_model *src)
+{
+    if (!dst || !src) return ss__fail(SS_ERR_ARG, "ss__model_copy_embeddings: NULL argument");
+    const ss_config *d = &dst->cfg, *s = &src->cfg;
+    if (d->vocab_size != s->vocab_size || d->d_model != s->d_model)
+        return ss__fail(SS_ERR_MODEL, "the embeddings are %d x %d, the new model's %d x %d", s->vocab_size,
+                        s->d_model, d->vocab_size, d->d_model);
+    size_t la, lb;
+    const void *ta = ss_tokenizer_bytes(dst->tok, &la), *tb = ss_tokenizer_bytes(src->tok, &lb);
+    if (la != lb || memcmp(ta, tb, la) || ss_tokenizer_get_norm(dst->tok) != ss_tokenizer_get_norm(src->tok))
+        return ss__fail(SS_ERR_MODEL, "the embeddings come from a model with another tokenizer");
+    ss__layout L, M;
+    ss__model_layout(d, &L);
+    ss__model_layout(s, &M);
+    size_t C = (size_t)d->d_model, pos = (size_t)SS_MIN(d->max_len, s->max_len);
+    memcpy(dst->params + L.wte, src->params + M.wte, (size_t)d->vocab_size * C * sizeof(float));
+    memcpy(dst->params + L.wpe, src->params + M.wpe, pos * C * sizeof(float));
+    memcpy(dst->params + L.lnfw, src->params + M.lnfw, C * sizeof(float));
+    memcpy(dst->params + L.lnfb, src->params + M.lnfb, C * sizeof(float));
+    return SS_OK;
+}
+
 void ss_model_free(ss_model *m)
 {
     if (!m) return;

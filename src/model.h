@@ -47,4 +47,10 @@ int ss__model_alloc(const ss_config *c, ss_tokenizer *tok, ss_model **out);
 /* Random initialization of m->params from a seed (what ss_model_init does). */
 void ss__model_init_params(ss_model *m, uint64_t seed);
 
+/* Copies the token and position embeddings and the output LayerNorm of src
+ * into dst (a new model to train from them: a static first stage, say).
+ * Both need the same tokenizer and width; positions beyond the shorter of
+ * the two are left as they are. */
+int ss__model_copy_embeddings(ss_model *dst, const ss_model *src);
+
 #endif

@@ -320,6 +320,8 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
             rc = ss__fail(SS_ERR_ARG, "the cosent loss needs graded pairs (a *.scored.tsv or *.labeled.tsv file): "
                                       "none of the %zu examples has a score", ts->n_examples);
     }
+    if (!rc && o->grad_cache > 0 && (o->loss != SS__LOSS_INFONCE || o->learn_temperature))
+        rc = ss__fail(SS_ERR_ARG, "gradient caching is for the infonce loss with a fixed temperature");
     if (!rc && (o->loss != SS__LOSS_INFONCE || o->learn_temperature))
         for (int i = 0; i < ts->n_src && !rc; i++)
             if (ts->src[i].kind == SS__SRC_TRIPLETS)
@@ -414,6 +416,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         so.eps = o->eps;
         so.grad_clip = o->grad_clip;
         so.symmetric = 1;
+        so.chunk = o->grad_cache;
         if (r->lx)
             rc = ss__loss_extra_step(r->lx, &ba, same ? &ba : &bb, o->loss == SS__LOSS_COSENT ? r->score : NULL,
                                      r->group, &so, &loss, &gnorm);

@@ -64,6 +64,7 @@ typedef struct ss__train_opts {
     int curriculum;        /* SS__CURRIC_* */
     ss__aug_opts aug;      /* views of lone sentences */
     ss__docpair_opts docs; /* pairs made from documents */
+    int grad_cache;        /* texts per forward/backward chunk (GradCache), 0 = off */
     uint64_t seed;
 
     const char *checkpoint; /* checkpoint path (required) */

@@ -18,6 +18,8 @@ typedef struct scratch {
     size_t work_cap;
     float *da, *db;        /* (B,C) gradients of the embeddings */
     size_t d_cap;
+    float *ya, *yb;        /* gradient caching: all the embeddings, (B,C) and (N,C) */
+    size_t y_cap;
     double *partials;      /* grad norm chunks */
     ss__adamw_group *groups; /* per tensor: its range and whether it decays */
     int n_groups;
@@ -34,6 +36,7 @@ void ss__step_opts_init(ss__step_opts *o)
     o->eps = 1e-8f;
     o->grad_clip = 1.0f;
     o->symmetric = 1;
+    o->chunk = 0;
 }
 
 void ss__trainer_free(ss__trainer *t)
@@ -46,6 +49,8 @@ void ss__trainer_free(ss__trainer *t)
         ss_free(s->work);
         ss_free(s->da);
         ss_free(s->db);
+        ss_free(s->ya);
+        ss_free(s->yb);
         ss_free(s->partials);
         ss_free(s->groups);
         ss_free(s);
@@ -131,6 +136,51 @@ static int ensure(scratch *s, int B, int N, int C)
     return SS_OK;
 }
 
+/* Rows [r0, r1) of a batch, sharing its arrays. */
+static ss_batch rows(const ss_batch *b, int r0, int r1)
+{
+    ss_batch s = *b;
+    s.B = r1 - r0;
+    s.ids = b->ids + (size_t)r0 * b->T;
+    s.mask = b->mask + (size_t)r0 * b->T;
+    s.lengths = b->lengths ? b->lengths + r0 : NULL;
+    return s;
+}
+
+/* The key of chunk k of a side: chunk 0 keeps the step's key, so that one
+ * chunk is the plain step exactly. */
+static uint64_t chunk_key(uint64_t key, int k) { return k ? ss__mix64(key ^ (0x9e3779b97f4a7c15ULL * (uint64_t)k)) : key; }
+
+/* Pass 1 of gradient caching: the embeddings of side x, chunk by chunk. */
+static int embed_chunks(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int chunk,
+                        uint64_t key, float *y)
+{
+    for (int r0 = 0, k = 0; r0 < x->B; r0 += chunk, k++) {
+        int r1 = SS_MIN(x->B, r0 + chunk);
+        ss_batch sb = rows(x, r0, r1);
+        const float *out;
+        int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, k), &out);
+        if (rc) return rc;
+        memcpy(y + (size_t)r0 * c->d_model, out, (size_t)(r1 - r0) * c->d_model * sizeof(float));
+    }
+    return SS_OK;
+}
+
+/* Pass 3: each chunk again, then its backward with its rows of dy. */
+static int backward_chunks(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int chunk,
+                           uint64_t key, const float *dy, float *grads)
+{
+    for (int r0 = 0, k = 0; r0 < x->B; r0 += chunk, k++) {
+        int r1 = SS_MIN(x->B, r0 + chunk);
+        ss_batch sb = rows(x, r0, r1);
+        const float *out;
+        int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, k), &out);
+        if (!rc) rc = ss__encoder_backward(e, c, params, dy + (size_t)r0 * c->d_model, grads);
+        if (rc) return rc;
+    }
+    return SS_OK;
+}
+
 int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
                      float *loss, float *grad_norm)
 {
@@ -148,8 +198,24 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
     int B = a->B, N = b->B, C = c->d_model;
     uint64_t ka = ss__rng_next(t->rng), kb = ss__rng_next(t->rng);
     const float *ya, *yb;
-    rc = ss__encoder_forward(s->ea, c, m->params, a, 1, c->dropout, ka, &ya);
-    if (!rc) rc = ss__encoder_forward(s->eb, c, m->params, b, 1, c->dropout, kb, &yb);
+    int cached = o->chunk > 0 && (B > o->chunk || N > o->chunk);
+    if (cached) {
+        size_t need = (size_t)N * C; /* N >= B */
+        if (need > s->y_cap) {
+            float *p = ss__realloc(s->ya, need * sizeof(float)), *q = p ? ss__realloc(s->yb, need * sizeof(float)) : NULL;
+            if (p) s->ya = p;
+            if (!q) return ss__fail(SS_ERR_NOMEM, "out of memory");
+            s->yb = q;
+            s->y_cap = need;
+        }
+        rc = embed_chunks(s->ea, c, m->params, a, o->chunk, ka, s->ya);
+        if (!rc) rc = embed_chunks(s->eb, c, m->params, b, o->chunk, kb, s->yb);
+        ya = s->ya;
+        yb = s->yb;
+    } else {
+        rc = ss__encoder_forward(s->ea, c, m->params, a, 1, c->dropout, ka, &ya);
+        if (!rc) rc = ss__encoder_forward(s->eb, c, m->params, b, 1, c->dropout, kb, &yb);
+    }
     if (!rc) rc = ensure(s, B, N, C);
     if (rc) return rc;
     double L = ss__infonce_neg_forward(s->work, ya, yb, B, N, C, o->temperature, o->symmetric);
@@ -157,8 +223,13 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
     ss__infonce_neg_backward(s->da, s->db, s->work, ya, yb, B, N, C, o->temperature, o->symmetric);
     size_t n = m->n_params;
     memset(t->grads, 0, n * sizeof(float));
-    rc = ss__encoder_backward(s->ea, c, m->params, s->da, t->grads);
-    if (!rc) rc = ss__encoder_backward(s->eb, c, m->params, s->db, t->grads);
+    if (cached) {
+        rc = backward_chunks(s->ea, c, m->params, a, o->chunk, ka, s->da, t->grads);
+        if (!rc) rc = backward_chunks(s->eb, c, m->params, b, o->chunk, kb, s->db, t->grads);
+    } else {
+        rc = ss__encoder_backward(s->ea, c, m->params, s->da, t->grads);
+        if (!rc) rc = ss__encoder_backward(s->eb, c, m->params, s->db, t->grads);
+    }
     if (rc) return rc;
     double gn = ss__grad_norm(t->grads, n, s->partials);
     if (!isfinite(gn)) return ss__fail(SS_ERR_NUMERIC, "training step: the gradient norm is %g", gn);

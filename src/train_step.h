@@ -15,6 +15,8 @@ typedef struct ss__step_opts {
     float beta1, beta2, eps;
     float grad_clip;    /* max global grad L2 norm, 0 = off */
     int symmetric;      /* 1: (a->b + b->a)/2, 0: a->b only */
+    int chunk;          /* gradient caching: at most this many texts per forward
+                           and backward (0 = the whole batch at once) */
 } ss__step_opts;
 
 /* lr 5e-4, temp 0.05, wd 0.01, 0.9, 0.999, 1e-8, clip 1.0, sym 1 */
@@ -38,6 +40,14 @@ void ss__trainer_free(ss__trainer *t);
  * leaves the parameters and moments untouched. */
 int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
                      float *loss, float *grad_norm);
+/* With o->chunk > 0 and a side longer than that, the step is the same
+ * computation in bounded memory (GradCache, Gao et al. 2021): every chunk is
+ * embedded without keeping more than its own activations, the loss gradient
+ * is taken with respect to all the embeddings, then each chunk is embedded
+ * again (the same dropout) and back-propagated with its slice of that
+ * gradient. The gradients equal the plain step's up to summation order;
+ * dropout masks are drawn per chunk. */
+
 /* Forward (no dropout) + loss only, for a validation loss. */
 int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, float temperature,
                           float *loss);

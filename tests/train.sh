@@ -180,4 +180,25 @@ $SEMSEARCH train -o "$T/d2.gguf" $D -b 16 -q -t 1 --max-len 32 --resume "$T/d2.c
 ok $? "documents and triplets: stopped at step 5 and resumed"
 cmp -s "$T/d1.gguf" "$T/d2.gguf"; ok $? "documents and triplets: the resumed run ends with the identical model"
 
+# --- a static first stage, then a transformer from its embeddings; gradient caching
+$SEMSEARCH train -o "$T/static.gguf" --data "$GRP" -v "$T/tok.model" --d-model 32 --layers 0 --max-len 32 -b 16 -q -t 1 \
+    --steps 4 --save-every 0 --dropout 0 2>"$T/err"
+ok $? "a static model (--layers 0) trains"
+$SEMSEARCH train -o "$T/tx.gguf" --init-embeddings "$T/static.gguf" --layers 1 --heads 2 --ffn 64 --max-len 32 \
+    --data "$GRP" -b 16 -q -t 1 --steps 2 --save-every 0 --grad-cache 5 2>"$T/err"
+ok $? "--init-embeddings: a transformer from the static model's embeddings, trained with --grad-cache"
+$SEMSEARCH model info -m "$T/tx.gguf" > "$T/info" 2>&1
+grep -q 'layers.*1' "$T/info"; ok $? "the new model has the transformer's shape"
+run_fails "--init-embeddings with another width" "embeddings are .* x 32, the new model's .* x 64" \
+    $SEMSEARCH train -o "$T/x.gguf" --init-embeddings "$T/static.gguf" --d-model 64 --layers 1 --data "$GRP" -q --steps 1
+run_fails "--init-embeddings with --init" "starts a new model; not with --init" \
+    $SEMSEARCH train -o "$T/x.gguf" --init-embeddings "$T/static.gguf" --init "$T/static.gguf" --data "$GRP" --steps 1
+run_fails "--grad-cache with ntxent" "gradient caching is for the infonce loss" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$GRP" $TINY --loss ntxent --grad-cache 4 --steps 1
+G="--data $GRP --data $T/h.triplets.tsv --steps 10 --grad-cache 6 --dropout 0.1"
+$SEMSEARCH train -o "$T/g1.gguf" $G $TINY --save-every 3 2>"$T/err"
+$SEMSEARCH train -o "$T/g2.gguf" $G $TINY --save-every 3 --stop-at 4 2>"$T/err"
+$SEMSEARCH train -o "$T/g2.gguf" $G -b 16 -q -t 1 --max-len 32 --resume "$T/g2.ckpt.gguf" --save-every 3 2>"$T/err"
+cmp -s "$T/g1.gguf" "$T/g2.gguf"; ok $? "--grad-cache: a stopped and resumed run ends with the identical model"
+
 done_testing

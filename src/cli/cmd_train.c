@@ -48,6 +48,9 @@ static const char train_usage[] =
     "Model:\n"
     "  -o, --output PATH        the trained model (written at the end)\n"
     "  -i, --init PATH          start from this model (fine-tuning)\n"
+    "      --init-embeddings M  new model: token and position embeddings (and the\n"
+    "                           output norm) from model M, e.g. a static one\n"
+    "                           (--layers 0); its tokenizer unless -v is given\n"
     "  -r, --resume CKPT        continue an interrupted run exactly (same options)\n"
     "  -v, --vocab PATH         new model: SentencePiece model, or a model file whose\n"
     "                           tokenizer to use (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
@@ -78,6 +81,9 @@ static const char train_usage[] =
     "  -b, --batch-size N       pairs per step (default 64)\n"
     "  -e, --epochs X           passes over the data (default 1)\n"
     "  -n, --steps N            steps instead of --epochs\n"
+    "      --grad-cache N       embed and back-propagate at most N texts at a time\n"
+    "                           (GradCache): large batches in bounded memory, the\n"
+    "                           same gradients (dropout drawn per chunk); infonce\n"
     "      --lr X               peak learning rate (default 5e-4)\n"
     "      --min-lr X           learning rate at the end of the decay (default 0)\n"
     "      --warmup N|P%        warmup steps, or a share of the run (default 5%)\n"
@@ -307,7 +313,7 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
 enum {
     O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
     O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_LOSS, O_TEMP,
-    O_LEARNT, O_MARGIN, O_DOCPAIRS, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
+    O_LEARNT, O_MARGIN, O_DOCPAIRS, O_INITEMB, O_GRADCACHE, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
 };
 
 int cmd_train(int argc, char **argv);
@@ -324,7 +330,8 @@ int cmd_train(int argc, char **argv)
         {"data", required_argument, 0, 'd'},       {"min-score", required_argument, 0, O_MINSCORE},
         {"skip-bad", no_argument, 0, O_SKIPBAD},   {"aug-delete", required_argument, 0, O_AUGDEL},
         {"aug-crop", required_argument, 0, O_AUGCROP}, {"aug-swap", required_argument, 0, O_AUGSWAP},
-        {"curriculum", required_argument, 0, O_CURRIC}, {"doc-pairs", required_argument, 0, O_DOCPAIRS}, {"batch-size", required_argument, 0, 'b'},
+        {"curriculum", required_argument, 0, O_CURRIC}, {"doc-pairs", required_argument, 0, O_DOCPAIRS},
+        {"init-embeddings", required_argument, 0, O_INITEMB}, {"grad-cache", required_argument, 0, O_GRADCACHE}, {"batch-size", required_argument, 0, 'b'},
         {"epochs", required_argument, 0, 'e'},     {"steps", required_argument, 0, 'n'},
         {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
         {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
@@ -342,9 +349,10 @@ int cmd_train(int argc, char **argv)
     ss__train_opts_init(&o);
     ss_config cfg;
     ss_config_init(&cfg);
-    const char *init = NULL, *resume = NULL, *vocab = NULL, *metrics = NULL, *plot = NULL;
+    const char *init = NULL, *resume = NULL, *vocab = NULL, *init_emb = NULL, *metrics = NULL, *plot = NULL;
     char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0, c, quiet = 0, casefold = 0, threads = 0, shape_given = 0, dropout_given = 0, max_len_given = 0;
+    int dim_given = 0;
     ss__load_opts lo = {0, 0, 0, 0};
     long v;
     double d;
@@ -363,10 +371,12 @@ int cmd_train(int argc, char **argv)
         switch (c) {
         case 'o': o.output = optarg; break;
         case 'i': init = optarg; break;
+        case O_INITEMB: init_emb = optarg; break;
+        case O_GRADCACHE: INT_OPT("--grad-cache", 1, 1 << 20, o.grad_cache); break;
         case 'r': resume = optarg; break;
         case 'v': vocab = optarg; shape_given = 1; break;
         case 'c': casefold = 1; shape_given = 1; break;
-        case O_DIM: INT_OPT("--d-model", 1, 65536, cfg.d_model); shape_given = 1; break;
+        case O_DIM: INT_OPT("--d-model", 1, 65536, cfg.d_model); shape_given = dim_given = 1; break;
         case O_LAYERS: INT_OPT("--layers", 0, 1024, cfg.n_layers); shape_given = 1; break;
         case O_HEADS: INT_OPT("--heads", 1, 65536, cfg.n_heads); shape_given = 1; break;
         case O_FF: INT_OPT("--ffn", 1, 1 << 20, cfg.d_ff); shape_given = 1; break;
@@ -472,6 +482,11 @@ int cmd_train(int argc, char **argv)
         cli_error("train: --init and --resume exclude each other (a checkpoint holds its model)");
         goto usage_error;
     }
+    if ((init || resume) && init_emb) {
+        cli_error("train: --init-embeddings starts a new model; not with %s", init ? "--init" : "--resume");
+        goto usage_error;
+    }
+    if (init_emb && !vocab) vocab = init_emb; /* its tokenizer */
     if ((init || resume) && shape_given) {
         cli_error("train: --vocab, --d-model, --layers, --heads, --ffn, --pooling and --casefold make a new "
                   "model; not with %s",
@@ -501,7 +516,7 @@ int cmd_train(int argc, char **argv)
     int rc = 0, exit_code = 1;
     char *ckpt = NULL, *best = NULL;
     ss__trainset *ts = NULL;
-    ss_model *model = NULL;
+    ss_model *model = NULL, *emb_src = NULL;
     ss_tokenizer *tok = NULL;
     view vw;
     memset(&vw, 0, sizeof vw);
@@ -590,6 +605,15 @@ int cmd_train(int argc, char **argv)
             goto out;
         }
         if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+        if (init_emb) {
+            /* the width and positions of the embeddings, unless given */
+            if ((rc = ss_model_load(init_emb, &emb_src))) {
+                rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
+                goto out;
+            }
+            if (!dim_given) cfg.d_model = emb_src->cfg.d_model;
+            if (!max_len_given) cfg.max_len = emb_src->cfg.max_len;
+        }
         if (cfg.d_model % cfg.n_heads) {
             rc = cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
             goto out;
@@ -598,6 +622,13 @@ int cmd_train(int argc, char **argv)
         if ((rc = ss_model_init(&cfg, tok, o.seed, &model))) {
             rc = cli_lib_error(rc);
             goto out;
+        }
+        if (emb_src) {
+            rc = ss__model_copy_embeddings(model, emb_src);
+            if (rc) {
+                rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
+                goto out;
+            }
         }
     }
     int has_text = 0;
@@ -673,6 +704,7 @@ int cmd_train(int argc, char **argv)
 out:
     if (vw.csv && fclose(vw.csv) != 0 && rc == 0) rc = cli_error("%s: write error: %s", metrics, strerror(errno));
     ss_model_free(model);
+    ss_model_free(emb_src);
     ss_tokenizer_free(tok);
     ss__trainset_free(ts);
     free(ckpt);
