@@ -201,4 +201,23 @@ $SEMSEARCH train -o "$T/g2.gguf" $G $TINY --save-every 3 --stop-at 4 2>"$T/err"
 $SEMSEARCH train -o "$T/g2.gguf" $G -b 16 -q -t 1 --max-len 32 --resume "$T/g2.ckpt.gguf" --save-every 3 2>"$T/err"
 cmp -s "$T/g1.gguf" "$T/g2.gguf"; ok $? "--grad-cache: a stopped and resumed run ends with the identical model"
 
+# --- mine: hard negatives by the model, as triplets
+$SEMSEARCH mine -m "$T/static.gguf" -q -o "$T/m.triplets.tsv" "$GRP" 2>"$T/err"
+ok $? "mine: triplets from groups"
+[ "$(wc -l < "$T/m.triplets.tsv")" -eq "$(wc -l < "$GRP")" ] && [ "$(awk -F'\t' 'NF != 3' "$T/m.triplets.tsv" | wc -l)" -eq 0 ]
+ok $? "mine: one triplet (3 fields) per group"
+# the negative is never a text of the anchor's own group
+awk -F'\t' 'NR == FNR { for (i = 1; i <= NF; i++) g[$1] = g[$1] "\t" $i "\t"; next }
+    { if (index(g[$1], "\t" $3 "\t")) bad++ } END { exit bad > 0 }' "$GRP" "$T/m.triplets.tsv"
+ok $? "mine: no negative is a paraphrase of its anchor"
+$SEMSEARCH mine -m "$T/static.gguf" -q --skip 0 --range 1 "$GRP" > "$T/m0.tsv" 2>"$T/err"
+$SEMSEARCH mine -m "$T/static.gguf" -q --skip 0 --range 1 "$GRP" > "$T/m1.tsv" 2>"$T/err"
+cmp -s "$T/m0.tsv" "$T/m1.tsv"; ok $? "mine: the same input and seed give the same negatives"
+cmp -s "$T/m0.tsv" "$T/m.triplets.tsv"; [ $? -ne 0 ]; ok $? "mine: --skip and --range change the negatives"
+$SEMSEARCH train -o "$T/mt.gguf" --data "$T/m.triplets.tsv" $TINY --steps 2 --save-every 0 2>"$T/err"
+ok $? "mine: its output trains"
+run_fails "mine: plain text has no pairs" "plain text has no pairs" $SEMSEARCH mine -m "$T/static.gguf" "$T/c.txt.gz"
+run_fails "mine: no input" "no input file" $SEMSEARCH mine -m "$T/static.gguf"
+run_fails "mine: a malformed line is FILE:LINE" "bad.groups.tsv:21: expected 2 or more" $SEMSEARCH mine -m "$T/static.gguf" "$T/bad.groups.tsv"
+
 done_testing
