@@ -162,6 +162,9 @@ typedef struct ss_config {
     int d_ff;       /* default 1024 */
     int pooling;    /* SS_POOL_*, default mean */
     float dropout;  /* training only, default 0.1 */
+    int no_out_norm; /* 1: no LayerNorm before pooling, so token vectors keep
+                        their norms as weights (a static model: n_layers 0,
+                        an embedding bag); default 0 */
 } ss_config;
 
 SS_API void ss_config_init(ss_config *c);

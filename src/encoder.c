@@ -32,8 +32,12 @@ void ss__model_layout(const ss_config *c, ss__layout *L)
     k->downb = b, b += C;
     L->blk_size = b;
     o += b * (size_t)c->n_layers;
-    L->lnfw = o, o += C;
-    L->lnfb = o, o += C;
+    if (c->no_out_norm) {
+        L->lnfw = L->lnfb = (size_t)-1; /* no such tensors */
+    } else {
+        L->lnfw = o, o += C;
+        L->lnfb = o, o += C;
+    }
     L->total = o;
 }
 
@@ -250,8 +254,12 @@ int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
                              ss__dropout_site(key, ss__site_ffn(l)));
         x = y->xout;
     }
-    ss__layernorm_forward(e->lnf, e->mf, e->rf, x, params + L.lnfw, params + L.lnfb, (int)N, C);
-    ss__pool_forward(e->pooled, e->argmax, e->lnf, sq, C, c->pooling);
+    const float *xf = x;
+    if (!c->no_out_norm) {
+        ss__layernorm_forward(e->lnf, e->mf, e->rf, x, params + L.lnfw, params + L.lnfb, (int)N, C);
+        xf = e->lnf;
+    }
+    ss__pool_forward(e->pooled, e->argmax, xf, sq, C, c->pooling);
     ss__l2norm_forward(e->emb, e->norm, e->pooled, B, C);
     e->ready = train;
     if (out) *out = e->emb;
@@ -280,8 +288,10 @@ int ss__encoder_backward(ss__encoder *e, const ss_config *c, const float *params
     ss__pool_backward(e->dtmp, e->dpool, e->argmax, sq, C, c->pooling);
     memset(e->dres, 0, NC * sizeof(float));
     const float *xL = NL ? e->lay[NL - 1].xout : e->x0;
-    ss__layernorm_backward(e->dres, G + L.lnfw, G + L.lnfb, e->dtmp, xL, params + L.lnfw, e->mf,
-                           e->rf, N, C);
+    if (c->no_out_norm) memcpy(e->dres, e->dtmp, NC * sizeof(float));
+    else
+        ss__layernorm_backward(e->dres, G + L.lnfw, G + L.lnfb, e->dtmp, xL, params + L.lnfw, e->mf,
+                               e->rf, N, C);
     for (int l = NL - 1; l >= 0; l--) {
         enc_layer *y = &e->lay[l];
         const float *W = params + L.blk0 + (size_t)l * L.blk_size;

@@ -374,8 +374,12 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
         ss__ref_residual_forward(y->xout, y->xmid, y->f, NC, p,
                                  ss__dropout_site(key, ss__site_ffn(l)));
     }
-    ss__ref_layernorm_forward(lnf, mf, rf, xL, P + L.lnfw, P + L.lnfb, (int)N, C);
-    ss__ref_pool_forward(pooled, argmax, lnf, &sq, C, cfg->pooling);
+    const double *xf = xL;
+    if (!cfg->no_out_norm) {
+        ss__ref_layernorm_forward(lnf, mf, rf, xL, P + L.lnfw, P + L.lnfb, (int)N, C);
+        xf = lnf;
+    }
+    ss__ref_pool_forward(pooled, argmax, xf, &sq, C, cfg->pooling);
     ss__ref_l2norm_forward(out, norm, pooled, B, C);
 
     if (dout) {
@@ -384,8 +388,11 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
         double *dqkv = TAKE(3 * NC), *dg = TAKE(N * F), *dpool = TAKE((size_t)B * C);
         ss__ref_l2norm_backward(dpool, dout, out, norm, B, C);
         ss__ref_pool_backward(dtmp, dpool, argmax, &sq, C, cfg->pooling);
-        ss__ref_layernorm_backward(dres, G + L.lnfw, G + L.lnfb, dtmp, xL, P + L.lnfw, mf, rf,
-                                   (int)N, C);
+        if (cfg->no_out_norm)
+            for (size_t i = 0; i < NC; i++) dres[i] = dtmp[i];
+        else
+            ss__ref_layernorm_backward(dres, G + L.lnfw, G + L.lnfb, dtmp, xL, P + L.lnfw, mf, rf,
+                                       (int)N, C);
         for (int l = NL - 1; l >= 0; l--) {
             struct lay *y = &lay[l];
             const double *W = P + L.blk0 + (size_t)l * L.blk_size;

@@ -44,6 +44,8 @@ int ss__config_check(const ss_config *c)
         return ss__fail(SS_ERR_RANGE, "d_ff %d not in [1, %d]", c->d_ff, 1 << 20);
     if (c->pooling != SS_POOL_MEAN && c->pooling != SS_POOL_CLS && c->pooling != SS_POOL_MAX)
         return ss__fail(SS_ERR_RANGE, "unknown pooling %d", c->pooling);
+    if (c->no_out_norm != 0 && c->no_out_norm != 1)
+        return ss__fail(SS_ERR_RANGE, "no_out_norm %d is not 0 or 1", c->no_out_norm);
     if (!(c->dropout >= 0 && c->dropout < 1))
         return ss__fail(SS_ERR_RANGE, "dropout %g not in [0, 1)", (double)c->dropout);
     ss__layout L;
@@ -106,8 +108,10 @@ int ss__model_tensors(const ss_config *c, ss__tensor_info **out, int *n)
             tensor(&t[k++], name, b + blk[j].off, blk[j].d0, blk[j].d1);
         }
     }
-    tensor(&t[k++], "out_norm.weight", L.lnfw, C, 0);
-    tensor(&t[k++], "out_norm.bias", L.lnfb, C, 0);
+    if (!c->no_out_norm) {
+        tensor(&t[k++], "out_norm.weight", L.lnfw, C, 0);
+        tensor(&t[k++], "out_norm.bias", L.lnfb, C, 0);
+    }
     *out = t;
     *n = k;
     return SS_OK;
@@ -220,8 +224,10 @@ int ss__model_copy_embeddings(ss_model *dst, const ss_model *src)
     size_t C = (size_t)d->d_model, pos = (size_t)SS_MIN(d->max_len, s->max_len);
     memcpy(dst->params + L.wte, src->params + M.wte, (size_t)d->vocab_size * C * sizeof(float));
     memcpy(dst->params + L.wpe, src->params + M.wpe, pos * C * sizeof(float));
-    memcpy(dst->params + L.lnfw, src->params + M.lnfw, C * sizeof(float));
-    memcpy(dst->params + L.lnfb, src->params + M.lnfb, C * sizeof(float));
+    if (!d->no_out_norm && !s->no_out_norm) {
+        memcpy(dst->params + L.lnfw, src->params + M.lnfw, C * sizeof(float));
+        memcpy(dst->params + L.lnfb, src->params + M.lnfb, C * sizeof(float));
+    }
     return SS_OK;
 }
 

@@ -86,6 +86,8 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
     if (!rc) rc = ss__gguf_set_f32(w, "semsearch.attention.layer_norm_epsilon", SS_LN_EPS);
     if (!rc) rc = ss__gguf_set_str(w, "semsearch.pooling", pool_names[c->pooling]);
     if (!rc) rc = ss__gguf_set_f32(w, "semsearch.dropout", c->dropout);
+    /* written only when set: files of models with the norm stay as they were */
+    if (!rc && c->no_out_norm) rc = ss__gguf_set_u32(w, "semsearch.output_norm", 0);
     if (!rc) rc = ss__gguf_set_str(w, "tokenizer.ggml.model", SS_MODEL_TOKENIZER_KIND);
     if (!rc) rc = ss__gguf_set_arr(w, "tokenizer.semsearch.spm", SS_GGUF_U8, spm, spm_len);
     if (!rc) rc = ss__gguf_set_u32(w, "tokenizer.semsearch.norm_flags", (uint32_t)ss_tokenizer_get_norm(m->tok));
@@ -162,6 +164,12 @@ static int read_config(const ss__gguf *g, ss_config *c)
         if ((rc = ss__gguf_get_f32(g, "semsearch.dropout", &c->dropout))) return rc;
         if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
             return ss__fail(SS_ERR_FORMAT, "%s: semsearch.dropout %g is not in [0, 1)", path, (double)c->dropout);
+    }
+    if (ss__gguf_find_kv(g, "semsearch.output_norm")) {
+        int on;
+        if ((rc = get_int_key(g, "semsearch.output_norm", &on))) return rc;
+        if (on != 0 && on != 1) return ss__fail(SS_ERR_FORMAT, "%s: semsearch.output_norm is %d, not 0 or 1", path, on);
+        c->no_out_norm = !on;
     }
     if (ss__gguf_find_kv(g, "semsearch.attention.layer_norm_epsilon")) {
         float eps;

@@ -32,6 +32,8 @@ static const char init_usage[] =
     "      --max-len N      positions: longer inputs are truncated (default 128)\n"
     "      --pooling P      mean, cls or max (default mean)\n"
     "      --dropout X      dropout used in training (default 0.1)\n"
+    "      --no-out-norm    no LayerNorm before pooling: token vectors keep their\n"
+    "                       norms as weights (for a static model, --layers 0)\n"
     "  -c, --casefold       fold case before tokenizing (stored in the model)\n"
     "      --seed N         random seed (default 42)\n"
     "      --f16            store weights as 16-bit floats (half the size)\n";
@@ -66,7 +68,7 @@ static int load_vocab(const char *path, ss_tokenizer **tok)
 
 static int model_init(int argc, char **argv)
 {
-    enum { O_DMODEL = 256, O_LAYERS, O_HEADS, O_FFN, O_MAXLEN, O_POOL, O_DROPOUT, O_SEED, O_F16 };
+    enum { O_DMODEL = 256, O_LAYERS, O_HEADS, O_FFN, O_MAXLEN, O_POOL, O_DROPOUT, O_SEED, O_F16, O_NONORM };
     static const struct option opts[] = {
         {"vocab", required_argument, 0, 'v'},   {"output", required_argument, 0, 'o'},
         {"d-model", required_argument, 0, O_DMODEL}, {"layers", required_argument, 0, O_LAYERS},
@@ -74,6 +76,7 @@ static int model_init(int argc, char **argv)
         {"max-len", required_argument, 0, O_MAXLEN}, {"pooling", required_argument, 0, O_POOL},
         {"dropout", required_argument, 0, O_DROPOUT}, {"casefold", no_argument, 0, 'c'},
         {"seed", required_argument, 0, O_SEED},      {"f16", no_argument, 0, O_F16},
+        {"no-out-norm", no_argument, 0, O_NONORM},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     ss_config cfg;
     ss_config_init(&cfg);
@@ -93,6 +96,7 @@ static int model_init(int argc, char **argv)
         case O_MAXLEN: bad = cli_int("--max-len", optarg, 3, 65536, &v); cfg.max_len = (int)v; break;
         case O_SEED: bad = cli_int("--seed", optarg, 0, LONG_MAX, &seed); break;
         case O_F16: f16 = 1; break;
+        case O_NONORM: cfg.no_out_norm = 1; break;
         case O_DROPOUT:
             bad = cli_double("--dropout", optarg, 0.0, 0.99, &d);
             cfg.dropout = (float)d;
@@ -234,6 +238,7 @@ static int model_info(int argc, char **argv)
     field(json, &first, "d_ff", 1, "%d", cfg.d_ff);
     field(json, &first, "pooling", 0, "%s", pool_names[cfg.pooling]);
     field(json, &first, "dropout", 1, "%g", (double)cfg.dropout);
+    field(json, &first, "output_norm", 0, "%s", cfg.no_out_norm ? "none" : "layernorm");
     field(json, &first, "embedding_dim", 1, "%d", ss_model_dim(m));
     field(json, &first, "tokenizer", 0, "sentencepiece (embedded, %zu bytes)", spm_len);
     field(json, &first, "tokenizer_vocab_size", 1, "%d", ss_tokenizer_vocab_size(tok));

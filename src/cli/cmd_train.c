@@ -59,6 +59,8 @@ static const char train_usage[] =
     "      --heads N            new model: attention heads (default 4)\n"
     "      --ffn N              new model: feed-forward width (default 1024)\n"
     "      --pooling P          new model: mean, cls or max (default mean)\n"
+    "      --no-out-norm        new model: no LayerNorm before pooling (token vectors\n"
+    "                           keep their norms as weights: a static model)\n"
     "  -c, --casefold           new model: fold case before tokenizing\n"
     "      --max-len N          tokens per text (new model: its positions, default 128)\n"
     "      --dropout P          dropout while training (default: the model's, 0.1 if new)\n"
@@ -313,7 +315,7 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
 enum {
     O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
     O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_LOSS, O_TEMP,
-    O_LEARNT, O_MARGIN, O_DOCPAIRS, O_INITEMB, O_GRADCACHE, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
+    O_LEARNT, O_MARGIN, O_DOCPAIRS, O_INITEMB, O_GRADCACHE, O_NONORM, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
 };
 
 int cmd_train(int argc, char **argv);
@@ -331,7 +333,8 @@ int cmd_train(int argc, char **argv)
         {"skip-bad", no_argument, 0, O_SKIPBAD},   {"aug-delete", required_argument, 0, O_AUGDEL},
         {"aug-crop", required_argument, 0, O_AUGCROP}, {"aug-swap", required_argument, 0, O_AUGSWAP},
         {"curriculum", required_argument, 0, O_CURRIC}, {"doc-pairs", required_argument, 0, O_DOCPAIRS},
-        {"init-embeddings", required_argument, 0, O_INITEMB}, {"grad-cache", required_argument, 0, O_GRADCACHE}, {"batch-size", required_argument, 0, 'b'},
+        {"init-embeddings", required_argument, 0, O_INITEMB}, {"grad-cache", required_argument, 0, O_GRADCACHE},
+        {"no-out-norm", no_argument, 0, O_NONORM}, {"batch-size", required_argument, 0, 'b'},
         {"epochs", required_argument, 0, 'e'},     {"steps", required_argument, 0, 'n'},
         {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
         {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
@@ -372,6 +375,7 @@ int cmd_train(int argc, char **argv)
         case 'o': o.output = optarg; break;
         case 'i': init = optarg; break;
         case O_INITEMB: init_emb = optarg; break;
+        case O_NONORM: cfg.no_out_norm = 1; shape_given = 1; break;
         case O_GRADCACHE: INT_OPT("--grad-cache", 1, 1 << 20, o.grad_cache); break;
         case 'r': resume = optarg; break;
         case 'v': vocab = optarg; shape_given = 1; break;

@@ -555,11 +555,12 @@ static void free_batch(ss_batch *b)
     free(b->ids), free(b->mask), free(b->lengths);
 }
 
-static void test_model(int pooling, const char *pname, double p)
+static void test_model_shape(int pooling, const char *pname, double p, int layers, int no_out_norm)
 {
     md_ctx c;
     ss_config_init(&c.cfg);
-    c.cfg.vocab_size = 9, c.cfg.max_len = 6, c.cfg.d_model = 8, c.cfg.n_layers = 2;
+    c.cfg.vocab_size = 9, c.cfg.max_len = 6, c.cfg.d_model = 8, c.cfg.n_layers = layers;
+    c.cfg.no_out_norm = no_out_norm;
     c.cfg.n_heads = 2, c.cfg.d_ff = 12, c.cfg.pooling = pooling, c.cfg.dropout = (float)p;
     c.p = p, c.temp = 0.2;
     int B = 3;
@@ -625,6 +626,8 @@ static void test_model(int pooling, const char *pname, double p)
     free_batch(&a), free_batch(&b);
 }
 
+static void test_model(int pooling, const char *pname, double p) { test_model_shape(pooling, pname, p, 2, 0); }
+
 int main(void)
 {
     ss_set_threads(2);
@@ -650,5 +653,8 @@ int main(void)
     test_model(SS_POOL_CLS, "CLS", 0.0);
     test_model(SS_POOL_MAX, "max", 0.0);
     test_model(SS_POOL_MEAN, "mean", 0.2);
+    test_model_shape(SS_POOL_MEAN, "mean, static, no output norm", 0.0, 0, 1);
+    test_model_shape(SS_POOL_MEAN, "mean, 1 layer, no output norm", 0.1, 1, 1);
+    test_model_shape(SS_POOL_MEAN, "mean, static", 0.0, 0, 0);
     return tap_done();
 }
