@@ -521,7 +521,7 @@ static int jobject(jparse *j, const char *line, size_t len, const char *const *k
                 r = jskip(j, 0, 1);
                 if (r == -2) return SS_ERR_NOMEM;
                 if (r) return SS_ERR_FORMAT;
-                int isnum = !isstr && j->blen && strchr("0123456789-", j->buf[0]);
+                int isnum = which == 0 && !isstr && j->blen && strchr("0123456789-", j->buf[0]); /* "_id": 7 */
                 if (!isstr && !isnum) {
                     if (!strcmp(j->buf, "null")) goto next; /* as absent */
                     *why = keys[which];
