@@ -120,4 +120,40 @@ grep -q '>Recall@k: ir-small<' "$T/r.svg" && grep -q '>model (nDCG@10 ' "$T/r.sv
     grep -q '>bm25 (nDCG@10 81.5, recall@100 100.0)<' "$T/r.svg" && grep -q '>hybrid (nDCG@10 ' "$T/r.svg"
 ok $? "the recall@k plot has its title and the three systems"
 
+
+# The model-selection suite (models/eval-suite.sh) on a small data folder.
+S=$T/suite/eval
+mkdir -p "$S/zeroshot" "$S/retrieval"
+cp "$DATA/eval-small.scored.tsv" "$S/stsb-dev.scored.tsv"
+cp "$DATA/eval-small.scored.tsv" "$S/sick-dev.scored.tsv"
+cp "$DATA/eval-small.labeled.tsv" "$S/msrp-dev.labeled.tsv"
+cp "$DATA/eval-small.scored.tsv" "$S/zeroshot/one.scored.tsv"
+cp "$DATA/eval-small.scored.tsv" "$S/zeroshot/two.scored.tsv"
+cp "$DATA"/ir-small.* "$S/retrieval/"
+cp -r "$DATA/beir-small" "$S/retrieval/"
+suite() { SEMSEARCH="$top_builddir/semsearch" "$top_srcdir/models/eval-suite.sh" "$@"; }
+suite "" "$T/suite" >"$T/suite.txt" 2>"$T/err"
+ok $? "models/eval-suite.sh runs every dev set"
+grep -q '^STS-B  *stsb-dev  *spearman  *[0-9.]*  *46.24  *-$' "$T/suite.txt" &&
+    grep -q '^MRPC  *msrp-dev  *auc ' "$T/suite.txt" &&
+    grep -q '^retrieval  *ir-small  *ndcg@10  *[0-9.]*  *81.47  *[0-9.]*$' "$T/suite.txt" &&
+    grep -q '^retrieval  *beir-small  *ndcg@10 ' "$T/suite.txt" &&
+    grep -q '^zero-shot STS  *2  *spearman ' "$T/suite.txt" && grep -q '^overall  *5 kinds' "$T/suite.txt"
+ok $? "suite: a row per set, a mean per kind, the overall mean"
+if [ -n "${PYTHON3:-}" ] && "$PYTHON3" -c 1 2>/dev/null; then
+    suite --json "" "$T/suite" >"$T/suite.json" 2>"$T/err" && "$PYTHON3" - "$T/suite.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+kinds = {k["kind"]: k for k in r["kinds"]}
+assert list(kinds) == ["STS-B", "SICK", "MRPC", "zero-shot STS", "retrieval"], kinds
+assert kinds["retrieval"]["sets"] == 2 and abs(kinds["retrieval"]["baseline"] - 0.8147) < 5e-5, kinds
+assert abs(kinds["STS-B"]["baseline"] - 0.4624) < 5e-5 and kinds["STS-B"]["hybrid"] is None, kinds
+means = [k["model"] for k in r["kinds"]]
+assert abs(r["overall"]["model"] - sum(means) / 5) < 1e-9, r["overall"]
+assert len(r["files"]) == 7 and r["files"][5]["task"] == "retrieval", r["files"]
+EOF
+    ok $? "suite --json: sets, kinds, overall and every file's eval --json"
+else
+    skip "suite --json" "no python3"
+fi
 done_testing
