@@ -953,7 +953,8 @@ void ss__ir_fts_close(sqlite3 *db, sqlite3_stmt *top)
     if (db) sqlite3_close(db);
 }
 
-int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, sqlite3 **dbp, sqlite3_stmt **top)
+int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int scores, sqlite3 **dbp,
+                     sqlite3_stmt **top)
 {
     *dbp = NULL;
     *top = NULL;
@@ -987,7 +988,7 @@ int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, sql
     }
     if (r == SQLITE_OK) {
         what = "prepare";
-        r = sqlite3_prepare_v2(db, SS__FTS_TOP_SQL, -1, top, NULL);
+        r = sqlite3_prepare_v2(db, scores ? SS__FTS_TOP_SCORES_SQL : SS__FTS_TOP_SQL, -1, top, NULL);
     }
     if (r != SQLITE_OK) {
         int rc = sqlerr(db, r, what);
@@ -1091,7 +1092,7 @@ static void bm25_part(void *ctx, int part, int slot)
     if (J->rc[slot]) return;
     int rc = SS_OK;
     if (!J->db[slot]) {
-        rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, &J->db[slot], &J->top[slot]);
+        rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, 0, &J->db[slot], &J->top[slot]);
         if (!rc && !(J->buf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->buf[slot])))
             rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     }

@@ -126,9 +126,10 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
                     ss__ir_result *out);
 
 /* An in-memory FTS5 index of n texts (rowid i + 1 for text i), made as the
- * store makes documents_fts, and its top-n statement (SS__FTS_TOP_SQL):
- * for ss__fts_top. Close with ss__ir_fts_close. */
-int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, sqlite3 **db,
+ * store makes documents_fts, and its top-n statement for ss__fts_top
+ * (SS__FTS_TOP_SQL, or SS__FTS_TOP_SCORES_SQL when scores). Close with
+ * ss__ir_fts_close. */
+int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int scores, sqlite3 **db,
                      sqlite3_stmt **top);
 void ss__ir_fts_close(sqlite3 *db, sqlite3_stmt *top);
 

@@ -436,7 +436,7 @@ static int bm25(ss_store *s, const char *text, const char *source, int n, int64_
     if (!text) return SS_OK;
     sqlite3_stmt *st;
     int rc = ss__store_prepare(s,
-                               source ? "SELECT d.id, f.rank FROM documents_fts f JOIN documents d ON d.id = f.rowid "
+                               source ? "SELECT d.id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
                                         "WHERE documents_fts MATCH ?1 AND d.source = ?3 ORDER BY f.rank LIMIT ?2"
                                       : SS__FTS_TOP_SQL,
                                &st);

@@ -123,7 +123,7 @@ static int check_bm25(const char *name)
     }
     sqlite3 *db;
     sqlite3_stmt *top;
-    int rc = ss__ir_fts_build(d.dtext, d.dlen, d.nd, &db, &top);
+    int rc = ss__ir_fts_build(d.dtext, d.dlen, d.nd, 1, &db, &top);
     int64_t docs[100];
     double s[100];
     for (size_t q = 0; q < d.nq && !rc; q++) {
