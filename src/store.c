@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "hybrid.h"
 #include "search.h"
 #include "store.h"
 
@@ -137,7 +138,7 @@ static const char schema_sql[] =
  * documents, not by triggers: a trigger makes every INSERT a multi-table
  * write, which costs a statement journal of every page it touches. */
 static const char fts_sql[] =
-    "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id');";
+    "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id'" SS__FTS_ARGS ");";
 
 static int set_meta(ss_store *s, const char *key, const char *text, int64_t num, int is_num)
 {

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 
 #include "common.h"
+#include "hybrid.h"
 #include "search.h"
 #include "store.h"
 
@@ -368,7 +369,7 @@ void ss_store_query_opts_init(ss_store_query_opts *o)
     o->k = 10;
     o->min_score = -INFINITY;
     o->precision = SS_PREC_F32;
-    o->rrf_k = 60;
+    o->rrf_k = SS__RRF_K;
 }
 
 /* f32 rows from the database, for rescoring int8 candidates. */
@@ -428,112 +429,24 @@ static int source_mask(ss_store *s, const char *source, uint8_t **out)
     return SS_OK;
 }
 
-/* The FTS5 query for a text: its words, each quoted, joined by OR (so that
- * quotes and FTS5 syntax in the text are only words). NULL if no words. */
-static char *fts_expr(const char *text)
-{
-    /* a word of w >= 1 bytes takes at most w + 6 (" OR " and quotes) <= 7w */
-    size_t n = strlen(text), cap = n * 7 + 16, len = 0;
-    char *e = ss__malloc(cap);
-    if (!e) return NULL;
-    int words = 0;
-    for (size_t i = 0; i < n && words < 64;) {
-        unsigned char c = (unsigned char)text[i];
-        if (!(c >= 0x80 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'))) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < n) {
-            unsigned char d = (unsigned char)text[j];
-            if (!(d >= 0x80 || (d >= '0' && d <= '9') || ((d | 32) >= 'a' && (d | 32) <= 'z'))) break;
-            j++;
-        }
-        int w = snprintf(e + len, cap - len, "%s\"%.*s\"", words ? " OR " : "", (int)(j - i), text + i);
-        if (w < 0 || (size_t)w >= cap - len) break; /* cannot happen: cap is enough */
-        len += (size_t)w;
-        words++;
-        i = j;
-    }
-    e[len] = '\0';
-    if (!words) {
-        ss_free(e);
-        return NULL;
-    }
-    return e;
-}
-
-/* Top n documents by BM25 for a text: docs[0..*got). */
+/* Top n documents by BM25 for a text: docs[0..*got) (hybrid.h). */
 static int bm25(ss_store *s, const char *text, const char *source, int n, int64_t *docs, int *got)
 {
     *got = 0;
     if (!text) return SS_OK;
-    char *expr = fts_expr(text);
-    if (!expr) return SS_OK; /* no words: no lexical ranking */
     sqlite3_stmt *st;
     int rc = ss__store_prepare(s,
                                source ? "SELECT d.id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
                                         "WHERE documents_fts MATCH ?1 AND d.source = ?3 ORDER BY f.rank LIMIT ?2"
-                                      : "SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?1 "
-                                        "ORDER BY rank LIMIT ?2",
+                                      : SS__FTS_TOP_SQL,
                                &st);
-    if (rc) {
-        ss_free(expr);
-        return rc;
-    }
-    sqlite3_bind_text(st, 1, expr, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, n);
+    if (rc) return rc;
     if (source) sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW && *got < n) docs[(*got)++] = sqlite3_column_int64(st, 0);
+    rc = ss__fts_top(st, text, n, docs, NULL, got, &r);
     sqlite3_finalize(st);
-    ss_free(expr);
-    if (r != SQLITE_DONE && r != SQLITE_ROW) return ss__store_sqlerr(s, r, "full-text search");
-    return SS_OK;
-}
-
-typedef struct fused {
-    int64_t doc;
-    double score;
-} fused;
-
-static int cmp_fused(const void *a, const void *b)
-{
-    const fused *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->doc < y->doc ? -1 : x->doc > y->doc;
-}
-
-/* Reciprocal rank fusion of a vector ranking and a BM25 ranking. */
-static int rrf(const ss__hit *vec, int nv, const int64_t *lex, int nl, int rrf_k, int k, float min_score,
-               ss_hit *out, int *count)
-{
-    fused *f = ss__malloc((size_t)(nv + nl + 1) * sizeof *f);
-    if (!f) return ss__fail(SS_ERR_NOMEM, "out of memory");
-    int n = 0;
-    for (int i = 0; i < nv; i++) f[n++] = (fused){vec[i].id, 1.0 / (rrf_k + i + 1)};
-    for (int i = 0; i < nl; i++) {
-        double add = 1.0 / (rrf_k + i + 1);
-        int j = 0;
-        while (j < nv && f[j].doc != lex[i]) j++;
-        if (j < nv) f[j].score += add;
-        else f[n++] = (fused){lex[i], add};
-    }
-    /* ranked by the scores the caller gets (float): equal sums such as
-     * 1/8 + 1/40 and 1/10 + 1/20 then tie, smaller doc first, instead of
-     * being ordered by double rounding noise */
-    for (int i = 0; i < n; i++) f[i].score = (float)f[i].score;
-    qsort(f, (size_t)n, sizeof *f, cmp_fused);
-    int c = 0;
-    for (int i = 0; i < n && c < k; i++) {
-        if ((float)f[i].score < min_score) break;
-        out[c].doc = f[i].doc;
-        out[c].score = (float)f[i].score;
-        c++;
-    }
-    *count = c;
-    ss_free(f);
-    return SS_OK;
+    if (rc == SS_ERR_SQL) return ss__store_sqlerr(s, r, "full-text search");
+    return rc;
 }
 
 int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, ss_hit *hits, int *counts)
@@ -575,7 +488,7 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         return SS_OK;
     }
     size_t d = (size_t)s->dim;
-    int kv = o->hybrid ? SS_MAX(o->k, 100) : o->k; /* vector hits before fusion */
+    int kv = o->hybrid ? ss__hybrid_depth(o->k) : o->k; /* vector hits before fusion */
     float *qn = ss__malloc(nq * d * sizeof *qn);
     ss__hit *raw = ss__malloc(nq * (size_t)kv * sizeof *raw);
     int *rawn = ss__malloc(nq * sizeof *rawn);
@@ -616,7 +529,7 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         if (o->hybrid) {
             int nl = 0;
             rc = bm25(s, o->texts[j], o->source, kv, lex, &nl);
-            if (!rc) rc = rrf(r, rawn[j], lex, nl, o->rrf_k > 0 ? o->rrf_k : 60, o->k, o->min_score, h, &counts[j]);
+            if (!rc) rc = ss__hybrid_fuse(r, rawn[j], lex, nl, o->rrf_k, o->k, o->min_score, h, &counts[j]);
         } else {
             int c = 0;
             for (int i = 0; i < rawn[j] && c < o->k; i++) {

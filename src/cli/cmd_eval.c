@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "common.h"
 #include "datafile.h"
 #include "eval.h"
+#include "eval_retrieval.h"
 #include "evalfile.h"
+#include "hybrid.h"
 #include "svg.h"
 
 
@@ -30,22 +34,32 @@ static const char eval_usage[] =
     "  *.groups.tsv   text TAB text...     retrieval: the first text of a line queries all\n"
     "                                      texts; the rest of its line is relevant:\n"
     "                                      recall@1/5/10, MRR@10, nDCG@10\n"
+    "  NAME           NAME.queries.tsv (qid TAB text), NAME.corpus.tsv (docid TAB text),\n"
+    "                 NAME.qrels.tsv (qid TAB docid TAB relevance), named by NAME or any\n"
+    "                 of the three; or a BEIR directory (corpus.jsonl, queries.jsonl,\n"
+    "                 qrels/test.tsv or qrels/dev.tsv): retrieval as BEIR measures it,\n"
+    "                 model, BM25 and hybrid side by side: nDCG@10, recall@10/100,\n"
+    "                 MRR@10, MAP@100 (a hit with the query's own id is ignored)\n"
     "(.gz accepted). Text tables show x100, --json the raw values.\n"
     "\n"
     "  -m, --model PATH     model (default: the shipped " CLI_DEFAULT_MODEL ")\n"
     "  -t, --task TASK      sts, pairs or retrieval, whatever the file names say\n"
     "  -j, --json           one JSON object per file instead of the table\n"
     "  -b, --baseline       add a TF-IDF bag-of-words cosine baseline on the same data\n"
-    "  -B, --baseline-only  the TF-IDF baseline alone: no model needed\n"
+    "                       (queries/corpus/qrels retrieval always shows BM25 and hybrid)\n"
+    "  -B, --baseline-only  the TF-IDF (or BM25) baseline alone: no model needed\n"
     "  -p, --plot FILE.svg  draw the ROC curve (pairs), score scatter (sts) or\n"
-    "                       recall@k curve (retrieval) of the one input file\n"
+    "                       recall@k curve (retrieval: k to 10, or to 100 for\n"
+    "                       queries/corpus/qrels) of the one input file\n"
     "  FILE                 data files ('-': stdin, with --task)\n";
 
-enum { TASK_NONE = 0, TASK_STS, TASK_PAIRS, TASK_RETRIEVAL };
+enum { TASK_NONE = 0, TASK_STS, TASK_PAIRS, TASK_RETRIEVAL, TASK_IR };
 enum { SYS_MODEL = 0, SYS_TFIDF = 1, N_SYS = 2 };
 static const char *const sys_name[N_SYS] = {"model", "tf-idf"};
 static const char *const sys_key[N_SYS] = {"model", "tfidf"};
-static const char *const task_name[] = {"", "sts", "pairs", "retrieval"};
+static const char *const task_name[] = {"", "sts", "pairs", "retrieval", "retrieval"};
+/* queries/corpus/qrels retrieval */
+static const char *const ir_name[SS__IR_NSYS] = {"model", "bm25", "hybrid"};
 
 typedef struct {
     const char *path;
@@ -56,9 +70,14 @@ typedef struct {
     ss_eval_pairs pc[N_SYS];
     ss_eval_retrieval rt[N_SYS];
     double plot_ylo; /* lowest y of the STS scatter so far */
+    /* TASK_IR */
+    char *ir_title;
+    int ir_beir;
+    size_t ir_nd, ir_eval, ir_unjudged, ir_norel, ir_judgements;
+    ss__ir_result ir;
 } result;
 
-static int task_of(const char *path, int forced)
+static int task_of_name(const char *path, int forced)
 {
     if (forced) return forced;
     switch (ss__data_kind_from_name(path)) {
@@ -67,6 +86,28 @@ static int task_of(const char *path, int forced)
     case SS__DATA_GROUPS: return TASK_RETRIEVAL;
     default: return TASK_NONE;
     }
+}
+
+/* The task of a file: queries/corpus/qrels data (by name, or a directory)
+ * unless another task is asked for, else what the name says. */
+static int task_of(const char *path, int forced, int *task)
+{
+    *task = TASK_NONE;
+    if (!forced || forced == TASK_RETRIEVAL) {
+        int k = ss__data_kind_from_name(path);
+        if (k == SS__DATA_UNKNOWN || k == SS__DATA_TEXT) {
+            ss__ir_paths p;
+            int rc = ss__ir_resolve(path, &p);
+            ss__ir_paths_free(&p);
+            if (rc == 1) {
+                *task = TASK_IR;
+                return SS_OK;
+            }
+            if (rc) return rc;
+        }
+    }
+    *task = task_of_name(path, forced);
+    return SS_OK;
 }
 
 /* Adds one system's data to the plot of the file. */
@@ -117,6 +158,15 @@ static int new_plot(int task, const char *path, ss__plot **plot)
             static const double d[2] = {0, 1};
             rc = ss__plot_add(*plot, "chance", d, d, 2, SS__PLOT_LINE | SS__PLOT_DASHED | SS__PLOT_GRAY);
         }
+    } else if (task == TASK_IR) {
+        snprintf(title, sizeof title, "Recall@k: %s", base);
+        rc = ss__plot_new(title, "k (documents retrieved)", "recall@k", plot);
+        if (!rc) {
+            ss__plot_xrange(*plot, 0, SS__IR_DEPTH);
+            ss__plot_xstep(*plot, 10);
+            ss__plot_yrange(*plot, 0, 1);
+            ss__plot_legend(*plot, SS__LEGEND_LOWER_RIGHT);
+        }
     } else {
         snprintf(title, sizeof title, "Recall@k: %s", base);
         rc = ss__plot_new(title, "k (documents retrieved)", "recall@k", plot);
@@ -130,6 +180,63 @@ static int new_plot(int task, const char *path, ss__plot **plot)
     return rc;
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    const char *name;
+    double last;
+    int drawn;
+} progress_ctx;
+
+/* "NAME: step done/total" redrawn on a terminal's stderr, 5 times a second. */
+static void ir_progress(void *ctx, const char *step, size_t done, size_t total)
+{
+    progress_ctx *p = ctx;
+    double t = now();
+    if (done < total && done > 0 && t - p->last < 0.2) return;
+    p->last = t;
+    p->drawn = 1;
+    fprintf(stderr, "\r%s: %s %zu/%zu\033[K", p->name, step, done, total);
+}
+
+static int eval_ir(const char *path, ss_model *model, ss__plot *plot, result *r)
+{
+    ss__ir_data d;
+    int rc = ss__ir_load(path, &d);
+    if (rc) return cli_lib_error(rc);
+    r->n = d.nq;
+    r->ir_nd = d.nd;
+    r->ir_eval = d.n_eval;
+    r->ir_unjudged = d.n_unjudged;
+    r->ir_norel = d.n_no_relevant;
+    r->ir_judgements = d.n_judgements;
+    r->ir_beir = d.paths.beir;
+    r->ir_title = strdup(d.paths.name);
+    if (!r->ir_title) rc = cli_error("out of memory");
+    progress_ctx pc = {r->ir_title, 0, 0};
+    int tty = isatty(STDERR_FILENO);
+    if (!rc && (rc = ss__ir_evaluate(model, &d, tty ? ir_progress : NULL, &pc, &r->ir)))
+        rc = cli_error("%s: %s", d.paths.name, ss_errmsg());
+    if (pc.drawn) fputs("\r\033[K", stderr);
+    for (int s = 0; s < SS__IR_NSYS && !rc && plot; s++) {
+        if (!r->ir.has[s]) continue;
+        double ks[SS__IR_DEPTH];
+        char label[96];
+        for (int k = 0; k < SS__IR_DEPTH; k++) ks[k] = k + 1;
+        snprintf(label, sizeof label, "%s (nDCG@10 %.1f, recall@100 %.1f)", ir_name[s],
+                 100 * r->ir.m[s].ndcg_at_10, 100 * r->ir.m[s].recall_at_100);
+        if ((rc = ss__plot_add(plot, label, ks, r->ir.m[s].recall_curve, SS__IR_DEPTH, SS__PLOT_LINE)))
+            rc = cli_lib_error(rc);
+    }
+    ss__ir_free(&d);
+    return rc ? 1 : 0;
+}
+
 /* Evaluates one file with every system asked for; adds to plot if any. */
 static int eval_file(const char *path, int task, ss_model *model, int baseline, ss__plot *plot,
                      result *r)
@@ -138,6 +245,7 @@ static int eval_file(const char *path, int task, ss_model *model, int baseline, 
     r->path = path;
     r->task = task;
     int rc = SS_OK;
+    if (task == TASK_IR) return eval_ir(path, model, plot, r);
     int sys_on[N_SYS] = {model != NULL, baseline};
     if (task == TASK_RETRIEVAL) {
         ss__groups g;
@@ -214,6 +322,23 @@ static void print_text(const result *r)
         }
         printf("(accuracy at the threshold of best accuracy, acc_thresh; f1, precision and recall at the\n"
                " threshold of best F1, f1_thresh; a pair is predicted 1 when its cosine >= the threshold)\n");
+    } else if (r->task == TASK_IR) {
+        printf("%s: retrieval, %zu queries over %zu documents (%zu judgements; %zu queries scored", r->ir_title,
+               r->n, r->ir_nd, r->ir_judgements, r->ir_eval);
+        if (r->ir_unjudged) printf(", %zu without judgements skipped", r->ir_unjudged);
+        if (r->ir_norel) printf(", %zu without a relevant one skipped", r->ir_norel);
+        printf("): x100\n");
+        printf("%-8s %10s %10s %10s %10s %10s\n", "system", "ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100");
+        for (int s = 0; s < SS__IR_NSYS; s++) {
+            if (!r->ir.has[s]) continue;
+            const ss__ir_metrics *e = &r->ir.m[s];
+            printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f\n", ir_name[s], 100 * e->ndcg_at_10, 100 * e->recall_at_10,
+                   100 * e->recall_at_100, 100 * e->mrr_at_10, 100 * e->map_at_100);
+        }
+        printf("(model: exact cosine; bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, unicode61 words joined by OR;\n"
+               " hybrid: reciprocal rank fusion, k %d, of the top %d of both, as query --hybrid;\n"
+               " a hit with the query's own id is ignored)\n",
+               1.2, 0.75, SS__RRF_K, ss__hybrid_depth(SS__IR_DEPTH));
     } else {
         printf("%s: retrieval, %zu queries over %zu texts: x100\n", r->path, r->n, r->n_texts);
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
@@ -243,6 +368,30 @@ static void print_json(const result *r, const char *model_path)
     printf("{\"file\":");
     json_string(r->path);
     printf(",\"task\":\"%s\"", task_name[r->task]);
+    if (r->task == TASK_IR) {
+        printf(",\"layout\":\"%s\",\"name\":", r->ir_beir ? "beir" : "tsv");
+        json_string(r->ir_title);
+        printf(",\"queries\":%zu,\"documents\":%zu,\"judgements\":%zu,\"scored\":%zu,"
+               "\"skipped_unjudged\":%zu,\"skipped_no_relevant\":%zu",
+               r->n, r->ir_nd, r->ir_judgements, r->ir_eval, r->ir_unjudged, r->ir_norel);
+        printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"unicode61\",\"k1\":1.2,\"b\":0.75,"
+               "\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
+               SS__RRF_K, ss__hybrid_depth(SS__IR_DEPTH));
+        if (model_path) {
+            printf(",\"model_file\":");
+            json_string(model_path);
+        }
+        for (int s = 0; s < SS__IR_NSYS; s++) {
+            if (!r->ir.has[s]) continue;
+            const ss__ir_metrics *e = &r->ir.m[s];
+            printf(",\"%s\":{\"ndcg_at_10\":%.10g,\"recall_at_10\":%.10g,\"recall_at_100\":%.10g,"
+                   "\"mrr_at_10\":%.10g,\"map_at_100\":%.10g,\"seconds\":%.3f}",
+                   ir_name[s], e->ndcg_at_10, e->recall_at_10, e->recall_at_100, e->mrr_at_10, e->map_at_100,
+                   r->ir.seconds[s]);
+        }
+        printf("}\n");
+        return;
+    }
     if (r->task == TASK_RETRIEVAL) printf(",\"queries\":%zu,\"texts\":%zu", r->n, r->n_texts);
     else if (r->task == TASK_PAIRS) printf(",\"pairs\":%zu,\"positive\":%zu", r->n, r->n_pos);
     else printf(",\"pairs\":%zu", r->n);
@@ -316,23 +465,36 @@ int cmd_eval(int argc, char **argv)
         cli_error("--plot draws one file: give exactly one FILE");
         return 2;
     }
-    for (int i = 0; i < nfiles; i++)
-        if (!task_of(files[i], forced)) {
-            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv or "
-                      "*.groups.tsv): use --task",
+    int *tasks = calloc((size_t)nfiles, sizeof *tasks);
+    if (!tasks) return cli_error("out of memory");
+    for (int i = 0; i < nfiles; i++) {
+        int rc = task_of(files[i], forced, &tasks[i]);
+        if (rc) {
+            free(tasks);
+            return cli_lib_error(rc);
+        }
+        if (!tasks[i]) {
+            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv, "
+                      "*.groups.tsv, NAME.queries.tsv or a BEIR directory): use --task",
                       strcmp(files[i], "-") ? files[i] : "<stdin>");
+            free(tasks);
             return 2;
         }
+    }
 
     ss_model *model = NULL;
     char *def = NULL;
     if (!baseline_only) {
         def = cli_model_path(model_path, "--baseline-only evaluates the TF-IDF baseline without a model");
-        if (!def) return 1;
+        if (!def) {
+            free(tasks);
+            return 1;
+        }
         model_path = def;
         int rc = ss_model_load(model_path, &model);
         if (rc) {
             free(def);
+            free(tasks);
             return cli_lib_error(rc);
         }
     }
@@ -340,9 +502,9 @@ int cmd_eval(int argc, char **argv)
     result *res = calloc((size_t)nfiles, sizeof *res);
     ss__plot *plot = NULL;
     int rc = res ? 0 : cli_error("out of memory");
-    if (!rc && plot_path && (rc = new_plot(task_of(files[0], forced), files[0], &plot))) rc = cli_lib_error(rc);
+    if (!rc && plot_path && (rc = new_plot(tasks[0], files[0], &plot))) rc = cli_lib_error(rc);
     for (int i = 0; i < nfiles && !rc; i++)
-        rc = eval_file(files[i], task_of(files[i], forced), model, baseline, plot, &res[i]);
+        rc = eval_file(files[i], tasks[i], model, baseline, plot, &res[i]);
     if (!rc && plot && (rc = ss__plot_write(plot, plot_path))) rc = cli_lib_error(rc);
     if (!rc)
         for (int i = 0; i < nfiles; i++) {
@@ -353,7 +515,9 @@ int cmd_eval(int argc, char **argv)
             }
         }
     ss__plot_free(plot);
+    for (int i = 0; res && i < nfiles; i++) free(res[i].ir_title);
     free(res);
+    free(tasks);
     ss_model_free(model);
     free(def);
     return rc;

@@ -5,7 +5,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}; [ $# -gt 0 ] && shift
-targets=${*:-"tokenize lines gguf datafile store query"}
+targets=${*:-"tokenize lines gguf datafile store query retrieval"}
 b=${FUZZ_BUILD:-$top/build-fuzz}
 if [ ! -f "$b/libsscore.la" ]; then
     mkdir -p "$b"
