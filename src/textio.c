@@ -318,21 +318,121 @@ static void sweep_stale(const char *path)
     ss_free(dir);
 }
 
+/* "/dev/stdout", "/dev/stderr", "/dev/fd/N", "/proc/self/fd/N":
+ * the descriptor it names (written through a dup, so that the offset and
+ * O_APPEND of the caller's redirection are kept), else -1. */
+static int fd_path(const char *path)
+{
+    if (!strcmp(path, "/dev/stdout")) return 1;
+    if (!strcmp(path, "/dev/stderr")) return 2;
+    const char *n = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+    if (!n || !*n) return -1;
+    char *end;
+    long fd = strtol(n, &end, 10);
+    return *end || fd < 0 || fd > 1 << 20 ? -1 : (int)fd;
+}
+
+/* A path whose last component is a symbolic link, followed to what it
+ * names (also when that does not exist yet): malloc'd, NULL when out of
+ * memory. Links in the directories above need no resolving (a rename in a
+ * linked directory replaces the file in its target). */
+static char *follow_links(const char *path, int *err)
+{
+    char *cur = ss__strdup(path);
+    *err = 0;
+    for (int hop = 0; cur; hop++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        if (hop == 40) {
+            *err = ELOOP;
+            return cur;
+        }
+        size_t cap = (size_t)st.st_size + 1 > 256 ? (size_t)st.st_size + 1 : 256;
+        char *t = ss__malloc(cap);
+        ssize_t k = t ? readlink(cur, t, cap - 1) : -1;
+        if (k < 0) {
+            ss_free(t);
+            if (!t) {
+                ss_free(cur);
+                return NULL;
+            }
+            return cur; /* changed meanwhile: let the open report it */
+        }
+        t[k] = '\0';
+        const char *slash = strrchr(cur, '/');
+        if (t[0] == '/' || !slash) {
+            ss_free(cur);
+            cur = t;
+            continue;
+        }
+        size_t dl = (size_t)(slash - cur) + 1;
+        char *j = ss__malloc(dl + (size_t)k + 1);
+        if (j) {
+            memcpy(j, cur, dl);
+            memcpy(j + dl, t, (size_t)k + 1);
+        }
+        ss_free(t);
+        ss_free(cur);
+        cur = j;
+    }
+    return NULL;
+}
+
 int ss__atomic_open(ss__atomic *a, const char *path)
 {
     memset(a, 0, sizeof *a);
-    size_t n = strlen(path);
-    a->path = ss__strdup(path);
+    int lerr = 0;
+    a->path = follow_links(path, &lerr);
+    if (!a->path) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (lerr) {
+        ss__atomic_abort(a);
+        return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(lerr));
+    }
+    /* A device, a FIFO, a socket or a descriptor is written in place: a
+     * rename would replace /dev/null with a regular file. Only regular files
+     * (and absent paths) are replaced atomically. */
+    int fd = fd_path(path);
+    struct stat st;
+    if (fd >= 0) {
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
+            int e = errno;
+            ss__atomic_abort(a);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        a->inplace = 1;
+    } else if (stat(a->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ss__atomic_abort(a);
+        return ss__fail(SS_ERR_IO, "%s: is a directory", path);
+    } else if (stat(a->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* no O_TRUNC: meaningless on these, and no O_CREAT: it exists */
+        do fd = open(a->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0) {
+            int e = errno;
+            ss__atomic_abort(a);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        a->inplace = 1;
+    }
+    if (a->inplace) {
+        if (!(a->f = fdopen(fd, "wb"))) {
+            int e = errno;
+            close(fd);
+            ss__atomic_abort(a);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        return SS_OK;
+    }
+    size_t n = strlen(a->path);
     a->tmp = ss__malloc(n + 40);
-    if (!a->path || !a->tmp) {
-        ss_free(a->tmp); /* not a file yet: abort must not unlink it */
-        a->tmp = NULL;
+    if (!a->tmp) {
         ss__atomic_abort(a);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
     }
-    sweep_stale(path);
-    snprintf(a->tmp, n + 40, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
-    int fd = mkstemp(a->tmp);
+    sweep_stale(a->path);
+    snprintf(a->tmp, n + 40, "%s.tmp.%ld.XXXXXX", a->path, (long)getpid());
+    fd = mkstemp(a->tmp);
     if (fd < 0) {
         int e = errno;
         ss_free(a->tmp);
@@ -348,6 +448,27 @@ int ss__atomic_open(ss__atomic *a, const char *path)
         return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
     }
     return SS_OK;
+}
+
+int ss__atomic_check(const char *path)
+{
+    int lerr = 0;
+    char *p = follow_links(path, &lerr);
+    if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    struct stat st;
+    int rc = SS_OK;
+    if (lerr) rc = ss__fail(SS_ERR_IO, "%s: %s", path, strerror(lerr));
+    else if (fd_path(path) >= 0 || (stat(p, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+        /* written in place at the end: opening a FIFO now would wait for
+         * (and then leave) its reader */
+        if (fd_path(path) < 0 && access(p, W_OK) != 0) rc = ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
+    } else {
+        ss__atomic a;
+        rc = ss__atomic_open(&a, path);
+        if (!rc) ss__atomic_abort(&a);
+    }
+    ss_free(p);
+    return rc;
 }
 
 /* After a rename, the directory entry is made durable too (best effort: the
@@ -373,11 +494,14 @@ int ss__atomic_commit(ss__atomic *a)
 {
     int rc = SS_OK;
     errno = 0; /* an error flag left by an earlier write has no errno of its own */
-    if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0)
+    if (fflush(a->f) != 0 || ferror(a->f))
         rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, errno ? strerror(errno) : "write error");
+    /* a pipe or a terminal cannot be synced (EINVAL, ENOTSUP): nothing to make durable */
+    else if (fsync(fileno(a->f)) != 0 && !(a->inplace && (errno == EINVAL || errno == ENOTSUP || errno == EROFS)))
+        rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
     if (fclose(a->f) != 0 && !rc) rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
     a->f = NULL;
-    if (!rc) {
+    if (!rc && !a->inplace) {
         /* mkstemp makes 0600; a model or vocabulary is an ordinary file */
         mode_t um = umask(0);
         umask(um);

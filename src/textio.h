@@ -22,13 +22,21 @@ void ss__lines_close(ss__lines *r);
 #endif
 
 /* Writing a file so that readers see the old one or the whole new one,
- * never a part: write to a temporary file beside it, then rename. */
+ * never a part: write to a temporary file beside it, then rename. That is
+ * for regular files and absent paths; a symbolic link is followed (what it
+ * names is replaced); a device, a FIFO, a socket or a descriptor path
+ * (/dev/stdout, /dev/fd/N) is written in place (inplace = 1: not seekable
+ * in general, and not atomic); a directory is refused. */
 #include <stdio.h>
 typedef struct ss__atomic {
     FILE *f;
-    char *path, *tmp;
+    char *path, *tmp; /* path: the file written (links followed) */
+    int inplace;
 } ss__atomic;
 int ss__atomic_open(ss__atomic *a, const char *path);
+/* Whether ss__atomic_open(path) would succeed, without opening a FIFO (which
+ * would wait for a reader) and without leaving anything behind. */
+int ss__atomic_check(const char *path);
 /* Flushes, fsyncs and renames; on any error removes the temporary file. */
 int ss__atomic_commit(ss__atomic *a);
 /* Removes the temporary file (safe after a failed commit, and twice). */

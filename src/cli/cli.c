@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -133,4 +134,22 @@ int cli_finish_stdout(int rc)
         if (!rc) rc = cli_error("stdout: write error: %s", strerror(errno));
     }
     return rc;
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-")) return 0;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cli_output_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
+{
+    for (int i = 0; out && i < n; i++)
+        if (cli_same_file(out, inputs[i])) {
+            cli_error("%s: the output %s is the input %s: choose another output", cmd, out, inputs[i]);
+            return 2;
+        }
+    return 0;
 }

@@ -121,6 +121,10 @@ static int model_init(int argc, char **argv)
         cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
         return 2;
     }
+    if (cli_same_file(out, vocab)) {
+        cli_error("model init: the output %s is the vocabulary: choose another output", out);
+        return 2;
+    }
     ss_tokenizer *tok;
     if (load_vocab(vocab, &tok)) return 1;
     if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);

@@ -211,6 +211,10 @@ static int tokenizer_train(int argc, char **argv)
         cli_error(n == 0 ? "tokenizer train: no --input given" : "tokenizer train: no --output given");
         return cli_usage(train_usage, 1);
     }
+    if ((rc = cli_output_not_input("tokenizer train", o.output, inputs, n))) {
+        free(inputs);
+        return rc;
+    }
     o.inputs = inputs;
     o.n_inputs = n;
     rc = ss_tokenizer_train(&o);

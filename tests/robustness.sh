@@ -1,0 +1,105 @@
+#!/bin/sh
+# robustness.sh: the classes of issue #13 across every command: outputs
+# that are not regular files, inputs opened twice, unbounded reads,
+# blocking opens, outputs that are inputs. Fast: tiny models only.
+. "$top_srcdir/tests/setup.sh"
+
+TINY="--d-model 16 --layers 1 --heads 2 --ffn 32 --max-len 24"
+$SEMSEARCH model init -v "$VOCAB" $TINY --seed 1 -o "$T/m.gguf" 2>/dev/null
+[ -s "$T/m.gguf" ]; ok $? "a tiny model"
+M="$T/m.gguf"
+head -n 40 "$top_srcdir/corpora/coco-captions.txt" > "$T/a.txt"
+# as nobody (root ignores file modes); as a normal user, as oneself
+as_nobody() {
+    if [ "$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; else "$@"; fi
+}
+# a command that must end within 10 s (a blocking open must not hang the suite)
+bounded() { timeout -k 2 10 "$@"; }
+
+# ------------------------------------------- outputs that are not regular files
+# Atomic replace (temp file + rename) is for regular files; a device, a FIFO
+# or /dev/stdout is written in place, a symbolic link is followed. Device
+# nodes of our own (root only) so that a regression cannot replace /dev/null.
+if [ "$(id -u)" = 0 ] && mknod "$T/null" c 1 3 2>/dev/null && mknod "$T/full" c 1 7 2>/dev/null; then
+    NULLDEV="$T/null" FULLDEV="$T/full"
+else
+    NULLDEV=/dev/null FULLDEV=/dev/full
+fi
+chardev() { [ -c "$1" ] && [ -z "$(ls "$(dirname "$1")" | grep -F "$(basename "$1").tmp.")" ]; }
+for f in tsv jsonl npy f32; do
+    echo hi | $SEMSEARCH embed -m "$M" -f $f -o "$NULLDEV" 2>"$T/err"; s=$?
+    [ $s = 0 ] && chardev "$NULLDEV"; ok $? "embed -f $f -o a null device: written in place, still a device"
+    echo hi | $SEMSEARCH embed -m "$M" -f $f -o "$FULLDEV" 2>"$T/err"; s=$?
+    [ $s = 1 ] && grep -q "No space left on device" "$T/err" && chardev "$FULLDEV"
+    ok $? "embed -f $f -o a full device: 'No space left', exit 1, still a device"
+done
+run_ok "model init -o a null device" $SEMSEARCH model init -v "$VOCAB" $TINY -o "$NULLDEV"
+chardev "$NULLDEV"; ok $? "... still a device"
+run_fails "model init -o a full device" "No space left on device" $SEMSEARCH model init -v "$VOCAB" $TINY -o "$FULLDEV"
+run_ok "model convert -o a null device" $SEMSEARCH model convert -m "$M" -o "$NULLDEV"
+chardev "$NULLDEV"; ok $? "... still a device"
+run_ok "tokenizer train -o a null device" \
+    $SEMSEARCH tokenizer train -v 200 -i "$top_srcdir/corpora/coco-captions.txt" -o "$NULLDEV"
+chardev "$NULLDEV"; ok $? "... still a device"
+run_ok "eval --plot a null device" $SEMSEARCH eval -m "$M" --plot "$NULLDEV" "$DATA/eval-small.scored.tsv"
+chardev "$NULLDEV"; ok $? "... still a device"
+printf 'a man rides a horse\ta person on a horse\na dog runs\ta dog is running\n' > "$T/pairs.tsv"
+run_fails "train -o a device without --checkpoint: refused (it would be made in the device's directory)" \
+    "not a regular file.*--checkpoint" $SEMSEARCH train -i "$M" -o "$NULLDEV" -d "$T/pairs.tsv" -n 1 -q
+run_ok "train -o a null device --checkpoint FILE" \
+    $SEMSEARCH train -i "$M" -o "$NULLDEV" --checkpoint "$T/ck.gguf" -d "$T/pairs.tsv" -n 1 -b 2 -q
+chardev "$NULLDEV"; ok $? "... still a device"
+# /dev/stdout: the caller's descriptor, with its redirection (>> appends)
+echo old > "$T/log"
+echo hi | $SEMSEARCH embed -m "$M" -o /dev/stdout >> "$T/log" 2>/dev/null
+[ "$(head -1 "$T/log")" = old ] && [ "$(wc -l < "$T/log")" = 2 ]; ok $? "embed -o /dev/stdout >> FILE appends"
+echo hi | $SEMSEARCH embed -m "$M" -f npy -o /dev/stdout 2>/dev/null | cat > "$T/p.npy"
+[ "$(head -c 6 "$T/p.npy" | od -An -c | tr -d ' ')" = '223NUMPY' ] && [ "$(wc -c < "$T/p.npy")" = $((128 + 64)) ]
+ok $? "embed -f npy -o /dev/stdout into a pipe: header and rows"
+# a FIFO: written in place (the reader gets the vectors)
+mkfifo "$T/fifo"
+(timeout 10 cat "$T/fifo" > "$T/fifo.out") &
+echo hi | bounded $SEMSEARCH embed -m "$M" -o "$T/fifo" 2>/dev/null; s=$?
+wait
+[ $s = 0 ] && [ -p "$T/fifo" ] && [ "$(wc -l < "$T/fifo.out")" = 1 ]; ok $? "embed -o FIFO: written through, still a FIFO"
+# a symbolic link: its target is replaced atomically, the link stays
+echo old > "$T/target"
+ln -s target "$T/link"
+echo hi | $SEMSEARCH embed -m "$M" -o "$T/link" 2>/dev/null
+[ -L "$T/link" ] && [ "$(wc -l < "$T/target")" = 1 ] && [ "$(cut -f1-16 "$T/target" | wc -w)" = 16 ]
+ok $? "embed -o SYMLINK: the link kept, its target replaced"
+ln -s absent "$T/dangling"
+$SEMSEARCH model init -v "$VOCAB" $TINY -o "$T/dangling" 2>/dev/null
+[ -L "$T/dangling" ] && [ -s "$T/absent" ]; ok $? "model init -o a dangling link: creates what it names"
+mkdir "$T/dir"
+run_fails "embed -o DIR" "is a directory" sh -c "echo hi | $SEMSEARCH embed -m '$M' -o '$T/dir'"
+
+# ------------------------------------------------------ an output that is an input
+cp "$T/pairs.tsv" "$T/keep.tsv"
+run_fails "train -o DATA -d DATA: refused" "the output .*pairs.tsv is the input" \
+    $SEMSEARCH train -i "$M" -o "$T/pairs.tsv" -d "$T/pairs.tsv" -n 1 -b 2 -q
+same "... the training data intact" "$T/keep.tsv" "$T/pairs.tsv"
+run_fails "train --metrics DATA:WEIGHT: refused" "is the input" \
+    $SEMSEARCH train -i "$M" -o "$T/o.gguf" --metrics "$T/pairs.tsv" -d "$T/pairs.tsv:2" -n 1 -b 2 -q
+ln "$T/pairs.tsv" "$T/hard.tsv"
+run_fails "train -o a hard link of the data: refused" "is the input" \
+    $SEMSEARCH train -i "$M" -o "$T/hard.tsv" -d "$T/pairs.tsv" -n 1 -b 2 -q
+run_fails "train --plot = --eval file: refused" "is the input" \
+    $SEMSEARCH train -i "$M" -o "$T/o.gguf" --eval "$DATA/eval-small.scored.tsv" --plot "$DATA/eval-small.scored.tsv" \
+    -d "$T/pairs.tsv" -n 1 -b 2 -q
+same "... the training data still intact" "$T/keep.tsv" "$T/pairs.tsv"
+cp "$T/a.txt" "$T/a2.txt"
+run_fails "embed -o INPUT: refused" "the output .*a2.txt is the input" $SEMSEARCH embed -m "$M" -o "$T/a2.txt" "$T/a2.txt"
+same "... the input intact" "$T/a.txt" "$T/a2.txt"
+run_fails "embed -o MODEL: refused" "is the model" $SEMSEARCH embed -m "$M" -o "$M" "$T/a.txt"
+run_fails "tokenizer train -o INPUT: refused" "is the input" $SEMSEARCH tokenizer train -v 200 -i "$T/a2.txt" -o "$T/a2.txt"
+same "... the input intact" "$T/a.txt" "$T/a2.txt"
+cp "$DATA/eval-small.scored.tsv" "$T/e.scored.tsv"
+run_fails "eval --plot INPUT: refused" "is the input" $SEMSEARCH eval -m "$M" --plot "$T/e.scored.tsv" "$T/e.scored.tsv"
+same "... the input intact" "$DATA/eval-small.scored.tsv" "$T/e.scored.tsv"
+cp "$VOCAB" "$T/v.model"
+run_fails "model init -o VOCAB: refused" "is the vocabulary" $SEMSEARCH model init -v "$T/v.model" $TINY -o "$T/v.model"
+same "... the vocabulary intact" "$VOCAB" "$T/v.model"
+run_ok "model convert -o INPUT (in place, atomically) still works" $SEMSEARCH model convert -m "$M" --f32 -o "$M"
+
+done_testing
