@@ -102,4 +102,9 @@ run_fails "model init -o VOCAB: refused" "is the vocabulary" $SEMSEARCH model in
 same "... the vocabulary intact" "$VOCAB" "$T/v.model"
 run_ok "model convert -o INPUT (in place, atomically) still works" $SEMSEARCH model convert -m "$M" --f32 -o "$M"
 
+# ------------------------------------------------------------------ train options
+run_fails "train --min-lr above --lr: refused" "min-lr 1 is above the peak --lr 0.0005" \
+    $SEMSEARCH train -i "$M" -o "$T/o.gguf" --min-lr 1 -d "$T/pairs.tsv" -n 1 -b 2 -q
+[ ! -e "$T/o.gguf" ]; ok $? "... nothing written"
+
 done_testing

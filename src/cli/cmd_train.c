@@ -479,6 +479,11 @@ int cmd_train(int argc, char **argv)
         cli_error("train: stdin ('-') can be read only once");
         goto usage_error;
     }
+    if (o.sched.min_lr > o.sched.lr) {
+        cli_error("train: --min-lr %g is above the peak --lr %g (the schedule decays from --lr to --min-lr)",
+                  o.sched.min_lr, o.sched.lr);
+        goto usage_error;
+    }
     if (threads) ss_set_threads(threads);
 
     int rc = 0, exit_code = 1;
