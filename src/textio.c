@@ -190,6 +190,9 @@ static int fill(ss__lines *r)
         r->start = 0;
     }
     if (r->end == r->cap) {
+        if (r->end >= SS__LINE_MAX)
+            return ss__fail(SS_ERR_FORMAT, "%s:%ld: line longer than %zu MiB", r->name, r->lineno + 1,
+                            SS__LINE_MAX >> 20);
         size_t ncap = r->cap * 2;
         char *nb = ss__realloc(r->buf, ncap);
         if (!nb) return ss__fail(SS_ERR_NOMEM, "%s:%ld: out of memory (line of %zu bytes)",
@@ -282,6 +285,30 @@ void ss__lines_close(ss__lines *r)
     ss_free(r->name);
     ss_free(r->buf);
     ss_free(r);
+}
+
+int ss__open_regular(const char *path, int *fdp, uint64_t *size)
+{
+    *fdp = -1;
+    int fd;
+    do fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ss__fail(SS_ERR_IO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fdp = fd;
+    *size = (uint64_t)st.st_size;
+    return SS_OK;
 }
 
 /* ------------------------------------------------------------ atomic writes */

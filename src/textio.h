@@ -21,6 +21,17 @@ void ss__lines_close(ss__lines *r);
 
 #endif
 
+/* Opens a file that must be regular (a model, a vocabulary): O_NONBLOCK so
+ * that a FIFO cannot hang the open before the check; "is a directory" /
+ * "not a regular file" otherwise. *size: its size. */
+#include <stdint.h>
+int ss__open_regular(const char *path, int *fd, uint64_t *size);
+
+/* The longest line the reader returns (a longer one is SS_ERR_FORMAT
+ * "FILE:LINE: line longer than 64 MiB"): /dev/zero as input must not eat
+ * the memory. */
+#define SS__LINE_MAX ((size_t)64 << 20)
+
 /* Writing a file so that readers see the old one or the whole new one,
  * never a part: write to a temporary file beside it, then rename. That is
  * for regular files and absent paths; a symbolic link is followed (what it

@@ -107,4 +107,51 @@ run_fails "train --min-lr above --lr: refused" "min-lr 1 is above the peak --lr 
     $SEMSEARCH train -i "$M" -o "$T/o.gguf" --min-lr 1 -d "$T/pairs.tsv" -n 1 -b 2 -q
 [ ! -e "$T/o.gguf" ]; ok $? "... nothing written"
 
+# ------------------------------------------------------ inputs opened once
+mkfifo "$T/v.fifo"
+(timeout 10 cat "$VOCAB" > "$T/v.fifo") &
+run_fails "tokenize -m FIFO: refused at once (no hang in open)" "v.fifo: not a regular file" \
+    bounded $SEMSEARCH tokenize -m "$T/v.fifo" "$T/a.txt"
+kill $! 2>/dev/null; wait 2>/dev/null
+
+# ------------------------------------------------------ unbounded reads, blocking opens
+# a model or vocabulary must be a regular file (and a vocabulary at most 64 MiB):
+# /dev/zero as -m reached 6.3 GB in 8 s; a FIFO hung in open()
+printf 'a dog runs\ta dog is running\na man rides\ta person rides\n' > "$T/tr.tsv"
+for dev in /dev/zero /dev/urandom "$T/v.fifo"; do
+    for cmd in "tokenize -m $dev" "model init -o $T/q.gguf -v $dev" "train -o $T/q.gguf -n 1 -b 2 -q -d $T/tr.tsv -v $dev" \
+        "embed -m $dev" "model info -m $dev" "model convert -m $dev -o $T/q.gguf" \
+        "eval -m $dev $DATA/eval-small.scored.tsv" "index -d $T/p1.db -m $dev" "query -d $T/p1.db -m $dev x" \
+        "train -o $T/q.gguf -n 1 -b 2 -q -d $T/tr.tsv -i $dev"; do
+        run_fails "$(echo "$cmd" | sed "s|$T/||g"): refused" "not a regular file" sh -c "echo x | timeout -k 2 10 $SEMSEARCH $cmd"
+    done
+done
+[ ! -e "$T/q.gguf" ]; ok $? "... and nothing written"
+truncate -s 65M "$T/huge.model"
+run_fails "a 65 MiB vocabulary: refused before reading" "too large for a SentencePiece model" \
+    $SEMSEARCH tokenize -m "$T/huge.model" "$T/a.txt"
+run_fails "a line of /dev/zero: refused at 64 MiB" "/dev/zero:1: line longer than 64 MiB" \
+    sh -c "ulimit -v 2000000; $SEMSEARCH tokenize /dev/zero"
+run_fails "delete --id - with an endless line: refused" "line longer than 64 MiB" \
+    sh -c "ulimit -v 2000000; $SEMSEARCH delete -d '$T/p1.db' --id - < /dev/zero"
+EXT="$top_builddir/.libs/semsearch.so"
+if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]; then
+    ext() { timeout -k 2 10 sqlite3 -bail -batch "$@" 2>&1; }
+    san=$(sed -n 's/^SAN_FLAGS = *//p' "$top_builddir/Makefile" 2>/dev/null)
+    if [ -n "$san" ]; then
+        cc=$(sed -n 's/^CC = *//p' "$top_builddir/Makefile")
+        pre=
+        case "$san" in *address*) pre=$($cc -print-file-name=libasan.so) ;; esac
+        case "$san" in *undefined*) pre="$pre $($cc -print-file-name=libubsan.so)" ;; esac
+        ext() { ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$pre" timeout -k 2 10 sqlite3 -bail -batch "$@" 2>&1; }
+    fi
+    out=$(ext "$T/p1.db" ".load ${EXT%.so}" "select semsearch_model('$T/v.fifo')")
+    echo "$out" | grep -q "not a regular file"; ok $? "extension: semsearch_model(FIFO) refused, no hang"
+    out=$(ext "$T/p1.db" ".load ${EXT%.so}" "select semsearch_model('/dev/zero')")
+    echo "$out" | grep -q "not a regular file"; ok $? "extension: semsearch_model('/dev/zero') refused"
+else
+    skip "extension: semsearch_model(FIFO)" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "extension: semsearch_model(/dev/zero)" "no sqlite3 shell, no semsearch.so, or under valgrind"
+fi
+
 done_testing

@@ -59,7 +59,7 @@ static int load_vocab(const char *path, ss_tokenizer **tok)
                              CLI_DEFAULT_VOCAB);
         path = def;
     }
-    int rc = ss__gguf_sniff(path) ? ss__model_file_tokenizer(path, tok) : ss_tokenizer_load(path, tok);
+    int rc = ss__vocab_load(path, tok);
     free(def);
     return rc ? cli_lib_error(rc) : 0;
 }

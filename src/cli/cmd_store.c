@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cmd_store.h"
 #include "normalize.h"
+#include "textio.h"
 
 /* ------------------------------------------------------------------ model */
 
@@ -228,15 +229,23 @@ int cmd_delete(int argc, char **argv)
     while (!rc && (c = getopt_long(argc, argv, "d:i:s:h", opts, NULL)) != -1) {
         if (c == 's') rc = delete_one(s, optarg, 1, &total);
         else if (c == 'i' && strcmp(optarg, "-") != 0) rc = delete_one(s, optarg, 0, &total);
-        else if (c == 'i') {
-            char *line = NULL;
-            size_t cap = 0;
-            ssize_t n;
-            while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-                if (n) rc = delete_one(s, line, 0, &total);
+        else if (c == 'i') { /* ids from stdin, one a line (the line reader: bounded lines) */
+            ss__lines *r;
+            const char *line;
+            size_t n;
+            if ((rc = ss__lines_open("-", &r))) {
+                rc = cli_lib_error(rc);
+                break;
             }
-            free(line);
+            while (!rc && (rc = ss__lines_next(r, &line, &n)) == 1) {
+                rc = 0;
+                char *id = n ? strndup(line, n) : NULL;
+                if (n && !id) rc = cli_error("out of memory");
+                else if (n) rc = delete_one(s, id, 0, &total);
+                free(id);
+            }
+            if (rc > 1) rc = cli_lib_error(rc);
+            ss__lines_close(r);
         }
     }
     ss_store_close(s);
