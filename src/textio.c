@@ -36,6 +36,7 @@ struct ss__lines {
     size_t cap, start, end;
     long lineno;
     int eof;
+    long long size; /* a regular file's size, else -1 */
 };
 
 enum { ZIN_CAP = 1 << 16 };
@@ -77,7 +78,9 @@ int ss__lines_open(const char *path, ss__lines **out)
         ss__lines_close(r);
         return ss__fail(SS_ERR_IO, "%s: is a directory", name);
     }
+    r->size = -1;
     if (S_ISREG(st.st_mode)) {
+        r->size = (long long)st.st_size;
         r->mode = SRC_GZFILE;
         if (!(r->gz = gzdopen(fd, "rb"))) {
             close(fd);
@@ -273,6 +276,11 @@ int ss__lines_next(ss__lines *r, const char **line, size_t *len)
 }
 
 long ss__lines_lineno(const ss__lines *r) { return r->lineno; }
+long long ss__lines_size(ss__lines *r)
+{
+    /* gzdirect reads the first buffer to tell plain from gzip */
+    return r->mode == SRC_GZFILE && r->size >= 0 && gzdirect(r->gz) ? r->size : -1;
+}
 const char *ss__lines_name(const ss__lines *r) { return r->name; }
 
 void ss__lines_close(ss__lines *r)

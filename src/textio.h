@@ -16,6 +16,10 @@ int ss__lines_next(ss__lines *r, const char **line, size_t *len);
  * batch flushes it before reading on, so output keeps up with input. */
 int ss__lines_ready(ss__lines *r);
 long ss__lines_lineno(const ss__lines *r);
+/* The bytes of lines to come, for a progress bar: the size of a plain
+ * regular file, -1 for gzip (its size says nothing of the lines), a pipe or
+ * a terminal. Known at open: the input is never opened a second time. */
+long long ss__lines_size(ss__lines *r);
 const char *ss__lines_name(const ss__lines *r);
 void ss__lines_close(ss__lines *r);
 

@@ -158,6 +158,8 @@ static int index_file(indexer *x, const char *path, const char *source)
     ss__lines *r;
     int rc = ss__lines_open(path, &r);
     if (rc) return cli_lib_error(rc);
+    x->bytes_done = 0;
+    x->bytes_total = ss__lines_size(r); /* from the open input: never opened twice */
     /* every document of a batch shares the source: flush at a file change */
     if ((rc = flush(x))) {
         ss__lines_close(r);
@@ -301,21 +303,9 @@ int cmd_index(int argc, char **argv)
     if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
         rc = cli_lib_error(rc);
     x.t0 = now();
-    if (!rc && optind == argc && !re) {
-        struct stat sb;
-        x.bytes_total = fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : -1;
-        rc = index_file(&x, "-", source);
-    }
+    if (!rc && optind == argc && !re) rc = index_file(&x, "-", source);
     for (int i = optind; i < argc && !rc; i++) {
         int is_stdin = !strcmp(argv[i], "-");
-        struct stat sb;
-        x.bytes_done = 0;
-        x.bytes_total = !is_stdin && stat(argv[i], &sb) == 0 ? (long long)sb.st_size : -1;
-        FILE *f = is_stdin ? NULL : fopen(argv[i], "rb");
-        if (f) { /* gzip: the size on disk says nothing of the lines */
-            if (fgetc(f) == 0x1f && fgetc(f) == 0x8b) x.bytes_total = -1;
-            fclose(f);
-        }
         rc = index_file(&x, argv[i], source ? source : is_stdin ? NULL : argv[i]);
     }
     if (x.lines || !re) draw(&x, 1);
