@@ -360,7 +360,10 @@ int ss_store_open(const char *path, int flags, ss_store **out)
     if (!rc) rc = check_schema(s);
     /* a WAL database in a directory nobody may write (a read-only mount, a
      * shared archive) cannot get its -shm file: read it as immutable */
-    if (rc && ro && s->db && (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CANTOPEN && !dir_writable(path)) {
+    /* (SQLITE_CANTOPEN when the -shm cannot be made, SQLITE_READONLY when
+     * it cannot be initialised: a read-only file in a read-only directory) */
+    int prim = s->db ? sqlite3_extended_errcode(s->db) & 0xff : 0;
+    if (rc && ro && s->db && (prim == SQLITE_CANTOPEN || prim == SQLITE_READONLY) && !dir_writable(path)) {
         sqlite3_close_v2(s->db);
         s->db = NULL;
         char *uri = immutable_uri(path);

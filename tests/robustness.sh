@@ -176,4 +176,24 @@ else
     skip "extension: semsearch_model(/dev/zero)" "no sqlite3 shell, no semsearch.so, or under valgrind"
 fi
 
+# ------------------------------------------------------ read-only databases
+# a read-only file in a read-only directory, no -wal/-shm beside it, opened
+# by a normal user: SQLite answers SQLITE_READONLY (it cannot initialise the
+# -shm), which the immutable fallback did not catch
+chmod 755 "$T"
+mkdir "$T/rodir"
+cp "$T/p2.db" "$T/rodir/r.db"
+chmod 444 "$T/rodir/r.db"
+chmod 555 "$T/rodir"
+cp "$M" "$T/m-ro.gguf" && chmod 444 "$T/m-ro.gguf"
+run_ok "query a read-only database in a read-only directory, as a normal user" \
+    as_nobody $SEMSEARCH query -d "$T/rodir/r.db" -m "$T/m-ro.gguf" -k 1 2999
+[ "$(cut -f4 "$T/out")" = 2999 ]; ok $? "... finds the text"
+run_ok "info on it" as_nobody $SEMSEARCH info -d "$T/rodir/r.db"
+grep -qx "documents.3000" "$T/out"; ok $? "... 3000 documents"
+run_fails "index into it: refused" "read-only|readonly|Permission denied|unable to open" \
+    as_nobody $SEMSEARCH index -d "$T/rodir/r.db" -m "$T/m-ro.gguf" "$T/a.txt"
+[ -z "$(ls "$T/rodir" | grep -v '^r.db$')" ]; ok $? "... nothing beside it"
+chmod 755 "$T/rodir" # so that the cleanup can remove it
+
 done_testing
