@@ -328,9 +328,12 @@ SS_API SS_NODISCARD int ss_store_filter_new(ss_store *s, const ss_doc *docs, siz
  * added (may be NULL) receives the number of new documents. */
 SS_API SS_NODISCARD int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n,
                                      size_t *added);
-/* Deletes the documents whose id is `id` (the external id, or for a document
- * without one its number in decimal), or all of a source. */
+/* Deletes the documents whose external id is `id` (ss_doc.id: never a
+ * document number, so that an external id "2" and document number 2 stay
+ * apart), the document numbered doc, or all of a source. Document numbers
+ * are never reused after a delete. */
 SS_API SS_NODISCARD int ss_store_delete(ss_store *s, const char *id, size_t *deleted);
+SS_API SS_NODISCARD int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted);
 SS_API SS_NODISCARD int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted);
 
 /* Re-embeds every document with another model, replacing all vectors and the
@@ -393,7 +396,8 @@ typedef struct ss_store_stats {
     int schema_version;
     int dim, block_size;
     int64_t documents, sources, blocks;
-    int64_t free_slots;      /* deleted or unused vector slots */
+    int64_t free_slots;      /* vector slots holding no document: the unfilled rest
+                                of the last block and the slots of deleted ones */
     int64_t file_bytes;      /* database file (and its WAL) */
     int64_t vector_bytes;    /* f32 and int8 vector blobs */
     int has_fts;

@@ -196,4 +196,37 @@ run_fails "index into it: refused" "read-only|readonly|Permission denied|unable 
 [ -z "$(ls "$T/rodir" | grep -v '^r.db$')" ]; ok $? "... nothing beside it"
 chmod 755 "$T/rodir" # so that the cleanup can remove it
 
+# ------------------------------------------------------ ids and document numbers
+# 'delete --id 2' deleted the document with external id "2" and document
+# number 2; query printed 2 for both
+printf '{"t": "first text", "id": ""}\n{"t": "second text", "id": ""}\n{"t": "third text", "id": "2"}\n{"t": "hash text", "id": "#1"}\n' > "$T/ids.jsonl"
+$SEMSEARCH index -q -d "$T/ids.db" -m "$M" --text-field t --id-field id "$T/ids.jsonl" 2>/dev/null
+$SEMSEARCH query -d "$T/ids.db" -k 4 "text" > "$T/ids.out" 2>/dev/null
+[ "$(cut -f3 "$T/ids.out" | sort | tr '\n' ' ')" = '##1 #1 #2 2 ' ]; ok $? "query: external ids as they are, numbers as #N, '#...' ids as '##...'"
+$SEMSEARCH query -d "$T/ids.db" -k 4 --json "text" > "$T/ids.json" 2>/dev/null
+grep -q '"id":null,"doc":2,"text":"second text"' "$T/ids.json" && grep -q '"id":"2","doc":3,' "$T/ids.json"
+ok $? "query --json: the external id or null, and the number apart"
+run_ok "delete --id 2" $SEMSEARCH delete -d "$T/ids.db" --id 2
+grep -q "deleted 1 document" "$T/err"; ok $? "... deletes one document (the external id)"
+$SEMSEARCH query -d "$T/ids.db" -k 4 "text" > "$T/ids.out" 2>/dev/null
+grep -q "second text" "$T/ids.out" && ! grep -q "third text" "$T/ids.out"; ok $? "... number 2 is still there"
+run_ok "delete --id '#2'" $SEMSEARCH delete -d "$T/ids.db" --id '#2'
+grep -q "deleted 1 document" "$T/err"; ok $? "... deletes document number 2"
+run_ok "delete --id '##1'" $SEMSEARCH delete -d "$T/ids.db" --id '##1'
+grep -q "deleted 1 document" "$T/err" && ! $SEMSEARCH query -d "$T/ids.db" -k 4 text 2>/dev/null | grep -q "hash text"
+ok $? "... deletes the external id '#1'"
+run_ok "delete --id 1 (a bare number)" $SEMSEARCH delete -d "$T/ids.db" --id 1
+grep -q "no document with id '1' (document number 1 is written #1)" "$T/err"; ok $? "... deletes nothing, says how numbers are written"
+run_fails "delete --id '#x'" "'#' and a document number expected" $SEMSEARCH delete -d "$T/ids.db" --id '#x'
+echo '#1' | $SEMSEARCH delete -d "$T/ids.db" --id - 2>"$T/err"
+grep -q "deleted 1 document" "$T/err"; ok $? "delete --id - reads #N from stdin"
+# numbers are never reused: a stale number names nothing, not another text
+printf 'one\ntwo\nthree\n' | $SEMSEARCH index -q -d "$T/re.db" -m "$M" 2>/dev/null
+$SEMSEARCH delete -d "$T/re.db" --id '#3' 2>/dev/null
+echo four | $SEMSEARCH index -q -d "$T/re.db" -m "$M" 2>/dev/null
+$SEMSEARCH query -d "$T/re.db" -k 1 four > "$T/out" 2>/dev/null
+[ "$(cut -f3 "$T/out")" = '#4' ]; ok $? "after deleting #3 the next document is #4"
+$SEMSEARCH delete -d "$T/re.db" --id '#3' 2>"$T/err"
+grep -q "no document with id '#3'" "$T/err"; ok $? "... and #3 names nothing"
+
 done_testing

@@ -18,7 +18,8 @@ static const char query_usage[] =
     "usage: semsearch query [-d DB] [-m MODEL] [-k N] [options] [TEXT...]\n"
     "\n"
     "Prints the k documents nearest to TEXT (cosine similarity of the model's\n"
-    "vectors), best first: rank, score, id and text, tab-separated. Without\n"
+    "vectors), best first: rank, score, id and text, tab-separated (the id is\n"
+    "the document's external id, or #N, its number, when it has none). Without\n"
     "TEXT, answers one query per stdin line, with the query's line number as\n"
     "an extra first column.\n"
     "\n"
@@ -60,12 +61,16 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         ss_store_doc d;
         if (ss_store_get(x->store, h[i].doc, &d) != SS_OK) continue; /* deleted meanwhile */
         rank++;
-        char num[32];
-        snprintf(num, sizeof num, "%lld", (long long)d.doc);
-        const char *id = d.id ? d.id : num;
+        char *id = store_id_text(&d);
+        if (!id) { /* out of memory: the number at least */
+            ss_store_doc_clear(&d);
+            continue;
+        }
         if (x->json) {
+            /* JSON: the external id (null when none) and the number apart */
             printf("%s{\"rank\":%d,\"score\":%.6f,\"id\":", rank > 1 ? "," : "", rank, h[i].score);
-            store_json_string(id, strlen(id));
+            if (d.id) store_json_string(d.id, strlen(d.id));
+            else fputs("null", stdout);
             printf(",\"doc\":%lld,\"text\":", (long long)d.doc);
             store_json_string(d.text, strlen(d.text));
             if (d.source) {
@@ -82,6 +87,7 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
             store_tsv_field(d.text, strlen(d.text));
             putchar('\n');
         }
+        free(id);
         ss_store_doc_clear(&d);
     }
     if (x->json) fputs("]}\n", stdout);
