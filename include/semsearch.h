@@ -190,6 +190,16 @@ SS_API const char *ss_model_fingerprint(const ss_model *m);
  * batch_size 0 chooses one. */
 SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const size_t *lens,
                                  size_t n, int batch_size, float *out);
+/* The same, and unknown (n floats, may be NULL) receives for each text the
+ * share of its characters (spaces aside) that the vocabulary does not know
+ * ([UNK] pieces: a script it does not cover), from 0 to 1. A text that is
+ * mostly unknown (share >= 0.5) has a vector blended, by its share, with a
+ * hashed bag of its unknown characters and character pairs, so that two
+ * texts of unknown scripts are alike only when they share characters (the
+ * model sees every such text as the same [UNK]); a caller may warn that its
+ * search is then only a character match. Known text is not affected. */
+SS_API SS_NODISCARD int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens,
+                                    size_t n, int batch_size, float *out, float *unknown);
 
 /* ---------------------------------------------------------------- evaluation */
 

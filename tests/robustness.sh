@@ -229,4 +229,27 @@ $SEMSEARCH query -d "$T/re.db" -k 1 four > "$T/out" 2>/dev/null
 $SEMSEARCH delete -d "$T/re.db" --id '#3' 2>"$T/err"
 grep -q "no document with id '#3'" "$T/err"; ok $? "... and #3 names nothing"
 
+# ------------------------------------------------------ scripts the vocabulary lacks
+# every run of unknown characters is one [UNK]: "ありがとう" scored 1.000 against
+# "東京は日本の首都です", "Привет мир" 1.000 against Arabic and Hebrew lines
+printf '東京は日本の首都です\nمرحبا بالعالم\nשלום עולם\nA dog runs on the beach.\n' > "$T/scripts.txt"
+$SEMSEARCH index -q -d "$T/sc.db" "$T/scripts.txt" 2>"$T/err"
+grep -q "warning: a document: 100% of the text is unknown to the model's vocabulary" "$T/err"
+ok $? "index warns about documents of a script the vocabulary lacks"
+! grep -q "A dog" "$T/err" && [ "$(grep -c warning "$T/err")" = 3 ]; ok $? "... the three, not the English one"
+$SEMSEARCH query -d "$T/sc.db" -k 4 "ありがとう" > "$T/out" 2>"$T/err"
+awk -F'\t' '$2 >= 0.99 { bad = 1 } END { exit bad }' "$T/out"; ok $? "query 'ありがとう': no perfect score against other unknown texts ($(head -1 "$T/out" | cut -f2))"
+grep -q "warning: the query: 100% of the text is unknown" "$T/err"; ok $? "... and a warning"
+$SEMSEARCH query -d "$T/sc.db" -k 4 "Привет мир" > "$T/out" 2>/dev/null
+awk -F'\t' '$2 >= 0.99 { bad = 1 } END { exit bad }' "$T/out"; ok $? "query 'Привет мир': no perfect score against Arabic or Hebrew ($(head -1 "$T/out" | cut -f2))"
+$SEMSEARCH query -d "$T/sc.db" -k 1 "東京は日本の首都です" > "$T/out" 2>/dev/null
+[ "$(cut -f2,4 "$T/out")" = "$(printf '1.000000\t東京は日本の首都です')" ]; ok $? "the same unknown text still finds itself (1.000)"
+$SEMSEARCH query -d "$T/sc.db" -k 1 "a dog on a beach" > "$T/out" 2>"$T/err"
+[ "$(cut -f4 "$T/out")" = "A dog runs on the beach." ] && [ ! -s "$T/err" ]; ok $? "English: found, no warning"
+echo "A dog runs on the beach." | $SEMSEARCH embed > "$T/v1" 2>/dev/null
+echo "A dog runs on the beach. ☃" | $SEMSEARCH embed > "$T/v2" 2>"$T/err"
+[ ! -s "$T/err" ]; ok $? "embed: one unknown character in English text: no warning"
+printf 'hi\nありがとう\n' | $SEMSEARCH embed > /dev/null 2>"$T/err"
+grep -q "warning: input line 2: 100% of the text is unknown" "$T/err"; ok $? "embed warns, naming the input line"
+
 done_testing

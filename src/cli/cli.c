@@ -136,6 +136,30 @@ int cli_finish_stdout(int rc)
     return rc;
 }
 
+void cli_unknown_check(cli_unknown *u, const float *share, size_t n, const char *what, long long first_no)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(share[i] >= 0.5f)) continue;
+        u->n++;
+        if (u->shown >= 3) continue;
+        u->shown++;
+        fflush(stdout);
+        if (first_no > 0)
+            fprintf(stderr, "semsearch: warning: %s %lld: ", what, first_no + (long long)i);
+        else
+            fprintf(stderr, "semsearch: warning: %s: ", what);
+        fprintf(stderr, "%.0f%% of the text is unknown to the model's vocabulary (a script it does not cover): "
+                        "it is matched by its characters only\n", 100.0 * share[i]);
+    }
+}
+
+void cli_unknown_summary(const cli_unknown *u, const char *things)
+{
+    if (u->n > u->shown)
+        fprintf(stderr, "semsearch: warning: %lld %s in all are mostly unknown to the model's vocabulary\n", u->n,
+                things);
+}
+
 int cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;

@@ -185,6 +185,8 @@ typedef struct chunk {
     const char **texts;
     size_t n;
     float *vecs; /* CHUNK_LINES x dim */
+    float unknown[CHUNK_LINES];
+    cli_unknown unk;
 } chunk;
 
 static int chunk_push(chunk *c, const char *line, size_t len)
@@ -209,8 +211,9 @@ static int chunk_flush(chunk *c, ss_model *m, int batch, sink *s)
 {
     if (!c->n) return 0;
     for (size_t i = 0; i < c->n; i++) c->texts[i] = c->buf + c->off[i];
-    int rc = ss_embed(m, c->texts, c->lens, c->n, batch, c->vecs);
+    int rc = ss_embed_ex(m, c->texts, c->lens, c->n, batch, c->vecs, c->unknown);
     if (rc) return cli_lib_error(rc);
+    cli_unknown_check(&c->unk, c->unknown, c->n, "input line", (long long)s->count + 1);
     rc = sink_write(s, c->vecs, c->n);
     c->n = 0;
     c->len = 0;
@@ -317,6 +320,7 @@ int cmd_embed(int argc, char **argv)
         for (int i = optind; i < argc && !rc; i++) rc = embed_file(argv[i], &ch, m, (int)batch, &s);
         if (!rc) rc = chunk_flush(&ch, m, (int)batch, &s);
         rc = sink_close(&s, rc);
+        cli_unknown_summary(&ch.unk, "input lines");
         if (!rc && out && strcmp(out, "-") != 0)
             fprintf(stderr, "semsearch: wrote %zu vectors of %d floats to %s\n", s.count, dim, out);
     }

@@ -63,6 +63,8 @@ typedef struct indexer {
     size_t *lens;
     ss_doc *fresh;
     float *vecs;
+    float *unknown;
+    cli_unknown unk;
     const char *source;
     /* counts and progress */
     long long lines, added, dups, empty;
@@ -123,7 +125,8 @@ static int flush(indexer *x)
     }
     size_t added = 0;
     if (nn) {
-        rc = ss_embed(x->sm.model, x->texts, x->lens, nn, 0, x->vecs);
+        rc = ss_embed_ex(x->sm.model, x->texts, x->lens, nn, 0, x->vecs, x->unknown);
+        if (!rc) cli_unknown_check(&x->unk, x->unknown, nn, "a document", 0);
         if (!rc) rc = ss_store_add(x->store, x->fresh, x->vecs, nn, &added);
         if (rc) return cli_lib_error(rc);
     }
@@ -294,7 +297,8 @@ int cmd_index(int argc, char **argv)
     x.texts = calloc(x.batch, sizeof *x.texts);
     x.lens = calloc(x.batch, sizeof *x.lens);
     x.fresh = calloc(x.batch, sizeof *x.fresh);
-    if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh) rc = cli_error("out of memory");
+    x.unknown = calloc(x.batch, sizeof *x.unknown);
+    if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh || !x.unknown) rc = cli_error("out of memory");
     x.t0 = x.last_draw = now();
     if (!rc && re) rc = reembed(&x, model_path);
     else if (!rc) rc = store_model_load(x.store, model_path, &x.sm);
@@ -315,7 +319,9 @@ int cmd_index(int argc, char **argv)
         fprintf(stderr, "semsearch: %lld lines: %lld added, %lld already stored, %lld empty; %s has %lld documents\n",
                 x.lines, x.added, x.dups, x.empty, db, total);
     }
+    cli_unknown_summary(&x.unk, "documents");
     if (x.own) batch_clear(&x);
+    free(x.unknown);
     ss__docin_free(x.din);
     free(x.docs);
     free(x.own);

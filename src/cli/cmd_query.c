@@ -45,6 +45,7 @@ typedef struct querier {
     ss_store_query_opts o;
     int json, multi, dim;
     size_t batch;
+    cli_unknown unk;
 } querier;
 
 static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, const ss_hit *h, int n)
@@ -106,7 +107,11 @@ static int answer(querier *x, const char *const *texts, const size_t *lens, cons
      * worker is left spinning on the cores the search is about to use. */
     int threads = ss_get_threads();
     if (n == 1) ss_set_threads(1);
-    if (!rc && (rc = ss_embed(x->sm.model, texts, lens, n, 0, q))) rc = cli_lib_error(rc);
+    float *unk = rc ? NULL : malloc(n * sizeof *unk);
+    if (!rc && !unk) rc = cli_error("out of memory");
+    if (!rc && (rc = ss_embed_ex(x->sm.model, texts, lens, n, 0, q, unk))) rc = cli_lib_error(rc);
+    if (!rc) cli_unknown_check(&x->unk, unk, n, x->multi ? "query line" : "the query", x->multi ? qno[0] : 0);
+    free(unk);
     if (n == 1) ss_set_threads(threads);
     if (!rc) {
         x->o.texts = texts;
@@ -248,6 +253,7 @@ int cmd_query(int argc, char **argv)
             rc = answer(&x, t, &tlen, &qno, 1);
         }
     }
+    cli_unknown_summary(&x.unk, "queries");
     free(text);
     store_model_free(&x.sm);
     ss_store_close(x.store);
