@@ -725,8 +725,8 @@ static int normalized(const float *x, int d, float *out, size_t which)
         ss += (double)x[j] * x[j];
     }
     if (!(ss > 0)) return ss__fail(SS_ERR_NUMERIC, "vector %zu: zero vector", which + 1);
-    float inv = (float)(1.0 / sqrt(ss));
-    for (int j = 0; j < d; j++) out[j] = x[j] * inv;
+    double inv = 1.0 / sqrt(ss); /* in double: denormal vectors (1/|x| beyond float) */
+    for (int j = 0; j < d; j++) out[j] = (float)((double)x[j] * inv);
     return SS_OK;
 }
 

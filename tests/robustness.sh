@@ -171,9 +171,17 @@ if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]
     echo "$out" | grep -q "not a regular file"; ok $? "extension: semsearch_model(FIFO) refused, no hang"
     out=$(ext "$T/p1.db" ".load ${EXT%.so}" "select semsearch_model('/dev/zero')")
     echo "$out" | grep -q "not a regular file"; ok $? "extension: semsearch_model('/dev/zero') refused"
+    # a query vector of denormals (16 floats 0x00000001): 1/|q| overflowed a float
+    den=$(printf '01000000%.0s' $(seq 16))
+    out=$(ext "$T/p1.db" ".load ${EXT%.so}" "select count(*), count(score), max(score) <= 1.0001 from semsearch_search(x'$den', 2)")
+    [ "$out" = "2|2|1" ]; ok $? "extension: a query of denormals gives real scores ($out)"
+    out=$(ext "$T/p1.db" ".load ${EXT%.so}" "select count(*) from (select score, lag(score) over (order by rank) as p from semsearch_search(x'$den', 2)) where p < score")
+    [ "$out" = 0 ]; ok $? "... best first"
 else
     skip "extension: semsearch_model(FIFO)" "no sqlite3 shell, no semsearch.so, or under valgrind"
     skip "extension: semsearch_model(/dev/zero)" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "extension: a query of denormals" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "... best first" "no sqlite3 shell, no semsearch.so, or under valgrind"
 fi
 
 # ------------------------------------------------------ read-only databases
