@@ -413,6 +413,31 @@ static char *follow_links(const char *path, int *err)
     return NULL;
 }
 
+/* The temporary files being written, for ss__atomic_unlink_live(): a slot
+ * is set once the name is complete and cleared before the name is freed. */
+#define LIVE_MAX 8
+static char *volatile live[LIVE_MAX];
+
+static void live_add(char *tmp)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (__sync_bool_compare_and_swap(&live[i], NULL, tmp)) return;
+}
+
+static void live_remove(const char *tmp)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == tmp) __sync_bool_compare_and_swap(&live[i], (char *)tmp, NULL);
+}
+
+void ss__atomic_unlink_live(void)
+{
+    for (int i = 0; i < LIVE_MAX; i++) {
+        char *t = live[i];
+        if (t) unlink(t);
+    }
+}
+
 int ss__atomic_open(ss__atomic *a, const char *path)
 {
     memset(a, 0, sizeof *a);
@@ -475,6 +500,7 @@ int ss__atomic_open(ss__atomic *a, const char *path)
         ss__atomic_abort(a);
         return ss__fail(SS_ERR_IO, "%s: cannot create: %s", path, strerror(e));
     }
+    live_add(a->tmp);
     a->f = fdopen(fd, "wb");
     if (!a->f) {
         int e = errno;
@@ -545,6 +571,7 @@ int ss__atomic_commit(ss__atomic *a)
             rc = ss__fail(SS_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
         else {
             sync_dir(a->path);
+            live_remove(a->tmp);
             ss_free(a->tmp);
             a->tmp = NULL;
         }
@@ -557,7 +584,10 @@ void ss__atomic_abort(ss__atomic *a)
 {
     if (a->f) fclose(a->f);
     a->f = NULL;
-    if (a->tmp) unlink(a->tmp);
+    if (a->tmp) {
+        unlink(a->tmp);
+        live_remove(a->tmp);
+    }
     ss_free(a->tmp);
     ss_free(a->path);
     a->tmp = a->path = NULL;

@@ -57,3 +57,7 @@ int ss__atomic_commit(ss__atomic *a);
 /* Removes the temporary file (safe after a failed commit, and twice). */
 void ss__atomic_abort(ss__atomic *a);
 int ss__write_file_atomic(const char *path, const void *data, size_t len);
+/* Removes the temporary files of the atomic writes in progress: for a
+ * signal handler that ends the process (async-signal-safe: unlink only), so
+ * that a second Ctrl-C during a 58 MB checkpoint leaves no PATH.tmp.PID.*. */
+void ss__atomic_unlink_live(void);

@@ -104,6 +104,7 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
     if (stop_flag) { /* second time: the default action, now */
+        ss__atomic_unlink_live(); /* not a half-written checkpoint left behind */
         signal(sig, SIG_DFL);
         raise(sig);
         return;
