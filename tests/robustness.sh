@@ -260,4 +260,13 @@ echo "A dog runs on the beach. ☃" | $SEMSEARCH embed > "$T/v2" 2>"$T/err"
 printf 'hi\nありがとう\n' | $SEMSEARCH embed > /dev/null 2>"$T/err"
 grep -q "warning: input line 2: 100% of the text is unknown" "$T/err"; ok $? "embed warns, naming the input line"
 
+# ------------------------------------------------------ tokenize --max-len
+# with --special, the budget for text was max-len - 2: -1 for --max-len 1, read as "no limit"
+run_fails "tokenize --special --max-len 1: refused (no room beside [CLS] and [SEP])" "--max-len 1 leaves no room.*at least 3" \
+    sh -c "echo 'a b c d' | $SEMSEARCH tokenize --special --max-len 1"
+[ ! -s "$T/out" ]; ok $? "... no output"
+run_fails "tokenize --special --max-len 2: refused" "at least 3" sh -c "echo 'a b c d' | $SEMSEARCH tokenize --special --max-len 2"
+[ "$(echo 'a b c d' | $SEMSEARCH tokenize --special --max-len 3 | wc -w)" = 3 ]; ok $? "tokenize --special --max-len 3: 3 ids"
+[ "$(echo 'a b c d' | $SEMSEARCH tokenize --max-len 1 | wc -w)" = 1 ]; ok $? "tokenize --max-len 1: 1 id"
+
 done_testing
