@@ -299,7 +299,8 @@ enum {
 
 /* Opens (and with SS_STORE_CREATE creates) a database. A missing file, a
  * file that is not a semsearch database or one of a newer schema version is
- * an error naming the path. */
+ * an error naming the path. path is a file path: SQLite URIs ("file:...")
+ * and ":memory:" are SS_ERR_ARG. */
 SS_API SS_NODISCARD int ss_store_open(const char *path, int flags, ss_store **out);
 SS_API void ss_store_close(ss_store *s);
 

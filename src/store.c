@@ -330,6 +330,14 @@ int ss_store_open(const char *path, int flags, ss_store **out)
     if (!out) return ss__fail(SS_ERR_ARG, "ss_store_open: NULL out");
     *out = NULL;
     if (!path || !*path) return ss__fail(SS_ERR_ARG, "ss_store_open: no path");
+    /* A database is a file path. SQLite would take "file:..." as a URI
+     * (mode=memory: nothing written; and stat() saw another name than SQLite
+     * opened) and ":memory:" as no file at all: refused, both ways. */
+    if (!strncmp(path, "file:", 5) || !strcmp(path, ":memory:"))
+        return ss__fail(SS_ERR_ARG,
+                        "%s: SQLite URIs and :memory: are not supported: give a file path (./%s for a file of "
+                        "that name)",
+                        path, path);
     int ro = (flags & SS_STORE_READONLY) != 0;
     struct stat sb;
     if (stat(path, &sb) != 0) {

@@ -269,4 +269,16 @@ run_fails "tokenize --special --max-len 2: refused" "at least 3" sh -c "echo 'a 
 [ "$(echo 'a b c d' | $SEMSEARCH tokenize --special --max-len 3 | wc -w)" = 3 ]; ok $? "tokenize --special --max-len 3: 3 ids"
 [ "$(echo 'a b c d' | $SEMSEARCH tokenize --max-len 1 | wc -w)" = 1 ]; ok $? "tokenize --max-len 1: 1 id"
 
+# ------------------------------------------------------ database names
+# 'file:y.db?mode=memory' reported 1 document stored and wrote nothing; index
+# -d file:x.db wrote x.db but query -d file:x.db said "no such database"
+(cd "$T" && echo hello | $SEMSEARCH index -q -d 'file:y.db?mode=memory' -m "$M" 2>"$T/err"); s=$?
+[ $s = 1 ] && grep -q "SQLite URIs and :memory: are not supported" "$T/err"; ok $? "index -d file:...?mode=memory: refused"
+(cd "$T" && echo hello | $SEMSEARCH index -q -d file:x.db -m "$M" 2>/dev/null); s=$?
+[ $s = 1 ] && [ ! -e "$T/x.db" ]; ok $? "index -d file:x.db: refused, no x.db written"
+run_fails "query -d file:x.db: the same message" "URIs and :memory: are not supported" $SEMSEARCH query -d file:x.db -m "$M" x
+run_fails "info -d :memory:" "not supported" $SEMSEARCH info -d :memory:
+(cd "$T" && echo hello | $SEMSEARCH index -q -d ./file:z.db -m "$M" 2>/dev/null && $SEMSEARCH query -d ./file:z.db -m "$M" -k 1 hello > "$T/out" 2>/dev/null)
+[ "$(cut -f4 "$T/out")" = hello ]; ok $? "./file:z.db: a file of that name, indexed and queried"
+
 done_testing
