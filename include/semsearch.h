@@ -193,6 +193,16 @@ SS_API const char *ss_model_fingerprint(const ss_model *m);
  * batch_size 0 chooses one. */
 SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const size_t *lens,
                                  size_t n, int batch_size, float *out);
+/* The same, and unknown (n floats, may be NULL) receives for each text the
+ * share of its characters (spaces aside) that the vocabulary does not know
+ * ([UNK] pieces: a script it does not cover), from 0 to 1. A text that is
+ * mostly unknown (share >= 0.5) has a vector blended, by its share, with a
+ * hashed bag of its unknown characters and character pairs, so that two
+ * texts of unknown scripts are alike only when they share characters (the
+ * model sees every such text as the same [UNK]); a caller may warn that its
+ * search is then only a character match. Known text is not affected. */
+SS_API SS_NODISCARD int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens,
+                                    size_t n, int batch_size, float *out, float *unknown);
 
 /* ---------------------------------------------------------------- evaluation */
 
@@ -292,7 +302,8 @@ enum {
 
 /* Opens (and with SS_STORE_CREATE creates) a database. A missing file, a
  * file that is not a semsearch database or one of a newer schema version is
- * an error naming the path. */
+ * an error naming the path. path is a file path: SQLite URIs ("file:...")
+ * and ":memory:" are SS_ERR_ARG. */
 SS_API SS_NODISCARD int ss_store_open(const char *path, int flags, ss_store **out);
 SS_API void ss_store_close(ss_store *s);
 
@@ -331,9 +342,12 @@ SS_API SS_NODISCARD int ss_store_filter_new(ss_store *s, const ss_doc *docs, siz
  * added (may be NULL) receives the number of new documents. */
 SS_API SS_NODISCARD int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n,
                                      size_t *added);
-/* Deletes the documents whose id is `id` (the external id, or for a document
- * without one its number in decimal), or all of a source. */
+/* Deletes the documents whose external id is `id` (ss_doc.id: never a
+ * document number, so that an external id "2" and document number 2 stay
+ * apart), the document numbered doc, or all of a source. Document numbers
+ * are never reused after a delete. */
 SS_API SS_NODISCARD int ss_store_delete(ss_store *s, const char *id, size_t *deleted);
+SS_API SS_NODISCARD int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted);
 SS_API SS_NODISCARD int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted);
 
 /* Re-embeds every document with another model, replacing all vectors and the
@@ -396,7 +410,8 @@ typedef struct ss_store_stats {
     int schema_version;
     int dim, block_size;
     int64_t documents, sources, blocks;
-    int64_t free_slots;      /* deleted or unused vector slots */
+    int64_t free_slots;      /* vector slots holding no document: the unfilled rest
+                                of the last block and the slots of deleted ones */
     int64_t file_bytes;      /* database file (and its WAL) */
     int64_t vector_bytes;    /* f32 and int8 vector blobs */
     int has_fts;

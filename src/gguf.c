@@ -681,42 +681,36 @@ int ss__gguf_open(const char *path, ss__gguf **out)
 {
     if (!out || !path) return ss__fail(SS_ERR_ARG, "ss__gguf_open: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ss__fail(SS_ERR_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > SIZE_MAX) {
-        close(fd);
-        return ss__fail(SS_ERR_IO, "%s: too large to map", path);
-    }
+    int fd;
+    uint64_t size;
+    int rc = ss__open_regular(path, &fd, &size);
+    if (rc) return rc;
+    rc = ss__gguf_open_fd(fd, size, path, out);
+    close(fd);
+    return rc;
+}
+
+int ss__gguf_open_fd(int fd, uint64_t fsize, const char *path, ss__gguf **out)
+{
+    *out = NULL;
+    if (fsize > SIZE_MAX) return ss__fail(SS_ERR_IO, "%s: too large to map", path);
     ss__gguf *g = ss__calloc(1, sizeof *g);
     if (g) g->path = ss__strdup(path);
     if (!g || !g->path) {
-        close(fd);
         ss__gguf_close(g);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
     }
-    g->size = (size_t)st.st_size;
+    g->size = (size_t)fsize;
     if (g->size) {
         void *m = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             int e = errno;
-            close(fd);
             g->size = 0;
             ss__gguf_close(g);
             return ss__fail(SS_ERR_IO, "%s: cannot map: %s", path, strerror(e));
         }
         g->map = m;
     }
-    close(fd);
     int rc = parse(g);
     if (rc) {
         ss__gguf_close(g);
@@ -740,11 +734,13 @@ void ss__gguf_close(ss__gguf *g)
 
 int ss__gguf_sniff(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    int fd;
+    uint64_t size;
+    if (ss__open_regular(path, &fd, &size)) return 0; /* the loader reports it */
     char m[4];
-    int is = fread(m, 1, 4, f) == 4 && !memcmp(m, "GGUF", 4);
-    fclose(f);
+    int is = pread(fd, m, 4, 0) == 4 && !memcmp(m, "GGUF", 4);
+    close(fd);
+    ss__clear_error();
     return is;
 }
 

@@ -111,6 +111,8 @@ typedef struct ss__gguf_tensor {
 /* Maps and validates path. Errors: SS_ERR_IO (cannot open/read),
  * SS_ERR_FORMAT (not GGUF, truncated, corrupt), SS_ERR_NOMEM. */
 int ss__gguf_open(const char *path, ss__gguf **out);
+/* The same from an open regular file of fsize bytes (fd stays the caller's). */
+int ss__gguf_open_fd(int fd, uint64_t fsize, const char *path, ss__gguf **out);
 void ss__gguf_close(ss__gguf *g);
 /* 1 if the file at path starts with the GGUF magic (no error recorded). */
 int ss__gguf_sniff(const char *path);

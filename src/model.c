@@ -265,8 +265,91 @@ static int by_len(const void *a, const void *b)
 
 #define EMBED_BATCH 64
 
+/* ------------------------------------------------ text the vocabulary lacks
+ * A script the vocabulary does not cover becomes one [UNK] piece per run of
+ * unknown characters, so that any two such texts had the same tokens and a
+ * cosine of 1 ("ありがとう" = "東京は日本の首都です"). For a text that is
+ * mostly unknown (share >= SS__UNK_MOST of its characters, spaces aside) the
+ * vector is blended with a hashed bag of its unknown characters and
+ * character pairs (weight = the share): texts with the same characters stay
+ * alike, others do not. Known text is never touched (its vector is the
+ * model's, bit for bit). */
+#define SS__UNK_MOST 0.5
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* adds the pseudo-random unit-scale vector of feature f to h */
+static void add_feature(float *h, int C, uint64_t f)
+{
+    uint64_t r = mix64(f);
+    for (int j = 0; j < C; j++) {
+        r = mix64(r);
+        h[j] += (float)((double)(r >> 11) * (2.0 / 9007199254740992.0) - 1.0);
+    }
+}
+
+/* The next code point of UTF-8 s (valid: the normalizer made it so). */
+static uint32_t next_cp(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    uint32_t c = *s++;
+    int k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
+    if (k) c &= 0x3Fu >> k;
+    while (k-- && (*s & 0xC0) == 0x80) c = (c << 6) | (*s++ & 0x3F);
+    *p = s;
+    return c;
+}
+
+/* Share of text's characters inside [UNK] pieces; with h (C floats, may be
+ * NULL) the hashed bag of those characters and pairs (not normalized). */
+static int unknown_share(ss_tokenizer *tok, const char *text, size_t len, float *h, int C, double *share)
+{
+    char **pieces;
+    size_t np;
+    *share = 0;
+    int rc = ss_tokenizer_encode_pieces(tok, text, len, &pieces, &np);
+    if (rc) return rc;
+    int unk = ss_tokenizer_unk_id(tok);
+    size_t all = 0, unknown = 0;
+    if (h) memset(h, 0, sizeof *h * (size_t)C);
+    for (size_t i = 0; i < np; i++) {
+        int is_unk = ss_tokenizer_piece_to_id(tok, pieces[i]) == unk;
+        uint32_t prev = 0;
+        for (const unsigned char *p = (const unsigned char *)pieces[i]; *p;) {
+            uint32_t c = next_cp(&p);
+            if (c == 0x2581 || c == ' ') { /* SentencePiece's space */
+                prev = 0;
+                continue;
+            }
+            all++;
+            if (!is_unk) continue;
+            unknown++;
+            if (h) {
+                add_feature(h, C, c);
+                if (prev) add_feature(h, C, ((uint64_t)prev << 32 | c) ^ 0x5bd1e995ULL << 21);
+            }
+            prev = c;
+        }
+    }
+    ss_free(pieces);
+    *share = all ? (double)unknown / (double)all : 0;
+    return SS_OK;
+}
+
 int ss_embed(ss_model *m, const char *const *texts, const size_t *lens, size_t n, int batch_size,
              float *out)
+{
+    return ss_embed_ex(m, texts, lens, n, batch_size, out, NULL);
+}
+
+int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens, size_t n, int batch_size,
+                float *out, float *unknown)
 {
     if (!m || (n && (!texts || !out))) return ss__fail(SS_ERR_ARG, "ss_embed: NULL argument");
     if (batch_size < 0) return ss__fail(SS_ERR_ARG, "ss_embed: batch size %d", batch_size);
@@ -323,10 +406,37 @@ int ss_embed(ss_model *m, const char *const *texts, const size_t *lens, size_t n
             if (b.lengths[i] == 0) b.mask[(size_t)i * b.T] = 1;
         const float *e;
         rc = ss__encoder_forward(m->runtime, &m->cfg, m->params, &b, 0, 0.0f, 0, &e);
+        if (rc) {
+            ss_batch_free(&b);
+            break;
+        }
+        int unk = ss_tokenizer_unk_id(m->tok);
+        for (int i = 0; i < k && !rc; i++) {
+            float *o = out + order[s + i].idx * (size_t)C;
+            memcpy(o, e + (size_t)i * C, sizeof(float) * (size_t)C);
+            if (unknown) unknown[order[s + i].idx] = 0;
+            int has_unk = 0;
+            for (int t = 0; t < b.lengths[i] && !has_unk; t++) has_unk = b.ids[(size_t)i * b.T + t] == unk;
+            if (!has_unk) continue;
+            float *h = ss__malloc(sizeof *h * (size_t)C);
+            double share = 0;
+            if (!h) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+            else rc = unknown_share(m->tok, bt[i], bl[i], h, C, &share);
+            if (!rc && unknown) unknown[order[s + i].idx] = (float)share;
+            double hn = 0;
+            for (int j = 0; !rc && j < C; j++) hn += (double)h[j] * h[j];
+            if (!rc && share >= SS__UNK_MOST && hn > 0) {
+                double on = 0, w = share, a = (1 - w), bw = w / sqrt(hn);
+                for (int j = 0; j < C; j++) {
+                    o[j] = (float)(a * o[j] + bw * h[j]);
+                    on += (double)o[j] * o[j];
+                }
+                on = on > 0 ? 1 / sqrt(on) : 0;
+                for (int j = 0; j < C; j++) o[j] = (float)(o[j] * on);
+            }
+            ss_free(h);
+        }
         ss_batch_free(&b);
-        if (rc) break;
-        for (int i = 0; i < k; i++)
-            memcpy(out + order[s + i].idx * (size_t)C, e + (size_t)i * C, sizeof(float) * (size_t)C);
     }
     ss_free(order);
     ss_free(bt);

@@ -2,10 +2,12 @@
  * carries its tokenizer, so that one file is all a user needs. */
 #include "config.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -14,6 +16,7 @@
 #include "layers.h"
 #include "model.h"
 #include "model_file.h"
+#include "textio.h"
 
 static const char *const pool_names[] = {"mean", "cls", "max"}; /* by SS_POOL_* */
 
@@ -282,6 +285,33 @@ int ss_model_load(const char *path, ss_model **out)
     rc = ss__model_file_read(g, out);
     ss__gguf_close(g);
     if (!rc) ss__clear_error();
+    return rc;
+}
+
+int ss__vocab_load(const char *path, ss_tokenizer **out)
+{
+    *out = NULL;
+    int fd;
+    uint64_t size;
+    int rc = ss__open_regular(path, &fd, &size);
+    if (rc) return rc;
+    char magic[4];
+    ssize_t k;
+    do k = pread(fd, magic, 4, 0);
+    while (k < 0 && errno == EINTR);
+    if (k == 4 && !memcmp(magic, "GGUF", 4)) {
+        ss__gguf *g;
+        rc = ss__gguf_open_fd(fd, size, path, &g);
+        if (!rc) {
+            ss_config c;
+            rc = read_config(g, &c);
+            if (!rc) rc = read_tokenizer(g, out);
+            ss__gguf_close(g);
+        }
+    } else {
+        rc = ss__tokenizer_load_fd(fd, size, path, out);
+    }
+    close(fd);
     return rc;
 }
 

@@ -38,6 +38,14 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype);
 int ss__model_file_read(const ss__gguf *g, ss_model **out);
 /* Only the embedded tokenizer of a model file (with its normalization). */
 int ss__model_file_tokenizer(const char *path, ss_tokenizer **out);
+/* A vocabulary: a SentencePiece model, or a model file's tokenizer (told by
+ * the GGUF magic), from one open of a regular file (a FIFO or a device is
+ * refused before anything is read). */
+int ss__vocab_load(const char *path, ss_tokenizer **out);
+/* A SentencePiece model from an open regular file of size bytes; larger
+ * than SS__TOKENIZER_MAX is refused before reading. */
+#define SS__TOKENIZER_MAX ((uint64_t)64 << 20)
+int ss__tokenizer_load_fd(int fd, uint64_t size, const char *path, ss_tokenizer **out);
 /* Hex SHA-256 (64 chars + NUL) of a buffer. */
 int ss__sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -331,6 +331,14 @@ int ss_store_open(const char *path, int flags, ss_store **out)
     if (!out) return ss__fail(SS_ERR_ARG, "ss_store_open: NULL out");
     *out = NULL;
     if (!path || !*path) return ss__fail(SS_ERR_ARG, "ss_store_open: no path");
+    /* A database is a file path. SQLite would take "file:..." as a URI
+     * (mode=memory: nothing written; and stat() saw another name than SQLite
+     * opened) and ":memory:" as no file at all: refused, both ways. */
+    if (!strncmp(path, "file:", 5) || !strcmp(path, ":memory:"))
+        return ss__fail(SS_ERR_ARG,
+                        "%s: SQLite URIs and :memory: are not supported: give a file path (./%s for a file of "
+                        "that name)",
+                        path, path);
     int ro = (flags & SS_STORE_READONLY) != 0;
     struct stat sb;
     if (stat(path, &sb) != 0) {
@@ -361,7 +369,10 @@ int ss_store_open(const char *path, int flags, ss_store **out)
     if (!rc) rc = check_schema(s);
     /* a WAL database in a directory nobody may write (a read-only mount, a
      * shared archive) cannot get its -shm file: read it as immutable */
-    if (rc && ro && s->db && (sqlite3_extended_errcode(s->db) & 0xff) == SQLITE_CANTOPEN && !dir_writable(path)) {
+    /* (SQLITE_CANTOPEN when the -shm cannot be made, SQLITE_READONLY when
+     * it cannot be initialised: a read-only file in a read-only directory) */
+    int prim = s->db ? sqlite3_extended_errcode(s->db) & 0xff : 0;
+    if (rc && ro && s->db && (prim == SQLITE_CANTOPEN || prim == SQLITE_READONLY) && !dir_writable(path)) {
         sqlite3_close_v2(s->db);
         s->db = NULL;
         char *uri = immutable_uri(path);
@@ -512,6 +523,12 @@ static int find_text(ss_store *s, sqlite3_stmt *st, const char *text, size_t len
 }
 
 #define FIND_SQL "SELECT id FROM documents WHERE hash = ?1 AND text = ?2 LIMIT 1"
+/* The next document number: above every number ever given (meta next_doc,
+ * kept by add and delete), so that a number is never reused: a stale number
+ * in a user's hands names nothing rather than another text. */
+#define NEXT_DOC_SQL                                                                                             \
+    "max(coalesce((SELECT value FROM meta WHERE key = 'next_doc'), 1), "                                        \
+    "coalesce((SELECT max(id) FROM documents), 0) + 1)"
 
 static int check_doc(const ss_doc *d, size_t i)
 {
@@ -717,8 +734,8 @@ static int normalized(const float *x, int d, float *out, size_t which)
         ss += (double)x[j] * x[j];
     }
     if (!(ss > 0)) return ss__fail(SS_ERR_NUMERIC, "vector %zu: zero vector", which + 1);
-    float inv = (float)(1.0 / sqrt(ss));
-    for (int j = 0; j < d; j++) out[j] = x[j] * inv;
+    double inv = 1.0 / sqrt(ss); /* in double: denormal vectors (1/|x| beyond float) */
+    for (int j = 0; j < d; j++) out[j] = (float)((double)x[j] * inv);
     return SS_OK;
 }
 
@@ -760,9 +777,11 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
     if (!rc) rc = ss__store_prepare(s, FIND_SQL, &find);
     if (!rc)
         rc = ss__store_prepare(s,
-                               "INSERT INTO documents(text, hash, source, ext_id, meta, block, slot) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                               "INSERT INTO documents(text, hash, source, ext_id, meta, block, slot, id) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                                &ins);
+    int64_t next_doc = 0;
+    if (!rc) rc = query_int(s, "SELECT " NEXT_DOC_SQL, &next_doc);
     if (!rc && s->has_fts)
         rc = ss__store_prepare(s, "INSERT INTO documents_fts(rowid, text) VALUES (?1, ?2)", &fts);
     for (size_t i = 0; i < n && !rc; i++) {
@@ -785,6 +804,7 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
         else sqlite3_bind_null(ins, 5);
         sqlite3_bind_int64(ins, 6, block);
         sqlite3_bind_int(ins, 7, slot);
+        sqlite3_bind_int64(ins, 8, next_doc);
         int r = sqlite3_step(ins);
         if (r == SQLITE_CONSTRAINT_CHECK) {
             rc = ss__fail(SS_ERR_FORMAT, "document %zu: metadata is not valid JSON", i + 1);
@@ -807,8 +827,10 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
         normalized(vecs + i * d, s->dim, x, i);
         appender_put(s, &a, id, x);
         count++;
+        next_doc = id + 1;
     }
     if (!rc) rc = flush_run(s, &a.u);
+    if (!rc && count) rc = set_meta(s, "next_doc", NULL, next_doc, 1);
     sqlite3_finalize(find);
     sqlite3_finalize(ins);
     sqlite3_finalize(fts);
@@ -895,6 +917,9 @@ static int delete_run(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
 {
     size_t count = 0;
     int rc = ss__store_exec(s, "BEGIN IMMEDIATE");
+    /* the high-water mark first: deleting the last document must not give
+     * its number to the next one (databases from before the mark get it here) */
+    if (!rc) rc = ss__store_exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_doc', " NEXT_DOC_SQL ")");
     if (!rc) rc = delete_where(s, sel, &count);
     sqlite3_finalize(sel);
     if (!rc) rc = commit(s);
@@ -911,17 +936,22 @@ int ss_store_delete(ss_store *s, const char *id, size_t *deleted)
     int rc = writable(s);
     if (rc) return rc;
     sqlite3_stmt *sel;
-    rc = ss__store_prepare(s,
-                           "SELECT id, block, slot FROM documents WHERE ext_id = ?1 "
-                           "UNION SELECT id, block, slot FROM documents WHERE id = ?2 AND ext_id IS NULL",
-                           &sel);
+    rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE ext_id = ?1", &sel);
     if (rc) return rc;
     sqlite3_bind_text(sel, 1, id, -1, SQLITE_STATIC);
-    char *end;
-    errno = 0;
-    long long num = strtoll(id, &end, 10);
-    if (*id && !*end && !errno && num > 0) sqlite3_bind_int64(sel, 2, num);
-    else sqlite3_bind_null(sel, 2);
+    return delete_run(s, sel, deleted);
+}
+
+int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted)
+{
+    if (deleted) *deleted = 0;
+    if (!s) return ss__fail(SS_ERR_ARG, "ss_store_delete_doc: NULL store");
+    int rc = writable(s);
+    if (rc) return rc;
+    sqlite3_stmt *sel;
+    rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE id = ?1", &sel);
+    if (rc) return rc;
+    sqlite3_bind_int64(sel, 1, doc);
     return delete_run(s, sel, deleted);
 }
 

@@ -507,8 +507,10 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         }
         if (!rc && !(ss > 0)) rc = ss__fail(SS_ERR_NUMERIC, "query %zu: zero vector", j + 1);
         if (rc) break;
-        float inv = (float)(1.0 / sqrt(ss));
-        for (size_t i = 0; i < d; i++) qn[j * d + i] = q[j * d + i] * inv;
+        /* in double: for a vector of denormals 1/|q| overflows a float
+         * (inf, then NaN scores in arbitrary order) */
+        double inv = 1.0 / sqrt(ss);
+        for (size_t i = 0; i < d; i++) qn[j * d + i] = (float)((double)q[j * d + i] * inv);
     }
     if (!rc && !stream && o->source) rc = source_mask(s, o->source, &allow);
     if (!rc && stream) {

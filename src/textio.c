@@ -36,6 +36,7 @@ struct ss__lines {
     size_t cap, start, end;
     long lineno;
     int eof;
+    long long size; /* a regular file's size, else -1 */
 };
 
 enum { ZIN_CAP = 1 << 16 };
@@ -77,7 +78,9 @@ int ss__lines_open(const char *path, ss__lines **out)
         ss__lines_close(r);
         return ss__fail(SS_ERR_IO, "%s: is a directory", name);
     }
+    r->size = -1;
     if (S_ISREG(st.st_mode)) {
+        r->size = (long long)st.st_size;
         r->mode = SRC_GZFILE;
         if (!(r->gz = gzdopen(fd, "rb"))) {
             close(fd);
@@ -190,6 +193,9 @@ static int fill(ss__lines *r)
         r->start = 0;
     }
     if (r->end == r->cap) {
+        if (r->end >= SS__LINE_MAX)
+            return ss__fail(SS_ERR_FORMAT, "%s:%ld: line longer than %zu MiB", r->name, r->lineno + 1,
+                            SS__LINE_MAX >> 20);
         size_t ncap = r->cap * 2;
         char *nb = ss__realloc(r->buf, ncap);
         if (!nb) return ss__fail(SS_ERR_NOMEM, "%s:%ld: out of memory (line of %zu bytes)",
@@ -270,6 +276,11 @@ int ss__lines_next(ss__lines *r, const char **line, size_t *len)
 }
 
 long ss__lines_lineno(const ss__lines *r) { return r->lineno; }
+long long ss__lines_size(ss__lines *r)
+{
+    /* gzdirect reads the first buffer to tell plain from gzip */
+    return r->mode == SRC_GZFILE && r->size >= 0 && gzdirect(r->gz) ? r->size : -1;
+}
 const char *ss__lines_name(const ss__lines *r) { return r->name; }
 
 void ss__lines_close(ss__lines *r)
@@ -282,6 +293,30 @@ void ss__lines_close(ss__lines *r)
     ss_free(r->name);
     ss_free(r->buf);
     ss_free(r);
+}
+
+int ss__open_regular(const char *path, int *fdp, uint64_t *size)
+{
+    *fdp = -1;
+    int fd;
+    do fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ss__fail(SS_ERR_IO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    *fdp = fd;
+    *size = (uint64_t)st.st_size;
+    return SS_OK;
 }
 
 /* ------------------------------------------------------------ atomic writes */
@@ -318,21 +353,146 @@ static void sweep_stale(const char *path)
     ss_free(dir);
 }
 
+/* "/dev/stdout", "/dev/stderr", "/dev/fd/N", "/proc/self/fd/N":
+ * the descriptor it names (written through a dup, so that the offset and
+ * O_APPEND of the caller's redirection are kept), else -1. */
+static int fd_path(const char *path)
+{
+    if (!strcmp(path, "/dev/stdout")) return 1;
+    if (!strcmp(path, "/dev/stderr")) return 2;
+    const char *n = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+    if (!n || !*n) return -1;
+    char *end;
+    long fd = strtol(n, &end, 10);
+    return *end || fd < 0 || fd > 1 << 20 ? -1 : (int)fd;
+}
+
+/* A path whose last component is a symbolic link, followed to what it
+ * names (also when that does not exist yet): malloc'd, NULL when out of
+ * memory. Links in the directories above need no resolving (a rename in a
+ * linked directory replaces the file in its target). */
+static char *follow_links(const char *path, int *err)
+{
+    char *cur = ss__strdup(path);
+    *err = 0;
+    for (int hop = 0; cur; hop++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) return cur;
+        if (hop == 40) {
+            *err = ELOOP;
+            return cur;
+        }
+        size_t cap = (size_t)st.st_size + 1 > 256 ? (size_t)st.st_size + 1 : 256;
+        char *t = ss__malloc(cap);
+        ssize_t k = t ? readlink(cur, t, cap - 1) : -1;
+        if (k < 0) {
+            ss_free(t);
+            if (!t) {
+                ss_free(cur);
+                return NULL;
+            }
+            return cur; /* changed meanwhile: let the open report it */
+        }
+        t[k] = '\0';
+        const char *slash = strrchr(cur, '/');
+        if (t[0] == '/' || !slash) {
+            ss_free(cur);
+            cur = t;
+            continue;
+        }
+        size_t dl = (size_t)(slash - cur) + 1;
+        char *j = ss__malloc(dl + (size_t)k + 1);
+        if (j) {
+            memcpy(j, cur, dl);
+            memcpy(j + dl, t, (size_t)k + 1);
+        }
+        ss_free(t);
+        ss_free(cur);
+        cur = j;
+    }
+    return NULL;
+}
+
+/* The temporary files being written, for ss__atomic_unlink_live(): a slot
+ * is set once the name is complete and cleared before the name is freed. */
+#define LIVE_MAX 8
+static char *volatile live[LIVE_MAX];
+
+static void live_add(char *tmp)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (__sync_bool_compare_and_swap(&live[i], NULL, tmp)) return;
+}
+
+static void live_remove(const char *tmp)
+{
+    for (int i = 0; i < LIVE_MAX; i++)
+        if (live[i] == tmp) __sync_bool_compare_and_swap(&live[i], (char *)tmp, NULL);
+}
+
+void ss__atomic_unlink_live(void)
+{
+    for (int i = 0; i < LIVE_MAX; i++) {
+        char *t = live[i];
+        if (t) unlink(t);
+    }
+}
+
 int ss__atomic_open(ss__atomic *a, const char *path)
 {
     memset(a, 0, sizeof *a);
-    size_t n = strlen(path);
-    a->path = ss__strdup(path);
+    int lerr = 0;
+    a->path = follow_links(path, &lerr);
+    if (!a->path) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (lerr) {
+        ss__atomic_abort(a);
+        return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(lerr));
+    }
+    /* A device, a FIFO, a socket or a descriptor is written in place: a
+     * rename would replace /dev/null with a regular file. Only regular files
+     * (and absent paths) are replaced atomically. */
+    int fd = fd_path(path);
+    struct stat st;
+    if (fd >= 0) {
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0) {
+            int e = errno;
+            ss__atomic_abort(a);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        a->inplace = 1;
+    } else if (stat(a->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ss__atomic_abort(a);
+        return ss__fail(SS_ERR_IO, "%s: is a directory", path);
+    } else if (stat(a->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* no O_TRUNC: meaningless on these, and no O_CREAT: it exists */
+        do fd = open(a->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+        if (fd < 0) {
+            int e = errno;
+            ss__atomic_abort(a);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        a->inplace = 1;
+    }
+    if (a->inplace) {
+        if (!(a->f = fdopen(fd, "wb"))) {
+            int e = errno;
+            close(fd);
+            ss__atomic_abort(a);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        return SS_OK;
+    }
+    size_t n = strlen(a->path);
     a->tmp = ss__malloc(n + 40);
-    if (!a->path || !a->tmp) {
-        ss_free(a->tmp); /* not a file yet: abort must not unlink it */
-        a->tmp = NULL;
+    if (!a->tmp) {
         ss__atomic_abort(a);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
     }
-    sweep_stale(path);
-    snprintf(a->tmp, n + 40, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
-    int fd = mkstemp(a->tmp);
+    sweep_stale(a->path);
+    snprintf(a->tmp, n + 40, "%s.tmp.%ld.XXXXXX", a->path, (long)getpid());
+    fd = mkstemp(a->tmp);
     if (fd < 0) {
         int e = errno;
         ss_free(a->tmp);
@@ -340,6 +500,7 @@ int ss__atomic_open(ss__atomic *a, const char *path)
         ss__atomic_abort(a);
         return ss__fail(SS_ERR_IO, "%s: cannot create: %s", path, strerror(e));
     }
+    live_add(a->tmp);
     a->f = fdopen(fd, "wb");
     if (!a->f) {
         int e = errno;
@@ -348,6 +509,27 @@ int ss__atomic_open(ss__atomic *a, const char *path)
         return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
     }
     return SS_OK;
+}
+
+int ss__atomic_check(const char *path)
+{
+    int lerr = 0;
+    char *p = follow_links(path, &lerr);
+    if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    struct stat st;
+    int rc = SS_OK;
+    if (lerr) rc = ss__fail(SS_ERR_IO, "%s: %s", path, strerror(lerr));
+    else if (fd_path(path) >= 0 || (stat(p, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+        /* written in place at the end: opening a FIFO now would wait for
+         * (and then leave) its reader */
+        if (fd_path(path) < 0 && access(p, W_OK) != 0) rc = ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
+    } else {
+        ss__atomic a;
+        rc = ss__atomic_open(&a, path);
+        if (!rc) ss__atomic_abort(&a);
+    }
+    ss_free(p);
+    return rc;
 }
 
 /* After a rename, the directory entry is made durable too (best effort: the
@@ -373,11 +555,14 @@ int ss__atomic_commit(ss__atomic *a)
 {
     int rc = SS_OK;
     errno = 0; /* an error flag left by an earlier write has no errno of its own */
-    if (fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0)
+    if (fflush(a->f) != 0 || ferror(a->f))
         rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, errno ? strerror(errno) : "write error");
+    /* a pipe or a terminal cannot be synced (EINVAL, ENOTSUP): nothing to make durable */
+    else if (fsync(fileno(a->f)) != 0 && !(a->inplace && (errno == EINVAL || errno == ENOTSUP || errno == EROFS)))
+        rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
     if (fclose(a->f) != 0 && !rc) rc = ss__fail(SS_ERR_IO, "%s: write failed: %s", a->path, strerror(errno));
     a->f = NULL;
-    if (!rc) {
+    if (!rc && !a->inplace) {
         /* mkstemp makes 0600; a model or vocabulary is an ordinary file */
         mode_t um = umask(0);
         umask(um);
@@ -386,6 +571,7 @@ int ss__atomic_commit(ss__atomic *a)
             rc = ss__fail(SS_ERR_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
         else {
             sync_dir(a->path);
+            live_remove(a->tmp);
             ss_free(a->tmp);
             a->tmp = NULL;
         }
@@ -398,7 +584,10 @@ void ss__atomic_abort(ss__atomic *a)
 {
     if (a->f) fclose(a->f);
     a->f = NULL;
-    if (a->tmp) unlink(a->tmp);
+    if (a->tmp) {
+        unlink(a->tmp);
+        live_remove(a->tmp);
+    }
     ss_free(a->tmp);
     ss_free(a->path);
     a->tmp = a->path = NULL;

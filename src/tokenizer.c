@@ -4,10 +4,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "normalize.h"
 #include "spm.h"
+#include "textio.h"
+#include "model_file.h"
 
 struct ss_tokenizer {
     ss__spm *spm;
@@ -30,35 +33,48 @@ int ss_tokenizer_load_bytes(const void *data, size_t len, ss_tokenizer **out)
     return SS_OK;
 }
 
+int ss__tokenizer_load_fd(int fd, uint64_t size, const char *path, ss_tokenizer **out)
+{
+    *out = NULL;
+    if (size > SS__TOKENIZER_MAX)
+        return ss__fail(SS_ERR_FORMAT, "%s: %llu bytes: too large for a SentencePiece model (at most %d MiB)", path,
+                        (unsigned long long)size, (int)(SS__TOKENIZER_MAX >> 20));
+    /* one byte more than the size: a file that grows meanwhile is noticed */
+    size_t cap = (size_t)size + 1, len = 0;
+    char *buf = ss__malloc(cap);
+    if (!buf) return ss__fail(SS_ERR_NOMEM, "%s: out of memory", path);
+    for (;;) {
+        ssize_t n = pread(fd, buf + len, cap - len, (off_t)len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            ss_free(buf);
+            return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(e));
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+        if (len == cap) {
+            ss_free(buf);
+            return ss__fail(SS_ERR_IO, "%s: changed while being read", path);
+        }
+    }
+    int rc = ss_tokenizer_load_bytes(buf, len, out);
+    ss_free(buf);
+    if (rc) ss__fail_prefix(rc, "%s", path); /* name the file in SentencePiece's message */
+    return rc;
+}
+
 int ss_tokenizer_load(const char *path, ss_tokenizer **out)
 {
     if (!out || !path) return ss__fail(SS_ERR_ARG, "ss_tokenizer_load: NULL argument");
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ss__fail(SS_ERR_IO, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            cap = cap ? cap * 2 : 1 << 20;
-            char *nb = ss__realloc(buf, cap);
-            if (!nb) {
-                ss_free(buf);
-                fclose(f);
-                return ss__fail(SS_ERR_NOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    int rc = err ? ss__fail(SS_ERR_IO, "%s: read error", path)
-                 : ss_tokenizer_load_bytes(buf, len, out);
-    ss_free(buf);
-    if (rc && !err) ss__fail_prefix(rc, "%s", path); /* name the file in SentencePiece's message */
+    int fd;
+    uint64_t size;
+    int rc = ss__open_regular(path, &fd, &size);
+    if (rc) return rc;
+    rc = ss__tokenizer_load_fd(fd, size, path, out);
+    close(fd);
+    if (!rc) ss__clear_error();
     return rc;
 }
 

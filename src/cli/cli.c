@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -133,4 +134,46 @@ int cli_finish_stdout(int rc)
         if (!rc) rc = cli_error("stdout: write error: %s", strerror(errno));
     }
     return rc;
+}
+
+void cli_unknown_check(cli_unknown *u, const float *share, size_t n, const char *what, long long first_no)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!(share[i] >= 0.5f)) continue;
+        u->n++;
+        if (u->shown >= 3) continue;
+        u->shown++;
+        fflush(stdout);
+        if (first_no > 0)
+            fprintf(stderr, "semsearch: warning: %s %lld: ", what, first_no + (long long)i);
+        else
+            fprintf(stderr, "semsearch: warning: %s: ", what);
+        fprintf(stderr, "%.0f%% of the text is unknown to the model's vocabulary (a script it does not cover): "
+                        "it is matched by its characters only\n", 100.0 * share[i]);
+    }
+}
+
+void cli_unknown_summary(const cli_unknown *u, const char *things)
+{
+    if (u->n > u->shown)
+        fprintf(stderr, "semsearch: warning: %lld %s in all are mostly unknown to the model's vocabulary\n", u->n,
+                things);
+}
+
+int cli_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-")) return 0;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cli_output_not_input(const char *cmd, const char *out, const char *const *inputs, int n)
+{
+    for (int i = 0; out && i < n; i++)
+        if (cli_same_file(out, inputs[i])) {
+            cli_error("%s: the output %s is the input %s: choose another output", cmd, out, inputs[i]);
+            return 2;
+        }
+    return 0;
 }

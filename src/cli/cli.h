@@ -36,6 +36,24 @@ char *cli_data_path(const char *rel);
 /* Flushes stdout; reports a write error (full disk, closed pipe). */
 int cli_finish_stdout(int rc);
 
+/* Counts texts that are mostly unknown to the vocabulary (ss_embed_ex's
+ * share >= 0.5) and warns, for the first few, "WHAT: NN% of the text is
+ * unknown to the vocabulary ..."; cli_unknown_summary() tells the rest. */
+typedef struct cli_unknown {
+    long long n;
+    int shown;
+} cli_unknown;
+void cli_unknown_check(cli_unknown *u, const float *share, size_t n, const char *what, long long first_no);
+void cli_unknown_summary(const cli_unknown *u, const char *things);
+
+/* Whether a and b name one existing regular file (links and hard links
+ * included; "-" is never a file). */
+int cli_same_file(const char *a, const char *b);
+/* Refuses an output that is one of the inputs (it would be replaced by the
+ * command's output): prints "CMD: the output ... is the input ..." and
+ * returns 2, else 0. */
+int cli_output_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
+
 #define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
 #define CLI_DEFAULT_MODEL "models/en-base.gguf"
 

@@ -4,8 +4,10 @@
  * before the next is read, so memory does not grow with the input. The one
  * exception is npy, whose header holds the row count: with -o FILE the
  * header is rewritten in place at the end (the file is ours, seekable and
- * renamed into place only when complete); on stdout the vectors are spooled
- * to an unlinked temporary file in $TMPDIR and copied after the header. */
+ * renamed into place only when complete); on stdout, or -o naming a device,
+ * a FIFO or /dev/stdout (written in place, not seekable), the vectors are
+ * spooled to an unlinked temporary file in $TMPDIR and copied after the
+ * header. */
 #include "config.h"
 
 #include <errno.h>
@@ -52,7 +54,9 @@ typedef struct sink {
     FILE *f;          /* where vectors go: stdout, the -o temporary file or the spool */
     ss__atomic a;     /* -o FILE */
     int atomic;
-    FILE *spool;      /* npy on stdout */
+    FILE *spool;      /* npy on stdout, or -o written in place */
+    FILE *out;        /* where the spool is copied: stdout or the -o file */
+    const char *out_name;
     const char *name; /* for messages */
     char spool_name[4200];
     size_t count;
@@ -79,15 +83,16 @@ static int sink_open(sink *s, const char *path, int format, int dim)
     memset(s, 0, sizeof *s);
     s->format = format;
     s->dim = dim;
-    s->f = stdout;
-    s->name = "stdout";
+    s->f = s->out = stdout;
+    s->name = s->out_name = "stdout";
     if (path && strcmp(path, "-") != 0) {
         int rc = ss__atomic_open(&s->a, path);
         if (rc) return cli_lib_error(rc);
         s->atomic = 1;
-        s->f = s->a.f;
-        s->name = path;
-    } else if (format == FMT_NPY) {
+        s->f = s->out = s->a.f;
+        s->name = s->out_name = path;
+    }
+    if (format == FMT_NPY && (!s->atomic || s->a.inplace)) {
         const char *dir = getenv("TMPDIR");
         char tmpl[4096];
         snprintf(tmpl, sizeof tmpl, "%s/semsearch-embed.XXXXXX", dir && *dir ? dir : "/tmp");
@@ -104,7 +109,7 @@ static int sink_open(sink *s, const char *path, int format, int dim)
         snprintf(s->spool_name, sizeof s->spool_name, "%s (temporary file of the npy rows; set TMPDIR or use -o)", tmpl);
         s->name = s->spool_name;
     }
-    if (format == FMT_NPY && s->atomic) {
+    if (format == FMT_NPY && !s->spool) {
         char h[NPY_HEADER];
         npy_header(h, 0, dim); /* rewritten with the count at the end */
         if (fwrite(h, 1, sizeof h, s->f) != sizeof h) return write_error(s);
@@ -147,17 +152,17 @@ static int sink_close(sink *s, int failed)
         char h[NPY_HEADER];
         npy_header(h, s->count, s->dim);
         errno = 0;
-        if (s->atomic) {
+        if (!s->spool) {
             if (fseek(s->f, 0, SEEK_SET) != 0 || fwrite(h, 1, sizeof h, s->f) != sizeof h) rc = write_error(s);
         } else {
-            /* stdout: header, then the spooled rows (all of them spooled first) */
+            /* header, then the spooled rows (all of them spooled first) */
             if (fflush(s->spool) != 0 || fseek(s->spool, 0, SEEK_SET) != 0) rc = write_error(s);
-            s->name = "stdout";
-            if (!rc && fwrite(h, 1, sizeof h, stdout) != sizeof h) rc = write_error(s);
+            s->name = s->out_name;
+            if (!rc && fwrite(h, 1, sizeof h, s->out) != sizeof h) rc = write_error(s);
             char buf[1 << 16];
             size_t k;
             while (!rc && (k = fread(buf, 1, sizeof buf, s->spool)) > 0)
-                if (fwrite(buf, 1, k, stdout) != k) rc = write_error(s);
+                if (fwrite(buf, 1, k, s->out) != k) rc = write_error(s);
             if (!rc && ferror(s->spool)) rc = cli_error("temporary file: read error");
         }
     }
@@ -180,6 +185,8 @@ typedef struct chunk {
     const char **texts;
     size_t n;
     float *vecs; /* CHUNK_LINES x dim */
+    float unknown[CHUNK_LINES];
+    cli_unknown unk;
 } chunk;
 
 static int chunk_push(chunk *c, const char *line, size_t len)
@@ -204,8 +211,9 @@ static int chunk_flush(chunk *c, ss_model *m, int batch, sink *s)
 {
     if (!c->n) return 0;
     for (size_t i = 0; i < c->n; i++) c->texts[i] = c->buf + c->off[i];
-    int rc = ss_embed(m, c->texts, c->lens, c->n, batch, c->vecs);
+    int rc = ss_embed_ex(m, c->texts, c->lens, c->n, batch, c->vecs, c->unknown);
     if (rc) return cli_lib_error(rc);
+    cli_unknown_check(&c->unk, c->unknown, c->n, "input line", (long long)s->count + 1);
     rc = sink_write(s, c->vecs, c->n);
     c->n = 0;
     c->len = 0;
@@ -282,6 +290,11 @@ int cmd_embed(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         if (strcmp(argv[i], "-") != 0 && access(argv[i], R_OK) != 0)
             return cli_error("%s: %s", argv[i], strerror(errno));
+    if (out && cli_output_not_input("embed", out, (const char *const *)argv + optind, argc - optind)) return 2;
+    if (out && cli_same_file(out, model_path)) {
+        cli_error("embed: the output %s is the model: choose another output", out);
+        return 2;
+    }
     if (threads) ss_set_threads((int)threads);
 
     char *mp = cli_model_path(model_path, NULL);
@@ -307,6 +320,7 @@ int cmd_embed(int argc, char **argv)
         for (int i = optind; i < argc && !rc; i++) rc = embed_file(argv[i], &ch, m, (int)batch, &s);
         if (!rc) rc = chunk_flush(&ch, m, (int)batch, &s);
         rc = sink_close(&s, rc);
+        cli_unknown_summary(&ch.unk, "input lines");
         if (!rc && out && strcmp(out, "-") != 0)
             fprintf(stderr, "semsearch: wrote %zu vectors of %d floats to %s\n", s.count, dim, out);
     }

@@ -482,6 +482,11 @@ int cmd_eval(int argc, char **argv)
         }
     }
 
+    if (plot_path && (cli_output_not_input("eval --plot", plot_path, (const char *const *)files, nfiles) ||
+                      cli_same_file(plot_path, model_path))) {
+        if (cli_same_file(plot_path, model_path)) cli_error("eval --plot: the output %s is the model", plot_path);
+        return 2;
+    }
     ss_model *model = NULL;
     char *def = NULL;
     if (!baseline_only) {

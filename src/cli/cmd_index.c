@@ -63,6 +63,8 @@ typedef struct indexer {
     size_t *lens;
     ss_doc *fresh;
     float *vecs;
+    float *unknown;
+    cli_unknown unk;
     const char *source;
     /* counts and progress */
     long long lines, added, dups, empty;
@@ -123,7 +125,8 @@ static int flush(indexer *x)
     }
     size_t added = 0;
     if (nn) {
-        rc = ss_embed(x->sm.model, x->texts, x->lens, nn, 0, x->vecs);
+        rc = ss_embed_ex(x->sm.model, x->texts, x->lens, nn, 0, x->vecs, x->unknown);
+        if (!rc) cli_unknown_check(&x->unk, x->unknown, nn, "a document", 0);
         if (!rc) rc = ss_store_add(x->store, x->fresh, x->vecs, nn, &added);
         if (rc) return cli_lib_error(rc);
     }
@@ -158,6 +161,8 @@ static int index_file(indexer *x, const char *path, const char *source)
     ss__lines *r;
     int rc = ss__lines_open(path, &r);
     if (rc) return cli_lib_error(rc);
+    x->bytes_done = 0;
+    x->bytes_total = ss__lines_size(r); /* from the open input: never opened twice */
     /* every document of a batch shares the source: flush at a file change */
     if ((rc = flush(x))) {
         ss__lines_close(r);
@@ -292,7 +297,8 @@ int cmd_index(int argc, char **argv)
     x.texts = calloc(x.batch, sizeof *x.texts);
     x.lens = calloc(x.batch, sizeof *x.lens);
     x.fresh = calloc(x.batch, sizeof *x.fresh);
-    if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh) rc = cli_error("out of memory");
+    x.unknown = calloc(x.batch, sizeof *x.unknown);
+    if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh || !x.unknown) rc = cli_error("out of memory");
     x.t0 = x.last_draw = now();
     if (!rc && re) rc = reembed(&x, model_path);
     else if (!rc) rc = store_model_load(x.store, model_path, &x.sm);
@@ -301,21 +307,9 @@ int cmd_index(int argc, char **argv)
     if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
         rc = cli_lib_error(rc);
     x.t0 = now();
-    if (!rc && optind == argc && !re) {
-        struct stat sb;
-        x.bytes_total = fstat(STDIN_FILENO, &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : -1;
-        rc = index_file(&x, "-", source);
-    }
+    if (!rc && optind == argc && !re) rc = index_file(&x, "-", source);
     for (int i = optind; i < argc && !rc; i++) {
         int is_stdin = !strcmp(argv[i], "-");
-        struct stat sb;
-        x.bytes_done = 0;
-        x.bytes_total = !is_stdin && stat(argv[i], &sb) == 0 ? (long long)sb.st_size : -1;
-        FILE *f = is_stdin ? NULL : fopen(argv[i], "rb");
-        if (f) { /* gzip: the size on disk says nothing of the lines */
-            if (fgetc(f) == 0x1f && fgetc(f) == 0x8b) x.bytes_total = -1;
-            fclose(f);
-        }
         rc = index_file(&x, argv[i], source ? source : is_stdin ? NULL : argv[i]);
     }
     if (x.lines || !re) draw(&x, 1);
@@ -325,7 +319,9 @@ int cmd_index(int argc, char **argv)
         fprintf(stderr, "semsearch: %lld lines: %lld added, %lld already stored, %lld empty; %s has %lld documents\n",
                 x.lines, x.added, x.dups, x.empty, db, total);
     }
+    cli_unknown_summary(&x.unk, "documents");
     if (x.own) batch_clear(&x);
+    free(x.unknown);
     ss__docin_free(x.din);
     free(x.docs);
     free(x.own);

@@ -61,7 +61,7 @@ static int load_vocab(const char *path, ss_tokenizer **tok)
                              CLI_DEFAULT_VOCAB);
         path = def;
     }
-    int rc = ss__gguf_sniff(path) ? ss__model_file_tokenizer(path, tok) : ss_tokenizer_load(path, tok);
+    int rc = ss__vocab_load(path, tok);
     free(def);
     return rc ? cli_lib_error(rc) : 0;
 }
@@ -123,6 +123,10 @@ static int model_init(int argc, char **argv)
     }
     if (cfg.d_model % cfg.n_heads) {
         cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
+        return 2;
+    }
+    if (cli_same_file(out, vocab)) {
+        cli_error("model init: the output %s is the vocabulary: choose another output", out);
         return 2;
     }
     ss_tokenizer *tok;

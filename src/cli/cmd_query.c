@@ -18,7 +18,8 @@ static const char query_usage[] =
     "usage: semsearch query [-d DB] [-m MODEL] [-k N] [options] [TEXT...]\n"
     "\n"
     "Prints the k documents nearest to TEXT (cosine similarity of the model's\n"
-    "vectors), best first: rank, score, id and text, tab-separated. Without\n"
+    "vectors), best first: rank, score, id and text, tab-separated (the id is\n"
+    "the document's external id, or #N, its number, when it has none). Without\n"
     "TEXT, answers one query per stdin line, with the query's line number as\n"
     "an extra first column.\n"
     "\n"
@@ -44,6 +45,7 @@ typedef struct querier {
     ss_store_query_opts o;
     int json, multi, dim;
     size_t batch;
+    cli_unknown unk;
 } querier;
 
 static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, const ss_hit *h, int n)
@@ -60,12 +62,16 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         ss_store_doc d;
         if (ss_store_get(x->store, h[i].doc, &d) != SS_OK) continue; /* deleted meanwhile */
         rank++;
-        char num[32];
-        snprintf(num, sizeof num, "%lld", (long long)d.doc);
-        const char *id = d.id ? d.id : num;
+        char *id = store_id_text(&d);
+        if (!id) { /* out of memory: the number at least */
+            ss_store_doc_clear(&d);
+            continue;
+        }
         if (x->json) {
+            /* JSON: the external id (null when none) and the number apart */
             printf("%s{\"rank\":%d,\"score\":%.6f,\"id\":", rank > 1 ? "," : "", rank, h[i].score);
-            store_json_string(id, strlen(id));
+            if (d.id) store_json_string(d.id, strlen(d.id));
+            else fputs("null", stdout);
             printf(",\"doc\":%lld,\"text\":", (long long)d.doc);
             store_json_string(d.text, strlen(d.text));
             if (d.source) {
@@ -82,6 +88,7 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
             store_tsv_field(d.text, strlen(d.text));
             putchar('\n');
         }
+        free(id);
         ss_store_doc_clear(&d);
     }
     if (x->json) fputs("]}\n", stdout);
@@ -100,7 +107,11 @@ static int answer(querier *x, const char *const *texts, const size_t *lens, cons
      * worker is left spinning on the cores the search is about to use. */
     int threads = ss_get_threads();
     if (n == 1) ss_set_threads(1);
-    if (!rc && (rc = ss_embed(x->sm.model, texts, lens, n, 0, q))) rc = cli_lib_error(rc);
+    float *unk = rc ? NULL : malloc(n * sizeof *unk);
+    if (!rc && !unk) rc = cli_error("out of memory");
+    if (!rc && (rc = ss_embed_ex(x->sm.model, texts, lens, n, 0, q, unk))) rc = cli_lib_error(rc);
+    if (!rc) cli_unknown_check(&x->unk, unk, n, x->multi ? "query line" : "the query", x->multi ? qno[0] : 0);
+    free(unk);
     if (n == 1) ss_set_threads(threads);
     if (!rc) {
         x->o.texts = texts;
@@ -242,6 +253,7 @@ int cmd_query(int argc, char **argv)
             rc = answer(&x, t, &tlen, &qno, 1);
         }
     }
+    cli_unknown_summary(&x.unk, "queries");
     free(text);
     store_model_free(&x.sm);
     ss_store_close(x.store);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "cmd_store.h"
 #include "normalize.h"
+#include "textio.h"
 
 /* ------------------------------------------------------------------ model */
 
@@ -101,6 +102,43 @@ void store_tsv_field(const char *s, size_t len)
     }
 }
 
+/* -------------------------------------------------------------------- ids */
+
+char *store_id_text(const ss_store_doc *d)
+{
+    char *t;
+    if (!d->id) {
+        t = malloc(24);
+        if (t) snprintf(t, 24, "#%lld", (long long)d->doc);
+        return t;
+    }
+    size_t n = strlen(d->id), hash = d->id[0] == '#';
+    if (!(t = malloc(n + hash + 1))) return NULL;
+    t[0] = '#';
+    memcpy(t + hash, d->id, n + 1);
+    return t;
+}
+
+int store_id_parse(const char *arg, int64_t *doc, const char **ext)
+{
+    *doc = 0;
+    *ext = NULL;
+    if (arg[0] != '#') {
+        *ext = arg;
+        return 0;
+    }
+    if (arg[1] == '#') {
+        *ext = arg + 1;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg + 1, &end, 10);
+    if (errno || end == arg + 1 || *end || v <= 0) return -1;
+    *doc = v;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ info */
 
 static const char info_usage[] =
@@ -174,7 +212,8 @@ static const char delete_usage[] =
     "usage: semsearch delete [-d DB] (--id ID | --source NAME)...\n"
     "\n"
     "Deletes documents and their vectors: by id (the id `semsearch query`\n"
-    "prints: the external id, or the document number of one without) or every\n"
+    "prints: the external id, or #N, the number of a document without one; an\n"
+    "external id starting with '#' is written with one more '#') or every\n"
     "document of a source. Prints how many were deleted; unknown ids are\n"
     "reported but are not an error.\n"
     "\n"
@@ -185,8 +224,25 @@ static const char delete_usage[] =
 static int delete_one(ss_store *s, const char *id, int is_source, size_t *total)
 {
     size_t n = 0;
-    int rc = is_source ? ss_store_delete_source(s, id, &n) : ss_store_delete(s, id, &n);
+    int64_t doc = 0;
+    const char *ext = id;
+    if (!is_source && store_id_parse(id, &doc, &ext))
+        return cli_error("delete: --id '%s': '#' and a document number expected (as query prints it)", id);
+    int rc = is_source ? ss_store_delete_source(s, id, &n) : ext ? ss_store_delete(s, ext, &n)
+                                                                 : ss_store_delete_doc(s, doc, &n);
     if (rc) return cli_lib_error(rc);
+    if (!n && !is_source && ext) {
+        /* the old habit: a bare number for a document without an external id */
+        char *e;
+        long long v = strtoll(ext, &e, 10);
+        ss_store_doc d;
+        if (*ext && !*e && v > 0 && ss_store_get(s, v, &d) == SS_OK) {
+            fprintf(stderr, "semsearch: delete: no document with id '%s' (document number %lld is written #%lld)\n",
+                    id, v, v);
+            ss_store_doc_clear(&d);
+            return 0;
+        }
+    }
     if (!n) fprintf(stderr, "semsearch: delete: no document with %s '%s'\n", is_source ? "source" : "id", id);
     *total += n;
     return 0;
@@ -228,15 +284,23 @@ int cmd_delete(int argc, char **argv)
     while (!rc && (c = getopt_long(argc, argv, "d:i:s:h", opts, NULL)) != -1) {
         if (c == 's') rc = delete_one(s, optarg, 1, &total);
         else if (c == 'i' && strcmp(optarg, "-") != 0) rc = delete_one(s, optarg, 0, &total);
-        else if (c == 'i') {
-            char *line = NULL;
-            size_t cap = 0;
-            ssize_t n;
-            while (!rc && (n = getline(&line, &cap, stdin)) >= 0) {
-                while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-                if (n) rc = delete_one(s, line, 0, &total);
+        else if (c == 'i') { /* ids from stdin, one a line (the line reader: bounded lines) */
+            ss__lines *r;
+            const char *line;
+            size_t n;
+            if ((rc = ss__lines_open("-", &r))) {
+                rc = cli_lib_error(rc);
+                break;
             }
-            free(line);
+            while (!rc && (rc = ss__lines_next(r, &line, &n)) == 1) {
+                rc = 0;
+                char *id = n ? strndup(line, n) : NULL;
+                if (n && !id) rc = cli_error("out of memory");
+                else if (n) rc = delete_one(s, id, 0, &total);
+                free(id);
+            }
+            if (rc > 1) rc = cli_lib_error(rc);
+            ss__lines_close(r);
         }
     }
     ss_store_close(s);

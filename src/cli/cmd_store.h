@@ -18,6 +18,15 @@ typedef struct store_model {
 int store_model_load(ss_store *s, const char *path, store_model *out);
 void store_model_free(store_model *m);
 
+/* The id `query` prints and `delete --id` takes: a document's external id,
+ * or "#N" (its number) for one without; an external id that starts with '#'
+ * gets one more '#' in front, so that the two never meet. malloc'd. */
+char *store_id_text(const ss_store_doc *d);
+/* The reverse: "#N" is document number N (*doc = N, *ext = NULL); "##..."
+ * is the external id "#..."; anything else is an external id. 0, or -1 for
+ * "#" followed by something that is not a number. */
+int store_id_parse(const char *arg, int64_t *doc, const char **ext);
+
 /* Writes text as a JSON string (invalid UTF-8 becomes U+FFFD). */
 void store_json_string(const char *s, size_t len);
 /* Writes text for a TSV field: tab, CR and LF become spaces. */

@@ -35,20 +35,27 @@ static int load_tokenizer(const char *path, ss_tokenizer **tok)
                                    CLI_DEFAULT_VOCAB);
         path = def;
     }
-    int rc = ss__gguf_sniff(path) ? ss__model_file_tokenizer(path, tok) : ss_tokenizer_load(path, tok);
+    int rc = ss__vocab_load(path, tok);
     free(def);
     return rc ? cli_lib_error(rc) : 0;
 }
 
 static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int special, long max_len)
 {
+    int bos = special ? ss_tokenizer_bos_id(tok) : -1, eos = special ? ss_tokenizer_eos_id(tok) : -1;
+    long budget = max_len > 0 ? max_len - (bos >= 0) - (eos >= 0) : -1; /* -1: no limit */
+    /* as the encoder's batches (ss_tokenizer_encode_batch): room for one token
+     * besides [CLS] and [SEP] ("budget -1" read as no limit ignored --max-len 1) */
+    if (max_len > 0 && budget < 1) {
+        cli_error("--max-len %ld leaves no room for a token beside [CLS] and [SEP] (--special): at least %ld", max_len,
+                  max_len - budget + 1);
+        return 2;
+    }
     ss__lines *r;
     int rc = ss__lines_open(path, &r);
     if (rc) return cli_lib_error(rc);
     const char *line;
     size_t len;
-    int bos = special ? ss_tokenizer_bos_id(tok) : -1, eos = special ? ss_tokenizer_eos_id(tok) : -1;
-    long budget = max_len > 0 ? max_len - (bos >= 0) - (eos >= 0) : -1;
     while ((rc = ss__lines_next(r, &line, &len)) == 1) {
         int32_t *ids = NULL;
         char **ps = NULL;
@@ -60,7 +67,7 @@ static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int 
             ss__lines_close(r);
             return 1;
         }
-        if (budget >= 0 && (long)n > budget) n = budget > 0 ? (size_t)budget : 0;
+        if (budget > 0 && (long)n > budget) n = (size_t)budget;
         int first = 1;
         if (bos >= 0) {
             fputs(pieces ? ss_tokenizer_id_to_piece(tok, bos) : "", stdout);
@@ -210,6 +217,10 @@ static int tokenizer_train(int argc, char **argv)
         if (argc == 1) return cli_usage(train_usage, 0);
         cli_error(n == 0 ? "tokenizer train: no --input given" : "tokenizer train: no --output given");
         return cli_usage(train_usage, 1);
+    }
+    if ((rc = cli_output_not_input("tokenizer train", o.output, inputs, n))) {
+        free(inputs);
+        return rc;
     }
     o.inputs = inputs;
     o.n_inputs = n;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +124,7 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
     if (stop_flag) { /* second time: the default action, now */
+        ss__atomic_unlink_live(); /* not a half-written checkpoint left behind */
         signal(sig, SIG_DFL);
         raise(sig);
         return;
@@ -515,6 +517,11 @@ int cmd_train(int argc, char **argv)
         cli_error("train: stdin ('-') can be read only once");
         goto usage_error;
     }
+    if (o.sched.min_lr > o.sched.lr) {
+        cli_error("train: --min-lr %g is above the peak --lr %g (the schedule decays from --lr to --min-lr)",
+                  o.sched.min_lr, o.sched.lr);
+        goto usage_error;
+    }
     if (threads) ss_set_threads(threads);
 
     int rc = 0, exit_code = 1;
@@ -526,6 +533,7 @@ int cmd_train(int argc, char **argv)
     memset(&vw, 0, sizeof vw);
     vw.quiet = quiet;
     vw.tty = isatty(STDERR_FILENO);
+    int user_ckpt = o.checkpoint != NULL;
     ckpt = o.checkpoint ? strdup(o.checkpoint) : beside(o.output, ".ckpt.gguf");
     best = o.eval_path ? beside(o.output, ".best.gguf") : NULL;
     if (!ckpt || (o.eval_path && !best)) {
@@ -534,21 +542,49 @@ int cmd_train(int argc, char **argv)
     }
     o.checkpoint = ckpt;
     o.best = best;
-    if (!strcmp(ckpt, o.output)) {
+    if (!strcmp(ckpt, o.output) || cli_same_file(ckpt, o.output)) {
         rc = cli_error("train: the checkpoint and the output are the same file '%s'", ckpt);
         goto out;
     }
+    /* -o /dev/null or a FIFO is written in place; files "beside" it would
+     * be made in /dev */
+    struct stat ost;
+    if (stat(o.output, &ost) == 0 && !S_ISREG(ost.st_mode) && !S_ISDIR(ost.st_mode) &&
+        (!user_ckpt || o.eval_path)) {
+        rc = cli_error("train: -o %s is not a regular file: %s", o.output,
+                       o.eval_path ? "--eval writes the best model beside -o; give a file"
+                                   : "give the checkpoint's path with --checkpoint");
+        goto out;
+    }
 
-    /* Every output can be created: better now than after hours of training. */
+    /* No output may be an input: the run would replace its own data. */
     const char *outs[] = {o.output, o.checkpoint, o.best, plot, metrics};
     for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
-        ss__atomic a;
         if (!outs[i]) continue;
-        if ((rc = ss__atomic_open(&a, outs[i]))) {
+        for (int j = 0; j <= n_data; j++) {
+            const char *in = j < n_data ? data[j] : o.eval_path;
+            char *plain = in ? strdup(in) : NULL, *colon = plain ? strrchr(plain, ':') : NULL;
+            if (colon) *colon = '\0'; /* FILE:WEIGHT */
+            int same = cli_same_file(outs[i], in) || (colon && cli_same_file(outs[i], plain));
+            free(plain);
+            if (same) {
+                rc = cli_error("train: the output %s is the input %s: choose another output", outs[i], in);
+                goto out;
+            }
+        }
+        if (cli_same_file(outs[i], vocab)) {
+            rc = cli_error("train: the output %s is the vocabulary %s: choose another output", outs[i], vocab);
+            goto out;
+        }
+    }
+
+    /* Every output can be created: better now than after hours of training. */
+    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
+        if (!outs[i]) continue;
+        if ((rc = ss__atomic_check(outs[i]))) {
             rc = cli_lib_error(rc);
             goto out;
         }
-        ss__atomic_abort(&a);
     }
     vw.csv_path = metrics;
 

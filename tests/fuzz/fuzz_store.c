@@ -281,6 +281,7 @@ static void exercise(const char *p, int opt)
         if (added > 3) fail("added more than given");
         check(ss_store_delete(s, "doc-2", &del), "ss_store_delete");
         check(ss_store_delete(s, "6", &del), "ss_store_delete");
+        check(ss_store_delete_doc(s, 6, &del), "ss_store_delete_doc");
         if (opt & 0x80) check(ss_store_delete_source(s, "odd", &del), "ss_store_delete_source");
         if (opt & 0x40) {
             ss_store_model m2 = {"other.gguf", "0123456789abcdef", "", DIM};

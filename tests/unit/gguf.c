@@ -11,6 +11,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +21,7 @@
 #include "f16.h"
 #include "gguf.h"
 #include "tap.h"
+#include "textio.h"
 
 static char dir[256];
 static char path_buf[512];
@@ -636,7 +639,7 @@ static void test_crafted(void)
     rc = ss__gguf_open("/proc/self/exe", &g);
     tap_ok(rc != 0, "an executable: %s", ss_errmsg());
     rc = ss__gguf_open(dir, &g);
-    tap_ok(rc == SS_ERR_IO && contains(ss_errmsg(), "not a regular file"), "a directory: %s", ss_errmsg());
+    tap_ok(rc == SS_ERR_IO && contains(ss_errmsg(), "is a directory"), "a directory: %s", ss_errmsg());
     rc = ss__gguf_open(tmp("missing.gguf"), &g);
     tap_ok(rc == SS_ERR_IO && contains(ss_errmsg(), "missing.gguf: No such file"), "a missing file: %s", ss_errmsg());
     tap_ok(ss__gguf_sniff(tmp("sample.gguf")) == 1 && ss__gguf_sniff(tmp("text.txt")) == 0 &&
@@ -727,6 +730,40 @@ static void test_alloc_failures(void)
     tap_ok(all_ok && k < 200, "reading: each of the first %d allocations failing gives SS_ERR_NOMEM", k - 1);
 }
 
+/* A signal that ends the process in the middle of a write (train's second
+ * Ctrl-C during a checkpoint) removes the temporary file first. */
+static void on_int(int sig)
+{
+    ss__atomic_unlink_live();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void test_signal_cleanup(void)
+{
+    const char *p = tmp("interrupted.gguf");
+    pid_t pid = fork();
+    if (pid == 0) {
+        ss__atomic a, b;
+        if (ss__atomic_open(&a, p) || ss__atomic_open(&b, tmp("other.bin"))) _exit(3);
+        static char zeros[1 << 20];
+        fwrite(zeros, 1, sizeof zeros, a.f);
+        fflush(a.f);
+        signal(SIGINT, on_int);
+        raise(SIGINT);
+        _exit(4);
+    }
+    int st = 0;
+    int died = pid > 0 && waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGINT;
+    int left = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strstr(e->d_name, ".tmp.")) left++;
+    if (d) closedir(d);
+    tap_ok(died && left == 0, "a signal during two atomic writes leaves no temporary file (%d left)", left);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/ss-gguf-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -740,6 +777,7 @@ int main(void)
     test_crafted();
     test_damage();
     test_alloc_failures();
+    test_signal_cleanup();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) tap_diag("could not remove %s", dir);

@@ -361,7 +361,9 @@ static void test_basic(void)
     char num[32];
     snprintf(num, sizeof num, "%lld", (long long)other_doc);
     rc = ss_store_delete(s, num, &del);
-    tap_ok(!rc && del == 1, "delete by number (a document without external id)");
+    tap_ok(!rc && del == 0, "ss_store_delete takes external ids only: a number string deletes nothing");
+    rc = ss_store_delete_doc(s, other_doc, &del);
+    tap_ok(!rc && del == 1, "ss_store_delete_doc: by number (a document without external id)");
     rc = ss_store_delete(s, "doc-999999", &del);
     tap_ok(!rc && del == 0, "delete of an unknown id deletes nothing");
     rc = ss_store_delete_source(s, "odd", &del);
@@ -599,12 +601,58 @@ static void test_alloc_failures(void)
     tap_ok(!crashes && failures > 10, "%d allocation failures each reported as an error", failures);
 }
 
+/* External id "2" and document number 2 are apart; numbers are never reused. */
+static void test_ids(void)
+{
+    const char *db = path_of("ids.db");
+    ss_store *s;
+    float v[3 * DIM];
+    for (int i = 0; i < 3; i++) vec_of(i, v + i * DIM, DIM);
+    ss_doc docs[3] = {{"first", 5, NULL, NULL, NULL}, {"second", 6, NULL, NULL, NULL}, {"third", 5, "2", NULL, NULL}};
+    size_t added = 0, del = 0;
+    int rc = ss_store_open(db, SS_STORE_CREATE, &s);
+    if (!rc) rc = ss_store_use_model(s, &model_a);
+    if (!rc) rc = ss_store_add(s, docs, v, 3, &added);
+    tap_ok(!rc && added == 3, "ids: three documents, the third with external id \"2\": %s", ss_errmsg());
+    if (rc) {
+        ss_store_close(s);
+        return;
+    }
+    rc = ss_store_delete(s, "2", &del);
+    tap_ok(!rc && del == 1, "delete external id \"2\": one document (was two: it matched number 2 too)");
+    ss_store_doc d;
+    rc = ss_store_get(s, 2, &d);
+    tap_ok(!rc && !strcmp(d.text, "second"), "document number 2 is still there");
+    if (!rc) ss_store_doc_clear(&d);
+    rc = ss_store_delete_doc(s, 3, &del);
+    tap_ok(!rc && del == 0, "number 3 (deleted as \"2\") deletes nothing now");
+    /* delete the last one, add: the new document gets a new number */
+    rc = ss_store_delete_doc(s, 2, &del);
+    ss_doc nd = {"fourth", 6, NULL, NULL, NULL};
+    if (!rc) rc = ss_store_add(s, &nd, v, 1, &added);
+    int64_t newest = sql_int(db, "SELECT max(id) FROM documents");
+    tap_ok(!rc && newest == 4, "after deleting numbers 2 and 3 the next document is 4, not 2 (%lld)", (long long)newest);
+    ss_store_close(s);
+    /* a database that lost its highest number before the mark existed gets
+     * the mark at its next delete */
+    sql_exec(db, "DELETE FROM meta WHERE key = 'next_doc'");
+    rc = ss_store_open(db, 0, &s);
+    if (!rc) rc = ss_store_use_model(s, &model_a);
+    if (!rc) rc = ss_store_delete_doc(s, 4, &del);
+    ss_doc nd2 = {"fifth", 5, NULL, NULL, NULL};
+    if (!rc) rc = ss_store_add(s, &nd2, v, 1, &added);
+    newest = sql_int(db, "SELECT max(id) FROM documents");
+    tap_ok(!rc && newest == 5, "deleting the highest number then adding: 5, not 4 (%lld)", (long long)newest);
+    ss_store_close(s);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/ss-store-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) return 1;
     ss_set_threads(2);
     test_basic();
+    test_ids();
     test_reembed();
     test_schema_errors();
     test_full_disk();
