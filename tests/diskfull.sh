@@ -214,14 +214,14 @@ else
     skip "no free inode" "cannot mount a tmpfs with nr_inodes"
 fi
 
-# The rename itself fails (the target is a directory): nothing replaced, no
-# temporary file (a full tmpfs never fails a rename or an fsync).
+# A directory as the target: refused before anything is written (it used to
+# fail at the rename); nothing replaced, no temporary file.
 rm -f "$FS"/*
 mkdir -p "$FS/d.gguf/x"
-run_fails "rename fails: the error names the file" "d.gguf: cannot rename into place" \
+run_fails "a directory as the output: the error names it" "d.gguf: is a directory" \
     $SEMSEARCH model init -v "$T/tok.model" $SHAPE -o "$FS/d.gguf"
-[ -d "$FS/d.gguf/x" ]; ok $? "rename fails: the directory is untouched"
-no_tmp "rename fails: no temporary file left" "$FS"
+[ -d "$FS/d.gguf/x" ]; ok $? "a directory as the output: it is untouched"
+no_tmp "a directory as the output: no temporary file left" "$FS"
 rm -rf "$FS/d.gguf"
 
 # ================================================================ 3. embed -o, tokenizer train
