@@ -363,6 +363,13 @@ enum {
     SS_PREC_INT8 = 1 /* int8 codes scanned, the best candidates rescored in float */
 };
 
+/* How hybrid search fuses the vector and the BM25 rankings. */
+enum {
+    SS_FUSION_CONVEX = 0, /* alpha x cosine + (1 - alpha) x BM25, each min-max
+                             scaled over its candidates (default) */
+    SS_FUSION_RRF = 1     /* reciprocal rank fusion: sum of 1 / (rrf_k + rank) */
+};
+
 typedef struct ss_store_query_opts {
     int k;                 /* hits per query (default 10) */
     float min_score;       /* drop hits below (default -INFINITY) */
@@ -370,8 +377,11 @@ typedef struct ss_store_query_opts {
     int precision;         /* SS_PREC_* (default SS_PREC_F32) */
     int rerank;            /* int8 candidates rescored per query (default 0: max(4k, 64)) */
     const char *const *texts; /* with hybrid: the nq query texts */
-    int hybrid;            /* fuse with FTS5 BM25 on texts by reciprocal rank fusion */
+    int hybrid;            /* fuse with FTS5 BM25 on texts (fusion, alpha, rrf_k) */
     int rrf_k;             /* RRF constant (default 60) */
+    int fusion;            /* SS_FUSION_* (default SS_FUSION_CONVEX) */
+    float alpha;           /* convex fusion: the weight of the vector side, in [0, 1]
+                              (default 0.5) */
     int threads;           /* 0: ss_get_threads() */
     int once;              /* 1: SS_PREC_F32 vectors not in memory yet are read block by
                               block for this call and not kept (one pass through the
@@ -383,7 +393,7 @@ SS_API void ss_store_query_opts_init(ss_store_query_opts *o);
 
 typedef struct ss_hit {
     int64_t doc; /* document number (ss_store_get) */
-    float score; /* cosine similarity; with hybrid the fused RRF score */
+    float score; /* cosine similarity; with hybrid the fused score */
 } ss_hit;
 
 /* Answers nq queries (nq, dim), L2-normalized by the call. hits is (nq, k),

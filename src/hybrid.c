@@ -88,17 +88,38 @@ static int cmp_fused(const void *a, const void *b)
     return x->doc < y->doc ? -1 : x->doc > y->doc;
 }
 
-int ss__hybrid_fuse(const ss__hit *vec, int nv, const int64_t *lex, int nl, int rrf_k, int k,
-                    float min_score, ss_hit *out, int *count)
+int ss__hybrid_fuse(const ss__hit *vec, int nv, const int64_t *lex, const double *lex_score, int nl,
+                    const ss__fusion *fo, int k, float min_score, ss_hit *out, int *count)
 {
     *count = 0;
-    if (rrf_k <= 0) rrf_k = SS__RRF_K;
+    int convex = fo->kind == SS_FUSION_CONVEX;
+    if (convex && nl > 0 && !lex_score) return ss__fail(SS_ERR_ARG, "convex fusion needs the BM25 scores");
+    if (convex && !(fo->alpha >= 0 && fo->alpha <= 1))
+        return ss__fail(SS_ERR_RANGE, "the fusion weight %g is not in [0, 1]", (double)fo->alpha);
+    int rrf_k = fo->rrf_k > 0 ? fo->rrf_k : SS__RRF_K;
+    /* convex: each side min-max scaled over its candidates */
+    double vlo = 0, vhi = 0, llo = 0, lhi = 0;
+    for (int i = 0; convex && i < nv; i++) {
+        double s = vec[i].score;
+        if (i == 0 || s < vlo) vlo = s;
+        if (i == 0 || s > vhi) vhi = s;
+    }
+    for (int i = 0; convex && i < nl; i++) {
+        double s = lex_score[i];
+        if (i == 0 || s < llo) llo = s;
+        if (i == 0 || s > lhi) lhi = s;
+    }
+    double a = fo->alpha;
     fused *f = ss__malloc((size_t)(nv + nl + 1) * sizeof *f);
     if (!f) return ss__fail(SS_ERR_NOMEM, "out of memory");
     int n = 0;
-    for (int i = 0; i < nv; i++) f[n++] = (fused){vec[i].id, 1.0 / (rrf_k + i + 1)};
+    for (int i = 0; i < nv; i++) {
+        double v = vhi > vlo ? (vec[i].score - vlo) / (vhi - vlo) : 1.0;
+        f[n++] = (fused){vec[i].id, convex ? a * v : 1.0 / (rrf_k + i + 1)};
+    }
     for (int i = 0; i < nl; i++) {
-        double add = 1.0 / (rrf_k + i + 1);
+        double l = convex ? (lhi > llo ? (lex_score[i] - llo) / (lhi - llo) : 1.0) : 0;
+        double add = convex ? (1 - a) * l : 1.0 / (rrf_k + i + 1);
         int j = 0;
         while (j < nv && f[j].doc != lex[i]) j++;
         if (j < nv) f[j].score += add;

@@ -51,12 +51,26 @@ int ss__fts_expr(const char *text, char **out);
 int ss__fts_top(sqlite3_stmt *st, const char *text, int n, int64_t *docs, double *scores, int *got,
                 int *sqlite_rc);
 
-/* Fuses a vector ranking vec[0..nv) (best first) and a BM25 ranking
- * lex[0..nl) (best first) by reciprocal rank fusion: score = sum over the
- * lists of 1 / (rrf_k + rank), rank from 1; rrf_k <= 0 means SS__RRF_K.
+/* The fusion of hybrid search, as ss_store_query_opts gives it. The
+ * defaults were chosen on Quora duplicate questions (models/README.md):
+ * convex 0.5 beat RRF by one point of nDCG@10 there. */
+#define SS__FUSION_ALPHA 0.5f
+typedef struct ss__fusion {
+    int kind;    /* SS_FUSION_CONVEX or SS_FUSION_RRF */
+    int rrf_k;   /* RRF: <= 0 means SS__RRF_K */
+    float alpha; /* convex: weight of the vector side */
+} ss__fusion;
+
+/* Fuses a vector ranking vec[0..nv) (best first, cosine scores) and a BM25
+ * ranking lex[0..nl) (best first; lex_score their BM25 scores, needed by
+ * the convex fusion, may be NULL for RRF):
+ *   RRF     score = sum over the lists of 1 / (rrf_k + rank), rank from 1;
+ *   CONVEX  score = alpha v + (1 - alpha) l, v and l a document's cosine and
+ *           BM25 score min-max scaled to [0, 1] over their list (a list of
+ *           one score, or of equal ones: 1); 0 for a list it is not in.
  * out[0..*count) the best k with score >= min_score; equal (float) scores
  * rank the smaller doc id first. */
-int ss__hybrid_fuse(const ss__hit *vec, int nv, const int64_t *lex, int nl, int rrf_k, int k,
-                    float min_score, ss_hit *out, int *count);
+int ss__hybrid_fuse(const ss__hit *vec, int nv, const int64_t *lex, const double *lex_score, int nl,
+                    const ss__fusion *f, int k, float min_score, ss_hit *out, int *count);
 
 #endif

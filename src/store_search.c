@@ -370,6 +370,8 @@ void ss_store_query_opts_init(ss_store_query_opts *o)
     o->min_score = -INFINITY;
     o->precision = SS_PREC_F32;
     o->rrf_k = SS__RRF_K;
+    o->fusion = SS_FUSION_CONVEX;
+    o->alpha = SS__FUSION_ALPHA;
 }
 
 /* f32 rows from the database, for rescoring int8 candidates. */
@@ -429,21 +431,25 @@ static int source_mask(ss_store *s, const char *source, uint8_t **out)
     return SS_OK;
 }
 
-/* Top n documents by BM25 for a text: docs[0..*got) (hybrid.h). */
-static int bm25(ss_store *s, const char *text, const char *source, int n, int64_t *docs, int *got)
+/* Top n documents by BM25 for a text: docs[0..*got), and their BM25 scores
+ * when scores is not NULL (hybrid.h). */
+static int bm25(ss_store *s, const char *text, const char *source, int n, int64_t *docs, double *scores, int *got)
 {
     *got = 0;
     if (!text) return SS_OK;
     sqlite3_stmt *st;
     int rc = ss__store_prepare(s,
-                               source ? "SELECT d.id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
-                                        "WHERE documents_fts MATCH ?1 AND d.source = ?3 ORDER BY f.rank LIMIT ?2"
-                                      : SS__FTS_TOP_SQL,
+                               source ? (scores ? "SELECT d.id, f.rank FROM documents_fts f JOIN documents d ON d.id = "
+                                                  "f.rowid WHERE documents_fts MATCH ?1 AND d.source = ?3 ORDER BY "
+                                                  "f.rank LIMIT ?2"
+                                                : "SELECT d.id FROM documents_fts f JOIN documents d ON d.id = f.rowid "
+                                                  "WHERE documents_fts MATCH ?1 AND d.source = ?3 ORDER BY f.rank LIMIT ?2")
+                                      : (scores ? SS__FTS_TOP_SCORES_SQL : SS__FTS_TOP_SQL),
                                &st);
     if (rc) return rc;
     if (source) sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
     int r;
-    rc = ss__fts_top(st, text, n, docs, NULL, got, &r);
+    rc = ss__fts_top(st, text, n, docs, scores, got, &r);
     sqlite3_finalize(st);
     if (rc == SS_ERR_SQL) return ss__store_sqlerr(s, r, "full-text search");
     return rc;
@@ -458,6 +464,10 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         return ss__fail(SS_ERR_ARG, "ss_store_query: unknown precision %d", o->precision);
     if (o->hybrid && !o->texts) return ss__fail(SS_ERR_ARG, "ss_store_query: hybrid search needs the texts");
     if (o->hybrid && !s->has_fts) return ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path);
+    if (o->hybrid && o->fusion != SS_FUSION_CONVEX && o->fusion != SS_FUSION_RRF)
+        return ss__fail(SS_ERR_ARG, "ss_store_query: unknown fusion %d", o->fusion);
+    if (o->hybrid && o->fusion == SS_FUSION_CONVEX && !(o->alpha >= 0 && o->alpha <= 1))
+        return ss__fail(SS_ERR_RANGE, "the fusion weight %g is not in [0, 1]", (double)o->alpha);
     if (isnan(o->min_score)) return ss__fail(SS_ERR_NUMERIC, "ss_store_query: min_score is NaN");
     for (size_t j = 0; j < nq; j++) counts[j] = 0;
     if (nq == 0) return SS_OK;
@@ -493,8 +503,10 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     ss__hit *raw = ss__malloc(nq * (size_t)kv * sizeof *raw);
     int *rawn = ss__malloc(nq * sizeof *rawn);
     int64_t *lex = o->hybrid ? ss__malloc((size_t)kv * sizeof *lex) : NULL;
+    double *lexs = o->hybrid && o->fusion == SS_FUSION_CONVEX ? ss__malloc((size_t)kv * sizeof *lexs) : NULL;
     uint8_t *allow = NULL;
-    if (!qn || !raw || !rawn || (o->hybrid && !lex)) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!qn || !raw || !rawn || (o->hybrid && !lex) || (o->hybrid && o->fusion == SS_FUSION_CONVEX && !lexs))
+        rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     for (size_t j = 0; j < nq && !rc; j++) { /* normalize: scores are cosines */
         double ss = 0;
         for (size_t i = 0; i < d; i++) {
@@ -530,8 +542,9 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         ss_hit *h = hits + j * (size_t)o->k;
         if (o->hybrid) {
             int nl = 0;
-            rc = bm25(s, o->texts[j], o->source, kv, lex, &nl);
-            if (!rc) rc = ss__hybrid_fuse(r, rawn[j], lex, nl, o->rrf_k, o->k, o->min_score, h, &counts[j]);
+            ss__fusion fo = {o->fusion, o->rrf_k, o->alpha};
+            rc = bm25(s, o->texts[j], o->source, kv, lex, lexs, &nl);
+            if (!rc) rc = ss__hybrid_fuse(r, rawn[j], lex, lexs, nl, &fo, o->k, o->min_score, h, &counts[j]);
         } else {
             int c = 0;
             for (int i = 0; i < rawn[j] && c < o->k; i++) {
@@ -551,6 +564,7 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     ss_free(qn);
     ss_free(raw);
     ss_free(rawn);
+    ss_free(lexs);
     ss_free(lex);
     ss_free(allow);
     if (rc)

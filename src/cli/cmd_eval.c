@@ -301,6 +301,19 @@ static int eval_file(const char *path, int task, ss_model *model, int baseline, 
 
 /* ------------------------------------------------------------------ output */
 
+/* The fusion of query --hybrid's defaults, in words. */
+static const char *fusion_desc(void)
+{
+    static char buf[160];
+    ss_store_query_opts qo;
+    ss_store_query_opts_init(&qo);
+    if (qo.fusion == SS_FUSION_CONVEX)
+        snprintf(buf, sizeof buf, "%.2g x cosine + %.2g x BM25, each min-max scaled,", (double)qo.alpha,
+                 1 - (double)qo.alpha);
+    else snprintf(buf, sizeof buf, "reciprocal rank fusion, k %d,", qo.rrf_k);
+    return buf;
+}
+
 static void print_text(const result *r)
 {
     if (r->task == TASK_STS) {
@@ -336,9 +349,9 @@ static void print_text(const result *r)
                    100 * e->recall_at_100, 100 * e->mrr_at_10, 100 * e->map_at_100);
         }
         printf("(model: exact cosine; bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, unicode61 words joined by OR;\n"
-               " hybrid: reciprocal rank fusion, k %d, of the top %d of both, as query --hybrid;\n"
+               " hybrid: %s of the top %d of both, as query --hybrid;\n"
                " a hit with the query's own id is ignored)\n",
-               1.2, 0.75, SS__RRF_K, ss__hybrid_depth(SS__IR_DEPTH));
+               1.2, 0.75, fusion_desc(), ss__hybrid_depth(SS__IR_DEPTH));
     } else {
         printf("%s: retrieval, %zu queries over %zu texts: x100\n", r->path, r->n, r->n_texts);
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
@@ -365,6 +378,8 @@ static void json_string(const char *s)
 
 static void print_json(const result *r, const char *model_path)
 {
+    ss_store_query_opts qo;
+    ss_store_query_opts_init(&qo);
     printf("{\"file\":");
     json_string(r->path);
     printf(",\"task\":\"%s\"", task_name[r->task]);
@@ -375,8 +390,9 @@ static void print_json(const result *r, const char *model_path)
                "\"skipped_unjudged\":%zu,\"skipped_no_relevant\":%zu",
                r->n, r->ir_nd, r->ir_judgements, r->ir_eval, r->ir_unjudged, r->ir_norel);
         printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"unicode61\",\"k1\":1.2,\"b\":0.75,"
-               "\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
-               SS__RRF_K, ss__hybrid_depth(SS__IR_DEPTH));
+               "\"fusion\":\"%s\",\"alpha\":%g,\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
+               qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
+               ss__hybrid_depth(SS__IR_DEPTH));
         if (model_path) {
             printf(",\"model_file\":");
             json_string(model_path);

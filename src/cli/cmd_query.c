@@ -30,8 +30,14 @@ static const char query_usage[] =
     "  -k, --top N          hits per query (default 10)\n"
     "      --min-score X    leave out hits scoring below X\n"
     "  -s, --source NAME    only documents of this source\n"
-    "      --hybrid         fuse with full-text BM25 ranking (reciprocal rank\n"
-    "                       fusion; the score is then the fused score)\n"
+    "      --hybrid         fuse the vector ranking with full-text BM25 (the\n"
+    "                       default when the database has its full-text index;\n"
+    "                       the score is then the fused score)\n"
+    "      --vectors        the vector ranking alone (cosine scores)\n"
+    "      --fusion F       convex (default): alpha x cosine + (1 - alpha) x BM25,\n"
+    "                       each scaled to [0, 1] over its top 100; or rrf:\n"
+    "                       reciprocal rank fusion, sum of 1 / (60 + rank)\n"
+    "      --alpha X        convex fusion: the weight of the vectors (default 0.5)\n"
     "      --int8           scan int8 codes, rescore the best candidates exactly\n"
     "                       (faster on large databases)\n"
     "      --rerank N       int8: candidates rescored (default max(4k, 64))\n"
@@ -167,13 +173,16 @@ static int answer_stdin(querier *x)
 int cmd_query(int argc, char **argv);
 int cmd_query(int argc, char **argv)
 {
-    enum { O_MIN = 256, O_HYBRID, O_INT8, O_RERANK };
+    enum { O_MIN = 256, O_HYBRID, O_INT8, O_RERANK, O_VECTORS, O_FUSION, O_ALPHA };
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"model", required_argument, 0, 'm'},
                                          {"top", required_argument, 0, 'k'},
                                          {"min-score", required_argument, 0, O_MIN},
                                          {"source", required_argument, 0, 's'},
                                          {"hybrid", no_argument, 0, O_HYBRID},
+                                         {"vectors", no_argument, 0, O_VECTORS},
+                                         {"fusion", required_argument, 0, O_FUSION},
+                                         {"alpha", required_argument, 0, O_ALPHA},
                                          {"int8", no_argument, 0, O_INT8},
                                          {"rerank", required_argument, 0, O_RERANK},
                                          {"json", no_argument, 0, 'j'},
@@ -186,7 +195,7 @@ int cmd_query(int argc, char **argv)
     ss_store_query_opts_init(&x.o);
     x.batch = 64;
     const char *db = CLI_DEFAULT_DB, *model_path = NULL;
-    int c;
+    int c, mode = -1; /* 1 hybrid, 0 vectors, -1 hybrid when the database can */
     long v;
     double d;
     while ((c = getopt_long(argc, argv, "d:m:k:s:jb:t:h", opts, NULL)) != -1) {
@@ -202,7 +211,17 @@ int cmd_query(int argc, char **argv)
             x.o.min_score = (float)d;
             break;
         case 's': x.o.source = optarg; break;
-        case O_HYBRID: x.o.hybrid = 1; break;
+        case O_HYBRID: mode = 1; break;
+        case O_VECTORS: mode = 0; break;
+        case O_FUSION:
+            if (!strcmp(optarg, "convex")) x.o.fusion = SS_FUSION_CONVEX;
+            else if (!strcmp(optarg, "rrf")) x.o.fusion = SS_FUSION_RRF;
+            else return cli_error("--fusion: '%s' is not convex or rrf", optarg) ? 2 : 2;
+            break;
+        case O_ALPHA:
+            if (cli_double("--alpha", optarg, 0, 1, &d)) return 2;
+            x.o.alpha = (float)d;
+            break;
         case O_INT8: x.o.precision = SS_PREC_INT8; break;
         case O_RERANK:
             if (cli_int("--rerank", optarg, 1, 1000000, &v)) return 2;
@@ -241,6 +260,13 @@ int cmd_query(int argc, char **argv)
         free(text);
         return cli_lib_error(rc);
     }
+    if (mode < 0) {
+        /* hybrid won on the retrieval dev set (models/README.md): the default
+         * wherever the database has its full-text index */
+        ss_store_stats st;
+        mode = ss_store_stats_get(x.store, &st) == SS_OK && st.has_fts;
+    }
+    x.o.hybrid = mode;
     rc = store_model_load(x.store, model_path, &x.sm);
     if (!rc) {
         x.dim = ss_model_dim(x.sm.model);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "hybrid.h"
 #include "store.h"
 #include "tap.h"
 
@@ -646,11 +647,49 @@ static void test_ids(void)
     ss_store_close(s);
 }
 
+/* The fusions of hybrid search on lists worked out by hand. */
+static void test_fusion(void)
+{
+    /* vectors: docs 1, 2, 3 with cosines 0.9, 0.7, 0.5; BM25: docs 3, 4 with 8 and 2 */
+    ss__hit vec[3] = {{0.9f, 1, 0}, {0.7f, 2, 1}, {0.5f, 3, 2}};
+    int64_t lex[2] = {3, 4};
+    double lexs[2] = {8, 2};
+    ss_hit out[5];
+    int n = 0;
+    ss__fusion cv = {SS_FUSION_CONVEX, 0, 0.5f};
+    int rc = ss__hybrid_fuse(vec, 3, lex, lexs, 2, &cv, 5, -INFINITY, out, &n);
+    /* scaled: v = 1, 0.5, 0 and l = 1, 0; fused: d1 0.5, d2 0.25, d3 0 + 0.5, d4 0 */
+    tap_ok(rc == 0 && n == 4 && out[0].doc == 1 && out[1].doc == 3 && out[2].doc == 2 && out[3].doc == 4 &&
+               fabsf(out[0].score - 0.5f) < 1e-6 && fabsf(out[1].score - 0.5f) < 1e-6 &&
+               fabsf(out[2].score - 0.25f) < 1e-6 && out[3].score == 0,
+           "convex fusion: min-max scaled sides, alpha 0.5, ties by document number");
+    cv.alpha = 0.8f;
+    rc = ss__hybrid_fuse(vec, 3, lex, lexs, 2, &cv, 2, -INFINITY, out, &n);
+    tap_ok(rc == 0 && n == 2 && out[0].doc == 1 && fabsf(out[0].score - 0.8f) < 1e-6 && out[1].doc == 2 &&
+               fabsf(out[1].score - 0.4f) < 1e-6,
+           "convex fusion: alpha 0.8 weighs the vectors, k = 2 cuts");
+    rc = ss__hybrid_fuse(vec, 3, lex, lexs, 2, &cv, 5, 0.3f, out, &n);
+    tap_ok(rc == 0 && n == 2, "convex fusion: --min-score applies to the fused score (%d)", n);
+    rc = ss__hybrid_fuse(vec, 1, lex, lexs, 0, &cv, 5, -INFINITY, out, &n);
+    tap_ok(rc == 0 && n == 1 && fabsf(out[0].score - 0.8f) < 1e-6, "convex fusion: one candidate scales to 1");
+    tap_ok(ss__hybrid_fuse(vec, 3, lex, NULL, 2, &cv, 5, -INFINITY, out, &n) == SS_ERR_ARG,
+           "convex fusion needs the BM25 scores");
+    cv.alpha = 1.5f;
+    tap_ok(ss__hybrid_fuse(vec, 3, lex, lexs, 2, &cv, 5, -INFINITY, out, &n) == SS_ERR_RANGE,
+           "convex fusion: alpha outside [0, 1] is refused");
+    ss__fusion rrf = {SS_FUSION_RRF, 60, 0};
+    rc = ss__hybrid_fuse(vec, 3, lex, NULL, 2, &rrf, 5, -INFINITY, out, &n);
+    tap_ok(rc == 0 && n == 4 && out[0].doc == 3 && fabsf(out[0].score - (float)(1.0 / 63 + 1.0 / 61)) < 1e-7 &&
+               out[1].doc == 1,
+           "RRF: 1/(60 + rank) summed over both lists");
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/ss-store-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir)) return 1;
     ss_set_threads(2);
+    test_fusion();
     test_basic();
     test_ids();
     test_reembed();
