@@ -112,11 +112,51 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return t ? t : "";
 }
 
+/* A copy of line without its \u0000 escapes (NULL when it has none, or out
+ * of memory: *nomem). SQLite's JSON functions cut a string at a \u0000 ("nul
+ * \u0000 char" became "nul "); the rule for text is: drop NUL, keep the rest.
+ * A backslash is only ever inside a string in valid JSON, and an escaped
+ * backslash (\\u0000) is skipped as a pair. */
+static char *drop_nul_escapes(const char *line, size_t len, size_t *out_len, int *nomem)
+{
+    *nomem = 0;
+    int any = 0;
+    for (size_t i = 0; i + 1 < len && !any; i++) {
+        if (line[i] != '\\') continue;
+        if (line[i + 1] == 'u' && i + 6 <= len && !memcmp(line + i + 2, "0000", 4)) any = 1;
+        i++;
+    }
+    if (!any) return NULL;
+    char *c = ss__malloc(len ? len : 1);
+    if (!c) {
+        *nomem = 1;
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        if (line[i] == '\\' && i + 1 < len) {
+            if (line[i + 1] == 'u' && i + 6 <= len && !memcmp(line + i + 2, "0000", 4)) {
+                i += 6;
+                continue;
+            }
+            c[k++] = line[i++];
+        }
+        c[k++] = line[i++];
+    }
+    *out_len = k;
+    return c;
+}
+
 static int jsonl_line(ss__docin *d, const char *line, size_t len, const char *name, long no, ss__docin_doc *doc)
 {
     sqlite3_stmt *st = d->st;
     if (len > INT_MAX) return ss__fail(SS_ERR_FORMAT, "%s:%ld: line too long", name, no);
-    sqlite3_bind_text(st, 1, line, (int)len, SQLITE_TRANSIENT);
+    int nomem;
+    size_t clen = 0;
+    char *clean = drop_nul_escapes(line, len, &clen, &nomem);
+    if (nomem) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (clean) sqlite3_bind_text(st, 1, clean, (int)clen, ss_free);
+    else sqlite3_bind_text(st, 1, line, (int)len, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, d->tpath, -1, SQLITE_STATIC);
     if (d->ipath) sqlite3_bind_text(st, 3, d->ipath, -1, SQLITE_STATIC);
     else sqlite3_bind_null(st, 3);

@@ -281,4 +281,15 @@ run_fails "info -d :memory:" "not supported" $SEMSEARCH info -d :memory:
 (cd "$T" && echo hello | $SEMSEARCH index -q -d ./file:z.db -m "$M" 2>/dev/null && $SEMSEARCH query -d ./file:z.db -m "$M" -k 1 hello > "$T/out" 2>/dev/null)
 [ "$(cut -f4 "$T/out")" = hello ]; ok $? "./file:z.db: a file of that name, indexed and queried"
 
+# ------------------------------------------------------ index details
+# JSONL "nul \u0000 char" was stored as "nul " (the rule: drop NUL, keep the rest)
+printf '{"t": "nul \\u0000 char", "id": 1}\n{"t": "kept \\\\u0000 literally", "id": 2}\n{"t": "\\u0000", "id": 3}\n' > "$T/nul.jsonl"
+$SEMSEARCH index -q -d "$T/nul.db" -m "$M" --text-field t --id-field id "$T/nul.jsonl" 2>"$T/err"
+$SEMSEARCH query -d "$T/nul.db" -m "$M" --json -k 5 nul > "$T/out" 2>/dev/null
+grep -q '"text":"nul  char"' "$T/out"; ok $? "JSONL \\u0000: dropped, the rest of the text kept"
+grep -q '"text":"kept \\\\u0000 literally"' "$T/out"; ok $? "... an escaped backslash before u0000 is text"
+grep -q "3 lines: 2 added, 0 already stored, 1 empty" "$T/err"; ok $? "... a text of only NUL is empty"
+printf 'raw \000 nul\n' | $SEMSEARCH index -q -d "$T/nul2.db" -m "$M" 2>/dev/null
+$SEMSEARCH query -d "$T/nul2.db" -m "$M" --json -k 1 raw > "$T/out" 2>/dev/null
+grep -q '"text":"raw  nul"' "$T/out"; ok $? "a raw NUL byte in a line: dropped, the rest kept"
 done_testing

@@ -145,11 +145,31 @@ static int push(indexer *x, const char *text, size_t len, const char *id, size_t
     o[1] = id ? malloc(idlen + 1) : NULL;
     o[2] = meta ? strdup(meta) : NULL;
     if (!o[0] || (id && !o[1]) || (meta && !o[2])) return cli_error("out of memory");
-    memcpy(o[0], text, len);
-    o[0][len] = '\0';
+    /* NUL bytes are dropped, the rest kept (as normalization does for the
+     * vector): a stored text is a C string, and "nul \u0000 char" must not
+     * be cut to "nul " */
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i]) o[0][k++] = text[i];
+    o[0][k] = '\0';
+    len = k;
     if (id) {
-        memcpy(o[1], id, idlen);
-        o[1][idlen] = '\0';
+        size_t j = 0;
+        for (size_t i = 0; i < idlen; i++)
+            if (id[i]) o[1][j++] = id[i];
+        o[1][j] = '\0';
+        if (!j) {
+            free(o[1]);
+            o[1] = NULL;
+        }
+    }
+    if (strspn(o[0], " \t\r\v\f") == len) { /* nothing but NUL bytes and blanks: a blank line */
+        free(o[0]);
+        free(o[1]);
+        free(o[2]);
+        o[0] = o[1] = o[2] = NULL;
+        x->empty++;
+        return 0;
     }
     x->docs[x->n] = (ss_doc){o[0], len, o[1], x->source, o[2]};
     x->n++;
