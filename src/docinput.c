@@ -69,11 +69,14 @@ int ss__docin_new(int format, int text_col, int id_col, const char *text_field, 
         rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     if (!rc && sqlite3_open_v2(":memory:", &d->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         rc = ss__fail(SS_ERR_SQL, "cannot open SQLite for JSON parsing");
-    /* ?1 the line, ?2 the text path, ?3 the id path (or NULL) */
+    /* ?1 the line, ?2 the text path, ?3 the id path (or NULL); the last
+     * column is the id's JSON text: an integer id as written (json_extract
+     * would turn one beyond int64 into a real, 1.23456789012346e+19) */
     static const char sql[] =
         "SELECT json_valid(?1), json_type(?1), json_type(?1, ?2), json_extract(?1, ?2), "
         "json_type(?1, ?3), json_extract(?1, ?3), "
-        "CASE WHEN ?3 IS NULL THEN json_remove(?1, ?2) ELSE json_remove(?1, ?2, ?3) END";
+        "CASE WHEN ?3 IS NULL THEN json_remove(?1, ?2) ELSE json_remove(?1, ?2, ?3) END, "
+        "CASE WHEN ?3 IS NULL THEN NULL ELSE ?1 -> ?3 END";
     if (!rc && sqlite3_prepare_v2(d->db, sql, -1, &d->st, NULL) != SQLITE_OK)
         rc = ss__fail(SS_ERR_SQL, "SQLite JSON: %s", sqlite3_errmsg(d->db));
     if (rc) {
@@ -182,8 +185,9 @@ static int jsonl_line(ss__docin *d, const char *line, size_t len, const char *na
     const char *id = NULL;
     size_t idlen = 0;
     if (d->ipath) {
-        id = (const char *)sqlite3_column_text(st, 5);
-        idlen = id ? (size_t)sqlite3_column_bytes(st, 5) : 0;
+        int col = strcmp(col_text(st, 4), "integer") ? 5 : 7;
+        id = (const char *)sqlite3_column_text(st, col);
+        idlen = id ? (size_t)sqlite3_column_bytes(st, col) : 0;
     }
     const char *meta = (const char *)sqlite3_column_text(st, 6);
     if (meta && !strcmp(meta, "{}")) meta = NULL;

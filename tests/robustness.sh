@@ -292,4 +292,11 @@ grep -q "3 lines: 2 added, 0 already stored, 1 empty" "$T/err"; ok $? "... a tex
 printf 'raw \000 nul\n' | $SEMSEARCH index -q -d "$T/nul2.db" -m "$M" 2>/dev/null
 $SEMSEARCH query -d "$T/nul2.db" -m "$M" --json -k 1 raw > "$T/out" 2>/dev/null
 grep -q '"text":"raw  nul"' "$T/out"; ok $? "a raw NUL byte in a line: dropped, the rest kept"
+# a JSONL id beyond int64 was stored as 1.23456789012346e+19
+printf '{"t": "big id", "id": 12345678901234567890}\n{"t": "negative id", "id": -42}\n' > "$T/big.jsonl"
+$SEMSEARCH index -q -d "$T/big.db" -m "$M" --text-field t --id-field id "$T/big.jsonl" 2>/dev/null
+$SEMSEARCH query -d "$T/big.db" -m "$M" -k 2 id > "$T/out" 2>/dev/null
+[ "$(cut -f3 "$T/out" | sort | tr '\n' ' ')" = "-42 12345678901234567890 " ]; ok $? "JSONL integer ids kept as written ($(cut -f3 "$T/out" | tr '\n' ' '))"
+run_ok "delete --id 12345678901234567890" $SEMSEARCH delete -d "$T/big.db" --id 12345678901234567890
+grep -q "deleted 1 document" "$T/err"; ok $? "... deletes it"
 done_testing
