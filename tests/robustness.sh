@@ -299,4 +299,7 @@ $SEMSEARCH query -d "$T/big.db" -m "$M" -k 2 id > "$T/out" 2>/dev/null
 [ "$(cut -f3 "$T/out" | sort | tr '\n' ' ')" = "-42 12345678901234567890 " ]; ok $? "JSONL integer ids kept as written ($(cut -f3 "$T/out" | tr '\n' ' '))"
 run_ok "delete --id 12345678901234567890" $SEMSEARCH delete -d "$T/big.db" --id 12345678901234567890
 grep -q "deleted 1 document" "$T/err"; ok $? "... deletes it"
+# index -d new.db DIR left an empty new.db
+run_fails "index -d new.db DIR: refused" "is a directory" $SEMSEARCH index -d "$T/new.db" -m "$M" "$T/dir"
+[ ! -e "$T/new.db" ]; ok $? "... no database made"
 done_testing

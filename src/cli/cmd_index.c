@@ -304,9 +304,13 @@ int cmd_index(int argc, char **argv)
     }
     x.format = x.text_field ? IN_JSONL : x.text_col ? IN_TSV : IN_LINES;
     if (optind == argc && !re && cli_stdin_is_tty()) return cli_usage(index_usage, 0);
-    for (int i = optind; i < argc; i++) /* every input readable before anything is written */
+    for (int i = optind; i < argc; i++) { /* every input readable before the database is made */
+        struct stat sb;
         if (strcmp(argv[i], "-") != 0 && access(argv[i], R_OK) != 0)
             return cli_error("%s: %s", argv[i], strerror(errno));
+        if (strcmp(argv[i], "-") != 0 && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            return cli_error("%s: is a directory", argv[i]);
+    }
     x.progress = !quiet && isatty(STDERR_FILENO);
 
     int rc = ss_store_open(db, SS_STORE_CREATE, &x.store);
