@@ -302,4 +302,15 @@ grep -q "deleted 1 document" "$T/err"; ok $? "... deletes it"
 # index -d new.db DIR left an empty new.db
 run_fails "index -d new.db DIR: refused" "is a directory" $SEMSEARCH index -d "$T/new.db" -m "$M" "$T/dir"
 [ ! -e "$T/new.db" ]; ok $? "... no database made"
+# index --reembed without -m switched the database to the shipped model
+echo "some text" | $SEMSEARCH index -q -d "$T/rm.db" -m "$M" 2>/dev/null
+run_ok "index --reembed without -m" $SEMSEARCH index -q --reembed -d "$T/rm.db"
+$SEMSEARCH info -d "$T/rm.db" > "$T/info"
+grep -qx "model.m.gguf" "$T/info" && grep -q "re-embedding every document with m.gguf (was m.gguf)" "$T/err"
+ok $? "... keeps the recorded model (not the shipped one)"
+mv "$M" "$T/moved.gguf"
+run_fails "index --reembed without -m, the recorded model gone: refused" "is not readable.*give -m MODEL" \
+    $SEMSEARCH index -q --reembed -d "$T/rm.db"
+mv "$T/moved.gguf" "$M"
+
 done_testing

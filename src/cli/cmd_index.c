@@ -39,7 +39,8 @@ static const char index_usage[] =
     "                         fields are kept as the document's metadata)\n"
     "      --id-field NAME    JSONL: this field is the document's id\n"
     "  -b, --batch N          documents per batch and transaction (default 256)\n"
-    "      --reembed          first re-embed every stored document with MODEL,\n"
+    "      --reembed          first re-embed every stored document with MODEL (or\n"
+    "                         without -m the model the database records),\n"
     "                         replacing all vectors (one transaction)\n"
     "  -q, --quiet            no progress display\n"
     "  -t, --threads N        threads (default: SEMSEARCH_THREADS or all cores)\n"
@@ -225,9 +226,23 @@ static int reembed_fn(void *ctx, const char *const *texts, const size_t *lens, s
 
 static int reembed(indexer *x, const char *model_path)
 {
-    if (store_model_load(NULL, model_path, &x->sm)) return 1;
     ss_store_model old;
     int rc = ss_store_get_model(x->store, &old);
+    /* without -m: the model the database records (its file may have been
+     * retrained in place), never silently the shipped one */
+    char *rec = NULL;
+    if (!model_path) {
+        if (rc || !old.path[0])
+            return cli_error("index --reembed: the database records no model: give -m MODEL");
+        if (access(old.path, R_OK) != 0)
+            return cli_error("index --reembed: the model the database records, %s, is not readable (%s): give -m MODEL",
+                             old.path, strerror(errno));
+        if (!(rec = strdup(old.path))) return cli_error("out of memory");
+    }
+    int lrc = store_model_load(NULL, model_path ? model_path : rec, &x->sm);
+    free(rec);
+    if (lrc) return 1;
+    rc = ss_store_get_model(x->store, &old);
     fprintf(stderr, "semsearch: re-embedding %s with %s (was %s)\n", "every document", x->sm.name,
             !rc && old.name[0] ? old.name : "none");
     rc = ss_store_reembed(x->store, &x->sm.info, reembed_fn, x, x->batch);
