@@ -317,4 +317,32 @@ run_fails "index --reembed without -m, the recorded model gone: refused" "is not
     $SEMSEARCH index -q --reembed -d "$T/rm.db"
 mv "$T/moved.gguf" "$M"
 
+# ------------------------------------------------------ friction
+run_fails "query '': refused" "an empty query" $SEMSEARCH query -d "$T/p1.db" -m "$M" ""
+run_fails "query '  ': refused" "an empty query" $SEMSEARCH query -d "$T/p1.db" -m "$M" "  "
+echo 2999 | $SEMSEARCH query -d "$T/p2.db" -m "$M" -k 1 - > "$T/out" 2>/dev/null
+[ "$(cut -f1,5 "$T/out")" = "$(printf '1\t2999')" ]; ok $? "query -: the queries from stdin (line number first)"
+echo one | $SEMSEARCH index -d "$T/one.db" -m "$M" 2>"$T/err" >/dev/null
+grep -q "1 line: 1 added, 0 already stored, 0 empty; .*one.db has 1 document$" "$T/err"; ok $? "index: '1 line', '1 document'"
+echo one | $SEMSEARCH embed -m "$M" -o "$T/one.tsv" 2>"$T/err"
+grep -q "wrote 1 vector of 16 floats" "$T/err"; ok $? "embed: '1 vector'"
+echo hi | no_defaults embed 2>"$T/err"
+grep -q "looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/iso/data), beside the program ($T/iso/bin" "$T/err"
+ok $? "a missing shipped model: the message says where it looked"
+echo hi | no_defaults tokenize 2>"$T/err"
+grep -q "looked for vocab/en-16k.model under" "$T/err"; ok $? "... the shipped vocabulary too"
+if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]; then
+    # the recorded model file gone: the shipped one, as the command does
+    cp "$top_srcdir/models/en-base.gguf" "$T/copy.gguf"
+    echo "A dog runs on the beach." | $SEMSEARCH index -q -d "$T/sh.db" -m "$T/copy.gguf" 2>/dev/null
+    rm "$T/copy.gguf"
+    out=$(ext "$T/sh.db" ".load ${EXT%.so}" "select semsearch_model()")
+    [ "$out" = "$top_srcdir/models/en-base.gguf" ]; ok $? "extension: semsearch_model() before any search: the model in use ($out)"
+    out=$(ext "$T/sh.db" ".load ${EXT%.so}" "select text from semsearch_search('a dog', 1)")
+    [ "$out" = "A dog runs on the beach." ]; ok $? "extension: the recorded model gone, the shipped one (same fingerprint) answers"
+else
+    skip "extension: semsearch_model() before a search" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "extension: fallback to the shipped model" "no sqlite3 shell, no semsearch.so, or under valgrind"
+fi
+
 done_testing

@@ -215,7 +215,7 @@ static void print_text(const result *r)
         printf("(accuracy at the threshold of best accuracy, acc_thresh; f1, precision and recall at the\n"
                " threshold of best F1, f1_thresh; a pair is predicted 1 when its cosine >= the threshold)\n");
     } else {
-        printf("%s: retrieval, %zu queries over %zu texts: x100\n", r->path, r->n, r->n_texts);
+        printf("%s: retrieval, %zu quer%s over %zu texts: x100\n", r->path, r->n, r->n == 1 ? "y" : "ies", r->n_texts);
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
         for (int s = 0; s < N_SYS; s++) {
             if (!r->has[s]) continue;

@@ -248,7 +248,7 @@ static int reembed(indexer *x, const char *model_path)
     rc = ss_store_reembed(x->store, &x->sm.info, reembed_fn, x, x->batch);
     if (x->progress) fputc('\n', stderr);
     if (rc) return cli_lib_error(rc);
-    fprintf(stderr, "semsearch: re-embedded %lld documents\n", x->lines);
+    fprintf(stderr, "semsearch: re-embedded %lld document%s\n", x->lines, x->lines == 1 ? "" : "s");
     x->lines = 0;
     return 0;
 }
@@ -355,8 +355,8 @@ int cmd_index(int argc, char **argv)
     if (!rc && (x.lines || !re)) {
         ss_store_stats st;
         long long total = ss_store_stats_get(x.store, &st) == SS_OK ? (long long)st.documents : -1;
-        fprintf(stderr, "semsearch: %lld lines: %lld added, %lld already stored, %lld empty; %s has %lld documents\n",
-                x.lines, x.added, x.dups, x.empty, db, total);
+        fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty; %s has %lld document%s\n",
+                x.lines, x.lines == 1 ? "" : "s", x.added, x.dups, x.empty, db, total, total == 1 ? "" : "s");
     }
     cli_unknown_summary(&x.unk, "documents");
     if (x.own) batch_clear(&x);
