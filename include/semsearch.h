@@ -177,6 +177,11 @@ SS_API SS_NODISCARD int ss_model_load(const char *path, ss_model **out);
 /* Writes a GGUF model file (temp file, then rename). */
 SS_API SS_NODISCARD int ss_model_save(const ss_model *m, const char *path, int dtype);
 SS_API void ss_model_free(ss_model *m);
+/* The shipped default model (models/en-base.gguf): looked for under
+ * $SEMSEARCH_DATA, then the installed data directory. *path is malloc'd
+ * (ss_free); SS_ERR_IO with a message naming every place looked at when
+ * there is none. */
+SS_API SS_NODISCARD int ss_default_model_path(char **path);
 SS_API void ss_model_config(const ss_model *m, ss_config *c);
 SS_API int ss_model_dim(const ss_model *m);
 SS_API size_t ss_model_num_params(const ss_model *m);

@@ -69,11 +69,14 @@ int ss__docin_new(int format, int text_col, int id_col, const char *text_field, 
         rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     if (!rc && sqlite3_open_v2(":memory:", &d->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         rc = ss__fail(SS_ERR_SQL, "cannot open SQLite for JSON parsing");
-    /* ?1 the line, ?2 the text path, ?3 the id path (or NULL) */
+    /* ?1 the line, ?2 the text path, ?3 the id path (or NULL); the last
+     * column is the id's JSON text: an integer id as written (json_extract
+     * would turn one beyond int64 into a real, 1.23456789012346e+19) */
     static const char sql[] =
         "SELECT json_valid(?1), json_type(?1), json_type(?1, ?2), json_extract(?1, ?2), "
         "json_type(?1, ?3), json_extract(?1, ?3), "
-        "CASE WHEN ?3 IS NULL THEN json_remove(?1, ?2) ELSE json_remove(?1, ?2, ?3) END";
+        "CASE WHEN ?3 IS NULL THEN json_remove(?1, ?2) ELSE json_remove(?1, ?2, ?3) END, "
+        "CASE WHEN ?3 IS NULL THEN NULL ELSE ?1 -> ?3 END";
     if (!rc && sqlite3_prepare_v2(d->db, sql, -1, &d->st, NULL) != SQLITE_OK)
         rc = ss__fail(SS_ERR_SQL, "SQLite JSON: %s", sqlite3_errmsg(d->db));
     if (rc) {
@@ -112,11 +115,51 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return t ? t : "";
 }
 
+/* A copy of line without its \u0000 escapes (NULL when it has none, or out
+ * of memory: *nomem). SQLite's JSON functions cut a string at a \u0000 ("nul
+ * \u0000 char" became "nul "); the rule for text is: drop NUL, keep the rest.
+ * A backslash is only ever inside a string in valid JSON, and an escaped
+ * backslash (\\u0000) is skipped as a pair. */
+static char *drop_nul_escapes(const char *line, size_t len, size_t *out_len, int *nomem)
+{
+    *nomem = 0;
+    int any = 0;
+    for (size_t i = 0; i + 1 < len && !any; i++) {
+        if (line[i] != '\\') continue;
+        if (line[i + 1] == 'u' && i + 6 <= len && !memcmp(line + i + 2, "0000", 4)) any = 1;
+        i++;
+    }
+    if (!any) return NULL;
+    char *c = ss__malloc(len ? len : 1);
+    if (!c) {
+        *nomem = 1;
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < len;) {
+        if (line[i] == '\\' && i + 1 < len) {
+            if (line[i + 1] == 'u' && i + 6 <= len && !memcmp(line + i + 2, "0000", 4)) {
+                i += 6;
+                continue;
+            }
+            c[k++] = line[i++];
+        }
+        c[k++] = line[i++];
+    }
+    *out_len = k;
+    return c;
+}
+
 static int jsonl_line(ss__docin *d, const char *line, size_t len, const char *name, long no, ss__docin_doc *doc)
 {
     sqlite3_stmt *st = d->st;
     if (len > INT_MAX) return ss__fail(SS_ERR_FORMAT, "%s:%ld: line too long", name, no);
-    sqlite3_bind_text(st, 1, line, (int)len, SQLITE_TRANSIENT);
+    int nomem;
+    size_t clen = 0;
+    char *clean = drop_nul_escapes(line, len, &clen, &nomem);
+    if (nomem) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (clean) sqlite3_bind_text(st, 1, clean, (int)clen, ss_free);
+    else sqlite3_bind_text(st, 1, line, (int)len, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, d->tpath, -1, SQLITE_STATIC);
     if (d->ipath) sqlite3_bind_text(st, 3, d->ipath, -1, SQLITE_STATIC);
     else sqlite3_bind_null(st, 3);
@@ -142,8 +185,9 @@ static int jsonl_line(ss__docin *d, const char *line, size_t len, const char *na
     const char *id = NULL;
     size_t idlen = 0;
     if (d->ipath) {
-        id = (const char *)sqlite3_column_text(st, 5);
-        idlen = id ? (size_t)sqlite3_column_bytes(st, 5) : 0;
+        int col = strcmp(col_text(st, 4), "integer") ? 5 : 7;
+        id = (const char *)sqlite3_column_text(st, col);
+        idlen = id ? (size_t)sqlite3_column_bytes(st, col) : 0;
     }
     const char *meta = (const char *)sqlite3_column_text(st, 6);
     if (meta && !strcmp(meta, "{}")) meta = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "encoder.h"
@@ -249,6 +250,37 @@ int ss_model_dim(const ss_model *m) { return m ? m->cfg.d_model : 0; }
 size_t ss_model_num_params(const ss_model *m) { return m ? m->n_params : 0; }
 ss_tokenizer *ss_model_tokenizer(ss_model *m) { return m ? m->tok : NULL; }
 const char *ss_model_fingerprint(const ss_model *m) { return m ? m->fingerprint : ""; }
+
+/* ------------------------------------------------------ the shipped model */
+
+int ss_default_model_path(char **path)
+{
+    if (!path) return ss__fail(SS_ERR_ARG, "ss_default_model_path: NULL path");
+    *path = NULL;
+    static const char rel[] = "models/en-base.gguf";
+    const char *env = getenv("SEMSEARCH_DATA");
+    const char *dirs[2] = {env && *env ? env : NULL, SS_PKGDATADIR};
+    char tried[2][4200];
+    int nt = 0;
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i]) continue;
+        size_t n = strlen(dirs[i]) + sizeof rel + 1;
+        char *p = ss__malloc(n);
+        if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
+        snprintf(p, n, "%s/%s", dirs[i], rel);
+        if (access(p, R_OK) == 0) {
+            *path = p;
+            ss__clear_error();
+            return SS_OK;
+        }
+        snprintf(tried[nt++], sizeof tried[0], "%s", p);
+        ss_free(p);
+    }
+    if (nt == 2)
+        return ss__fail(SS_ERR_IO, "no shipped model: neither %s ($SEMSEARCH_DATA) nor %s exists", tried[0], tried[1]);
+    return ss__fail(SS_ERR_IO, "no shipped model: %s does not exist (set SEMSEARCH_DATA to the directory holding %s)",
+                    tried[0], rel);
+}
 
 /* ------------------------------------------------------------ ss_embed */
 

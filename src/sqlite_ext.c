@@ -7,7 +7,8 @@
  *
  * The model: the one given to semsearch_model(PATH) on this connection, else
  * the model file the database records (meta.model_path, written by
- * `semsearch index`), loaded at first use. semsearch_search checks that the
+ * `semsearch index`), else (that file gone) the shipped model, loaded at
+ * first use or by semsearch_model(). semsearch_search checks that the
  * model is the one the database was indexed with.
  *
  * semsearch_search reads the vectors through its own read-only connection to
@@ -24,6 +25,7 @@ SQLITE_EXTENSION_INIT1
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "semsearch.h"
 
@@ -75,6 +77,15 @@ static int get_model(ext *x, char **err)
             path = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
     }
+    /* the recorded file gone (moved, another machine): the shipped model,
+     * as the command does; semsearch_search still checks its fingerprint */
+    char *def = NULL;
+    if (path && access(path, R_OK) != 0 && ss_default_model_path(&def) == SS_OK) {
+        sqlite3_free(path);
+        path = sqlite3_mprintf("%s", def);
+        ss_free(def);
+        if (!path) return SQLITE_NOMEM;
+    }
     if (!path) {
         *err = sqlite3_mprintf("semsearch: no model: call semsearch_model('PATH') first "
                                "(the database records none)");
@@ -98,13 +109,16 @@ static void fail(sqlite3_context *ctx, int rc, char *err)
 }
 
 /* semsearch_model(PATH): loads a model for this connection; returns its
- * fingerprint. semsearch_model(): the path of the model in use, or NULL. */
+ * fingerprint. semsearch_model(): the path of the model in use (loaded now
+ * if not yet: the one the database records, else the shipped one). */
 static void fn_model(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     ext *x = sqlite3_user_data(ctx);
     if (argc == 0) {
-        if (x->model_path) sqlite3_result_text(ctx, x->model_path, -1, SQLITE_TRANSIENT);
-        else sqlite3_result_null(ctx);
+        char *err = NULL;
+        int rc = get_model(x, &err);
+        if (rc) return fail(ctx, rc, err);
+        sqlite3_result_text(ctx, x->model_path, -1, SQLITE_TRANSIENT);
         return;
     }
     const char *path = (const char *)sqlite3_value_text(argv[0]);

@@ -13,6 +13,10 @@ head -n 40 "$top_srcdir/corpora/coco-captions.txt" > "$T/a.txt"
 as_nobody() {
     if [ "$(id -u)" = 0 ]; then setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; else "$@"; fi
 }
+# a memory limit for a command, except under ASan or valgrind (they reserve
+# terabytes of address space)
+ulimit_v="ulimit -v 2000000;"
+if [ -n "$(sed -n 's/^SAN_FLAGS = *//p' "$top_builddir/Makefile" 2>/dev/null)" ] || [ -n "${VALGRIND:-}" ]; then ulimit_v=; fi
 # a command that must end within 10 s (a blocking open must not hang the suite)
 bounded() { timeout -k 2 10 "$@"; }
 
@@ -153,9 +157,9 @@ truncate -s 65M "$T/huge.model"
 run_fails "a 65 MiB vocabulary: refused before reading" "too large for a SentencePiece model" \
     $SEMSEARCH tokenize -m "$T/huge.model" "$T/a.txt"
 run_fails "a line of /dev/zero: refused at 64 MiB" "/dev/zero:1: line longer than 64 MiB" \
-    sh -c "ulimit -v 2000000; $SEMSEARCH tokenize /dev/zero"
+    sh -c "$ulimit_v $SEMSEARCH tokenize /dev/zero"
 run_fails "delete --id - with an endless line: refused" "line longer than 64 MiB" \
-    sh -c "ulimit -v 2000000; $SEMSEARCH delete -d '$T/p1.db' --id - < /dev/zero"
+    sh -c "$ulimit_v $SEMSEARCH delete -d '$T/p1.db' --id - < /dev/zero"
 EXT="$top_builddir/.libs/semsearch.so"
 if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]; then
     ext() { timeout -k 2 10 sqlite3 -bail -batch "$@" 2>&1; }
@@ -280,5 +284,65 @@ run_fails "query -d file:x.db: the same message" "URIs and :memory: are not supp
 run_fails "info -d :memory:" "not supported" $SEMSEARCH info -d :memory:
 (cd "$T" && echo hello | $SEMSEARCH index -q -d ./file:z.db -m "$M" 2>/dev/null && $SEMSEARCH query -d ./file:z.db -m "$M" -k 1 hello > "$T/out" 2>/dev/null)
 [ "$(cut -f4 "$T/out")" = hello ]; ok $? "./file:z.db: a file of that name, indexed and queried"
+
+# ------------------------------------------------------ index details
+# JSONL "nul \u0000 char" was stored as "nul " (the rule: drop NUL, keep the rest)
+printf '{"t": "nul \\u0000 char", "id": 1}\n{"t": "kept \\\\u0000 literally", "id": 2}\n{"t": "\\u0000", "id": 3}\n' > "$T/nul.jsonl"
+$SEMSEARCH index -q -d "$T/nul.db" -m "$M" --text-field t --id-field id "$T/nul.jsonl" 2>"$T/err"
+$SEMSEARCH query -d "$T/nul.db" -m "$M" --json -k 5 nul > "$T/out" 2>/dev/null
+grep -q '"text":"nul  char"' "$T/out"; ok $? "JSONL \\u0000: dropped, the rest of the text kept"
+grep -q '"text":"kept \\\\u0000 literally"' "$T/out"; ok $? "... an escaped backslash before u0000 is text"
+grep -q "3 lines: 2 added, 0 already stored, 1 empty" "$T/err"; ok $? "... a text of only NUL is empty"
+printf 'raw \000 nul\n' | $SEMSEARCH index -q -d "$T/nul2.db" -m "$M" 2>/dev/null
+$SEMSEARCH query -d "$T/nul2.db" -m "$M" --json -k 1 raw > "$T/out" 2>/dev/null
+grep -q '"text":"raw  nul"' "$T/out"; ok $? "a raw NUL byte in a line: dropped, the rest kept"
+# a JSONL id beyond int64 was stored as 1.23456789012346e+19
+printf '{"t": "big id", "id": 12345678901234567890}\n{"t": "negative id", "id": -42}\n' > "$T/big.jsonl"
+$SEMSEARCH index -q -d "$T/big.db" -m "$M" --text-field t --id-field id "$T/big.jsonl" 2>/dev/null
+$SEMSEARCH query -d "$T/big.db" -m "$M" -k 2 id > "$T/out" 2>/dev/null
+[ "$(cut -f3 "$T/out" | sort | tr '\n' ' ')" = "-42 12345678901234567890 " ]; ok $? "JSONL integer ids kept as written ($(cut -f3 "$T/out" | tr '\n' ' '))"
+run_ok "delete --id 12345678901234567890" $SEMSEARCH delete -d "$T/big.db" --id 12345678901234567890
+grep -q "deleted 1 document" "$T/err"; ok $? "... deletes it"
+# index -d new.db DIR left an empty new.db
+run_fails "index -d new.db DIR: refused" "is a directory" $SEMSEARCH index -d "$T/new.db" -m "$M" "$T/dir"
+[ ! -e "$T/new.db" ]; ok $? "... no database made"
+# index --reembed without -m switched the database to the shipped model
+echo "some text" | $SEMSEARCH index -q -d "$T/rm.db" -m "$M" 2>/dev/null
+run_ok "index --reembed without -m" $SEMSEARCH index -q --reembed -d "$T/rm.db"
+$SEMSEARCH info -d "$T/rm.db" > "$T/info"
+grep -qx "model.m.gguf" "$T/info" && grep -q "re-embedding every document with m.gguf (was m.gguf)" "$T/err"
+ok $? "... keeps the recorded model (not the shipped one)"
+mv "$M" "$T/moved.gguf"
+run_fails "index --reembed without -m, the recorded model gone: refused" "is not readable.*give -m MODEL" \
+    $SEMSEARCH index -q --reembed -d "$T/rm.db"
+mv "$T/moved.gguf" "$M"
+
+# ------------------------------------------------------ friction
+run_fails "query '': refused" "an empty query" $SEMSEARCH query -d "$T/p1.db" -m "$M" ""
+run_fails "query '  ': refused" "an empty query" $SEMSEARCH query -d "$T/p1.db" -m "$M" "  "
+echo 2999 | $SEMSEARCH query -d "$T/p2.db" -m "$M" -k 1 - > "$T/out" 2>/dev/null
+[ "$(cut -f1,5 "$T/out")" = "$(printf '1\t2999')" ]; ok $? "query -: the queries from stdin (line number first)"
+echo one | $SEMSEARCH index -d "$T/one.db" -m "$M" 2>"$T/err" >/dev/null
+grep -q "1 line: 1 added, 0 already stored, 0 empty; .*one.db has 1 document$" "$T/err"; ok $? "index: '1 line', '1 document'"
+echo one | $SEMSEARCH embed -m "$M" -o "$T/one.tsv" 2>"$T/err"
+grep -q "wrote 1 vector of 16 floats" "$T/err"; ok $? "embed: '1 vector'"
+echo hi | no_defaults embed 2>"$T/err"
+grep -q "looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/iso/data), beside the program ($T/iso/bin" "$T/err"
+ok $? "a missing shipped model: the message says where it looked"
+echo hi | no_defaults tokenize 2>"$T/err"
+grep -q "looked for vocab/en-16k.model under" "$T/err"; ok $? "... the shipped vocabulary too"
+if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]; then
+    # the recorded model file gone: the shipped one, as the command does
+    cp "$top_srcdir/models/en-base.gguf" "$T/copy.gguf"
+    echo "A dog runs on the beach." | $SEMSEARCH index -q -d "$T/sh.db" -m "$T/copy.gguf" 2>/dev/null
+    rm "$T/copy.gguf"
+    out=$(ext "$T/sh.db" ".load ${EXT%.so}" "select semsearch_model()")
+    [ "$out" = "$top_srcdir/models/en-base.gguf" ]; ok $? "extension: semsearch_model() before any search: the model in use ($out)"
+    out=$(ext "$T/sh.db" ".load ${EXT%.so}" "select text from semsearch_search('a dog', 1)")
+    [ "$out" = "A dog runs on the beach." ]; ok $? "extension: the recorded model gone, the shipped one (same fingerprint) answers"
+else
+    skip "extension: semsearch_model() before a search" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "extension: fallback to the shipped model" "no sqlite3 shell, no semsearch.so, or under valgrind"
+fi
 
 done_testing

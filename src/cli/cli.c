@@ -113,6 +113,24 @@ char *cli_data_path(const char *rel)
     return NULL;
 }
 
+const char *cli_data_where(const char *rel)
+{
+    static char buf[3 * PATH_MAX + 256];
+    const char *env = getenv("SEMSEARCH_DATA");
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+    } else {
+        snprintf(exe, sizeof exe, "?");
+    }
+    snprintf(buf, sizeof buf, "looked for %s under $SEMSEARCH_DATA (%s), beside the program (%s, its parent and "
+             "../share/semsearch) and in %s", rel, env && *env ? env : "not set", exe, SS_PKGDATADIR);
+    return buf;
+}
+
 char *cli_model_path(const char *path, const char *hint)
 {
     if (path) {
@@ -122,9 +140,9 @@ char *cli_model_path(const char *path, const char *hint)
     }
     char *def = cli_data_path(CLI_DEFAULT_MODEL);
     if (!def)
-        cli_error("no -m given and the shipped %s was not found: pass -m MODEL, or create one with "
+        cli_error("no -m given and the shipped %s was not found (%s): pass -m MODEL, or create one with "
                   "'semsearch model init -o MODEL'%s%s",
-                  CLI_DEFAULT_MODEL, hint ? "; " : "", hint ? hint : "");
+                  CLI_DEFAULT_MODEL, cli_data_where(CLI_DEFAULT_MODEL), hint ? "; " : "", hint ? hint : "");
     return def;
 }
 

@@ -33,6 +33,8 @@ int cli_stdin_is_tty(void);
  * beside the executable (an in-tree build), then the installed data dir.
  * Returns a malloc'd path or NULL. */
 char *cli_data_path(const char *rel);
+/* Where cli_data_path looked, for a message ("looked for REL under ..."). */
+const char *cli_data_where(const char *rel);
 /* Flushes stdout; reports a write error (full disk, closed pipe). */
 int cli_finish_stdout(int rc);
 

@@ -37,7 +37,7 @@ static const char embed_usage[] =
     "                      f32:   raw little-endian float32, dim per line\n"
     "                      (default tsv)\n"
     "  -o, --output FILE   write to FILE (whole or not at all) instead of stdout\n"
-    "  -b, --batch N       texts per encoder batch (default: chosen by the library)\n"
+    "  -b, --batch N       texts per encoder batch (default 64)\n"
     "  -t, --threads N     threads (default: SEMSEARCH_THREADS or all cores)\n"
     "  FILE                input files ('-' or none: stdin; .gz is read as gzip)\n";
 
@@ -322,7 +322,8 @@ int cmd_embed(int argc, char **argv)
         rc = sink_close(&s, rc);
         cli_unknown_summary(&ch.unk, "input lines");
         if (!rc && out && strcmp(out, "-") != 0)
-            fprintf(stderr, "semsearch: wrote %zu vectors of %d floats to %s\n", s.count, dim, out);
+            fprintf(stderr, "semsearch: wrote %zu vector%s of %d floats to %s\n", s.count, s.count == 1 ? "" : "s", dim,
+                    out);
     }
     free(ch.buf);
     free(ch.off);

@@ -353,7 +353,7 @@ static void print_text(const result *r)
                " a hit with the query's own id is ignored)\n",
                1.2, 0.75, fusion_desc(), ss__hybrid_depth(SS__IR_DEPTH));
     } else {
-        printf("%s: retrieval, %zu queries over %zu texts: x100\n", r->path, r->n, r->n_texts);
+        printf("%s: retrieval, %zu quer%s over %zu texts: x100\n", r->path, r->n, r->n == 1 ? "y" : "ies", r->n_texts);
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
         for (int s = 0; s < N_SYS; s++) {
             if (!r->has[s]) continue;

@@ -39,7 +39,8 @@ static const char index_usage[] =
     "                         fields are kept as the document's metadata)\n"
     "      --id-field NAME    JSONL: this field is the document's id\n"
     "  -b, --batch N          documents per batch and transaction (default 256)\n"
-    "      --reembed          first re-embed every stored document with MODEL,\n"
+    "      --reembed          first re-embed every stored document with MODEL (or\n"
+    "                         without -m the model the database records),\n"
     "                         replacing all vectors (one transaction)\n"
     "  -q, --quiet            no progress display\n"
     "  -t, --threads N        threads (default: SEMSEARCH_THREADS or all cores)\n"
@@ -145,11 +146,31 @@ static int push(indexer *x, const char *text, size_t len, const char *id, size_t
     o[1] = id ? malloc(idlen + 1) : NULL;
     o[2] = meta ? strdup(meta) : NULL;
     if (!o[0] || (id && !o[1]) || (meta && !o[2])) return cli_error("out of memory");
-    memcpy(o[0], text, len);
-    o[0][len] = '\0';
+    /* NUL bytes are dropped, the rest kept (as normalization does for the
+     * vector): a stored text is a C string, and "nul \u0000 char" must not
+     * be cut to "nul " */
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++)
+        if (text[i]) o[0][k++] = text[i];
+    o[0][k] = '\0';
+    len = k;
     if (id) {
-        memcpy(o[1], id, idlen);
-        o[1][idlen] = '\0';
+        size_t j = 0;
+        for (size_t i = 0; i < idlen; i++)
+            if (id[i]) o[1][j++] = id[i];
+        o[1][j] = '\0';
+        if (!j) {
+            free(o[1]);
+            o[1] = NULL;
+        }
+    }
+    if (strspn(o[0], " \t\r\v\f") == len) { /* nothing but NUL bytes and blanks: a blank line */
+        free(o[0]);
+        free(o[1]);
+        free(o[2]);
+        o[0] = o[1] = o[2] = NULL;
+        x->empty++;
+        return 0;
     }
     x->docs[x->n] = (ss_doc){o[0], len, o[1], x->source, o[2]};
     x->n++;
@@ -205,15 +226,29 @@ static int reembed_fn(void *ctx, const char *const *texts, const size_t *lens, s
 
 static int reembed(indexer *x, const char *model_path)
 {
-    if (store_model_load(NULL, model_path, &x->sm)) return 1;
     ss_store_model old;
     int rc = ss_store_get_model(x->store, &old);
+    /* without -m: the model the database records (its file may have been
+     * retrained in place), never silently the shipped one */
+    char *rec = NULL;
+    if (!model_path) {
+        if (rc || !old.path[0])
+            return cli_error("index --reembed: the database records no model: give -m MODEL");
+        if (access(old.path, R_OK) != 0)
+            return cli_error("index --reembed: the model the database records, %s, is not readable (%s): give -m MODEL",
+                             old.path, strerror(errno));
+        if (!(rec = strdup(old.path))) return cli_error("out of memory");
+    }
+    int lrc = store_model_load(NULL, model_path ? model_path : rec, &x->sm);
+    free(rec);
+    if (lrc) return 1;
+    rc = ss_store_get_model(x->store, &old);
     fprintf(stderr, "semsearch: re-embedding %s with %s (was %s)\n", "every document", x->sm.name,
             !rc && old.name[0] ? old.name : "none");
     rc = ss_store_reembed(x->store, &x->sm.info, reembed_fn, x, x->batch);
     if (x->progress) fputc('\n', stderr);
     if (rc) return cli_lib_error(rc);
-    fprintf(stderr, "semsearch: re-embedded %lld documents\n", x->lines);
+    fprintf(stderr, "semsearch: re-embedded %lld document%s\n", x->lines, x->lines == 1 ? "" : "s");
     x->lines = 0;
     return 0;
 }
@@ -284,9 +319,13 @@ int cmd_index(int argc, char **argv)
     }
     x.format = x.text_field ? IN_JSONL : x.text_col ? IN_TSV : IN_LINES;
     if (optind == argc && !re && cli_stdin_is_tty()) return cli_usage(index_usage, 0);
-    for (int i = optind; i < argc; i++) /* every input readable before anything is written */
+    for (int i = optind; i < argc; i++) { /* every input readable before the database is made */
+        struct stat sb;
         if (strcmp(argv[i], "-") != 0 && access(argv[i], R_OK) != 0)
             return cli_error("%s: %s", argv[i], strerror(errno));
+        if (strcmp(argv[i], "-") != 0 && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            return cli_error("%s: is a directory", argv[i]);
+    }
     x.progress = !quiet && isatty(STDERR_FILENO);
 
     int rc = ss_store_open(db, SS_STORE_CREATE, &x.store);
@@ -316,8 +355,8 @@ int cmd_index(int argc, char **argv)
     if (!rc && (x.lines || !re)) {
         ss_store_stats st;
         long long total = ss_store_stats_get(x.store, &st) == SS_OK ? (long long)st.documents : -1;
-        fprintf(stderr, "semsearch: %lld lines: %lld added, %lld already stored, %lld empty; %s has %lld documents\n",
-                x.lines, x.added, x.dups, x.empty, db, total);
+        fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty; %s has %lld document%s\n",
+                x.lines, x.lines == 1 ? "" : "s", x.added, x.dups, x.empty, db, total, total == 1 ? "" : "s");
     }
     cli_unknown_summary(&x.unk, "documents");
     if (x.own) batch_clear(&x);

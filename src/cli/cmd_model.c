@@ -57,8 +57,8 @@ static int load_vocab(const char *path, ss_tokenizer **tok)
     if (!path) {
         def = cli_data_path(CLI_DEFAULT_VOCAB);
         if (!def)
-            return cli_error("no -v given and the shipped %s was not found (set SEMSEARCH_DATA or pass -v)",
-                             CLI_DEFAULT_VOCAB);
+            return cli_error("no -v given and the shipped %s was not found (%s): pass -v",
+                             CLI_DEFAULT_VOCAB, cli_data_where(CLI_DEFAULT_VOCAB));
         path = def;
     }
     int rc = ss__vocab_load(path, tok);

@@ -21,7 +21,7 @@ static const char query_usage[] =
     "vectors), best first: rank, score, id and text, tab-separated (the id is\n"
     "the document's external id, or #N, its number, when it has none). Without\n"
     "TEXT, answers one query per stdin line, with the query's line number as\n"
-    "an extra first column.\n"
+    "an extra first column ('-' as TEXT: the same).\n"
     "\n"
     "  -d, --db PATH        database (default " CLI_DEFAULT_DB ")\n"
     "  -m, --model PATH     model (default: the one the database records, else\n"
@@ -240,6 +240,8 @@ int cmd_query(int argc, char **argv)
         default: return cli_usage(query_usage, 1);
         }
     }
+    /* 'query -' reads the queries from stdin, as no TEXT does */
+    if (optind == argc - 1 && !strcmp(argv[optind], "-")) optind++;
     x.multi = optind == argc;
     if (x.multi && cli_stdin_is_tty()) return cli_usage(query_usage, 0);
     /* the query words, joined by spaces */
@@ -254,6 +256,11 @@ int cmd_query(int argc, char **argv)
             strcat(text, argv[i]);
         }
         tlen = strlen(text);
+        if (strspn(text, " \t\r\n\v\f") == tlen) {
+            free(text);
+            cli_error("query: an empty query (give some words, or none to read queries from stdin)");
+            return 2;
+        }
     }
     int rc = ss_store_open(db, SS_STORE_READONLY, &x.store);
     if (rc) {

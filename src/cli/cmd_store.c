@@ -28,9 +28,10 @@ int store_model_load(ss_store *s, const char *path, store_model *out)
         else
             def = cli_data_path(CLI_DEFAULT_MODEL);
         if (!def)
-            return cli_error("no -m given, and neither the model the database records nor the shipped %s was "
-                             "found: pass -m MODEL",
-                             CLI_DEFAULT_MODEL);
+            return cli_error("no -m given, and neither the model the database records (%s) nor the shipped %s was "
+                             "found (%s): pass -m MODEL",
+                             s && ss_store_get_model(s, &rec) == SS_OK && rec.path[0] ? rec.path : "none",
+                             CLI_DEFAULT_MODEL, cli_data_where(CLI_DEFAULT_MODEL));
         path = def;
     }
     int rc = ss_model_load(path, &out->model);

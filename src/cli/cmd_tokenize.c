@@ -31,8 +31,8 @@ static int load_tokenizer(const char *path, ss_tokenizer **tok)
     char *def = NULL;
     if (!path) {
         def = cli_data_path(CLI_DEFAULT_VOCAB);
-        if (!def) return cli_error("no -m given and the shipped %s was not found (set SEMSEARCH_DATA)",
-                                   CLI_DEFAULT_VOCAB);
+        if (!def) return cli_error("no -m given and the shipped %s was not found (%s): pass -m",
+                                   CLI_DEFAULT_VOCAB, cli_data_where(CLI_DEFAULT_VOCAB));
         path = def;
     }
     int rc = ss__vocab_load(path, tok);
