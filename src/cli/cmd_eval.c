@@ -141,8 +141,11 @@ static int plot_pairs(ss__plot *plot, int task, int sys, const ss__pairs *p, con
 static int new_plot(int task, const char *path, ss__plot **plot)
 {
     char title[512];
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    size_t n = strlen(path), b;
+    while (n > 1 && path[n - 1] == '/') n--; /* a directory given as "dir/" */
+    for (b = n; b > 0 && path[b - 1] != '/'; b--) {}
+    char base[256];
+    snprintf(base, sizeof base, "%.*s", (int)SS_MIN(n - b, sizeof base - 1), path + b);
     int rc;
     if (task == TASK_STS) {
         snprintf(title, sizeof title, "Similarity vs gold score: %s", base);
