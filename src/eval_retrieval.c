@@ -59,13 +59,27 @@ void ss__ir_paths_free(ss__ir_paths *p)
     memset(p, 0, sizeof *p);
 }
 
+/* name + suffix, or name + suffix + ".gz" when only that exists. */
+static char *part_path(const char *name, size_t n, const char *suffix)
+{
+    char *p = cat(name, n, suffix);
+    if (!p || is_file(p)) return p;
+    char *z = cat(p, strlen(p), ".gz");
+    if (z && is_file(z)) {
+        ss_free(p);
+        return z;
+    }
+    ss_free(z);
+    return p;
+}
+
 static int paths_triple(const char *name, size_t n, ss__ir_paths *out)
 {
     out->beir = 0;
     out->name = ss__strndup(name, n);
-    out->queries = cat(name, n, ".queries.tsv");
-    out->corpus = cat(name, n, ".corpus.tsv");
-    out->qrels = cat(name, n, ".qrels.tsv");
+    out->queries = part_path(name, n, ".queries.tsv");
+    out->corpus = part_path(name, n, ".corpus.tsv");
+    out->qrels = part_path(name, n, ".qrels.tsv");
     if (!out->name || !out->queries || !out->corpus || !out->qrels) {
         ss__ir_paths_free(out);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
@@ -108,8 +122,11 @@ int ss__ir_resolve(const char *path, ss__ir_paths *out)
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/') n--;
     static const char *const sufs[] = {".queries.tsv", ".corpus.tsv", ".qrels.tsv"};
-    for (int i = 0; i < 3; i++)
-        if (ends_with(path, sufs[i]) && n > strlen(sufs[i])) return paths_triple(path, n - strlen(sufs[i]), out);
+    size_t nz = n >= 3 && !memcmp(path + n - 3, ".gz", 3) ? n - 3 : n; /* NAME.corpus.tsv.gz */
+    for (int i = 0; i < 3; i++) {
+        size_t m = strlen(sufs[i]);
+        if (nz > m && !memcmp(path + nz - m, sufs[i], m)) return paths_triple(path, nz - m, out);
+    }
     char *probe = cat(path, n, "/corpus.jsonl");
     if (!probe) return ss__fail(SS_ERR_NOMEM, "out of memory");
     int beir = is_dir(path) && is_file(probe);
@@ -134,7 +151,7 @@ int ss__ir_resolve(const char *path, ss__ir_paths *out)
         if (rc) return rc;
     }
     /* NAME alone */
-    char *qp = cat(path, n, ".queries.tsv");
+    char *qp = part_path(path, n, ".queries.tsv");
     if (!qp) return ss__fail(SS_ERR_NOMEM, "out of memory");
     int triple = is_file(qp);
     ss_free(qp);

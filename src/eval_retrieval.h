@@ -7,7 +7,8 @@
  *   NAME.queries.tsv  qid TAB text
  *   NAME.corpus.tsv   docid TAB text
  *   NAME.qrels.tsv    qid TAB docid TAB relevance (an integer >= 0)
- * named by any of the three files or by NAME; or BEIR's own layout, a
+ * named by any of the three files or by NAME (each may be gzip-compressed,
+ * then named NAME.PART.tsv.gz); or BEIR's own layout, a
  * directory with corpus.jsonl ("_id", "title", "text"; the text embedded
  * and indexed is title + " " + text, stripped, as BEIR joins them),
  * queries.jsonl ("_id", "text") and qrels/test.tsv or qrels/dev.tsv (with

@@ -16,6 +16,15 @@ for form in ir-small.queries.tsv ir-small.corpus.tsv ir-small.qrels.tsv ir-small
     sed -n '2,3p' "$T/form" >"$T/got"
     same "named by $form: the same numbers" "$T/want" "$T/got"
 done
+mkdir "$T/gz"
+gzip -c "$DATA/ir-small.corpus.tsv" >"$T/gz/ir-small.corpus.tsv.gz"
+gzip -c "$DATA/ir-small.qrels.tsv" >"$T/gz/ir-small.qrels.tsv"
+cp "$DATA/ir-small.queries.tsv" "$T/gz/"
+for form in ir-small ir-small.corpus.tsv.gz; do
+    $SEMSEARCH eval -B "$T/gz/$form" >"$T/form" 2>"$T/err"
+    sed -n '2,3p' "$T/form" >"$T/got"
+    same "gzip-compressed parts (NAME.corpus.tsv.gz; named $form): the same numbers" "$T/want" "$T/got"
+done
 $SEMSEARCH eval -B --task retrieval "$DATA/ir-small" >"$T/forced" 2>"$T/err"
 ok $? "--task retrieval takes queries/corpus/qrels data too"
 
