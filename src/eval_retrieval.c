@@ -1093,8 +1093,10 @@ typedef struct bm25_job {
     const ss__ir_data *d;
     int depth;
     int64_t *lh;
+    double *ls; /* scores too, or NULL */
     int *ln;
     sqlite3 *db[BM25_SLOTS];
+    double *sbuf[BM25_SLOTS];
     sqlite3_stmt *top[BM25_SLOTS];
     int64_t *buf[BM25_SLOTS];
     int rc[BM25_SLOTS];
@@ -1109,19 +1111,24 @@ static void bm25_part(void *ctx, int part, int slot)
     if (J->rc[slot]) return;
     int rc = SS_OK;
     if (!J->db[slot]) {
-        rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, 0, &J->db[slot], &J->top[slot]);
+        rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, J->ls != NULL, &J->db[slot], &J->top[slot]);
         if (!rc && !(J->buf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->buf[slot])))
+            rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        if (!rc && J->ls && !(J->sbuf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->sbuf[slot])))
             rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     }
     size_t e0 = (size_t)part * BM25_PART, e1 = SS_MIN(e0 + BM25_PART, d->n_eval);
     for (size_t e = e0; e < e1 && !rc; e++) {
         size_t q = d->eval[e];
         int got = 0, r;
-        rc = ss__fts_top(J->top[slot], d->qtext[q], J->depth + 1, J->buf[slot], NULL, &got, &r);
+        rc = ss__fts_top(J->top[slot], d->qtext[q], J->depth + 1, J->buf[slot], J->sbuf[slot], &got, &r);
         if (rc == SS_ERR_SQL) rc = sqlerr(J->db[slot], r, "search");
         int c = 0;
         for (int i = 0; i < got && c < J->depth && !rc; i++)
-            if ((size_t)(J->buf[slot][i] - 1) != d->self[q]) J->lh[e * (size_t)J->depth + (size_t)c++] = J->buf[slot][i];
+            if ((size_t)(J->buf[slot][i] - 1) != d->self[q]) {
+                if (J->ls) J->ls[e * (size_t)J->depth + (size_t)c] = J->sbuf[slot][i];
+                J->lh[e * (size_t)J->depth + (size_t)c++] = J->buf[slot][i];
+            }
         J->ln[e] = c;
     }
     if (rc) {
@@ -1142,13 +1149,15 @@ static void bm25_round_part(void *ctx, int part, int slot)
     bm25_part(R->J, (int)(R->first + (size_t)part), slot);
 }
 
-static int run_bm25(const ss__ir_data *d, int depth, ss__ir_progress_fn progress, void *ctx, int64_t *lh, int *ln)
+static int run_bm25(const ss__ir_data *d, int depth, ss__ir_progress_fn progress, void *ctx, int64_t *lh,
+                    double *ls, int *ln)
 {
     bm25_job *J = ss__calloc(1, sizeof *J);
     if (!J) return ss__fail(SS_ERR_NOMEM, "out of memory");
     J->d = d;
     J->depth = depth;
     J->lh = lh;
+    J->ls = ls;
     J->ln = ln;
     size_t nparts = (d->n_eval + BM25_PART - 1) / BM25_PART;
     int rc = SS_OK;
@@ -1167,12 +1176,20 @@ static int run_bm25(const ss__ir_data *d, int depth, ss__ir_progress_fn progress
     for (int k = 0; k < BM25_SLOTS; k++) {
         ss__ir_fts_close(J->db[k], J->top[k]);
         ss_free(J->buf[k]);
+        ss_free(J->sbuf[k]);
     }
     ss_free(J);
     return rc;
 }
 
-int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx, ss__ir_result *out)
+/* Hands a ranking (at most SS__IR_DEPTH) to the caller's run function. */
+static int emit(ss__ir_run_fn run, void *rctx, int sys, size_t q, const size_t *docs, double *scores, size_t n)
+{
+    return run ? run(rctx, sys, q, docs, scores, SS_MIN(n, (size_t)SS__IR_DEPTH)) : SS_OK;
+}
+
+int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
+                         ss__ir_run_fn run, void *rctx, ss__ir_result *out)
 {
     if (!d || !out) return ss__fail(SS_ERR_ARG, "ss__ir_evaluate: NULL argument");
     memset(out, 0, sizeof *out);
@@ -1183,33 +1200,38 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
     ss__hit *vh = m ? ss__malloc(cells * sizeof *vh) : NULL;
     int *vn = m ? ss__malloc(ne * sizeof *vn) : NULL;
     int64_t *lh = ss__malloc(cells * sizeof *lh);
+    double *ls = run ? ss__malloc(cells * sizeof *ls) : NULL; /* BM25 scores, for the runs */
     int *ln = ss__malloc(ne * sizeof *ln);
     size_t *ranked = ss__malloc((size_t)depth * sizeof *ranked);
+    double *scores = ss__malloc((size_t)depth * sizeof *scores);
     ss_hit *fused = ss__malloc(SS__IR_DEPTH * sizeof *fused);
     ss__ir_acc acc[SS__IR_NSYS];
     memset(acc, 0, sizeof acc);
     int rc = SS_OK;
-    if ((m && (!vh || !vn)) || !lh || !ln || !ranked || !fused)
+    if ((m && (!vh || !vn)) || !lh || (run && !ls) || !ln || !ranked || !scores || !fused)
         rc = ss__fail(SS_ERR_NOMEM, "out of memory for %zu x %d hits", ne, depth);
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) rc = ss__ir_acc_init(&acc[s], d);
     double t0 = now();
     if (!rc && m) rc = run_model(m, d, depth, progress, ctx, vh, vn);
     double t1 = now();
-    if (!rc) rc = run_bm25(d, depth, progress, ctx, lh, ln);
+    if (!rc) rc = run_bm25(d, depth, progress, ctx, lh, ls, ln);
     double t2 = now();
     for (size_t e = 0; e < ne && !rc; e++) {
         size_t q = d->eval[e];
         const int64_t *l = lh + e * (size_t)depth;
         for (int i = 0; i < ln[e]; i++) ranked[i] = (size_t)(l[i] - 1);
         rc = ss__ir_acc_add(&acc[SS__IR_BM25], q, ranked, (size_t)ln[e]);
+        if (!rc && run) rc = emit(run, rctx, SS__IR_BM25, q, ranked, ls + e * (size_t)depth, (size_t)ln[e]);
         if (rc || !m) continue;
         const ss__hit *v = vh + e * (size_t)depth;
-        for (int i = 0; i < vn[e]; i++) ranked[i] = (size_t)(v[i].id - 1);
+        for (int i = 0; i < vn[e]; i++) ranked[i] = (size_t)(v[i].id - 1), scores[i] = v[i].score;
         if ((rc = ss__ir_acc_add(&acc[SS__IR_MODEL], q, ranked, (size_t)vn[e]))) break;
+        if ((rc = emit(run, rctx, SS__IR_MODEL, q, ranked, scores, (size_t)vn[e]))) break;
         int c = 0;
         if ((rc = ss__hybrid_fuse(v, vn[e], l, ln[e], 0, SS__IR_DEPTH, -INFINITY, fused, &c))) break;
-        for (int i = 0; i < c; i++) ranked[i] = (size_t)(fused[i].doc - 1);
-        rc = ss__ir_acc_add(&acc[SS__IR_HYBRID], q, ranked, (size_t)c);
+        for (int i = 0; i < c; i++) ranked[i] = (size_t)(fused[i].doc - 1), scores[i] = fused[i].score;
+        if ((rc = ss__ir_acc_add(&acc[SS__IR_HYBRID], q, ranked, (size_t)c))) break;
+        rc = emit(run, rctx, SS__IR_HYBRID, q, ranked, scores, (size_t)c);
     }
     double t3 = now();
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) {
@@ -1224,9 +1246,16 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
     ss_free(vh);
     ss_free(vn);
     ss_free(lh);
+    ss_free(ls);
     ss_free(ln);
     ss_free(ranked);
+    ss_free(scores);
     ss_free(fused);
     if (rc) memset(out, 0, sizeof *out);
     return rc;
+}
+
+int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx, ss__ir_result *out)
+{
+    return ss__ir_evaluate_runs(m, d, progress, ctx, NULL, NULL, out);
 }
