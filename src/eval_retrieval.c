@@ -694,8 +694,8 @@ static int load_qrels(const char *path, const table *qt, const table *dt, const 
                           excerpt(f[2], fl[2], ex, sizeof ex));
             break;
         }
-        if (rel < 0 || rel > INT_MAX) {
-            rc = ss__fail(SS_ERR_FORMAT, "%s:%ld: relevance %ld is out of range (0 and up)", path, ln, rel);
+        if (rel < 0 || rel >= INT_MAX) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s:%ld: relevance %ld is out of range (0 to %d)", path, ln, rel, INT_MAX - 1);
             break;
         }
         size_t q = table_find(qt, p, f[0], fl[0]);
