@@ -59,13 +59,27 @@ void ss__ir_paths_free(ss__ir_paths *p)
     memset(p, 0, sizeof *p);
 }
 
+/* name + suffix, or name + suffix + ".gz" when only that exists. */
+static char *part_path(const char *name, size_t n, const char *suffix)
+{
+    char *p = cat(name, n, suffix);
+    if (!p || is_file(p)) return p;
+    char *z = cat(p, strlen(p), ".gz");
+    if (z && is_file(z)) {
+        ss_free(p);
+        return z;
+    }
+    ss_free(z);
+    return p;
+}
+
 static int paths_triple(const char *name, size_t n, ss__ir_paths *out)
 {
     out->beir = 0;
     out->name = ss__strndup(name, n);
-    out->queries = cat(name, n, ".queries.tsv");
-    out->corpus = cat(name, n, ".corpus.tsv");
-    out->qrels = cat(name, n, ".qrels.tsv");
+    out->queries = part_path(name, n, ".queries.tsv");
+    out->corpus = part_path(name, n, ".corpus.tsv");
+    out->qrels = part_path(name, n, ".qrels.tsv");
     if (!out->name || !out->queries || !out->corpus || !out->qrels) {
         ss__ir_paths_free(out);
         return ss__fail(SS_ERR_NOMEM, "out of memory");
@@ -108,8 +122,11 @@ int ss__ir_resolve(const char *path, ss__ir_paths *out)
     size_t n = strlen(path);
     while (n > 1 && path[n - 1] == '/') n--;
     static const char *const sufs[] = {".queries.tsv", ".corpus.tsv", ".qrels.tsv"};
-    for (int i = 0; i < 3; i++)
-        if (ends_with(path, sufs[i]) && n > strlen(sufs[i])) return paths_triple(path, n - strlen(sufs[i]), out);
+    size_t nz = n >= 3 && !memcmp(path + n - 3, ".gz", 3) ? n - 3 : n; /* NAME.corpus.tsv.gz */
+    for (int i = 0; i < 3; i++) {
+        size_t m = strlen(sufs[i]);
+        if (nz > m && !memcmp(path + nz - m, sufs[i], m)) return paths_triple(path, nz - m, out);
+    }
     char *probe = cat(path, n, "/corpus.jsonl");
     if (!probe) return ss__fail(SS_ERR_NOMEM, "out of memory");
     int beir = is_dir(path) && is_file(probe);
@@ -134,7 +151,7 @@ int ss__ir_resolve(const char *path, ss__ir_paths *out)
         if (rc) return rc;
     }
     /* NAME alone */
-    char *qp = cat(path, n, ".queries.tsv");
+    char *qp = part_path(path, n, ".queries.tsv");
     if (!qp) return ss__fail(SS_ERR_NOMEM, "out of memory");
     int triple = is_file(qp);
     ss_free(qp);
@@ -677,8 +694,8 @@ static int load_qrels(const char *path, const table *qt, const table *dt, const 
                           excerpt(f[2], fl[2], ex, sizeof ex));
             break;
         }
-        if (rel < 0 || rel > INT_MAX) {
-            rc = ss__fail(SS_ERR_FORMAT, "%s:%ld: relevance %ld is out of range (0 and up)", path, ln, rel);
+        if (rel < 0 || rel >= INT_MAX) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s:%ld: relevance %ld is out of range (0 to %d)", path, ln, rel, INT_MAX - 1);
             break;
         }
         size_t q = table_find(qt, p, f[0], fl[0]);
@@ -1079,9 +1096,9 @@ typedef struct bm25_job {
     double *ls; /* their BM25 scores */
     int *ln;
     sqlite3 *db[BM25_SLOTS];
+    double *sbuf[BM25_SLOTS];
     sqlite3_stmt *top[BM25_SLOTS];
     int64_t *buf[BM25_SLOTS];
-    double *sbuf[BM25_SLOTS];
     int rc[BM25_SLOTS];
     char msg[BM25_SLOTS][256];
     size_t done; /* queries finished (atomic) */
@@ -1095,8 +1112,9 @@ static void bm25_part(void *ctx, int part, int slot)
     int rc = SS_OK;
     if (!J->db[slot]) {
         rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, 1, &J->db[slot], &J->top[slot]);
-        if (!rc && (!(J->buf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->buf[slot])) ||
-                    !(J->sbuf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->sbuf[slot]))))
+        if (!rc && !(J->buf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->buf[slot])))
+            rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        if (!rc && J->ls && !(J->sbuf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->sbuf[slot])))
             rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     }
     size_t e0 = (size_t)part * BM25_PART, e1 = SS_MIN(e0 + BM25_PART, d->n_eval);
@@ -1164,7 +1182,14 @@ static int run_bm25(const ss__ir_data *d, int depth, ss__ir_progress_fn progress
     return rc;
 }
 
-int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx, ss__ir_result *out)
+/* Hands a ranking (at most SS__IR_DEPTH) to the caller's run function. */
+static int emit(ss__ir_run_fn run, void *rctx, int sys, size_t q, const size_t *docs, double *scores, size_t n)
+{
+    return run ? run(rctx, sys, q, docs, scores, SS_MIN(n, (size_t)SS__IR_DEPTH)) : SS_OK;
+}
+
+int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
+                         ss__ir_run_fn run, void *rctx, ss__ir_result *out)
 {
     if (!d || !out) return ss__fail(SS_ERR_ARG, "ss__ir_evaluate: NULL argument");
     memset(out, 0, sizeof *out);
@@ -1178,11 +1203,12 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
     double *ls = ss__malloc(cells * sizeof *ls);
     int *ln = ss__malloc(ne * sizeof *ln);
     size_t *ranked = ss__malloc((size_t)depth * sizeof *ranked);
+    double *scores = ss__malloc((size_t)depth * sizeof *scores);
     ss_hit *fused = ss__malloc(SS__IR_DEPTH * sizeof *fused);
     ss__ir_acc acc[SS__IR_NSYS];
     memset(acc, 0, sizeof acc);
     int rc = SS_OK;
-    if ((m && (!vh || !vn)) || !lh || !ls || !ln || !ranked || !fused)
+    if ((m && (!vh || !vn)) || !lh || !ls || !ln || !ranked || !scores || !fused)
         rc = ss__fail(SS_ERR_NOMEM, "out of memory for %zu x %d hits", ne, depth);
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) rc = ss__ir_acc_init(&acc[s], d);
     double t0 = now();
@@ -1199,16 +1225,19 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
         const int64_t *l = lh + e * (size_t)depth;
         for (int i = 0; i < ln[e]; i++) ranked[i] = (size_t)(l[i] - 1);
         rc = ss__ir_acc_add(&acc[SS__IR_BM25], q, ranked, (size_t)ln[e]);
+        if (!rc && run) rc = emit(run, rctx, SS__IR_BM25, q, ranked, ls + e * (size_t)depth, (size_t)ln[e]);
         if (rc || !m) continue;
         const ss__hit *v = vh + e * (size_t)depth;
-        for (int i = 0; i < vn[e]; i++) ranked[i] = (size_t)(v[i].id - 1);
+        for (int i = 0; i < vn[e]; i++) ranked[i] = (size_t)(v[i].id - 1), scores[i] = v[i].score;
         if ((rc = ss__ir_acc_add(&acc[SS__IR_MODEL], q, ranked, (size_t)vn[e]))) break;
+        if ((rc = emit(run, rctx, SS__IR_MODEL, q, ranked, scores, (size_t)vn[e]))) break;
         int c = 0;
         if ((rc = ss__hybrid_fuse(v, vn[e], l, ls + e * (size_t)depth, ln[e], &fo, SS__IR_DEPTH, -INFINITY, fused,
                                   &c)))
             break;
-        for (int i = 0; i < c; i++) ranked[i] = (size_t)(fused[i].doc - 1);
-        rc = ss__ir_acc_add(&acc[SS__IR_HYBRID], q, ranked, (size_t)c);
+        for (int i = 0; i < c; i++) ranked[i] = (size_t)(fused[i].doc - 1), scores[i] = fused[i].score;
+        if ((rc = ss__ir_acc_add(&acc[SS__IR_HYBRID], q, ranked, (size_t)c))) break;
+        rc = emit(run, rctx, SS__IR_HYBRID, q, ranked, scores, (size_t)c);
     }
     double t3 = now();
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) {
@@ -1226,7 +1255,13 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
     ss_free(ls);
     ss_free(ln);
     ss_free(ranked);
+    ss_free(scores);
     ss_free(fused);
     if (rc) memset(out, 0, sizeof *out);
     return rc;
+}
+
+int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx, ss__ir_result *out)
+{
+    return ss__ir_evaluate_runs(m, d, progress, ctx, NULL, NULL, out);
 }

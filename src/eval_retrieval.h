@@ -7,7 +7,8 @@
  *   NAME.queries.tsv  qid TAB text
  *   NAME.corpus.tsv   docid TAB text
  *   NAME.qrels.tsv    qid TAB docid TAB relevance (an integer >= 0)
- * named by any of the three files or by NAME; or BEIR's own layout, a
+ * named by any of the three files or by NAME (each may be gzip-compressed,
+ * then named NAME.PART.tsv.gz); or BEIR's own layout, a
  * directory with corpus.jsonl ("_id", "title", "text"; the text embedded
  * and indexed is title + " " + text, stripped, as BEIR joins them),
  * queries.jsonl ("_id", "text") and qrels/test.tsv or qrels/dev.tsv (with
@@ -124,6 +125,17 @@ typedef void (*ss__ir_progress_fn)(void *ctx, const char *step, size_t done, siz
 /* Evaluates BM25, and with a model the model and the hybrid. */
 int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
                     ss__ir_result *out);
+
+/* One system's ranking of evaluated query q (an index into d->qid): the
+ * documents docs[0..n) best first (at most SS__IR_DEPTH, the query's own
+ * document left out) and their scores (cosine; BM25, positive; the fused
+ * RRF score). A nonzero return stops the evaluation with that code. */
+typedef int (*ss__ir_run_fn)(void *ctx, int sys, size_t q, const size_t *docs, const double *scores,
+                             size_t n);
+/* ss__ir_evaluate, handing every ranking to run (in query order, on the
+ * calling thread; BM25 then costs a tenth more, for its scores). */
+int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
+                         ss__ir_run_fn run, void *run_ctx, ss__ir_result *out);
 
 /* An in-memory FTS5 index of n texts (rowid i + 1 for text i), made as the
  * store makes documents_fts, and its top-n statement for ss__fts_top

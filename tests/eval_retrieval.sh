@@ -16,6 +16,15 @@ for form in ir-small.queries.tsv ir-small.corpus.tsv ir-small.qrels.tsv ir-small
     sed -n '2,3p' "$T/form" >"$T/got"
     same "named by $form: the same numbers" "$T/want" "$T/got"
 done
+mkdir "$T/gz"
+gzip -c "$DATA/ir-small.corpus.tsv" >"$T/gz/ir-small.corpus.tsv.gz"
+gzip -c "$DATA/ir-small.qrels.tsv" >"$T/gz/ir-small.qrels.tsv"
+cp "$DATA/ir-small.queries.tsv" "$T/gz/"
+for form in ir-small ir-small.corpus.tsv.gz; do
+    $SEMSEARCH eval -B "$T/gz/$form" >"$T/form" 2>"$T/err"
+    sed -n '2,3p' "$T/form" >"$T/got"
+    same "gzip-compressed parts (NAME.corpus.tsv.gz; named $form): the same numbers" "$T/want" "$T/got"
+done
 $SEMSEARCH eval -B --task retrieval "$DATA/ir-small" >"$T/forced" 2>"$T/err"
 ok $? "--task retrieval takes queries/corpus/qrels data too"
 
@@ -110,6 +119,23 @@ echo '{"text": "no id"}' >>"$T/beir/queries.jsonl"
 run_fails "BEIR: no _id" 'queries.jsonl:8: no "_id"' $SEMSEARCH eval -B "$T/beir"
 echo '{"_id": "q9", "text": "cut' >"$T/beir/queries.jsonl"
 run_fails "BEIR: broken JSON" 'queries.jsonl:1: not a JSON object on one line' $SEMSEARCH eval -B "$T/beir"
+
+# --runs: TREC runs of each system, written whole when everything succeeded.
+run_ok "--runs" $SEMSEARCH eval -B --runs "$T/run" "$DATA/ir-small"
+[ -s "$T/run.bm25.trec" ] && [ ! -e "$T/run.model.trec" ] && [ ! -e "$T/run.hybrid.trec" ]
+ok $? "--runs with --baseline-only: the BM25 run alone"
+awk 'NF != 6 || $2 != "Q0" || $6 != "semsearch-bm25" { bad = 1 } END { exit bad }' "$T/run.bm25.trec" &&
+    [ "$(cut -d' ' -f1 "$T/run.bm25.trec" | sort -u | tr '\n' ' ')" = "d6 q1 q3 q6 " ] &&
+    ! grep -q '^d6 Q0 d6 ' "$T/run.bm25.trec"
+ok $? "--runs: qid Q0 docid rank score run, the scored queries only, no query's own document"
+run_fails "--runs needs exactly one retrieval data set" "give exactly one \\(got 2\\)" \
+    $SEMSEARCH eval -B --runs "$T/run2" "$DATA/ir-small" "$DATA/beir-small"
+reset; printf 'q1\tdx\t1\n' >"$T/b.qrels.tsv"
+run_fails "--runs on bad data" "b.qrels.tsv:1: document 'dx'" $SEMSEARCH eval -B --runs "$T/run3" "$T/b"
+[ ! -e "$T/run3.bm25.trec" ]; ok $? "--runs: no run file after an error"
+run_fails "--runs: a later file fails" "nosuch.scored.tsv" \
+    $SEMSEARCH eval -B --runs "$T/run4" "$DATA/ir-small" "$T/nosuch.scored.tsv"
+[ ! -e "$T/run4.bm25.trec" ]; ok $? "--runs: no run file when a later file fails"
 
 # The model, BM25 and hybrid; the plot of all three.
 run_ok "eval with the shipped model" $SEMSEARCH eval "$DATA/ir-small"

@@ -340,7 +340,12 @@ def same_as_query(what):
         f.write("".join(f"{q}\t{t}\n" for q, t in queries))
     with open(name + ".qrels.tsv", "w") as f:
         f.write("".join(f"{q}\t{d}\t{g}\n" for q, j in qrels.items() for d, g in j.items()))
-    res = eval_json(name)
+    res = eval_json("--runs", os.path.join(tmp, "nodup"), name)
+    runs = {}
+    for sysname in ("model", "bm25", "hybrid"):
+        for line in open(os.path.join(tmp, f"nodup.{sysname}.trec")):
+            q, _, d, rank, score, tag = line.split()
+            runs.setdefault(sysname, {}).setdefault(q, []).append(d)
     db = os.path.join(tmp, "nodup.db")
     subprocess.run(semsearch + ["index", "-q", "-d", db, "--text-column", "2", "--id-column", "1",
                                 name + ".corpus.tsv"], check=True, capture_output=True)
@@ -350,10 +355,14 @@ def same_as_query(what):
         out = subprocess.run(semsearch + ["query", "-d", db, "-k", "100", "--json", *extra],
                              input="".join(t + "\n" for _, t in queries), capture_output=True, text=True,
                              check=True).stdout
-        run = {}
+        run, same_lists = {}, True
         for (q, _), line in zip(queries, out.splitlines()):
             hits = json.loads(line)["results"]
             run[q] = {h["id"]: float(len(hits) - i) for i, h in enumerate(hits)}  # the order query gives
+            if q in runs[sysname]:
+                same_lists &= runs[sysname][q] == [h["id"] for h in hits]
+        ok(same_lists and len(runs[sysname]) == 3,
+           f"{what}: eval --runs: the {sysname} ranking of every query is the list `query {' '.join(extra + ['-k', '100'])}` returns")
         _, mean, _, _ = evaluate(run, queries, qrels, doc_order)
         ok(res is not None and all(close(res[sysname][k], mean[k], 1e-9) for k in keys),
            f"{what}: eval's {sysname} = the ranking `query {' '.join(extra + ['-k', '100'])}` returns "
@@ -361,5 +370,72 @@ def same_as_query(what):
 
 
 same_as_query("a database of ir-small")
+
+
+
+def coco_as_query(what):
+    """The same on 100 caption groups (about 500 captions): the lists of all
+    100 queries, model and hybrid, equal what query returns."""
+    seen, corpus, queries, qrels = set(), [], [], {}
+    for g, line in enumerate(open(os.path.join(datadir, "coco-100.groups.tsv"), encoding="utf-8")):
+        caps = [c for c in line.rstrip("\n").split("\t") if c.strip()]
+        ids = []
+        for c in caps:
+            if c in seen:
+                continue
+            seen.add(c)
+            corpus.append((f"c{len(corpus)}", c))
+            ids.append(corpus[-1][0])
+        if len(ids) >= 2:
+            queries.append((f"g{g}", caps[0]))
+            qrels[f"g{g}"] = {d: 1 for d in ids[1:]}
+    name = os.path.join(tmp, "coco")
+    with open(name + ".corpus.tsv", "w") as f:
+        f.write("".join(f"{d}\t{t}\n" for d, t in corpus))
+    with open(name + ".queries.tsv", "w") as f:
+        f.write("".join(f"{q}\t{t}\n" for q, t in queries))
+    with open(name + ".qrels.tsv", "w") as f:
+        f.write("".join(f"{q}\t{d}\t{g}\n" for q, j in qrels.items() for d, g in j.items()))
+    if eval_json("--runs", name, name) is None:
+        ok(False, f"{what}: eval --runs")
+        return
+    db = name + ".db"
+    subprocess.run(semsearch + ["index", "-q", "-d", db, "--text-column", "2", "--id-column", "1",
+                                name + ".corpus.tsv"], check=True, capture_output=True)
+    for sysname, extra in (("model", []), ("hybrid", ["--hybrid"])):
+        mine = {}
+        for line in open(f"{name}.{sysname}.trec"):
+            q, _, d, rank, score, tag = line.split()
+            mine.setdefault(q, []).append(d)
+        out = subprocess.run(semsearch + ["query", "-d", db, "-k", "100", "--json", *extra],
+                             input="".join(t + "\n" for _, t in queries), capture_output=True, text=True,
+                             check=True).stdout
+        diff = [q for (q, _), line in zip(queries, out.splitlines())
+                if mine.get(q) != [h["id"] for h in json.loads(line)["results"]]]
+        ok(not diff and len(mine) == len(queries),
+           f"{what}: the {sysname} lists of all {len(queries)} queries (top 100 of {len(corpus)}) = "
+           f"`query {' '.join(extra + ['-k', '100'])}`" + (f" (differ: {diff[:5]})" if diff else ""))
+
+
+coco_as_query("COCO captions")
+
+# the BM25 run: the naive BM25 ranking, scores included
+corpus, queries, qrels = load(small)
+doc_order = {d: i for i, (d, _) in enumerate(corpus)}
+got = {}
+for line in open(os.path.join(tmp, "nodup.bm25.trec")):
+    q, _, d, rank, score, tag = line.split()
+    got.setdefault(q, []).append((d, float(score)))
+corpus = [(d, t) for d, t in corpus if d != "d7"]
+good = True
+for q, t in queries:
+    q = "q2" if q == "d6" else q
+    if q not in got:
+        continue
+    ref = bm25_all(corpus, t)
+    want = sorted(ref.values(), reverse=True)[:100]
+    good &= len(got[q]) == len(want) and all(close(s, w, 1e-8) for (_, s), w in zip(got[q], want))
+    good &= all(close(ref[d], s, 1e-8) for d, s in got[q])
+ok(good and len(got) == 3, "eval --runs: the BM25 run holds the naive BM25 scores, best first")
 print(f"1..{n_tests}")
 sys.exit(1 if failed else 0)

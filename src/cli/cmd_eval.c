@@ -4,6 +4,7 @@
  * leaves no half report on stdout. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,11 +21,12 @@
 #include "evalfile.h"
 #include "hybrid.h"
 #include "svg.h"
+#include "textio.h"
 
 
 static const char eval_usage[] =
     "usage: semsearch eval [-m MODEL] [--task sts|pairs|retrieval] [--json] [--baseline]\n"
-    "                      [--baseline-only] [--plot FILE.svg] FILE...\n"
+    "                      [--baseline-only] [--plot FILE.svg] [--runs PREFIX] FILE...\n"
     "\n"
     "Scores sentence pairs or groups by the cosine similarity of their embeddings and\n"
     "reports how well that matches the data. The task comes from the file name:\n"
@@ -51,6 +53,9 @@ static const char eval_usage[] =
     "  -p, --plot FILE.svg  draw the ROC curve (pairs), score scatter (sts) or\n"
     "                       recall@k curve (retrieval: k to 10, or to 100 for\n"
     "                       queries/corpus/qrels) of the one input file\n"
+    "  -r, --runs PREFIX    queries/corpus/qrels: write each system's top 100 of every\n"
+    "                       scored query as a TREC run, PREFIX.SYSTEM.trec (qid Q0\n"
+    "                       docid rank score run), for per-query analysis or trec_eval\n"
     "  FILE                 data files ('-': stdin, with --task)\n";
 
 enum { TASK_NONE = 0, TASK_STS, TASK_PAIRS, TASK_RETRIEVAL, TASK_IR };
@@ -73,6 +78,8 @@ typedef struct {
     /* TASK_IR */
     char *ir_title;
     int ir_beir;
+    ss__atomic runs[SS__IR_NSYS]; /* --runs files, committed when every file is done */
+    int runs_open[SS__IR_NSYS];
     size_t ir_nd, ir_eval, ir_unjudged, ir_norel, ir_judgements;
     ss__ir_result ir;
 } result;
@@ -141,8 +148,11 @@ static int plot_pairs(ss__plot *plot, int task, int sys, const ss__pairs *p, con
 static int new_plot(int task, const char *path, ss__plot **plot)
 {
     char title[512];
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    size_t n = strlen(path), b;
+    while (n > 1 && path[n - 1] == '/') n--; /* a directory given as "dir/" */
+    for (b = n; b > 0 && path[b - 1] != '/'; b--) {}
+    char base[256];
+    snprintf(base, sizeof base, "%.*s", (int)SS_MIN(n - b, sizeof base - 1), path + b);
     int rc;
     if (task == TASK_STS) {
         snprintf(title, sizeof title, "Similarity vs gold score: %s", base);
@@ -204,11 +214,47 @@ static void ir_progress(void *ctx, const char *step, size_t done, size_t total)
     fprintf(stderr, "\r%s: %s %zu/%zu\033[K", p->name, step, done, total);
 }
 
-static int eval_ir(const char *path, ss_model *model, ss__plot *plot, result *r)
+typedef struct {
+    result *r;
+    const ss__ir_data *d;
+} runs_ctx;
+
+/* A TREC run line per hit: qid Q0 docid rank score run-name. */
+static int write_run(void *ctx, int sys, size_t q, const size_t *docs, const double *scores, size_t n)
+{
+    runs_ctx *c = ctx;
+    FILE *f = c->r->runs[sys].f;
+    for (size_t i = 0; i < n; i++)
+        if (fprintf(f, "%s Q0 %s %zu %.9g semsearch-%s\n", c->d->qid[q], c->d->did[docs[i]], i + 1, scores[i],
+                    ir_name[sys]) < 0)
+            return ss__fail(SS_ERR_IO, "%s: %s", c->r->runs[sys].path, strerror(errno));
+    return SS_OK;
+}
+
+static void runs_close(result *r, int commit, int *rc)
+{
+    for (int s = 0; s < SS__IR_NSYS; s++) {
+        if (!r->runs_open[s]) continue;
+        r->runs_open[s] = 0;
+        if (commit && !*rc) {
+            int e = ss__atomic_commit(&r->runs[s]);
+            if (e) *rc = cli_lib_error(e);
+        } else ss__atomic_abort(&r->runs[s]);
+    }
+}
+
+static int eval_ir(const char *path, ss_model *model, ss__plot *plot, const char *runs, result *r)
 {
     ss__ir_data d;
     int rc = ss__ir_load(path, &d);
     if (rc) return cli_lib_error(rc);
+    for (int s = 0; s < SS__IR_NSYS && runs && !rc; s++) {
+        if (!model && s != SS__IR_BM25) continue;
+        char fn[4096];
+        snprintf(fn, sizeof fn, "%s.%s.trec", runs, ir_name[s]);
+        if ((rc = ss__atomic_open(&r->runs[s], fn))) rc = cli_lib_error(rc);
+        else r->runs_open[s] = 1;
+    }
     r->n = d.nq;
     r->ir_nd = d.nd;
     r->ir_eval = d.n_eval;
@@ -220,7 +266,9 @@ static int eval_ir(const char *path, ss_model *model, ss__plot *plot, result *r)
     if (!r->ir_title) rc = cli_error("out of memory");
     progress_ctx pc = {r->ir_title, 0, 0};
     int tty = isatty(STDERR_FILENO);
-    if (!rc && (rc = ss__ir_evaluate(model, &d, tty ? ir_progress : NULL, &pc, &r->ir)))
+    runs_ctx rctx = {r, &d};
+    if (!rc && (rc = ss__ir_evaluate_runs(model, &d, tty ? ir_progress : NULL, &pc, runs ? write_run : NULL,
+                                          &rctx, &r->ir)))
         rc = cli_error("%s: %s", d.paths.name, ss_errmsg());
     if (pc.drawn) fputs("\r\033[K", stderr);
     for (int s = 0; s < SS__IR_NSYS && !rc && plot; s++) {
@@ -233,19 +281,20 @@ static int eval_ir(const char *path, ss_model *model, ss__plot *plot, result *r)
         if ((rc = ss__plot_add(plot, label, ks, r->ir.m[s].recall_curve, SS__IR_DEPTH, SS__PLOT_LINE)))
             rc = cli_lib_error(rc);
     }
+    if (rc) runs_close(r, 0, &rc);
     ss__ir_free(&d);
     return rc ? 1 : 0;
 }
 
 /* Evaluates one file with every system asked for; adds to plot if any. */
 static int eval_file(const char *path, int task, ss_model *model, int baseline, ss__plot *plot,
-                     result *r)
+                     const char *runs, result *r)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
     r->task = task;
     int rc = SS_OK;
-    if (task == TASK_IR) return eval_ir(path, model, plot, r);
+    if (task == TASK_IR) return eval_ir(path, model, plot, runs, r);
     int sys_on[N_SYS] = {model != NULL, baseline};
     if (task == TASK_RETRIEVAL) {
         ss__groups g;
@@ -446,10 +495,11 @@ int cmd_eval(int argc, char **argv)
         {"model", required_argument, 0, 'm'},   {"task", required_argument, 0, 't'},
         {"json", no_argument, 0, 'j'},          {"baseline", no_argument, 0, 'b'},
         {"baseline-only", no_argument, 0, 'B'}, {"plot", required_argument, 0, 'p'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-    const char *model_path = NULL, *plot_path = NULL;
+        {"runs", required_argument, 0, 'r'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *model_path = NULL, *plot_path = NULL, *runs = NULL;
     int forced = TASK_NONE, json = 0, baseline = 0, baseline_only = 0, c;
-    while ((c = getopt_long(argc, argv, "m:t:jbBp:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:t:jbBp:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 't':
@@ -465,6 +515,7 @@ int cmd_eval(int argc, char **argv)
         case 'b': baseline = 1; break;
         case 'B': baseline = baseline_only = 1; break;
         case 'p': plot_path = optarg; break;
+        case 'r': runs = optarg; break;
         case 'h': return cli_usage(eval_usage, 0);
         default: return cli_usage(eval_usage, 1);
         }
@@ -501,8 +552,18 @@ int cmd_eval(int argc, char **argv)
     if (plot_path && (cli_output_not_input("eval --plot", plot_path, (const char *const *)files, nfiles) ||
                       cli_same_file(plot_path, model_path))) {
         if (cli_same_file(plot_path, model_path)) cli_error("eval --plot: the output %s is the model", plot_path);
+        free(tasks);
         return 2;
     }
+
+    int n_ir = 0;
+    for (int i = 0; i < nfiles; i++) n_ir += tasks[i] == TASK_IR;
+    if (runs && n_ir != 1) {
+        cli_error("--runs writes the runs of one queries/corpus/qrels data set: give exactly one (got %d)", n_ir);
+        free(tasks);
+        return 2;
+    }
+
     ss_model *model = NULL;
     char *def = NULL;
     if (!baseline_only) {
@@ -525,8 +586,9 @@ int cmd_eval(int argc, char **argv)
     int rc = res ? 0 : cli_error("out of memory");
     if (!rc && plot_path && (rc = new_plot(tasks[0], files[0], &plot))) rc = cli_lib_error(rc);
     for (int i = 0; i < nfiles && !rc; i++)
-        rc = eval_file(files[i], tasks[i], model, baseline, plot, &res[i]);
+        rc = eval_file(files[i], tasks[i], model, baseline, plot, runs, &res[i]);
     if (!rc && plot && (rc = ss__plot_write(plot, plot_path))) rc = cli_lib_error(rc);
+    for (int i = 0; res && i < nfiles; i++) runs_close(&res[i], 1, &rc); /* whole, or none */
     if (!rc)
         for (int i = 0; i < nfiles; i++) {
             if (json) print_json(&res[i], model ? model_path : NULL);

@@ -8,9 +8,10 @@
  * corpus, qrels (a missing part is an empty file).
  *
  * Invariants: loading returns data or a status with a message, never
- * crashes or leaks; loaded data has unique ids, judgements that point into
- * the corpus and queries that are scored or counted as skipped; metrics are
- * finite and in [0, 1]. */
+ * crashes or leaks; loaded data has judgements that point into the corpus
+ * and queries that are scored or counted as skipped; every ranking holds
+ * distinct documents of the corpus (not the query's own), best first;
+ * metrics are finite and in [0, 1]. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,21 @@ static void check_metrics(const ss__ir_metrics *m)
         if (m->recall_curve[k] + 1e-12 < m->recall_curve[k - 1]) fail("recall@k decreasing");
 }
 
+/* Every ranking: at most 100 documents of the corpus, distinct, never the
+ * query's own one, scores best first. */
+static int check_run(void *ctx, int sys, size_t q, const size_t *docs, const double *scores, size_t n)
+{
+    const ss__ir_data *d = ctx;
+    if (sys < 0 || sys >= SS__IR_NSYS || q >= d->nq || n > SS__IR_DEPTH) fail("a ranking out of range");
+    for (size_t i = 0; i < n; i++) {
+        if (docs[i] >= d->nd || docs[i] == d->self[q]) fail("a ranked document outside the corpus or the query's own");
+        if (!isfinite(scores[i]) || (i && scores[i] > scores[i - 1])) fail("ranking scores not best first");
+        for (size_t j = 0; j < i; j++)
+            if (docs[j] == docs[i]) fail("a document ranked twice");
+    }
+    return SS_OK;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init_once();
@@ -123,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (fuzz_tiny_model(13, &model)) fail("cannot make a tiny model");
         }
         ss__ir_result r;
-        rc = ss__ir_evaluate(with_model ? model : NULL, &d, NULL, NULL, &r);
+        rc = ss__ir_evaluate_runs(with_model ? model : NULL, &d, NULL, NULL, check_run, &d, &r);
         if (rc && !ss_errmsg()[0]) fail("an error without a message");
         for (int s = 0; s < SS__IR_NSYS && !rc; s++) {
             if (!r.has[s]) continue;
