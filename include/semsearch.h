@@ -347,6 +347,22 @@ SS_API SS_NODISCARD int ss_store_filter_new(ss_store *s, const ss_doc *docs, siz
  * added (may be NULL) receives the number of new documents. */
 SS_API SS_NODISCARD int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n,
                                      size_t *added);
+/* A document split into passages (a text longer than the model's window):
+ * passage i covers bytes [start, start + len) of docs[doc].text and has its
+ * own vector. */
+typedef struct ss_passage {
+    size_t doc;        /* index of its document in the call's docs */
+    size_t start, len; /* bytes of that document's text */
+} ss_passage;
+
+/* ss_store_add with np >= n vectors: one per passage, passages[0..np) in
+ * document order, every document at least one (its first passage's vector
+ * is the document's). A query then scores a document by its best passage
+ * and returns it once (ss_hit.passage says which). passages NULL: np == n,
+ * one vector per whole document, as ss_store_add. */
+SS_API SS_NODISCARD int ss_store_add_passages(ss_store *s, const ss_doc *docs, size_t n,
+                                              const ss_passage *passages, const float *vecs,
+                                              size_t np, size_t *added);
 /* Deletes the documents whose external id is `id` (ss_doc.id: never a
  * document number, so that an external id "2" and document number 2 stay
  * apart), the document numbered doc, or all of a source. Document numbers
@@ -399,6 +415,8 @@ SS_API void ss_store_query_opts_init(ss_store_query_opts *o);
 typedef struct ss_hit {
     int64_t doc; /* document number (ss_store_get) */
     float score; /* cosine similarity; with hybrid the fused score */
+    int32_t passage; /* the document's best passage (ss_store_get_passage);
+                        0 for a document stored whole */
 } ss_hit;
 
 /* Answers nq queries (nq, dim), L2-normalized by the call. hits is (nq, k),
@@ -420,6 +438,11 @@ typedef struct ss_store_doc {
  * ss_store_doc_clear. */
 SS_API SS_NODISCARD int ss_store_get(ss_store *s, int64_t doc, ss_store_doc *out);
 SS_API void ss_store_doc_clear(ss_store_doc *d);
+/* The bytes of a document's text that passage number `passage` covers
+ * (ss_hit.passage): for a document stored whole, passage 0 is all of it.
+ * SS_ERR_RANGE when there is no such document or passage. */
+SS_API SS_NODISCARD int ss_store_get_passage(ss_store *s, int64_t doc, int passage, size_t *start,
+                                             size_t *len);
 
 typedef struct ss_store_stats {
     int schema_version;
@@ -430,6 +453,8 @@ typedef struct ss_store_stats {
     int64_t file_bytes;      /* database file (and its WAL) */
     int64_t vector_bytes;    /* f32 and int8 vector blobs */
     int has_fts;
+    int64_t passages;        /* vectors beyond each document's first: the further
+                                passages of documents split into passages */
 } ss_store_stats;
 
 SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);

@@ -745,27 +745,71 @@ static int writable(ss_store *s)
     return SS_OK;
 }
 
+int ss__store_has_passages(ss_store *s, int *yes)
+{
+    int64_t v = 0;
+    int rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'passages'", &v);
+    *yes = v > 0;
+    return rc;
+}
+
+/* Made by the first addition of a document split into passages (inside its
+ * transaction): a database of short texts stays schema version 1. */
+static const char passages_sql[] =
+    "CREATE TABLE IF NOT EXISTS passages("
+    " doc INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " start INTEGER NOT NULL,"
+    " len INTEGER NOT NULL,"
+    " block INTEGER NOT NULL,"
+    " slot INTEGER NOT NULL,"
+    " PRIMARY KEY (doc, seq)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS passages_slot ON passages(block, slot);"
+    "PRAGMA user_version=2;";
+
 int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, size_t *added)
 {
     if (added) *added = 0;
     if (!s || (n && (!docs || !vecs))) return ss__fail(SS_ERR_ARG, "ss_store_add: NULL argument");
+    return ss_store_add_passages(s, docs, n, NULL, vecs, n, added);
+}
+
+int ss_store_add_passages(ss_store *s, const ss_doc *docs, size_t n, const ss_passage *pass, const float *vecs,
+                          size_t np, size_t *added)
+{
+    if (added) *added = 0;
+    if (!s || (n && (!docs || !vecs))) return ss__fail(SS_ERR_ARG, "ss_store_add_passages: NULL argument");
+    if (pass ? np < n : np != n)
+        return ss__fail(SS_ERR_ARG, "ss_store_add_passages: %zu passages for %zu documents", np, n);
     int rc = writable(s);
     if (rc) return rc;
     if (!s->dim) return ss__fail(SS_ERR_ARG, "%s: no model declared (ss_store_use_model)", s->path);
     for (size_t i = 0; i < n; i++)
         if ((rc = check_doc(&docs[i], i))) return rc;
+    /* passages in document order, each document at least one, each inside
+     * its text */
+    int split = 0;
+    for (size_t i = 0, p = 0; pass && i < n; i++) {
+        size_t first = p;
+        for (; p < np && pass[p].doc == i; p++)
+            if (pass[p].len == 0 || pass[p].start > docs[i].len || pass[p].len > docs[i].len - pass[p].start)
+                return ss__fail(SS_ERR_ARG, "document %zu: passage %zu is not inside its text", i + 1, p - first + 1);
+        if (p == first) return ss__fail(SS_ERR_ARG, "document %zu: no passage (passages must be in document order)", i + 1);
+        if (p - first > 1) split = 1;
+        if (i == n - 1 && p != np) return ss__fail(SS_ERR_ARG, "passage %zu: no such document", p + 1);
+    }
     if (n == 0) return SS_OK;
     size_t d = (size_t)s->dim;
     float *x = ss__malloc(d * sizeof *x);
     if (!x) return ss__fail(SS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++) rc = normalized(vecs + i * d, s->dim, x, i);
+    for (size_t i = 0; i < np && !rc; i++) rc = normalized(vecs + i * d, s->dim, x, i);
     if (rc) {
         ss_free(x);
         return rc;
     }
     appender a;
     memset(&a, 0, sizeof a);
-    sqlite3_stmt *find = NULL, *ins = NULL, *fts = NULL;
+    sqlite3_stmt *find = NULL, *ins = NULL, *fts = NULL, *pins = NULL;
     size_t count = 0;
     rc = ss__store_exec(s, "BEGIN IMMEDIATE");
     if (rc) {
@@ -773,7 +817,11 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
         return rc;
     }
     rc = record_model(s);
-    if (!rc) rc = appender_init(s, &a, 0, n);
+    if (!rc && split) rc = ss__store_exec(s, passages_sql);
+    if (!rc && split)
+        rc = ss__store_prepare(s, "INSERT INTO passages(doc, seq, start, len, block, slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                               &pins);
+    if (!rc) rc = appender_init(s, &a, 0, np);
     if (!rc) rc = ss__store_prepare(s, FIND_SQL, &find);
     if (!rc)
         rc = ss__store_prepare(s,
@@ -784,8 +832,11 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
     if (!rc) rc = query_int(s, "SELECT " NEXT_DOC_SQL, &next_doc);
     if (!rc && s->has_fts)
         rc = ss__store_prepare(s, "INSERT INTO documents_fts(rowid, text) VALUES (?1, ?2)", &fts);
-    for (size_t i = 0; i < n && !rc; i++) {
+    size_t p0 = 0, p1 = 0; /* the passages of document i: [p0, p1) */
+    for (size_t i = 0; i < n && !rc; i++, p0 = p1) {
         const ss_doc *dc = &docs[i];
+        p1 = p0 + 1;
+        while (pass && p1 < np && pass[p1].doc == i) p1++;
         int64_t found;
         rc = find_text(s, find, dc->text, dc->len, &found);
         if (rc || found) continue;
@@ -824,8 +875,24 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
                 break;
             }
         }
-        normalized(vecs + i * d, s->dim, x, i);
-        appender_put(s, &a, id, x);
+        /* the first passage's vector is the document's slot; the others
+         * get slots of their own, named in passages with their bytes */
+        for (size_t p = p0; p < p1 && !rc; p++) {
+            if (p > p0) rc = appender_slot(s, &a, &block, &slot);
+            if (rc) break;
+            normalized(vecs + p * d, s->dim, x, p);
+            appender_put(s, &a, id, x);
+            if (p1 - p0 < 2) break;
+            sqlite3_reset(pins);
+            sqlite3_bind_int64(pins, 1, id);
+            sqlite3_bind_int64(pins, 2, (int64_t)(p - p0));
+            sqlite3_bind_int64(pins, 3, (int64_t)pass[p].start);
+            sqlite3_bind_int64(pins, 4, (int64_t)pass[p].len);
+            sqlite3_bind_int64(pins, 5, block);
+            sqlite3_bind_int(pins, 6, slot);
+            if ((r = sqlite3_step(pins)) != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "add a passage");
+        }
+        if (rc) break;
         count++;
         next_doc = id + 1;
     }
@@ -834,6 +901,7 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
     sqlite3_finalize(find);
     sqlite3_finalize(ins);
     sqlite3_finalize(fts);
+    sqlite3_finalize(pins);
     appender_free(&a);
     ss_free(x);
     if (!rc) rc = commit(s);
@@ -849,10 +917,15 @@ int ss_store_add(ss_store *s, const ss_doc *docs, const float *vecs, size_t n, s
 
 static int delete_where(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
 {
-    sqlite3_stmt *del = NULL, *fts = NULL;
+    sqlite3_stmt *del = NULL, *fts = NULL, *psel = NULL, *pdel = NULL;
     sqlite3_blob *b = NULL;
     size_t count = 0;
-    int rc = ss__store_prepare(s, "DELETE FROM documents WHERE id = ?1", &del);
+    int split = 0;
+    int rc = ss__store_has_passages(s, &split);
+    if (!rc) rc = ss__store_prepare(s, "DELETE FROM documents WHERE id = ?1", &del);
+    /* a long document's other passages hold slots too */
+    if (!rc && split) rc = ss__store_prepare(s, "SELECT block, slot FROM passages WHERE doc = ?1 AND seq > 0", &psel);
+    if (!rc && split) rc = ss__store_prepare(s, "DELETE FROM passages WHERE doc = ?1", &pdel);
     if (!rc && s->has_fts)
         rc = ss__store_prepare(s,
                                "INSERT INTO documents_fts(documents_fts, rowid, text) "
@@ -891,6 +964,29 @@ static int delete_where(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
             rc = ss__store_sqlerr(s, r, "free a vector slot");
             break;
         }
+        if (psel) {
+            sqlite3_reset(psel);
+            sqlite3_bind_int64(psel, 1, id);
+            while (r == SQLITE_OK && (r = sqlite3_step(psel)) == SQLITE_ROW) {
+                int64_t pb = sqlite3_column_int64(psel, 0), ps = sqlite3_column_int64(psel, 1);
+                if (ps < 0 || ps >= s->block_size) {
+                    r = SQLITE_CORRUPT;
+                    break;
+                }
+                r = sqlite3_blob_reopen(b, pb);
+                if (r == SQLITE_OK) r = sqlite3_blob_write(b, &zero, 8, (int)(ps * 8));
+            }
+            sqlite3_reset(psel);
+            if (r == SQLITE_DONE) {
+                sqlite3_reset(pdel);
+                sqlite3_bind_int64(pdel, 1, id);
+                r = sqlite3_step(pdel);
+            }
+            if (r != SQLITE_DONE) {
+                rc = ss__store_sqlerr(s, r, "free a passage's vector slot");
+                break;
+            }
+        }
         if (fts) { /* the words of the text about to go */
             sqlite3_reset(fts);
             sqlite3_bind_int64(fts, 1, id);
@@ -908,6 +1004,8 @@ static int delete_where(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
     if (b) sqlite3_blob_close(b);
     sqlite3_finalize(del);
     sqlite3_finalize(fts);
+    sqlite3_finalize(psel);
+    sqlite3_finalize(pdel);
     ss_free(rows);
     *deleted = count;
     return rc;
@@ -970,6 +1068,11 @@ int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted)
 
 /* --------------------------------------------------------------- re-embedding */
 
+/* One vector of a re-embedding: a document, or one of its passages. */
+typedef struct rerow {
+    int64_t doc, seq, start, len; /* len -1: the whole text */
+} rerow;
+
 int ss_store_reembed(ss_store *s, const ss_store_model *m, ss_store_embed_fn embed, void *ctx, size_t batch)
 {
     if (!s || !m || !embed || !m->fingerprint || !*m->fingerprint || m->dim <= 0 || m->dim > 65536)
@@ -982,24 +1085,43 @@ int ss_store_reembed(ss_store *s, const ss_store_model *m, ss_store_embed_fn emb
     /* the new model, recorded in this same transaction */
     char *name = ss__strdup(m->name ? m->name : ""), *fp = ss__strdup(m->fingerprint),
          *path = ss__strdup(m->path ? m->path : "");
-    int64_t *ids = NULL, count = 0;
+    rerow *rows = NULL;
+    int64_t count = 0;
+    size_t cap = 0;
+    int split = 0;
     char **texts = ss__calloc(batch, sizeof *texts);
     size_t *lens = ss__calloc(batch, sizeof *lens);
     float *vecs = ss__malloc(batch * (size_t)m->dim * sizeof *vecs), *x = ss__malloc((size_t)m->dim * sizeof *x);
-    sqlite3_stmt *get = NULL, *upd = NULL;
+    sqlite3_stmt *get = NULL, *upd = NULL, *pupd = NULL;
     appender a;
     memset(&a, 0, sizeof a);
     if (!name || !fp || !path || !texts || !lens || !vecs || !x) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
-    if (!rc) rc = query_int(s, "SELECT count(*) FROM documents", &count);
-    if (!rc && !(ids = ss__malloc((size_t)(count ? count : 1) * sizeof *ids))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) rc = ss__store_has_passages(s, &split);
     if (!rc) {
+        /* every vector: a document's, or each of its passages (their bytes
+         * kept as they were split) */
         sqlite3_stmt *st;
-        rc = ss__store_prepare(s, "SELECT id FROM documents ORDER BY id", &st);
-        int64_t i = 0;
+        rc = ss__store_prepare(s,
+                               split ? "SELECT d.id, coalesce(p.seq, 0), coalesce(p.start, 0), coalesce(p.len, -1) "
+                                       "FROM documents d LEFT JOIN passages p ON p.doc = d.id ORDER BY d.id, p.seq"
+                                     : "SELECT id, 0, 0, -1 FROM documents ORDER BY id",
+                               &st);
         int r = SQLITE_DONE;
-        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW && i < count) ids[i++] = sqlite3_column_int64(st, 0);
-        if (!rc && r != SQLITE_DONE && r != SQLITE_ROW) rc = ss__store_sqlerr(s, r, "read documents");
-        count = i;
+        while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            if ((size_t)count == cap) {
+                size_t nc = cap ? 2 * cap : 1024;
+                rerow *q = ss__realloc(rows, nc * sizeof *q);
+                if (!q) {
+                    rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                rows = q;
+                cap = nc;
+            }
+            rows[count++] = (rerow){sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                                    sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3)};
+        }
+        if (!rc && r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "read documents");
         sqlite3_finalize(st);
     }
     if (!rc) rc = ss__store_exec(s, "DELETE FROM blocks; DELETE FROM vectors_f32; DELETE FROM vectors_i8;");
@@ -1019,11 +1141,14 @@ int ss_store_reembed(ss_store *s, const ss_store_model *m, ss_store_embed_fn emb
     if (!rc) rc = appender_init(s, &a, 1, (size_t)count);
     if (!rc) rc = ss__store_prepare(s, "SELECT text FROM documents WHERE id = ?1", &get);
     if (!rc) rc = ss__store_prepare(s, "UPDATE documents SET block = ?2, slot = ?3 WHERE id = ?1", &upd);
+    if (!rc && split)
+        rc = ss__store_prepare(s, "UPDATE passages SET block = ?3, slot = ?4 WHERE doc = ?1 AND seq = ?2", &pupd);
     for (int64_t i0 = 0; i0 < count && !rc; i0 += (int64_t)batch) {
         size_t nb = (size_t)SS_MIN((int64_t)batch, count - i0);
         for (size_t j = 0; j < nb && !rc; j++) {
+            const rerow *w = &rows[i0 + (int64_t)j];
             sqlite3_reset(get);
-            sqlite3_bind_int64(get, 1, ids[i0 + (int64_t)j]);
+            sqlite3_bind_int64(get, 1, w->doc);
             int r = sqlite3_step(get);
             if (r != SQLITE_ROW) {
                 rc = ss__store_sqlerr(s, r == SQLITE_DONE ? SQLITE_CORRUPT : r, "read a document");
@@ -1031,35 +1156,58 @@ int ss_store_reembed(ss_store *s, const ss_store_model *m, ss_store_embed_fn emb
             }
             ss_free(texts[j]);
             const char *t = (const char *)sqlite3_column_text(get, 0);
-            lens[j] = (size_t)sqlite3_column_bytes(get, 0);
-            if (!(texts[j] = ss__strndup(t ? t : "", lens[j]))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+            size_t tl = (size_t)sqlite3_column_bytes(get, 0), st0 = 0, len = tl;
+            if (w->len >= 0) {
+                if (w->start < 0 || (size_t)w->start > tl || w->len == 0 || (size_t)w->len > tl - (size_t)w->start) {
+                    rc = ss__fail(SS_ERR_FORMAT, "%s: passage %lld of document %lld is not inside its text", s->path,
+                                  (long long)w->seq, (long long)w->doc);
+                    break;
+                }
+                st0 = (size_t)w->start;
+                len = (size_t)w->len;
+            }
+            lens[j] = len;
+            if (!(texts[j] = ss__strndup(t ? t + st0 : "", t ? len : 0))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
         }
         if (!rc) rc = embed(ctx, (const char *const *)texts, lens, nb, vecs);
         for (size_t j = 0; j < nb && !rc; j++) {
+            const rerow *w = &rows[i0 + (int64_t)j];
             rc = normalized(vecs + j * (size_t)m->dim, m->dim, x, (size_t)i0 + j);
             int64_t block;
             int slot;
             if (!rc) rc = appender_slot(s, &a, &block, &slot);
             if (rc) break;
-            sqlite3_reset(upd);
-            sqlite3_bind_int64(upd, 1, ids[i0 + (int64_t)j]);
-            sqlite3_bind_int64(upd, 2, block);
-            sqlite3_bind_int(upd, 3, slot);
-            int r = sqlite3_step(upd);
+            int r = SQLITE_DONE;
+            if (w->seq == 0) {
+                sqlite3_reset(upd);
+                sqlite3_bind_int64(upd, 1, w->doc);
+                sqlite3_bind_int64(upd, 2, block);
+                sqlite3_bind_int(upd, 3, slot);
+                r = sqlite3_step(upd);
+            }
+            if (r == SQLITE_DONE && w->len >= 0) {
+                sqlite3_reset(pupd);
+                sqlite3_bind_int64(pupd, 1, w->doc);
+                sqlite3_bind_int64(pupd, 2, w->seq);
+                sqlite3_bind_int64(pupd, 3, block);
+                sqlite3_bind_int(pupd, 4, slot);
+                r = sqlite3_step(pupd);
+            }
             if (r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "move a document");
-            else appender_put(s, &a, ids[i0 + (int64_t)j], x);
+            else appender_put(s, &a, w->doc, x);
         }
     }
     if (!rc) rc = flush_run(s, &a.u);
     sqlite3_finalize(get);
     sqlite3_finalize(upd);
+    sqlite3_finalize(pupd);
     appender_free(&a);
     for (size_t j = 0; texts && j < batch; j++) ss_free(texts[j]);
     ss_free(texts);
     ss_free(lens);
     ss_free(vecs);
     ss_free(x);
-    ss_free(ids);
+    ss_free(rows);
     ss_free(name);
     ss_free(fp);
     ss_free(path);
@@ -1110,6 +1258,43 @@ int ss_store_get(ss_store *s, int64_t doc, ss_store_doc *out)
     return rc;
 }
 
+int ss_store_get_passage(ss_store *s, int64_t doc, int passage, size_t *start, size_t *len)
+{
+    if (!s || !start || !len) return ss__fail(SS_ERR_ARG, "ss_store_get_passage: NULL argument");
+    *start = *len = 0;
+    int split = 0, rc = ss__store_has_passages(s, &split);
+    if (rc) return rc;
+    sqlite3_stmt *st;
+    rc = ss__store_prepare(s,
+                           split ? "SELECT length(CAST(d.text AS BLOB)), p.start, p.len FROM documents d "
+                                   "LEFT JOIN passages p ON p.doc = d.id AND p.seq = ?2 WHERE d.id = ?1"
+                                 : "SELECT length(CAST(text AS BLOB)), NULL, NULL FROM documents WHERE id = ?1",
+                           &st);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, doc);
+    if (split) sqlite3_bind_int(st, 2, passage);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        int64_t tl = sqlite3_column_int64(st, 0), ps = sqlite3_column_int64(st, 1), pl = sqlite3_column_int64(st, 2);
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL) { /* not split: passage 0 is the text */
+            if (passage == 0) *len = (size_t)tl;
+            else rc = ss__fail(SS_ERR_RANGE, "%s: document %lld has no passage %d", s->path, (long long)doc, passage);
+        } else if (ps < 0 || pl <= 0 || ps > tl || pl > tl - ps) {
+            rc = ss__fail(SS_ERR_FORMAT, "%s: passage %d of document %lld is not inside its text", s->path, passage,
+                          (long long)doc);
+        } else {
+            *start = (size_t)ps;
+            *len = (size_t)pl;
+        }
+    } else if (r == SQLITE_DONE) {
+        rc = ss__fail(SS_ERR_RANGE, "%s: no document %lld", s->path, (long long)doc);
+    } else {
+        rc = ss__store_sqlerr(s, r, "read a passage");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 void ss_store_doc_clear(ss_store_doc *d)
 {
     if (!d) return;
@@ -1145,6 +1330,9 @@ int ss_store_stats_get(ss_store *s, ss_store_stats *st)
     if (!rc) rc = query_int(s, "SELECT count(*) FROM documents", &st->documents);
     if (!rc) rc = query_int(s, "SELECT count(DISTINCT source) FROM documents", &st->sources);
     if (!rc) rc = query_int(s, "SELECT count(*) FROM blocks", &st->blocks);
+    int split = 0;
+    if (!rc) rc = ss__store_has_passages(s, &split);
+    if (!rc && split) rc = query_int(s, "SELECT count(*) FROM passages WHERE seq > 0", &st->passages);
     if (!rc)
         rc = query_int(s,
                        "SELECT coalesce(sum(length(data)), 0) + "
@@ -1154,7 +1342,7 @@ int ss_store_stats_get(ss_store *s, ss_store_stats *st)
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     st->dim = s->dim;
     st->block_size = s->block_size;
-    st->free_slots = st->blocks * s->block_size - st->documents;
+    st->free_slots = st->blocks * s->block_size - st->documents - st->passages;
     st->file_bytes = file_size(s->path, "") + file_size(s->path, "-wal");
     st->has_fts = s->has_fts;
     return rc;

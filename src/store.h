@@ -9,7 +9,10 @@
 
 #include "semsearch.h"
 
-#define SS_SCHEMA_VERSION 1
+/* 1: the first; 2: documents split into passages (the passages table,
+ * made by the first addition that needs it: a database without long texts
+ * stays version 1, readable by older versions) */
+#define SS_SCHEMA_VERSION 2
 #define SS_APPLICATION_ID 0x53536462 /* "SSdb" */
 #define SS_BLOCK_SIZE 1024           /* vectors per block row */
 
@@ -53,6 +56,8 @@ int ss__store_prepare(ss_store *s, const char *sql, sqlite3_stmt **st);
 int ss__store_exec(ss_store *s, const char *sql);
 /* Re-reads the meta table (model, dim, block size). */
 int ss__store_read_meta(ss_store *s);
+/* Whether the passages table exists (schema version 2). */
+int ss__store_has_passages(ss_store *s, int *yes);
 /* 64-bit content hash of a text (stored as documents.hash). */
 int64_t ss__text_hash(const char *text, size_t len);
 

@@ -295,11 +295,57 @@ int ss_store_load(ss_store *s, int precisions)
 
 static int source_mask(ss_store *s, const char *source, uint8_t **out);
 
+/* A database with documents split into passages has several rows (vectors)
+ * per document: the search asks for `fetch` hits, enough that kv documents
+ * remain once each document keeps only its best row (the first, hits being
+ * best first); that row's passage number then replaces the row in pos.
+ * raw is (nq, fetch); rawn[j] becomes at most kv. */
+static int collapse(ss_store *s, const int64_t *block_ids, size_t nblocks, ss__hit *raw, int *rawn, size_t nq,
+                    int fetch, int kv)
+{
+    size_t cap = 16;
+    while (cap < 2 * (size_t)fetch) cap *= 2;
+    int64_t *seen = ss__malloc(cap * sizeof *seen);
+    sqlite3_stmt *st = NULL;
+    int rc = seen ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) rc = ss__store_prepare(s, "SELECT seq FROM passages WHERE block = ?1 AND slot = ?2", &st);
+    size_t bs = (size_t)s->block_size;
+    for (size_t j = 0; j < nq && !rc; j++) {
+        ss__hit *r = raw + j * (size_t)fetch;
+        memset(seen, 0, cap * sizeof *seen);
+        int c = 0;
+        for (int i = 0; i < rawn[j] && c < kv && !rc; i++) {
+            uint64_t hsh = (uint64_t)r[i].id * 0x9e3779b97f4a7c15ULL;
+            size_t at = (size_t)(hsh >> 17) & (cap - 1);
+            while (seen[at] && seen[at] != r[i].id) at = (at + 1) & (cap - 1);
+            if (seen[at]) continue; /* a worse passage of a document already kept */
+            seen[at] = r[i].id;
+            size_t b = r[i].pos / bs;
+            int64_t seq = 0;
+            if (b < nblocks) {
+                sqlite3_reset(st);
+                sqlite3_bind_int64(st, 1, block_ids[b]);
+                sqlite3_bind_int64(st, 2, (int64_t)(r[i].pos % bs));
+                int q = sqlite3_step(st);
+                if (q == SQLITE_ROW) seq = sqlite3_column_int64(st, 0);
+                else if (q != SQLITE_DONE) rc = ss__store_sqlerr(s, q, "read passages");
+            }
+            r[c] = r[i];
+            r[c].pos = (size_t)(seq >= 0 && seq < INT32_MAX ? seq : 0);
+            c++;
+        }
+        rawn[j] = c;
+    }
+    sqlite3_finalize(st);
+    ss_free(seen);
+    return rc;
+}
+
 /* Exact f32 search reading the blocks one at a time into a small buffer
  * (inside the caller's read transaction): the first query of a process costs
  * one pass over the database's pages instead of a gigabyte of new memory. */
 static int stream_search(ss_store *s, const float *q, size_t nq, int k, const char *source, ss__hit *out,
-                         int *counts)
+                         int *counts, int kv, int split)
 {
     ss__vecmem *m = &s->mem; /* block list and mask only; s->mem holds no vectors here */
     size_t bs = (size_t)s->block_size, d = (size_t)s->dim;
@@ -353,6 +399,7 @@ static int stream_search(ss_store *s, const float *q, size_t nq, int k, const ch
         ss__stream_feed(st, &v, b * bs);
     }
     if (!rc) ss__stream_finish(st, k, out, counts);
+    if (!rc && split) rc = collapse(s, m->block_ids, m->nblocks, out, counts, nq, k, kv);
     if (bi) sqlite3_blob_close(bi);
     if (bx) sqlite3_blob_close(bx);
     ss__stream_free(st, nq);
@@ -404,7 +451,15 @@ static int source_mask(ss_store *s, const char *source, uint8_t **out)
     uint8_t *allow = ss__calloc(m->n ? m->n : 1, 1);
     if (!allow) return ss__fail(SS_ERR_NOMEM, "out of memory");
     sqlite3_stmt *st;
-    int rc = ss__store_prepare(s, "SELECT block, slot FROM documents WHERE source = ?1", &st);
+    int split = 0;
+    int rc = ss__store_has_passages(s, &split);
+    if (!rc)
+        rc = ss__store_prepare(s,
+                               split ? "SELECT block, slot FROM documents WHERE source = ?1 UNION ALL "
+                                       "SELECT p.block, p.slot FROM passages p JOIN documents d ON d.id = p.doc "
+                                       "WHERE d.source = ?1 AND p.seq > 0"
+                                     : "SELECT block, slot FROM documents WHERE source = ?1",
+                               &st);
     if (rc) {
         ss_free(allow);
         return rc;
@@ -499,8 +554,26 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     }
     size_t d = (size_t)s->dim;
     int kv = o->hybrid ? ss__hybrid_depth(o->k) : o->k; /* vector hits before fusion */
+    /* documents split into passages: more rows than documents, each
+     * document's best row kept (collapse); enough rows fetched that kv
+     * documents remain: kv plus every further passage, or kv times the most
+     * passages of one document, whichever is less (and at most 65536 more) */
+    int split = 0, fetch = kv;
+    rc = ss__store_has_passages(s, &split);
+    if (!rc && split) {
+        int64_t extra = 0, most = 0;
+        rc = query_i64(s, "SELECT count(*) FROM passages WHERE seq > 0", &extra);
+        if (!rc) rc = query_i64(s, "SELECT coalesce(max(seq), 0) FROM passages", &most);
+        int64_t f = SS_MIN((int64_t)kv + extra, (int64_t)kv * (most + 1));
+        fetch = (int)SS_MIN(f, (int64_t)kv + 65536);
+        if (fetch < kv) fetch = kv;
+    }
+    if (rc) {
+        end_read(s);
+        return rc;
+    }
     float *qn = ss__malloc(nq * d * sizeof *qn);
-    ss__hit *raw = ss__malloc(nq * (size_t)kv * sizeof *raw);
+    ss__hit *raw = ss__malloc(nq * (size_t)fetch * sizeof *raw);
     int *rawn = ss__malloc(nq * sizeof *rawn);
     int64_t *lex = o->hybrid ? ss__malloc((size_t)kv * sizeof *lex) : NULL;
     double *lexs = o->hybrid && o->fusion == SS_FUSION_CONVEX ? ss__malloc((size_t)kv * sizeof *lexs) : NULL;
@@ -526,31 +599,41 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     }
     if (!rc && !stream && o->source) rc = source_mask(s, o->source, &allow);
     if (!rc && stream) {
-        rc = stream_search(s, qn, nq, kv, o->source, raw, rawn);
+        rc = stream_search(s, qn, nq, fetch, o->source, raw, rawn, kv, split);
     } else if (!rc) {
         ss__vecmem *m = &s->mem;
         ss__vecset v = {m->n, s->dim, m->ids, m->f32, m->codes, m->scales, allow};
         if (prec == SS_PREC_F32) {
-            rc = ss__search_f32(&v, qn, nq, kv, o->threads, raw, rawn);
+            rc = ss__search_f32(&v, qn, nq, fetch, o->threads, raw, rawn);
         } else {
-            int cand = o->rerank > 0 ? o->rerank : SS_MAX(4 * kv, 64);
-            rc = ss__search_i8(&v, qn, nq, kv, cand, o->threads, fetch_rows, s, raw, rawn);
+            int cand = o->rerank > 0 ? SS_MAX(o->rerank, fetch) : SS_MAX(4 * fetch, 64);
+            rc = ss__search_i8(&v, qn, nq, fetch, cand, o->threads, fetch_rows, s, raw, rawn);
         }
+        if (!rc && split) rc = collapse(s, m->block_ids, m->nblocks, raw, rawn, nq, fetch, kv);
     }
     for (size_t j = 0; j < nq && !rc; j++) {
-        ss__hit *r = raw + j * (size_t)kv;
+        ss__hit *r = raw + j * (size_t)fetch;
         ss_hit *h = hits + j * (size_t)o->k;
         if (o->hybrid) {
             int nl = 0;
             ss__fusion fo = {o->fusion, o->rrf_k, o->alpha};
             rc = bm25(s, o->texts[j], o->source, kv, lex, lexs, &nl);
             if (!rc) rc = ss__hybrid_fuse(r, rawn[j], lex, lexs, nl, &fo, o->k, o->min_score, h, &counts[j]);
+            for (int c = 0; !rc && c < counts[j]; c++) { /* the passage of the vector side's hit */
+                h[c].passage = 0;
+                for (int i = 0; split && i < rawn[j]; i++)
+                    if (r[i].id == h[c].doc) {
+                        h[c].passage = (int32_t)r[i].pos;
+                        break;
+                    }
+            }
         } else {
             int c = 0;
             for (int i = 0; i < rawn[j] && c < o->k; i++) {
                 if (r[i].score < o->min_score) break;
                 h[c].doc = r[i].id;
                 h[c].score = r[i].score;
+                h[c].passage = split ? (int32_t)r[i].pos : 0;
                 c++;
             }
             counts[j] = c;

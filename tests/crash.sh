@@ -140,29 +140,37 @@ head -n $N "$T/all.txt" > "$T/in.txt"
 docs() { $SEMSEARCH info -d "$1" 2>/dev/null | awk -F'\t' '$1 == "documents" { n = $2 } END { print n + 0 }'; }
 # The invariants of docs/schema.md, checked read-only (so that the check
 # does not checkpoint the WAL the kill left: the next writer finds it as it
-# was): documents | documents without their id in their block's slot or with
-# a zero vector | non-zero ids in blocks | distinct slots | distinct texts.
-# A consistent store prints n|0|n|n|n.
-CHECK_SQL="WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 1023),
-  d(dim) AS (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dim')
+# was): documents | vectors (of documents, and of the further passages of
+# long ones) without their document's id in their block's slot or with a zero
+# vector | non-zero ids in blocks | distinct slots | distinct texts | vectors.
+# A consistent store of n documents and m vectors prints n|0|m|m|n|m.
+check_sql() { # the vectors: documents' own, and passages' (schema version 2)
+    x="SELECT id, block, slot FROM documents"
+    [ "$(sqlite3 -readonly "$1" "SELECT count(*) FROM sqlite_schema WHERE name = 'passages'")" = 1 ] &&
+        x="$x UNION ALL SELECT doc, block, slot FROM passages WHERE seq > 0"
+    echo "WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < 1023),
+  d(dim) AS (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'dim'), x(id, block, slot) AS ($x)
 SELECT (SELECT count(*) FROM documents),
-  (SELECT count(*) FROM documents x LEFT JOIN blocks b ON b.id = x.block LEFT JOIN vectors_f32 v ON v.block = x.block, d
+  (SELECT count(*) FROM x LEFT JOIN blocks b ON b.id = x.block LEFT JOIN vectors_f32 v ON v.block = x.block, d
     WHERE b.id IS NULL OR v.block IS NULL
       OR hex(substr(b.ids, x.slot * 8 + 1, 8)) != printf('%02X%02X%02X%02X%02X%02X%02X%02X', x.id & 255,
          (x.id >> 8) & 255, (x.id >> 16) & 255, (x.id >> 24) & 255, (x.id >> 32) & 255, (x.id >> 40) & 255,
          (x.id >> 48) & 255, (x.id >> 56) & 255)
       OR substr(v.data, x.slot * d.dim * 4 + 1, d.dim * 4) = zeroblob(d.dim * 4)),
   (SELECT count(*) FROM blocks, s WHERE substr(ids, i * 8 + 1, 8) != zeroblob(8)),
-  (SELECT count(DISTINCT block * 1048576 + slot) FROM documents),
-  (SELECT count(DISTINCT text) FROM documents)"
+  (SELECT count(DISTINCT block * 1048576 + slot) FROM x),
+  (SELECT count(DISTINCT text) FROM documents),
+  (SELECT count(*) FROM x)"
+}
 # consistent DB: 0 when the store is whole (or not created yet); says why not
 consistent() {
     [ -s "$1" ] || return 0
     [ "$(sqlite3 -readonly "$1" 'PRAGMA integrity_check' 2>&1)" = ok ] || { echo "#   integrity_check failed"; return 1; }
     [ "$(sqlite3 -readonly "$1" 'SELECT count(*) FROM sqlite_schema')" = 0 ] && return 0
-    c=$(sqlite3 -readonly "$1" "$CHECK_SQL" 2>&1)
+    c=$(sqlite3 -readonly "$1" "$(check_sql "$1")" 2>&1)
     n=${c%%|*}
-    [ "$c" = "$n|0|$n|$n|$n" ] || { echo "#   inconsistent: $c"; return 1; }
+    m=${c##*|}
+    [ "$c" = "$n|0|$m|$m|$n|$m" ] || { echo "#   inconsistent: $c"; return 1; }
 }
 KDB="$T/k.db"
 kills=0 rounds=0 index_bad=0

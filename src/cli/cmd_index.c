@@ -39,6 +39,14 @@ static const char index_usage[] =
     "                         fields are kept as the document's metadata)\n"
     "      --id-field NAME    JSONL: this field is the document's id\n"
     "  -b, --batch N          documents per batch and transaction (default 256)\n"
+    "      --passage-tokens N a text longer than the model's window is split into\n"
+    "                         passages of at most N tokens, each with its vector\n"
+    "                         (a query finds the document by its best passage);\n"
+    "                         default: the model's window\n"
+    "      --passage-overlap N tokens consecutive passages share (default 16,\n"
+    "                         or a quarter of --passage-tokens when less)\n"
+    "      --no-passages      one vector per text, cut at the model's window (with\n"
+    "                         a warning for each text cut)\n"
     "      --reembed          first re-embed every stored document with MODEL (or\n"
     "                         without -m the model the database records),\n"
     "                         replacing all vectors (one transaction)\n"
@@ -66,6 +74,17 @@ typedef struct indexer {
     float *vecs;
     float *unknown;
     cli_unknown unk;
+    /* passages: a text longer than the window is split (or cut: split 0) */
+    int split, window, ptokens, poverlap;
+    ss_tokenizer *tok;
+    ss_passage *pass;
+    const char **ptexts;
+    size_t *plens, npass, pcap;
+    struct unit { size_t start, end; int tok; } *units;
+    size_t ucap;
+    long long *docline;     /* input line of each document of the batch */
+    const char *docfile;
+    long long cut, cut_shown, split_docs, passages;
     const char *source;
     /* counts and progress */
     long long lines, added, dups, empty;
@@ -110,6 +129,110 @@ static void batch_clear(indexer *x)
     x->n = 0;
 }
 
+/* Tokens of a text (without the special tokens), -1 on failure. */
+static long count_tokens(indexer *x, const char *t, size_t len)
+{
+    int32_t *ids = NULL;
+    size_t n = 0;
+    if (ss_tokenizer_encode(x->tok, t, len, &ids, &n) != SS_OK) return -1;
+    ss_free(ids);
+    return (long)n;
+}
+
+/* Appends the units of text[start, end) (one word, or pieces of a word that
+ * alone exceeds the window: halves at character boundaries) to units. */
+static int word_units(indexer *x, const char *t, size_t start, size_t end, size_t *nu)
+{
+    long n = count_tokens(x, t + start, end - start);
+    if (n < 0) return cli_lib_error(SS_ERR);
+    if (n > x->ptokens) {
+        size_t mid = start + (end - start) / 2;
+        while (mid > start && ((unsigned char)t[mid] & 0xc0) == 0x80) mid--;
+        if (mid > start) {
+            int rc = word_units(x, t, start, mid, nu);
+            return rc ? rc : word_units(x, t, mid, end, nu);
+        }
+    }
+    if (*nu == x->ucap) {
+        size_t nc = x->ucap ? 2 * x->ucap : 256;
+        struct unit *u = realloc(x->units, nc * sizeof *u);
+        if (!u) return cli_error("out of memory");
+        x->units = u;
+        x->ucap = nc;
+    }
+    x->units[(*nu)++] = (struct unit){start, end, (int)(n < x->ptokens ? n : x->ptokens)};
+    return 0;
+}
+
+static int add_passage(indexer *x, size_t doc, const char *text, size_t start, size_t len)
+{
+    if (x->npass == x->pcap) {
+        size_t nc = x->pcap ? 2 * x->pcap : 1024;
+        ss_passage *p = realloc(x->pass, nc * sizeof *p);
+        const char **t = p ? realloc(x->ptexts, nc * sizeof *t) : NULL;
+        if (t) x->ptexts = t;
+        size_t *l = t ? realloc(x->plens, nc * sizeof *l) : NULL;
+        if (l) x->plens = l;
+        if (p) x->pass = p;
+        if (!p || !t || !l) return cli_error("out of memory");
+        x->pcap = nc;
+    }
+    x->pass[x->npass] = (ss_passage){doc, start, len};
+    x->ptexts[x->npass] = text + start;
+    x->plens[x->npass] = len;
+    x->npass++;
+    return 0;
+}
+
+/* The passages of document `doc` (index among the batch's new documents):
+ * the whole text when it fits the window; else windows of whole words of
+ * at most ptokens tokens, each starting poverlap tokens before the end of
+ * the one before. With --no-passages the text is cut, with a warning. */
+static int split_doc(indexer *x, size_t doc, const char *t, size_t len, long long line)
+{
+    long n = len > (size_t)x->ptokens ? count_tokens(x, t, len) : 0;
+    if (n < 0) return cli_lib_error(SS_ERR);
+    if (n <= x->ptokens) return add_passage(x, doc, t, 0, len);
+    if (!x->split) {
+        x->cut++;
+        if (x->cut_shown < 3) {
+            x->cut_shown++;
+            fflush(stdout);
+            if (x->progress) fputs("\r\033[K", stderr);
+            fprintf(stderr, "semsearch: warning: %s:%lld: a text of %ld tokens is cut to the model's window of %d "
+                            "(--no-passages)\n", x->docfile ? x->docfile : "-", line, n, x->window);
+        }
+        return add_passage(x, doc, t, 0, len);
+    }
+    size_t nu = 0;
+    for (size_t i = 0; i < len;) {
+        while (i < len && strchr(" \t\n\r\v\f", t[i]) && t[i]) i++;
+        size_t w = i;
+        while (i < len && !(strchr(" \t\n\r\v\f", t[i]) && t[i])) i++;
+        if (i > w) {
+            int rc = word_units(x, t, w, i, &nu);
+            if (rc) return rc;
+        }
+    }
+    if (nu == 0) return add_passage(x, doc, t, 0, len);
+    x->split_docs++;
+    for (size_t i = 0; i < nu;) {
+        size_t j = i;
+        long sum = 0;
+        while (j < nu && sum + x->units[j].tok <= x->ptokens) sum += x->units[j++].tok;
+        if (j == i) j = i + 1;
+        int rc = add_passage(x, doc, t, x->units[i].start, x->units[j - 1].end - x->units[i].start);
+        if (rc) return rc;
+        x->passages++;
+        if (j >= nu) break;
+        size_t k = j;
+        long o = 0;
+        while (k - 1 > i && o + x->units[k - 1].tok <= x->poverlap) o += x->units[--k].tok;
+        i = k;
+    }
+    return 0;
+}
+
 /* Embeds the new documents of the batch and commits them. */
 static int flush(indexer *x)
 {
@@ -117,18 +240,23 @@ static int flush(indexer *x)
     int rc = ss_store_filter_new(x->store, x->docs, x->n, x->is_new);
     if (rc) return cli_lib_error(rc);
     size_t nn = 0;
+    x->npass = 0;
     for (size_t i = 0; i < x->n; i++) {
         if (!x->is_new[i]) continue;
         x->fresh[nn] = x->docs[i];
-        x->texts[nn] = x->docs[i].text;
-        x->lens[nn] = x->docs[i].len;
+        if ((rc = split_doc(x, nn, x->docs[i].text, x->docs[i].len, x->docline[i]))) return rc;
         nn++;
     }
     size_t added = 0;
     if (nn) {
-        rc = ss_embed_ex(x->sm.model, x->texts, x->lens, nn, 0, x->vecs, x->unknown);
-        if (!rc) cli_unknown_check(&x->unk, x->unknown, nn, "a document", 0);
-        if (!rc) rc = ss_store_add(x->store, x->fresh, x->vecs, nn, &added);
+        float *vecs = realloc(x->vecs, x->npass * (size_t)ss_model_dim(x->sm.model) * sizeof *vecs);
+        float *unk = vecs ? realloc(x->unknown, x->npass * sizeof *unk) : NULL;
+        if (vecs) x->vecs = vecs;
+        if (unk) x->unknown = unk;
+        if (!vecs || !unk) return cli_error("out of memory");
+        rc = ss_embed_ex(x->sm.model, x->ptexts, x->plens, x->npass, 0, x->vecs, x->unknown);
+        if (!rc) cli_unknown_check(&x->unk, x->unknown, x->npass, "a document", 0);
+        if (!rc) rc = ss_store_add_passages(x->store, x->fresh, nn, x->pass, x->vecs, x->npass, &added);
         if (rc) return cli_lib_error(rc);
     }
     x->added += (long long)added;
@@ -173,6 +301,7 @@ static int push(indexer *x, const char *text, size_t len, const char *id, size_t
         return 0;
     }
     x->docs[x->n] = (ss_doc){o[0], len, o[1], x->source, o[2]};
+    x->docline[x->n] = x->lines;
     x->n++;
     return x->n == x->batch ? flush(x) : 0;
 }
@@ -190,6 +319,7 @@ static int index_file(indexer *x, const char *path, const char *source)
         return rc;
     }
     x->source = source;
+    x->docfile = ss__lines_name(r);
     const char *line;
     size_t len;
     while ((rc = ss__lines_next(r, &line, &len)) == 1) {
@@ -256,7 +386,7 @@ static int reembed(indexer *x, const char *model_path)
 int cmd_index(int argc, char **argv);
 int cmd_index(int argc, char **argv)
 {
-    enum { O_TEXTCOL = 256, O_IDCOL, O_TEXTFIELD, O_IDFIELD, O_REEMBED };
+    enum { O_TEXTCOL = 256, O_IDCOL, O_TEXTFIELD, O_IDFIELD, O_REEMBED, O_PTOKENS, O_POVERLAP, O_NOPASS };
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"model", required_argument, 0, 'm'},
                                          {"source", required_argument, 0, 's'},
@@ -266,6 +396,9 @@ int cmd_index(int argc, char **argv)
                                          {"id-field", required_argument, 0, O_IDFIELD},
                                          {"batch", required_argument, 0, 'b'},
                                          {"reembed", no_argument, 0, O_REEMBED},
+                                         {"passage-tokens", required_argument, 0, O_PTOKENS},
+                                         {"passage-overlap", required_argument, 0, O_POVERLAP},
+                                         {"no-passages", no_argument, 0, O_NOPASS},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
@@ -275,7 +408,8 @@ int cmd_index(int argc, char **argv)
     memset(&x, 0, sizeof x);
     x.batch = 256;
     int c, quiet = 0, re = 0;
-    long v;
+    long v, ptokens = 0, poverlap = -1;
+    x.split = 1;
     while ((c = getopt_long(argc, argv, "d:m:s:b:qt:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
@@ -296,6 +430,13 @@ int cmd_index(int argc, char **argv)
             x.batch = (size_t)v;
             break;
         case O_REEMBED: re = 1; break;
+        case O_PTOKENS:
+            if (cli_int("--passage-tokens", optarg, 1, 65536, &ptokens)) return 2;
+            break;
+        case O_POVERLAP:
+            if (cli_int("--passage-overlap", optarg, 0, 65535, &poverlap)) return 2;
+            break;
+        case O_NOPASS: x.split = 0; break;
         case 'q': quiet = 1; break;
         case 't':
             if (cli_int("--threads", optarg, 1, 1024, &v)) return 2;
@@ -315,6 +456,14 @@ int cmd_index(int argc, char **argv)
     }
     if (x.id_field && !x.text_field) {
         cli_error("index: --id-field needs --text-field");
+        return 2;
+    }
+    if (ptokens && poverlap >= ptokens) {
+        cli_error("index: --passage-overlap %ld must be less than --passage-tokens %ld", poverlap, ptokens);
+        return 2;
+    }
+    if (!x.split && (ptokens || poverlap >= 0)) {
+        cli_error("index: --no-passages with --passage-tokens or --passage-overlap");
         return 2;
     }
     x.format = x.text_field ? IN_JSONL : x.text_col ? IN_TSV : IN_LINES;
@@ -337,12 +486,25 @@ int cmd_index(int argc, char **argv)
     x.lens = calloc(x.batch, sizeof *x.lens);
     x.fresh = calloc(x.batch, sizeof *x.fresh);
     x.unknown = calloc(x.batch, sizeof *x.unknown);
-    if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh || !x.unknown) rc = cli_error("out of memory");
+    x.docline = calloc(x.batch, sizeof *x.docline);
+    if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh || !x.unknown || !x.docline)
+        rc = cli_error("out of memory");
     x.t0 = x.last_draw = now();
     if (!rc && re) rc = reembed(&x, model_path);
     else if (!rc) rc = store_model_load(x.store, model_path, &x.sm);
-    if (!rc && !(x.vecs = malloc(x.batch * (size_t)ss_model_dim(x.sm.model) * sizeof *x.vecs)))
-        rc = cli_error("out of memory");
+    if (!rc) {
+        /* the window: the model's positions less [CLS] and [SEP] */
+        ss_config cfg;
+        ss_model_config(x.sm.model, &cfg);
+        x.tok = ss_model_tokenizer(x.sm.model);
+        x.window = cfg.max_len - (ss_tokenizer_bos_id(x.tok) >= 0) - (ss_tokenizer_eos_id(x.tok) >= 0);
+        if (x.window < 1) x.window = 1;
+        if (ptokens > x.window)
+            rc = cli_error("index: --passage-tokens %ld is more than the model's window of %d tokens", ptokens,
+                           x.window);
+        x.ptokens = ptokens ? (int)ptokens : x.window;
+        x.poverlap = poverlap >= 0 ? (int)poverlap : (x.ptokens / 4 < 16 ? x.ptokens / 4 : 16);
+    }
     if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
         rc = cli_lib_error(rc);
     x.t0 = now();
@@ -358,9 +520,19 @@ int cmd_index(int argc, char **argv)
         fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty; %s has %lld document%s\n",
                 x.lines, x.lines == 1 ? "" : "s", x.added, x.dups, x.empty, db, total, total == 1 ? "" : "s");
     }
+    if (x.cut > x.cut_shown)
+        fprintf(stderr, "semsearch: warning: %lld texts in all were cut to the model's window\n", x.cut);
+    if (!rc && x.split_docs)
+        fprintf(stderr, "semsearch: %lld long text%s split into %lld passages of at most %d tokens\n", x.split_docs,
+                x.split_docs == 1 ? "" : "s", x.passages, x.ptokens);
     cli_unknown_summary(&x.unk, "documents");
     if (x.own) batch_clear(&x);
     free(x.unknown);
+    free(x.docline);
+    free(x.pass);
+    free(x.ptexts);
+    free(x.plens);
+    free(x.units);
     ss__docin_free(x.din);
     free(x.docs);
     free(x.own);

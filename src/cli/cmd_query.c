@@ -19,7 +19,9 @@ static const char query_usage[] =
     "\n"
     "Prints the k documents nearest to TEXT (cosine similarity of the model's\n"
     "vectors), best first: rank, score, id and text, tab-separated (the id is\n"
-    "the document's external id, or #N, its number, when it has none). Without\n"
+    "the document's external id, or #N, its number, when it has none; for a long\n"
+    "document split into passages, the text is its passage that matched best,\n"
+    "and the document comes once). Without\n"
     "TEXT, answers one query per stdin line, with the query's line number as\n"
     "an extra first column ('-' as TEXT: the same).\n"
     "\n"
@@ -68,6 +70,12 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         ss_store_doc d;
         if (ss_store_get(x->store, h[i].doc, &d) != SS_OK) continue; /* deleted meanwhile */
         rank++;
+        /* a document split into passages: the one that matched */
+        size_t tl = strlen(d.text), ps = 0, pl = tl;
+        if (ss_store_get_passage(x->store, h[i].doc, h[i].passage, &ps, &pl) != SS_OK || ps > tl || pl > tl - ps) {
+            ps = 0;
+            pl = tl;
+        }
         char *id = store_id_text(&d);
         if (!id) { /* out of memory: the number at least */
             ss_store_doc_clear(&d);
@@ -85,13 +93,14 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
                 store_json_string(d.source, strlen(d.source));
             }
             if (d.meta) printf(",\"meta\":%s", d.meta);
+            if (pl < tl) printf(",\"passage\":{\"number\":%d,\"start\":%zu,\"length\":%zu}", (int)h[i].passage, ps, pl);
             putchar('}');
         } else {
             if (x->multi) printf("%ld\t", qno);
             printf("%d\t%.6f\t", rank, h[i].score);
             store_tsv_field(id, strlen(id));
             putchar('\t');
-            store_tsv_field(d.text, strlen(d.text));
+            store_tsv_field(d.text + ps, pl);
             putchar('\n');
         }
         free(id);

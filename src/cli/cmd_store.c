@@ -185,9 +185,9 @@ int cmd_info(int argc, char **argv)
     }
     const char *keys[] = {"database", "model", "model_fingerprint", "model_path"};
     const char *vals[] = {db, m.name, m.fingerprint, m.path};
-    const char *nkeys[] = {"schema_version", "documents", "sources", "dim", "blocks", "block_size",
+    const char *nkeys[] = {"schema_version", "documents", "passages", "sources", "dim", "blocks", "block_size",
                            "free_slots", "vector_bytes", "file_bytes"};
-    int64_t nvals[] = {st.schema_version, st.documents, st.sources, st.dim, st.blocks, st.block_size,
+    int64_t nvals[] = {st.schema_version, st.documents, st.passages, st.sources, st.dim, st.blocks, st.block_size,
                        st.free_slots, st.vector_bytes, st.file_bytes};
     if (json) putchar('{');
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
