@@ -140,6 +140,11 @@ typedef struct ss_tokenizer_train_opts {
                                   itself folds case (SentencePiece nmt_nfkc_cf) */
     int threads;               /* 0 = ss_get_threads() */
     uint64_t seed;
+    /* called (may be NULL) as sentences are read, step "read" with the
+     * count so far, then once with step "train" when all are read and
+     * SentencePiece trains (the long part, without further calls) */
+    void (*progress)(void *ctx, const char *step, long sentences);
+    void *progress_ctx;
 } ss_tokenizer_train_opts;
 
 SS_API void ss_tokenizer_train_opts_init(ss_tokenizer_train_opts *o);
@@ -195,7 +200,7 @@ SS_API const char *ss_model_fingerprint(const ss_model *m);
  * from two threads at once (load one model per thread). Programs using
  * OpenMP-built semsearch should run with OMP_WAIT_POLICY=PASSIVE (the
  * semsearch command sets it), else idle OpenMP threads slow BLAS down.
- * batch_size 0 chooses one. */
+ * batch_size 0 chooses one (64). */
 SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const size_t *lens,
                                  size_t n, int batch_size, float *out);
 /* The same, and unknown (n floats, may be NULL) receives for each text the

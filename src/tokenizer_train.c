@@ -32,7 +32,10 @@ static int next_sentence(void *ctx, const char **s, size_t *len)
     feed *f = ctx;
     for (;;) {
         if (!f->r) {
-            if (f->file >= f->o->n_inputs) return 0;
+            if (f->file >= f->o->n_inputs) {
+                if (f->o->progress) f->o->progress(f->o->progress_ctx, "train", f->used);
+                return 0;
+            }
             int rc = ss__lines_open(f->o->inputs[f->file++], &f->r);
             if (rc) return -rc;
         }
@@ -52,6 +55,7 @@ static int next_sentence(void *ctx, const char **s, size_t *len)
         if (rc) return -rc;
         if (m == 0) continue; /* blank lines teach nothing */
         f->used++;
+        if (f->o->progress && (f->used & 1023) == 1) f->o->progress(f->o->progress_ctx, "read", f->used);
         *s = f->norm;
         *len = m;
         return 1;

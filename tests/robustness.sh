@@ -331,6 +331,46 @@ grep -q "looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/iso/data), be
 ok $? "a missing shipped model: the message says where it looked"
 echo hi | no_defaults tokenize 2>"$T/err"
 grep -q "looked for vocab/en-16k.model under" "$T/err"; ok $? "... the shipped vocabulary too"
+# progress lines on stderr when it is a terminal (script(1) gives one): embed
+# ran 9 minutes in silence on 1M lines
+if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
+    seq 1 3000 > "$T/3k.txt"
+    script -qec "$SEMSEARCH embed -m $M -o $T/3k.tsv $T/3k.txt" /dev/null > "$T/tty" 2>&1
+    tr '\r' '\n' < "$T/tty" | grep -q "^semsearch: embedded [0-9]* lines, [0-9]* lines/s" &&
+        [ "$(wc -l < "$T/3k.tsv")" = 3000 ]
+    ok $? "embed on a terminal: a progress line"
+    script -qec "$SEMSEARCH embed -q -m $M -o $T/3k.tsv $T/3k.txt" /dev/null > "$T/tty" 2>&1
+    ! grep -q "embedded" "$T/tty"; ok $? "embed -q: none"
+    $SEMSEARCH embed -m "$M" -o "$T/3k.tsv" "$T/3k.txt" 2>"$T/err"
+    ! grep -q "embedded" "$T/err"; ok $? "embed, stderr not a terminal: none"
+    script -qec "$SEMSEARCH tokenizer train -v 200 -i $T/a.txt -o $T/tty.model" /dev/null > "$T/tty" 2>&1
+    tr '\r' '\n' < "$T/tty" | grep -q "^semsearch: tokenizer train: training on [0-9]* sentences" && [ -s "$T/tty.model" ]
+    ok $? "tokenizer train on a terminal: a progress line"
+    script -qec "$SEMSEARCH eval -m $M $DATA/eval-small.scored.tsv" /dev/null > "$T/tty" 2>&1
+    tr '\r' '\n' < "$T/tty" | grep -q "^semsearch: eval: .*eval-small.scored.tsv (file 1 of 1"
+    ok $? "eval on a terminal: a progress line naming the file"
+else
+    for w in "embed" "embed -q" "embed off a terminal" "tokenizer train" "eval"; do skip "$w progress" "no script(1)"; done
+fi
+# a Ctrl-C'd index says what is stored and how to continue (and dies of the
+# signal, as before: whole batches are committed)
+rm -f "$T/int.db"
+mkfifo "$T/int.fifo"
+(seq 1 100; exec sleep 30) > "$T/int.fifo" 2>/dev/null &
+producer=$!
+env --default-signal=INT $SEMSEARCH index -d "$T/int.db" -m "$M" "$T/int.fifo" 2>"$T/int.err" &
+pid=$!
+n=0
+while [ "$($SEMSEARCH info -d "$T/int.db" 2>/dev/null | awk -F'\t' '$1 == "documents" { print $2 }')" != 100 ] &&
+      [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
+kill -INT $pid
+wait $pid; s=$?
+kill $producer 2>/dev/null
+[ $s -eq 130 ]; ok $? "index, Ctrl-C: exit 130 (got $s)"
+grep -q "index interrupted: the 100 documents added by this run are stored (in whole batches); run the same command again to add the rest" "$T/int.err"
+ok $? "index, Ctrl-C: says what is stored and how to continue"
+seq 1 150 | $SEMSEARCH index -d "$T/int.db" -m "$M" 2>"$T/err" >/dev/null
+grep -q "150 lines: 50 added, 100 already stored" "$T/err"; ok $? "... and running it again adds the rest"
 if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]; then
     # the recorded model file gone: the shipped one, as the command does
     cp "$top_srcdir/models/en-base.gguf" "$T/copy.gguf"

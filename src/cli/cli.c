@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -194,4 +195,45 @@ int cli_output_not_input(const char *cmd, const char *out, const char *const *in
             return 2;
         }
     return 0;
+}
+
+/* ------------------------------------------------------------ progress */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_init(cli_progress *p, int quiet)
+{
+    memset(p, 0, sizeof *p);
+    p->on = !quiet && isatty(STDERR_FILENO);
+    p->t0 = mono_now();
+    p->last = -1;
+}
+
+double cli_progress_elapsed(const cli_progress *p) { return mono_now() - p->t0; }
+
+void cli_progress_draw(cli_progress *p, int force, const char *fmt, ...)
+{
+    if (!p->on) return;
+    double t = mono_now();
+    if (!force && p->last >= 0 && t - p->last < 0.2) return;
+    p->last = t;
+    p->drawn = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("\rsemsearch: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs("\033[K", stderr);
+    va_end(ap);
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->on && p->drawn) fputs("\r\033[K", stderr);
+    p->drawn = 0;
 }

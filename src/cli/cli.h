@@ -56,6 +56,20 @@ int cli_same_file(const char *a, const char *b);
  * returns 2, else 0. */
 int cli_output_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
 
+/* A progress line on stderr, only when stderr is a terminal (and not
+ * quiet): "\rsemsearch: <text>" redrawn at most 5 times a second (the first
+ * call always draws), erased by cli_progress_end so that what follows
+ * starts on a clean line. */
+typedef struct cli_progress {
+    int on, drawn;
+    double t0, last;
+} cli_progress;
+void cli_progress_init(cli_progress *p, int quiet);
+void cli_progress_draw(cli_progress *p, int force, const char *fmt, ...) CLI_PRINTF(3, 4);
+/* Seconds since cli_progress_init. */
+double cli_progress_elapsed(const cli_progress *p);
+void cli_progress_end(cli_progress *p);
+
 #define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
 #define CLI_DEFAULT_MODEL "models/en-base.gguf"
 

@@ -38,6 +38,7 @@ static const char embed_usage[] =
     "                      (default tsv)\n"
     "  -o, --output FILE   write to FILE (whole or not at all) instead of stdout\n"
     "  -b, --batch N       texts per encoder batch (default 64)\n"
+    "  -q, --quiet         no progress line (drawn on stderr when it is a terminal)\n"
     "  -t, --threads N     threads (default: SEMSEARCH_THREADS or all cores)\n"
     "  FILE                input files ('-' or none: stdin; .gz is read as gzip)\n";
 
@@ -187,6 +188,7 @@ typedef struct chunk {
     float *vecs; /* CHUNK_LINES x dim */
     float unknown[CHUNK_LINES];
     cli_unknown unk;
+    cli_progress prog;
 } chunk;
 
 static int chunk_push(chunk *c, const char *line, size_t len)
@@ -215,6 +217,9 @@ static int chunk_flush(chunk *c, ss_model *m, int batch, sink *s)
     if (rc) return cli_lib_error(rc);
     cli_unknown_check(&c->unk, c->unknown, c->n, "input line", (long long)s->count + 1);
     rc = sink_write(s, c->vecs, c->n);
+    double t = cli_progress_elapsed(&c->prog);
+    cli_progress_draw(&c->prog, 0, "embedded %zu line%s, %.0f lines/s", s->count, s->count == 1 ? "" : "s",
+                      t > 0 ? (double)s->count / t : 0.0);
     c->n = 0;
     c->len = 0;
     return rc;
@@ -253,14 +258,15 @@ int cmd_embed(int argc, char **argv)
         {"model", required_argument, 0, 'm'},   {"format", required_argument, 0, 'f'},
         {"output", required_argument, 0, 'o'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'},         {0, 0, 0, 0}};
     static const char *const fmt_names[] = {"tsv", "jsonl", "npy", "f32"};
     const char *model_path = NULL, *out = NULL;
-    int format = FMT_TSV, c;
+    int format = FMT_TSV, c, quiet = 0;
     long batch = 0, threads = 0;
-    while ((c = getopt_long(argc, argv, "m:f:o:b:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:f:o:b:t:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
+        case 'q': quiet = 1; break;
         case 'o': out = optarg; break;
         case 'f':
             format = -1;
@@ -306,6 +312,7 @@ int cmd_embed(int argc, char **argv)
     int dim = ss_model_dim(m);
 
     chunk ch = {0};
+    cli_progress_init(&ch.prog, quiet);
     ch.off = malloc(CHUNK_LINES * sizeof *ch.off);
     ch.lens = malloc(CHUNK_LINES * sizeof *ch.lens);
     ch.texts = malloc(CHUNK_LINES * sizeof *ch.texts);
@@ -320,6 +327,7 @@ int cmd_embed(int argc, char **argv)
         for (int i = optind; i < argc && !rc; i++) rc = embed_file(argv[i], &ch, m, (int)batch, &s);
         if (!rc) rc = chunk_flush(&ch, m, (int)batch, &s);
         rc = sink_close(&s, rc);
+        cli_progress_end(&ch.prog);
         cli_unknown_summary(&ch.unk, "input lines");
         if (!rc && out && strcmp(out, "-") != 0)
             fprintf(stderr, "semsearch: wrote %zu vector%s of %d floats to %s\n", s.count, s.count == 1 ? "" : "s", dim,

@@ -585,8 +585,15 @@ int cmd_eval(int argc, char **argv)
     ss__plot *plot = NULL;
     int rc = res ? 0 : cli_error("out of memory");
     if (!rc && plot_path && (rc = new_plot(tasks[0], files[0], &plot))) rc = cli_lib_error(rc);
-    for (int i = 0; i < nfiles && !rc; i++)
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
+    for (int i = 0; i < nfiles && !rc; i++) {
+        /* each file named as it starts (a large one takes minutes) */
+        cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", files[i], i + 1, nfiles,
+                          cli_progress_elapsed(&prog));
         rc = eval_file(files[i], tasks[i], model, baseline, plot, runs, &res[i]);
+    }
+    cli_progress_end(&prog);
     if (!rc && plot && (rc = ss__plot_write(plot, plot_path))) rc = cli_lib_error(rc);
     for (int i = 0; res && i < nfiles; i++) runs_close(&res[i], 1, &rc); /* whole, or none */
     if (!rc)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,39 @@ typedef struct indexer {
     double t0, last_draw;
     long long bytes_done, bytes_total; /* for the bar: -1 when unknown */
 } indexer;
+
+/* Ctrl-C: whole batches are committed (each one transaction), so the
+ * default action loses nothing but the batch in progress; the handler only
+ * says so, and how to continue, then dies of the signal as before. The
+ * message is prepared outside the handler (two buffers, the one to print
+ * switched atomically), so the handler calls write() alone. */
+static char int_msg[2][512];
+static volatile sig_atomic_t int_cur = -1;
+
+static void on_interrupt(int sig)
+{
+    int c = int_cur;
+    if (c >= 0) {
+        ssize_t w = write(STDERR_FILENO, int_msg[c], strlen(int_msg[c]));
+        (void)w;
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void interrupt_message(const char *fmt, long long n)
+{
+    int next = int_cur == 0 ? 1 : 0;
+    snprintf(int_msg[next], sizeof int_msg[next], fmt, n, n == 1 ? "" : "s");
+    int_cur = next;
+}
+
+#define INT_ADD_MSG                                                                                                \
+    "\nsemsearch: index interrupted: the %lld document%s added by this run are stored (in whole batches); run the " \
+    "same command again to add the rest (texts already stored are skipped)\n"
+#define INT_REEMBED_MSG                                                                                            \
+    "\nsemsearch: index --reembed interrupted after %lld vector%s: nothing was changed (one transaction); run it " \
+    "again\n"
 
 static double now(void)
 {
@@ -261,6 +295,7 @@ static int flush(indexer *x)
     }
     x->added += (long long)added;
     x->dups += (long long)(x->n - added);
+    interrupt_message(INT_ADD_MSG, x->added);
     batch_clear(x);
     draw(x, 0);
     return 0;
@@ -347,6 +382,7 @@ static int reembed_fn(void *ctx, const char *const *texts, const size_t *lens, s
     indexer *x = ctx;
     int rc = ss_embed(x->sm.model, texts, lens, n, 0, out);
     x->lines += (long long)n;
+    interrupt_message(INT_REEMBED_MSG, x->lines);
     if (x->progress && now() - x->last_draw >= 0.2) {
         x->last_draw = now();
         fprintf(stderr, "\rre-embedded %lld documents\033[K", x->lines);
@@ -376,6 +412,7 @@ static int reembed(indexer *x, const char *model_path)
     fprintf(stderr, "semsearch: re-embedding %s with %s (was %s)\n", "every document", x->sm.name,
             !rc && old.name[0] ? old.name : "none");
     rc = ss_store_reembed(x->store, &x->sm.info, reembed_fn, x, x->batch);
+    interrupt_message(INT_ADD_MSG, 0);
     if (x->progress) fputc('\n', stderr);
     if (rc) return cli_lib_error(rc);
     fprintf(stderr, "semsearch: re-embedded %lld document%s\n", x->lines, x->lines == 1 ? "" : "s");
@@ -490,6 +527,15 @@ int cmd_index(int argc, char **argv)
     if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh || !x.unknown || !x.docline)
         rc = cli_error("out of memory");
     x.t0 = x.last_draw = now();
+    /* a signal ignored by whoever started us (a background job) stays so */
+    struct sigaction sa, old_int;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, NULL, &old_int);
+    interrupt_message(re ? INT_REEMBED_MSG : INT_ADD_MSG, 0);
+    if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     if (!rc && re) rc = reembed(&x, model_path);
     else if (!rc) rc = store_model_load(x.store, model_path, &x.sm);
     if (!rc) {
@@ -513,6 +559,7 @@ int cmd_index(int argc, char **argv)
         int is_stdin = !strcmp(argv[i], "-");
         rc = index_file(&x, argv[i], source ? source : is_stdin ? NULL : argv[i]);
     }
+    sigaction(SIGINT, &old_int, NULL);
     if (x.lines || !re) draw(&x, 1);
     if (!rc && (x.lines || !re)) {
         ss_store_stats st;

@@ -135,6 +135,15 @@ int cmd_tokenize(int argc, char **argv)
     return rc;
 }
 
+/* ss_tokenizer_train's progress: sentences read, then the training. */
+static void train_progress(void *ctx, const char *step, long n)
+{
+    cli_progress *p = ctx;
+    if (!strcmp(step, "read")) cli_progress_draw(p, 0, "tokenizer train: read %ld sentence%s", n, n == 1 ? "" : "s");
+    else cli_progress_draw(p, 1, "tokenizer train: training on %ld sentence%s (%.0f s so far; SentencePiece gives no "
+                                 "further progress)", n, n == 1 ? "" : "s", cli_progress_elapsed(p));
+}
+
 static const char train_usage[] =
     "usage: semsearch tokenizer train -i FILE [-i FILE...] -o OUT.model [options]\n"
     "\n"
@@ -150,7 +159,8 @@ static const char train_usage[] =
     "      --input-sentence-size N sentences sampled from the input (default 2000000, 0 = all)\n"
     "  -c, --casefold              an uncased model: it folds case itself when encoding\n"
     "      --seed N                random seed (default 42)\n"
-    "      --threads N             threads (default: all cores)\n";
+    "      --threads N             threads (default: all cores)\n"
+    "  -q, --quiet                 no progress line (drawn on stderr when it is a terminal)\n";
 
 static int tokenizer_train(int argc, char **argv)
 {
@@ -165,16 +175,19 @@ static int tokenizer_train(int argc, char **argv)
         {"seed", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, 'q'},
         {0, 0, 0, 0}};
     ss_tokenizer_train_opts o;
+    int quiet = 0;
     ss_tokenizer_train_opts_init(&o);
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) return cli_error("out of memory");
     int n = 0, c, rc = 0;
     long v;
     double d;
-    while ((c = getopt_long(argc, argv, "i:o:v:t:ch", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:v:t:cqh", opts, NULL)) != -1) {
         switch (c) {
+        case 'q': quiet = 1; break;
         case 'i': inputs[n++] = optarg; break;
         case 'o': o.output = optarg; break;
         case 'v':
@@ -224,7 +237,12 @@ static int tokenizer_train(int argc, char **argv)
     }
     o.inputs = inputs;
     o.n_inputs = n;
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
+    o.progress = train_progress;
+    o.progress_ctx = &prog;
     rc = ss_tokenizer_train(&o);
+    cli_progress_end(&prog);
     free(inputs);
     if (rc) return cli_lib_error(rc);
     fprintf(stderr, "semsearch: wrote %s\n", o.output);
