@@ -331,6 +331,25 @@ grep -q "looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/iso/data), be
 ok $? "a missing shipped model: the message says where it looked"
 echo hi | no_defaults tokenize 2>"$T/err"
 grep -q "looked for vocab/en-16k.model under" "$T/err"; ok $? "... the shipped vocabulary too"
+# a bad value: one line, as in every command (train printed its 100-line
+# --help after it); getopt's errors start with "semsearch: COMMAND:"
+$SEMSEARCH train --lr abc -o "$T/o.gguf" -d "$T/pairs.tsv" 2>"$T/err"; s=$?
+[ $s = 2 ] && [ "$(cat "$T/err")" = "semsearch: --lr: 'abc' is not a number" ]; ok $? "train --lr abc: one line, exit 2"
+$SEMSEARCH train --pooling x -o "$T/o.gguf" -d "$T/pairs.tsv" 2>"$T/err"; s=$?
+[ $s = 2 ] && [ "$(wc -l < "$T/err")" = 1 ]; ok $? "train --pooling x: one line, exit 2"
+bad=0
+for cmd in tokenize "tokenizer train" "model init" "model info" "model convert" embed eval train mine index query info delete; do
+    $SEMSEARCH $cmd --no-such-option 2>"$T/err" >/dev/null; s=$?
+    if [ $s != 2 ] || [ "$(head -1 "$T/err")" != "semsearch: $cmd: unrecognized option '--no-such-option'" ] ||
+       [ "$(wc -l < "$T/err")" -gt 3 ] || ! grep -q "^usage: semsearch $cmd" "$T/err"; then
+        bad=$((bad + 1)); echo "# $cmd: exit $s"; sed 's/^/#   /' "$T/err" | head -5
+    fi
+done
+[ $bad = 0 ]; ok $? "an unknown option in every command: 'semsearch: COMMAND: ...', the synopsis, exit 2 (3 lines at most)"
+$SEMSEARCH query -k 2>"$T/err" >/dev/null
+[ "$(head -1 "$T/err")" = "semsearch: query: option requires an argument -- 'k'" ]; ok $? "a missing option value: 'semsearch: query: ...'"
+grep -q "^'semsearch query --help' describes every option.$" "$T/err"; ok $? "... and where the options are described"
+
 # progress lines on stderr when it is a terminal (script(1) gives one): embed
 # ran 9 minutes in silence on 1M lines
 if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then

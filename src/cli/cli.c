@@ -67,8 +67,29 @@ int cli_double(const char *opt, const char *s, double lo, double hi, double *out
 
 int cli_usage(const char *text, int to_stderr)
 {
-    fputs(text, to_stderr ? stderr : stdout);
-    return to_stderr ? 2 : 0;
+    if (!to_stderr) {
+        fputs(text, stdout);
+        return 0;
+    }
+    /* misuse: the synopsis line alone (the error said what is wrong), and
+     * where the rest is, not a screenful of options */
+    const char *nl = strchr(text, '\n');
+    int n = nl ? (int)(nl - text) : (int)strlen(text);
+    fprintf(stderr, "%.*s\n", n, text);
+    const char *cmd = !strncmp(text, "usage: ", 7) ? text + 7 : NULL;
+    if (cmd) {
+        /* the command's words: "semsearch tokenizer train" */
+        const char *e = cmd;
+        while (*e && *e != '\n') {
+            const char *w = e;
+            while (*w == ' ') w++;
+            if (!(*w >= 'a' && *w <= 'z')) break;
+            while (*w && *w != ' ' && *w != '\n') w++;
+            e = w;
+        }
+        fprintf(stderr, "'%.*s --help' describes every option.\n", (int)(e - cmd), cmd);
+    }
+    return 2;
 }
 
 int cli_stdin_is_tty(void) { return isatty(STDIN_FILENO); }

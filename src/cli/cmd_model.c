@@ -310,9 +310,17 @@ int cmd_model(int argc, char **argv)
                                 "       semsearch model info [-m MODEL] [--json]\n"
                                 "       semsearch model convert -m MODEL [--f16 | --f32] -o FILE\n"
                                 "('semsearch model init --help' describes the options)\n";
-    if (argc >= 2 && !strcmp(argv[1], "init")) return model_init(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "convert")) return model_convert(argc - 1, argv + 1);
+    /* getopt's messages start with argv[0]: "semsearch: model init: ..." */
+    static char name[64];
+    int (*sub)(int, char **) = NULL;
+    if (argc >= 2 && !strcmp(argv[1], "init")) sub = model_init;
+    else if (argc >= 2 && !strcmp(argv[1], "info")) sub = model_info;
+    else if (argc >= 2 && !strcmp(argv[1], "convert")) sub = model_convert;
+    if (sub) {
+        snprintf(name, sizeof name, "semsearch: model %s", argv[1]);
+        argv[1] = name;
+        return sub(argc - 1, argv + 1);
+    }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) return cli_usage(usage, 0);
     if (argc >= 2) cli_error("model: unknown subcommand '%s'", argv[1]);
     return cli_usage(usage, 1);

@@ -253,7 +253,11 @@ int cmd_tokenizer(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv)
 {
     static const char usage[] = "usage: semsearch tokenizer train [options]   (see 'semsearch tokenizer train --help')\n";
-    if (argc >= 2 && !strcmp(argv[1], "train")) return tokenizer_train(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "train")) {
+        static char name[] = "semsearch: tokenizer train"; /* getopt's messages start with argv[0] */
+        argv[1] = name;
+        return tokenizer_train(argc - 1, argv + 1);
+    }
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) return cli_usage(usage, 0);
     if (argc >= 2) cli_error("tokenizer: unknown subcommand '%s'", argv[1]);
     return cli_usage(usage, 1);

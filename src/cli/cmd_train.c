@@ -364,12 +364,12 @@ int cmd_train(int argc, char **argv)
     if (!data) return cli_error("out of memory");
 #define INT_OPT(name, lo_, hi_, dst)                                                                             \
     do {                                                                                                         \
-        if (cli_int(name, optarg, lo_, hi_, &v)) goto usage_error;                                               \
+        if (cli_int(name, optarg, lo_, hi_, &v)) goto bad_value;                                                 \
         dst = v;                                                                                                 \
     } while (0)
 #define DBL_OPT(name, lo_, hi_, dst)                                                                             \
     do {                                                                                                         \
-        if (cli_double(name, optarg, lo_, hi_, &d)) goto usage_error;                                            \
+        if (cli_double(name, optarg, lo_, hi_, &d)) goto bad_value;                                              \
         dst = d;                                                                                                 \
     } while (0)
     while ((c = getopt_long(argc, argv, "o:i:r:v:cd:b:e:n:t:qh", opts, NULL)) != -1) {
@@ -392,7 +392,7 @@ int cmd_train(int argc, char **argv)
             else if (!strcmp(optarg, "max")) cfg.pooling = SS_POOL_MAX;
             else {
                 cli_error("--pooling: '%s' is not mean, cls or max", optarg);
-                goto usage_error;
+                goto bad_value;
             }
             shape_given = 1;
             break;
@@ -408,7 +408,7 @@ int cmd_train(int argc, char **argv)
         case O_DOCPAIRS:
             if (ss__docpair_parse(optarg, &o.docs)) {
                 cli_error("--doc-pairs: %s", ss_errmsg());
-                goto usage_error;
+                goto bad_value;
             }
             break;
         case O_CURRIC:
@@ -417,7 +417,7 @@ int cmd_train(int argc, char **argv)
             else if (!strcmp(optarg, "none")) o.curriculum = SS__CURRIC_NONE;
             else {
                 cli_error("--curriculum: '%s' is not length or overlap", optarg);
-                goto usage_error;
+                goto bad_value;
             }
             break;
         case 'b': INT_OPT("--batch-size", 2, 1 << 16, o.batch_size); break;
@@ -440,7 +440,7 @@ int cmd_train(int argc, char **argv)
         case O_SCHED:
             if ((o.sched.kind = ss__schedule_kind(optarg)) < 0) {
                 cli_error("--schedule: '%s' is not cosine, linear or constant", optarg);
-                goto usage_error;
+                goto bad_value;
             }
             break;
         case O_WD: DBL_OPT("--weight-decay", 0, 10, o.weight_decay); break;
@@ -448,7 +448,7 @@ int cmd_train(int argc, char **argv)
         case O_LOSS:
             if ((o.loss = ss__loss_kind(optarg)) < 0) {
                 cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", optarg);
-                goto usage_error;
+                goto bad_value;
             }
             break;
         case O_TEMP: DBL_OPT("--temperature", 1e-4, 100, o.temperature); break;
@@ -754,4 +754,7 @@ out:
 usage_error:
     free(data);
     return cli_usage(train_usage, 1);
+bad_value: /* the message said what is wrong: one line, as in the other commands */
+    free(data);
+    return 2;
 }

@@ -57,8 +57,15 @@ int main(int argc, char **argv)
         printf("semsearch %s\n", ss_version());
         return cli_finish_stdout(0);
     }
+    /* getopt's messages start with argv[0]: "semsearch: query: unrecognized
+     * option ...", as every other message starts with "semsearch: " */
+    static char name[64];
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(cmd, commands[i].name)) return cli_finish_stdout(commands[i].fn(argc - 1, argv + 1));
+        if (!strcmp(cmd, commands[i].name)) {
+            snprintf(name, sizeof name, "semsearch: %s", commands[i].name);
+            argv[1] = name;
+            return cli_finish_stdout(commands[i].fn(argc - 1, argv + 1));
+        }
     cli_error("unknown command '%s'", cmd);
     return usage(stderr);
 }
