@@ -449,6 +449,16 @@ SS_API void ss_store_doc_clear(ss_store_doc *d);
 SS_API SS_NODISCARD int ss_store_get_passage(ss_store *s, int64_t doc, int passage, size_t *start,
                                              size_t *len);
 
+/* A source and how many documents it has. */
+typedef struct ss_store_source {
+    const char *name; /* NULL: the documents stored without a source */
+    int64_t documents;
+} ss_store_source;
+
+/* Every source of the database, by name (documents without a source last);
+ * *sources is one block, names included, released with one ss_free(). */
+SS_API SS_NODISCARD int ss_store_sources(ss_store *s, ss_store_source **sources, size_t *n);
+
 typedef struct ss_store_stats {
     int schema_version;
     int dim, block_size;

@@ -1305,6 +1305,61 @@ void ss_store_doc_clear(ss_store_doc *d)
     memset(d, 0, sizeof *d);
 }
 
+int ss_store_sources(ss_store *s, ss_store_source **sources, size_t *n)
+{
+    if (!s || !sources || !n) return ss__fail(SS_ERR_ARG, "ss_store_sources: NULL argument");
+    *sources = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    /* two passes in one read transaction: the sizes, then the block */
+    int rc = ss__store_exec(s, "BEGIN");
+    if (rc) return rc;
+    rc = ss__store_prepare(s,
+                           "SELECT source, count(*) FROM documents GROUP BY source "
+                           "ORDER BY source IS NULL, source",
+                           &st);
+    size_t count = 0, bytes = 0;
+    int r = SQLITE_DONE;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        count++;
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) bytes += (size_t)sqlite3_column_bytes(st, 0) + 1;
+    }
+    if (!rc && r != SQLITE_DONE) rc = ss__store_sqlerr(s, r, "read sources");
+    ss_store_source *out = NULL;
+    if (!rc && !(out = ss__malloc((count ? count : 1) * sizeof *out + bytes + 1)))
+        rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        sqlite3_reset(st);
+        char *text = (char *)(out + (count ? count : 1));
+        size_t i = 0, used = 0;
+        while (i < count && (r = sqlite3_step(st)) == SQLITE_ROW) {
+            out[i].documents = sqlite3_column_int64(st, 1);
+            out[i].name = NULL;
+            if (sqlite3_column_type(st, 0) != SQLITE_NULL) {
+                const char *t = (const char *)sqlite3_column_text(st, 0);
+                size_t l = (size_t)sqlite3_column_bytes(st, 0);
+                if (used + l + 1 > bytes) break; /* cannot change within the transaction */
+                memcpy(text + used, t ? t : "", l);
+                text[used + l] = 0;
+                out[i].name = text + used;
+                used += l + 1;
+            }
+            i++;
+        }
+        if (i != count) rc = r == SQLITE_ROW || r == SQLITE_DONE ? ss__fail(SS_ERR_FORMAT, "%s: sources changed while read", s->path)
+                                                                 : ss__store_sqlerr(s, r, "read sources");
+    }
+    if (st) sqlite3_finalize(st);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc) {
+        ss_free(out);
+        return rc;
+    }
+    *sources = out;
+    *n = count;
+    return SS_OK;
+}
+
 static int64_t file_size(const char *path, const char *suffix)
 {
     size_t n = strlen(path) + strlen(suffix) + 1;

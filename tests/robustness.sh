@@ -331,6 +331,28 @@ grep -q "looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/iso/data), be
 ok $? "a missing shipped model: the message says where it looked"
 echo hi | no_defaults tokenize 2>"$T/err"
 grep -q "looked for vocab/en-16k.model under" "$T/err"; ok $? "... the shipped vocabulary too"
+# sources: none listed (info gave a count), ./x and x were two sources,
+# --source typo answered nothing, silently
+head -n 5 "$T/a.txt" > "$T/sx.txt"
+sed -n 6,8p "$T/a.txt" > "$T/sy.txt"
+(cd "$T" && $SEMSEARCH index -q -d src.db -m m.gguf sx.txt 2>/dev/null &&
+    $SEMSEARCH index -q -d src.db -m m.gguf ./sy.txt 2>/dev/null && $SEMSEARCH index -q -d src.db -m m.gguf .//sx.txt 2>/dev/null &&
+    sed -n 9p a.txt | $SEMSEARCH index -q -d src.db -m m.gguf 2>/dev/null)
+printf 'sx.txt\t5\nsy.txt\t3\n\t1\n' > "$T/want"
+$SEMSEARCH info -d "$T/src.db" --sources > "$T/out"
+same "info --sources: each source and its documents (./sy.txt stored as sy.txt, .//sx.txt as sx.txt)" "$T/want" "$T/out"
+[ "$($SEMSEARCH info -d "$T/src.db" -s --json)" = '[{"source":"sx.txt","documents":5},{"source":"sy.txt","documents":3},{"source":null,"documents":1}]' ]
+ok $? "info --sources --json"
+$SEMSEARCH query -d "$T/src.db" -m "$M" -s ./sy.txt -k 10 "$(sed -n 7p "$T/a.txt")" > "$T/out"
+[ "$(wc -l < "$T/out")" = 3 ]; ok $? "query --source ./sy.txt: the source sy.txt"
+run_fails "query --source typo: an error naming the sources" "^semsearch: query: no source 'typo' in .*src.db \(its sources: 'sx.txt', 'sy.txt'\)" \
+    $SEMSEARCH query -d "$T/src.db" -m "$M" -s typo hello
+[ ! -s "$T/out" ]; ok $? "... nothing on stdout"
+$SEMSEARCH delete -d "$T/src.db" -s typo 2>"$T/err"
+grep -q "no source 'typo' in .*its sources:" "$T/err"; ok $? "delete --source typo: names the sources"
+$SEMSEARCH delete -d "$T/src.db" -s ./sx.txt 2>"$T/err"
+grep -q "deleted 5 documents" "$T/err"; ok $? "delete --source ./sx.txt deletes sx.txt"
+
 # a bad value: one line, as in every command (train printed its 100-line
 # --help after it); getopt's errors start with "semsearch: COMMAND:"
 $SEMSEARCH train --lr abc -o "$T/o.gguf" -d "$T/pairs.tsv" 2>"$T/err"; s=$?

@@ -554,10 +554,19 @@ int cmd_index(int argc, char **argv)
     if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
         rc = cli_lib_error(rc);
     x.t0 = now();
-    if (!rc && optind == argc && !re) rc = index_file(&x, "-", source);
+    if (!rc && optind == argc && !re) {
+        char *name = store_source_name(source);
+        if (!name && source) rc = 1;
+        if (!rc) rc = index_file(&x, "-", name);
+        free(name);
+    }
     for (int i = optind; i < argc && !rc; i++) {
         int is_stdin = !strcmp(argv[i], "-");
-        rc = index_file(&x, argv[i], source ? source : is_stdin ? NULL : argv[i]);
+        /* ./x and x: one source */
+        char *name = store_source_name(source ? source : is_stdin ? NULL : argv[i]);
+        if (!name && (source || !is_stdin)) rc = 1;
+        if (!rc) rc = index_file(&x, argv[i], name);
+        free(name);
     }
     sigaction(SIGINT, &old_int, NULL);
     if (x.lines || !re) draw(&x, 1);

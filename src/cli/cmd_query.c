@@ -276,6 +276,18 @@ int cmd_query(int argc, char **argv)
         free(text);
         return cli_lib_error(rc);
     }
+    /* a source is a name as index stored it (./x is x); one the database
+     * does not have is an error, not an empty answer */
+    char *src = NULL;
+    if (x.o.source) {
+        if (!(src = store_source_name(x.o.source)) || store_source_check(x.store, "query", db, src)) {
+            free(src);
+            free(text);
+            ss_store_close(x.store);
+            return 1;
+        }
+        x.o.source = src;
+    }
     if (mode < 0) {
         /* hybrid won on the retrieval dev set (models/README.md): the default
          * wherever the database has its full-text index */
@@ -296,6 +308,7 @@ int cmd_query(int argc, char **argv)
         }
     }
     cli_unknown_summary(&x.unk, "queries");
+    free(src);
     free(text);
     store_model_free(&x.sm);
     ss_store_close(x.store);

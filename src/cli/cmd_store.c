@@ -67,6 +67,59 @@ void store_model_free(store_model *m)
     memset(m, 0, sizeof *m);
 }
 
+/* --------------------------------------------------------------- sources */
+
+char *store_source_name(const char *name)
+{
+    if (!name) return NULL;
+    char *o = malloc(strlen(name) + 1);
+    if (!o) {
+        cli_error("out of memory");
+        return NULL;
+    }
+    const char *p = name;
+    size_t k = 0;
+    while (p[0] == '.' && p[1] == '/') { /* leading ./ (and .//) */
+        p += 2;
+        while (*p == '/') p++;
+    }
+    if (!*p) p = name; /* "./" alone: keep it */
+    for (; *p; p++) {
+        if (*p == '/' && k > 0 && o[k - 1] == '/') continue;         /* a//b */
+        if (*p == '.' && k > 0 && o[k - 1] == '/' && p[1] == '/') { /* a/./b */
+            p++;
+            continue;
+        }
+        o[k++] = *p;
+    }
+    o[k] = 0;
+    return o;
+}
+
+int store_source_check(ss_store *s, const char *cmd, const char *db, const char *name)
+{
+    ss_store_source *src = NULL;
+    size_t n = 0;
+    if (ss_store_sources(s, &src, &n) != SS_OK) return 0; /* the search will say what is wrong */
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) found = src[i].name && !strcmp(src[i].name, name);
+    if (!found) {
+        fflush(stdout);
+        fprintf(stderr, "semsearch: %s: no source '%s' in %s", cmd, name, db);
+        size_t shown = 0;
+        for (size_t i = 0; i < n && shown < 5; i++) {
+            if (!src[i].name) continue;
+            fprintf(stderr, "%s'%s'", shown ? ", " : " (its sources: ", src[i].name);
+            shown++;
+        }
+        size_t named = n && !src[n - 1].name ? n - 1 : n;
+        if (named > shown) fprintf(stderr, " and %zu more; 'semsearch info --sources' lists them", named - shown);
+        fputs(shown ? ")\n" : " (no document has a source)\n", stderr);
+    }
+    ss_free(src);
+    return !found;
+}
+
 /* ---------------------------------------------------------------- output */
 
 void store_json_string(const char *s, size_t len)
@@ -143,24 +196,52 @@ int store_id_parse(const char *arg, int64_t *doc, const char **ext)
 /* ------------------------------------------------------------------ info */
 
 static const char info_usage[] =
-    "usage: semsearch info [-d DB] [--json]\n"
+    "usage: semsearch info [-d DB] [--json] [--sources]\n"
     "\n"
     "Describes a database: documents, sources, the model its vectors come\n"
     "from, vector blocks and sizes. One 'key<TAB>value' line each (or --json).\n"
     "\n"
     "  -d, --db PATH   database (default " CLI_DEFAULT_DB ")\n"
-    "  -j, --json      one JSON object\n";
+    "  -j, --json      one JSON object\n"
+    "  -s, --sources   the sources instead: 'source<TAB>documents' a line, by\n"
+    "                  name (documents without a source: an empty name, last)\n";
+
+static int print_sources(ss_store *s, int json)
+{
+    ss_store_source *src;
+    size_t n;
+    int rc = ss_store_sources(s, &src, &n);
+    if (rc) return cli_lib_error(rc);
+    if (json) putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        const char *name = src[i].name;
+        if (json) {
+            printf("%s{\"source\":", i ? "," : "");
+            if (name) store_json_string(name, strlen(name));
+            else fputs("null", stdout);
+            printf(",\"documents\":%lld}", (long long)src[i].documents);
+        } else {
+            if (name) store_tsv_field(name, strlen(name));
+            printf("\t%lld\n", (long long)src[i].documents);
+        }
+    }
+    if (json) puts("]");
+    ss_free(src);
+    return 0;
+}
 
 int cmd_info(int argc, char **argv);
 int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+        {"sources", no_argument, 0, 's'}, {0, 0, 0, 0}};
     const char *db = CLI_DEFAULT_DB;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
+    int json = 0, c, sources = 0;
+    while ((c = getopt_long(argc, argv, "d:jsh", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
+        case 's': sources = 1; break;
         case 'j': json = 1; break;
         case 'h': return cli_usage(info_usage, 0);
         default: return cli_usage(info_usage, 1);
@@ -174,6 +255,11 @@ int cmd_info(int argc, char **argv)
     ss_store *s;
     int rc = ss_store_open(db, SS_STORE_READONLY, &s);
     if (rc) return cli_lib_error(rc);
+    if (sources) {
+        rc = print_sources(s, json);
+        ss_store_close(s);
+        return rc;
+    }
     ss_store_stats st;
     ss_store_model m;
     rc = ss_store_stats_get(s, &st);
@@ -222,6 +308,8 @@ static const char delete_usage[] =
     "  -i, --id ID          a document id (repeatable; '-' reads ids from stdin, one a line)\n"
     "  -s, --source NAME    every document of this source (repeatable)\n";
 
+static const char *db_name; /* for messages */
+
 static int delete_one(ss_store *s, const char *id, int is_source, size_t *total)
 {
     size_t n = 0;
@@ -229,8 +317,11 @@ static int delete_one(ss_store *s, const char *id, int is_source, size_t *total)
     const char *ext = id;
     if (!is_source && store_id_parse(id, &doc, &ext))
         return cli_error("delete: --id '%s': '#' and a document number expected (as query prints it)", id);
-    int rc = is_source ? ss_store_delete_source(s, id, &n) : ext ? ss_store_delete(s, ext, &n)
-                                                                 : ss_store_delete_doc(s, doc, &n);
+    char *src = is_source ? store_source_name(id) : NULL;
+    if (is_source && !src) return 1;
+    int rc = is_source ? ss_store_delete_source(s, src, &n) : ext ? ss_store_delete(s, ext, &n)
+                                                                  : ss_store_delete_doc(s, doc, &n);
+    free(src);
     if (rc) return cli_lib_error(rc);
     if (!n && !is_source && ext) {
         /* the old habit: a bare number for a document without an external id */
@@ -244,7 +335,11 @@ static int delete_one(ss_store *s, const char *id, int is_source, size_t *total)
             return 0;
         }
     }
-    if (!n) fprintf(stderr, "semsearch: delete: no document with %s '%s'\n", is_source ? "source" : "id", id);
+    if (!n && is_source) { /* which sources there are */
+        src = store_source_name(id);
+        if (src && !store_source_check(s, "delete", db_name, src)) fprintf(stderr, "semsearch: delete: no document with source '%s'\n", id);
+        free(src);
+    } else if (!n) fprintf(stderr, "semsearch: delete: no document with id '%s'\n", id);
     *total += n;
     return 0;
 }
@@ -280,6 +375,7 @@ int cmd_delete(int argc, char **argv)
     ss_store *s;
     int rc = ss_store_open(db, 0, &s);
     if (rc) return cli_lib_error(rc);
+    db_name = db;
     size_t total = 0;
     optind = 0; /* second pass, in the order given */
     while (!rc && (c = getopt_long(argc, argv, "d:i:s:h", opts, NULL)) != -1) {

@@ -27,6 +27,16 @@ char *store_id_text(const ss_store_doc *d);
  * "#" followed by something that is not a number. */
 int store_id_parse(const char *arg, int64_t *doc, const char **ext);
 
+/* A source name as stored: a path's "./" and "/./" parts and repeated
+ * slashes dropped, so that `index x` and `index ./x` name one source (and
+ * query/delete --source ./x find it). malloc'd; NULL for NULL or out of
+ * memory (an error printed). */
+char *store_source_name(const char *name);
+/* Prints "semsearch: CMD: no source 'NAME' in DB (its sources: ...)" when
+ * the database has no document of source NAME, and returns 1; 0 when it
+ * has some. */
+int store_source_check(ss_store *s, const char *cmd, const char *db, const char *name);
+
 /* Writes text as a JSON string (invalid UTF-8 becomes U+FFFD). */
 void store_json_string(const char *s, size_t len);
 /* Writes text for a TSV field: tab, CR and LF become spaces. */
