@@ -183,10 +183,18 @@ SS_API SS_NODISCARD int ss_model_load(const char *path, ss_model **out);
 SS_API SS_NODISCARD int ss_model_save(const ss_model *m, const char *path, int dtype);
 SS_API void ss_model_free(ss_model *m);
 /* The shipped default model (models/en-base.gguf): looked for under
- * $SEMSEARCH_DATA, then the installed data directory. *path is malloc'd
- * (ss_free); SS_ERR_IO with a message naming every place looked at when
- * there is none. */
+ * $SEMSEARCH_DATA, then beside the running program (its directory, the
+ * parent, ../share/semsearch), then the installed data directory. *path is
+ * malloc'd (ss_free); SS_ERR_IO with a message naming every place looked at
+ * when there is none. */
 SS_API SS_NODISCARD int ss_default_model_path(char **path);
+/* The model to load for a database that records the model file `recorded`
+ * (ss_store_model.path; NULL or "" for none): that file while it is
+ * readable, else the shipped one (ss_default_model_path), whose fingerprint
+ * ss_store_use_model then checks. The one policy of the semsearch command
+ * and the SQLite extension. *path is malloc'd (ss_free); SS_ERR_IO naming
+ * the recorded file and every place looked at when neither exists. */
+SS_API SS_NODISCARD int ss_store_model_path(const char *recorded, char **path);
 SS_API void ss_model_config(const ss_model *m, ss_config *c);
 SS_API int ss_model_dim(const ss_model *m);
 SS_API size_t ss_model_num_params(const ss_model *m);

@@ -2,6 +2,7 @@
  * initialization, and ss_embed. Loading and saving are in model_file.c. */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,33 +254,84 @@ const char *ss_model_fingerprint(const ss_model *m) { return m ? m->fingerprint 
 
 /* ------------------------------------------------------ the shipped model */
 
+/* The places a shipped file is looked for, in order: $SEMSEARCH_DATA, beside
+ * the running program (its directory, the parent: an in-tree build run from
+ * .libs/, and ../share/semsearch: an installed prefix), the installed data
+ * directory. */
+static int data_dirs(char dirs[5][4200])
+{
+    int n = 0;
+    const char *env = getenv("SEMSEARCH_DATA");
+    if (env && *env) snprintf(dirs[n++], 4200, "%s", env);
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        snprintf(dirs[n++], 4200, "%s", exe);
+        snprintf(dirs[n++], 4200, "%s/..", exe);
+        snprintf(dirs[n++], 4200, "%s/../share/semsearch", exe);
+    }
+    snprintf(dirs[n++], 4200, "%s", SS_PKGDATADIR);
+    return n;
+}
+
 int ss_default_model_path(char **path)
 {
     if (!path) return ss__fail(SS_ERR_ARG, "ss_default_model_path: NULL path");
     *path = NULL;
     static const char rel[] = "models/en-base.gguf";
-    const char *env = getenv("SEMSEARCH_DATA");
-    const char *dirs[2] = {env && *env ? env : NULL, SS_PKGDATADIR};
-    char tried[2][4200];
-    int nt = 0;
-    for (int i = 0; i < 2; i++) {
-        if (!dirs[i]) continue;
-        size_t n = strlen(dirs[i]) + sizeof rel + 1;
-        char *p = ss__malloc(n);
+    char dirs[5][4200];
+    int n = data_dirs(dirs);
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(dirs[i]) + sizeof rel + 1;
+        char *p = ss__malloc(len);
         if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
-        snprintf(p, n, "%s/%s", dirs[i], rel);
+        snprintf(p, len, "%s/%s", dirs[i], rel);
         if (access(p, R_OK) == 0) {
             *path = p;
             ss__clear_error();
             return SS_OK;
         }
-        snprintf(tried[nt++], sizeof tried[0], "%s", p);
         ss_free(p);
     }
-    if (nt == 2)
-        return ss__fail(SS_ERR_IO, "no shipped model: neither %s ($SEMSEARCH_DATA) nor %s exists", tried[0], tried[1]);
-    return ss__fail(SS_ERR_IO, "no shipped model: %s does not exist (set SEMSEARCH_DATA to the directory holding %s)",
-                    tried[0], rel);
+    const char *env = getenv("SEMSEARCH_DATA");
+    char exe[4096];
+    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (k > 0) {
+        exe[k] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+    } else {
+        snprintf(exe, sizeof exe, "?");
+    }
+    return ss__fail(SS_ERR_IO,
+                    "no shipped model: looked for %s under $SEMSEARCH_DATA (%s), beside the program (%s, its parent "
+                    "and ../share/semsearch) and in %s",
+                    rel, env && *env ? env : "not set", exe, SS_PKGDATADIR);
+}
+
+int ss_store_model_path(const char *recorded, char **path)
+{
+    if (!path) return ss__fail(SS_ERR_ARG, "ss_store_model_path: NULL path");
+    *path = NULL;
+    int e = 0;
+    if (recorded && *recorded) {
+        if (access(recorded, R_OK) == 0) {
+            if (!(*path = ss__strdup(recorded))) return ss__fail(SS_ERR_NOMEM, "out of memory");
+            return SS_OK;
+        }
+        e = errno;
+    }
+    int rc = ss_default_model_path(path);
+    if (rc && recorded && *recorded) {
+        char why[2048];
+        snprintf(why, sizeof why, "%s", ss_errmsg());
+        return ss__fail(rc, "the model the database records, %s, is not readable (%s), and %s", recorded,
+                        strerror(e), why);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------ ss_embed */

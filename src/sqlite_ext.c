@@ -77,22 +77,18 @@ static int get_model(ext *x, char **err)
             path = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
     }
-    /* the recorded file gone (moved, another machine): the shipped model,
-     * as the command does; semsearch_search still checks its fingerprint */
-    char *def = NULL;
-    if (path && access(path, R_OK) != 0 && ss_default_model_path(&def) == SS_OK) {
-        sqlite3_free(path);
-        path = sqlite3_mprintf("%s", def);
-        ss_free(def);
-        if (!path) return SQLITE_NOMEM;
-    }
-    if (!path) {
-        *err = sqlite3_mprintf("semsearch: no model: call semsearch_model('PATH') first "
-                               "(the database records none)");
-        return SQLITE_ERROR;
-    }
-    int rc = load_model(x, path, err);
+    /* the recorded file, or when it is gone (moved, another machine) or the
+     * database records none the shipped model: the command's policy, one
+     * library call; semsearch_search still checks the fingerprint */
+    char *use = NULL;
+    int src = ss_store_model_path(path, &use);
     sqlite3_free(path);
+    if (src) {
+        *err = sqlite3_mprintf("semsearch: no model: %s; call semsearch_model('PATH') first", ss_errmsg());
+        return *err ? SQLITE_ERROR : SQLITE_NOMEM;
+    }
+    int rc = load_model(x, use, err);
+    ss_free(use);
     return rc;
 }
 

@@ -421,9 +421,23 @@ if command -v sqlite3 >/dev/null 2>&1 && [ -f "$EXT" ] && [ -z "${VALGRIND:-}" ]
     [ "$out" = "$top_srcdir/models/en-base.gguf" ]; ok $? "extension: semsearch_model() before any search: the model in use ($out)"
     out=$(ext "$T/sh.db" ".load ${EXT%.so}" "select text from semsearch_search('a dog', 1)")
     [ "$out" = "A dog runs on the beach." ]; ok $? "extension: the recorded model gone, the shipped one (same fingerprint) answers"
+    # neither: the message names the recorded file and where the shipped one was looked for
+    mkdir -p "$T/nodata"
+    out=$(SEMSEARCH_DATA="$T/nodata" ext "$T/sh.db" ".load ${EXT%.so}" "select semsearch_model()")
+    case "$out" in
+    *"copy.gguf, is not readable (No such file or directory), and no shipped model: looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/nodata)"*) ok 0 "extension: no model anywhere: the recorded file and every place looked at" ;;
+    *"$T/nodata"*) ok 1 "extension: no model anywhere: $out" ;;
+    *) skip "extension: no model anywhere" "a shipped model is installed" ;;
+    esac
+    # (the command finds the in-tree model beside itself; a copy elsewhere does not)
+    no_defaults query -d "$T/sh.db" dog 2>"$T/err" >/dev/null
+    grep -q "no -m given: the model the database records, .*copy.gguf, is not readable (No such file or directory), and no shipped model: looked for models/en-base.gguf under \$SEMSEARCH_DATA ($T/iso/data" "$T/err"
+    ok $? "query: the same policy and message"
 else
     skip "extension: semsearch_model() before a search" "no sqlite3 shell, no semsearch.so, or under valgrind"
     skip "extension: fallback to the shipped model" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "extension: no model anywhere" "no sqlite3 shell, no semsearch.so, or under valgrind"
+    skip "query: no model anywhere" "no sqlite3 shell, no semsearch.so, or under valgrind"
 fi
 
 done_testing

@@ -160,11 +160,14 @@ char *cli_model_path(const char *path, const char *hint)
         if (!p) cli_error("out of memory");
         return p;
     }
-    char *def = cli_data_path(CLI_DEFAULT_MODEL);
-    if (!def)
-        cli_error("no -m given and the shipped %s was not found (%s): pass -m MODEL, or create one with "
-                  "'semsearch model init -o MODEL'%s%s",
-                  CLI_DEFAULT_MODEL, cli_data_where(CLI_DEFAULT_MODEL), hint ? "; " : "", hint ? hint : "");
+    /* the shipped model where the library looks for it (the extension too) */
+    char *lib = NULL, *def = NULL;
+    if (ss_default_model_path(&lib) != SS_OK)
+        cli_error("no -m given and %s: pass -m MODEL, or create one with 'semsearch model init -o MODEL'%s%s",
+                  ss_errmsg(), hint ? "; " : "", hint ? hint : "");
+    else if (!(def = strdup(lib)))
+        cli_error("out of memory");
+    ss_free(lib);
     return def;
 }
 

@@ -22,16 +22,16 @@ int store_model_load(ss_store *s, const char *path, store_model *out)
     memset(out, 0, sizeof *out);
     char *def = NULL;
     if (!path) {
+        /* the recorded model while its file exists, else the shipped one:
+         * the library's policy, which the SQLite extension follows too */
         ss_store_model rec;
-        if (s && ss_store_get_model(s, &rec) == SS_OK && rec.path[0] && access(rec.path, R_OK) == 0)
-            def = strdup(rec.path);
-        else
-            def = cli_data_path(CLI_DEFAULT_MODEL);
-        if (!def)
-            return cli_error("no -m given, and neither the model the database records (%s) nor the shipped %s was "
-                             "found (%s): pass -m MODEL",
-                             s && ss_store_get_model(s, &rec) == SS_OK && rec.path[0] ? rec.path : "none",
-                             CLI_DEFAULT_MODEL, cli_data_where(CLI_DEFAULT_MODEL));
+        const char *recorded = s && ss_store_get_model(s, &rec) == SS_OK ? rec.path : NULL;
+        char *lib = NULL;
+        if (ss_store_model_path(recorded, &lib) != SS_OK)
+            return cli_error("no -m given: %s: pass -m MODEL", ss_errmsg());
+        def = strdup(lib);
+        ss_free(lib);
+        if (!def) return cli_error("out of memory");
         path = def;
     }
     int rc = ss_model_load(path, &out->model);

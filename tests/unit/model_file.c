@@ -481,6 +481,55 @@ static void test_alloc_failures(ss_tokenizer *tok)
     ss_model_free(m);
 }
 
+/* ss_store_model_path: the recorded model while readable, else the shipped
+ * one, else an error naming both; ss_default_model_path looks under
+ * $SEMSEARCH_DATA first (the one policy of the command and the extension) */
+static void test_model_paths(void)
+{
+    char *p = NULL, shipped[4200], rec[4200];
+    const char *old = getenv("SEMSEARCH_DATA");
+    char *saved = old ? strdup(old) : NULL;
+    snprintf(shipped, sizeof shipped, "%s/models", dir);
+    mkdir(shipped, 0755);
+    snprintf(shipped, sizeof shipped, "%s/models/en-base.gguf", dir);
+    snprintf(rec, sizeof rec, "%s/recorded.gguf", dir);
+    FILE *f = fopen(shipped, "w");
+    if (f) fclose(f);
+    f = fopen(rec, "w");
+    if (f) fclose(f);
+    setenv("SEMSEARCH_DATA", dir, 1);
+    int rc = ss_default_model_path(&p);
+    tap_ok(rc == SS_OK && p && !strcmp(p, shipped), "ss_default_model_path: under $SEMSEARCH_DATA first");
+    ss_free(p);
+    rc = ss_store_model_path(rec, &p);
+    tap_ok(rc == SS_OK && p && !strcmp(p, rec), "ss_store_model_path: the recorded model while it exists");
+    ss_free(p);
+    unlink(rec);
+    rc = ss_store_model_path(rec, &p);
+    tap_ok(rc == SS_OK && p && !strcmp(p, shipped), "... the shipped one when the recorded file is gone");
+    ss_free(p);
+    rc = ss_store_model_path("", &p);
+    tap_ok(rc == SS_OK && p && !strcmp(p, shipped), "... and when the database records none");
+    ss_free(p);
+    unlink(shipped);
+    setenv("SEMSEARCH_DATA", dir, 1);
+    p = NULL;
+    rc = ss_store_model_path(rec, &p);
+    /* the installed data directory may hold one: then it is found */
+    if (rc == SS_OK) {
+        tap_ok(1, "... (a shipped model installed: %s)", p);
+        ss_free(p);
+    } else {
+        tap_ok(rc == SS_ERR_IO && !p && strstr(ss_errmsg(), "recorded.gguf, is not readable (No such file") &&
+                   strstr(ss_errmsg(), "under $SEMSEARCH_DATA (") && strstr(ss_errmsg(), "beside the program ("),
+               "neither: SS_ERR_IO naming the recorded file and every place looked at (%s)", ss_errmsg());
+    }
+    tap_ok(ss_store_model_path(rec, NULL) == SS_ERR_ARG, "ss_store_model_path(NULL out): SS_ERR_ARG");
+    if (saved) setenv("SEMSEARCH_DATA", saved, 1);
+    else unsetenv("SEMSEARCH_DATA");
+    free(saved);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/ss-modelfile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -498,6 +547,7 @@ int main(void)
     test_bad_files(tok);
     test_interrupted_save(tok);
     test_alloc_failures(tok);
+    test_model_paths();
     ss_tokenizer_free(tok);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
