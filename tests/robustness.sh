@@ -387,11 +387,18 @@ if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>
     script -qec "$SEMSEARCH tokenizer train -v 200 -i $T/a.txt -o $T/tty.model" /dev/null > "$T/tty" 2>&1
     tr '\r' '\n' < "$T/tty" | grep -q "^semsearch: tokenizer train: training on [0-9]* sentences" && [ -s "$T/tty.model" ]
     ok $? "tokenizer train on a terminal: a progress line"
+    # a document's control characters on a terminal: shown, not obeyed
+    printf 'red \033[31malert\033[0m and \302\233 csi\n' | $SEMSEARCH index -q -d "$T/esc.db" -m "$M" 2>/dev/null
+    script -qec "$SEMSEARCH query -d $T/esc.db -m $M -k 1 alert" /dev/null > "$T/tty" 2>&1
+    grep -q 'red \\x1b\[31malert\\x1b\[0m and \\u009b csi' "$T/tty" && ! grep -q "$(printf '\033\\[31m')" "$T/tty"
+    ok $? "query on a terminal: ESC and C1 controls of a document written as \\x1b, \\u009b"
+    $SEMSEARCH query -d "$T/esc.db" -m "$M" -k 1 alert > "$T/out" 2>/dev/null
+    grep -q "$(printf 'red \033\\[31malert')" "$T/out"; ok $? "... into a pipe: the text as stored"
     script -qec "$SEMSEARCH eval -m $M $DATA/eval-small.scored.tsv" /dev/null > "$T/tty" 2>&1
     tr '\r' '\n' < "$T/tty" | grep -q "^semsearch: eval: .*eval-small.scored.tsv (file 1 of 1"
     ok $? "eval on a terminal: a progress line naming the file"
 else
-    for w in "embed" "embed -q" "embed off a terminal" "tokenizer train" "eval"; do skip "$w progress" "no script(1)"; done
+    for w in "embed" "embed -q" "embed off a terminal" "tokenizer train" "control characters" "control characters (pipe)" "eval"; do skip "$w" "no script(1)"; done
 fi
 # a Ctrl-C'd index says what is stored and how to continue (and dies of the
 # signal, as before: whole batches are committed)

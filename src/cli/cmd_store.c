@@ -150,9 +150,19 @@ void store_json_string(const char *s, size_t len)
 
 void store_tsv_field(const char *s, size_t len)
 {
+    /* on a terminal, a document's control characters are shown, not obeyed
+     * (an ESC sequence in a text could recolour, retitle or clear it): C0,
+     * DEL and the C1 controls (U+0080..U+009F) as \xHH / \u00HH; a pipe
+     * gets the text as stored */
+    static int tty = -1;
+    if (tty < 0) tty = isatty(STDOUT_FILENO);
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        putchar(c == '\t' || c == '\n' || c == '\r' ? ' ' : c);
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\t' || c == '\n' || c == '\r') putchar(' ');
+        else if (tty && (c < 0x20 || c == 0x7f)) printf("\\x%02x", c);
+        else if (tty && c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f)
+            printf("\\u%04x", (unsigned char)s[++i]);
+        else putchar(c);
     }
 }
 
