@@ -109,7 +109,12 @@ run_fails "--no-passages with --passage-tokens" "no-passages with --passage-toke
     $SEMSEARCH index -d "$T/x.db" -m "$MODEL" --no-passages --passage-tokens 20 "$T/c.txt"
 [ ! -e "$T/x.db" ]; ok $? "a bad option leaves no database"
 run_fails "--passage-tokens beyond the window" "passage-tokens 100 is more than the model's window of 62" \
+    $SEMSEARCH index -d "$T/x.db" -m "$MODEL" --passage-tokens 100 "$T/c.txt"
+[ ! -e "$T/x.db" ]; ok $? "... no database made (the model is loaded first)"
+run_fails "... on an existing database: the model it records" "passage-tokens 100 is more than the model's window of 62" \
     $SEMSEARCH index -d "$T/p.db" --passage-tokens 100 "$T/c.txt"
+run_fails "a model that does not load" "nonexistent.gguf" $SEMSEARCH index -d "$T/x.db" -m "$T/nonexistent.gguf" "$T/c.txt"
+[ ! -e "$T/x.db" ]; ok $? "... leaves no new empty database"
 
 # a word longer than the window (no spaces: a CJK-like run) is cut at
 # character boundaries, never inside a character

@@ -415,8 +415,32 @@ static int reembed(indexer *x, const char *model_path)
     interrupt_message(INT_ADD_MSG, 0);
     if (x->progress) fputc('\n', stderr);
     if (rc) return cli_lib_error(rc);
-    fprintf(stderr, "semsearch: re-embedded %lld document%s\n", x->lines, x->lines == 1 ? "" : "s");
+    ss_store_stats st;
+    long long docs = ss_store_stats_get(x->store, &st) == SS_OK ? (long long)st.documents : x->lines;
+    if (docs == x->lines)
+        fprintf(stderr, "semsearch: re-embedded %lld document%s\n", docs, docs == 1 ? "" : "s");
+    else /* long documents: a vector per passage */
+        fprintf(stderr, "semsearch: re-embedded %lld document%s (%lld vectors: their passages)\n", docs,
+                docs == 1 ? "" : "s", x->lines);
     x->lines = 0;
+    return 0;
+}
+
+/* The model's window (its positions less [CLS] and [SEP]) and the passage
+ * sizes; 1 (message printed) when --passage-tokens exceeds the window. */
+static int set_window(indexer *x, long ptokens, long poverlap)
+{
+    ss_config cfg;
+    ss_model_config(x->sm.model, &cfg);
+    x->tok = ss_model_tokenizer(x->sm.model);
+    x->window = cfg.max_len - (ss_tokenizer_bos_id(x->tok) >= 0) - (ss_tokenizer_eos_id(x->tok) >= 0);
+    if (x->window < 1) x->window = 1;
+    if (ptokens > x->window) {
+        cli_error("index: --passage-tokens %ld is more than the model's window of %d tokens", ptokens, x->window);
+        return 1;
+    }
+    x->ptokens = ptokens ? (int)ptokens : x->window;
+    x->poverlap = poverlap >= 0 ? (int)poverlap : (x->ptokens / 4 < 16 ? x->ptokens / 4 : 16);
     return 0;
 }
 
@@ -514,8 +538,21 @@ int cmd_index(int argc, char **argv)
     }
     x.progress = !quiet && isatty(STDERR_FILENO);
 
+    /* the model before the database when it does not depend on it (-m
+     * given, or no database yet: the shipped one), so that a model that
+     * fails to load or a bad --passage-tokens leaves no new empty database */
+    struct stat dbst;
+    int preload = !re && (model_path || stat(db, &dbst) != 0);
+    if (preload && store_model_load(NULL, model_path, &x.sm)) return 1;
+    if (preload && set_window(&x, ptokens, poverlap)) {
+        store_model_free(&x.sm);
+        return 2;
+    }
     int rc = ss_store_open(db, SS_STORE_CREATE, &x.store);
-    if (rc) return cli_lib_error(rc);
+    if (rc) {
+        store_model_free(&x.sm);
+        return cli_lib_error(rc);
+    }
     x.docs = calloc(x.batch, sizeof *x.docs);
     x.own = calloc(3 * x.batch, sizeof *x.own);
     x.is_new = calloc(x.batch, 1);
@@ -537,20 +574,9 @@ int cmd_index(int argc, char **argv)
     interrupt_message(re ? INT_REEMBED_MSG : INT_ADD_MSG, 0);
     if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     if (!rc && re) rc = reembed(&x, model_path);
-    else if (!rc) rc = store_model_load(x.store, model_path, &x.sm);
-    if (!rc) {
-        /* the window: the model's positions less [CLS] and [SEP] */
-        ss_config cfg;
-        ss_model_config(x.sm.model, &cfg);
-        x.tok = ss_model_tokenizer(x.sm.model);
-        x.window = cfg.max_len - (ss_tokenizer_bos_id(x.tok) >= 0) - (ss_tokenizer_eos_id(x.tok) >= 0);
-        if (x.window < 1) x.window = 1;
-        if (ptokens > x.window)
-            rc = cli_error("index: --passage-tokens %ld is more than the model's window of %d tokens", ptokens,
-                           x.window);
-        x.ptokens = ptokens ? (int)ptokens : x.window;
-        x.poverlap = poverlap >= 0 ? (int)poverlap : (x.ptokens / 4 < 16 ? x.ptokens / 4 : 16);
-    }
+    else if (!rc && preload && (rc = ss_store_use_model(x.store, &x.sm.info))) rc = cli_lib_error(rc);
+    else if (!rc && !preload) rc = store_model_load(x.store, model_path, &x.sm);
+    if (!rc && !preload) rc = set_window(&x, ptokens, poverlap) ? 2 : 0;
     if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
         rc = cli_lib_error(rc);
     x.t0 = now();
