@@ -324,6 +324,11 @@ echo 2999 | $SEMSEARCH query -d "$T/p2.db" -m "$M" -k 1 - > "$T/out" 2>/dev/null
 [ "$(cut -f1,5 "$T/out")" = "$(printf '1\t2999')" ]; ok $? "query -: the queries from stdin (line number first)"
 echo one | $SEMSEARCH index -d "$T/one.db" -m "$M" 2>"$T/err" >/dev/null
 grep -q "1 line: 1 added, 0 already stored, 0 empty; .*one.db has 1 document$" "$T/err"; ok $? "index: '1 line', '1 document'"
+# the man page said free_slots counts deleted documents' slots; a fresh
+# database of one document shows block_size - 1 (the rest of its block)
+[ "$($SEMSEARCH info -d "$T/one.db" | awk -F'\t' '$1 == "free_slots" { print $2 }')" = 1023 ]
+ok $? "info: free_slots of a fresh database of one document is block_size - 1, as the man page says"
+grep -q "shows block_size - 1" "$top_srcdir/man/semsearch.1.md"; ok $? "... (the man page)"
 echo one | $SEMSEARCH embed -m "$M" -o "$T/one.tsv" 2>"$T/err"
 grep -q "wrote 1 vector of 16 floats" "$T/err"; ok $? "embed: '1 vector'"
 echo hi | no_defaults embed 2>"$T/err"

@@ -647,6 +647,95 @@ static void test_ids(void)
     ss_store_close(s);
 }
 
+/* Documents split into passages: a document found by its best passage,
+ * once; the passage's bytes; argument checks; delete, re-embed and the
+ * counts (ss_store_add_passages, ss_store_get_passage, ss_hit.passage). */
+static int embed_rows(void *ctx, const char *const *texts, const size_t *lens, size_t n, float *out)
+{
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) { /* a vector from the text: its passage's letters */
+        long key = 0;
+        for (size_t j = 0; j < lens[i]; j++) key = key * 31 + (unsigned char)texts[i][j];
+        vec_of(key % 100000, out + i * DIM, DIM);
+    }
+    return SS_OK;
+}
+
+static void test_passages(void)
+{
+    const char *db = path_of("passages.db");
+    ss_store *s;
+    static const char long_text[] = "alpha beta gamma delta epsilon";
+    ss_doc docs[2] = {{long_text, sizeof long_text - 1, "L", "src", NULL}, {"short one", 9, NULL, "src", NULL}};
+    /* document 1: three passages (bytes 0-10, 6-16, 17-30); document 2: one */
+    ss_passage ps[4] = {{0, 0, 10}, {0, 6, 10}, {0, 17, 13}, {1, 0, 9}};
+    float v[4 * DIM];
+    const char *pt[4] = {long_text, long_text + 6, long_text + 17, "short one"};
+    size_t pl[4] = {10, 10, 13, 9}, added = 0;
+    embed_rows(NULL, pt, pl, 4, v);
+    int rc = ss_store_open(db, SS_STORE_CREATE, &s);
+    if (!rc) rc = ss_store_use_model(s, &model_a);
+    if (rc) {
+        tap_ok(0, "passages: open: %s", ss_errmsg());
+        return;
+    }
+    ss_passage bad[3] = {{0, 0, 10}, {1, 0, 9}, {0, 6, 10}};
+    tap_ok(ss_store_add_passages(s, docs, 2, bad, v, 3, &added) == SS_ERR_ARG, "passages out of document order: SS_ERR_ARG");
+    ss_passage outside[2] = {{0, 25, 10}, {1, 0, 9}};
+    tap_ok(ss_store_add_passages(s, docs, 2, outside, v, 2, &added) == SS_ERR_ARG, "a passage beyond its text: SS_ERR_ARG");
+    tap_ok(ss_store_add_passages(s, docs, 2, ps, v, 3, &added) == SS_ERR_ARG, "a document without a passage: SS_ERR_ARG");
+    tap_ok(sql_int(db, "PRAGMA user_version") == 1, "nothing added: still schema version 1");
+    rc = ss_store_add_passages(s, docs, 2, ps, v, 4, &added);
+    tap_ok(!rc && added == 2 && sql_int(db, "PRAGMA user_version") == 2 &&
+               sql_int(db, "SELECT count(*) FROM passages") == 3,
+           "two documents, four vectors: schema version 2, three passage rows (%s)", rc ? ss_errmsg() : "ok");
+    ss_store_query_opts o;
+    ss_store_query_opts_init(&o);
+    o.k = 5;
+    ss_hit h[5];
+    int n = 0;
+    for (int p = 0; p < 3; p++) { /* each passage's own vector finds it */
+        rc = ss_store_query(s, v + p * DIM, 1, &o, h, &n);
+        size_t st = 99, ln = 99;
+        int r2 = rc ? rc : ss_store_get_passage(s, h[0].doc, h[0].passage, &st, &ln);
+        tap_ok(!rc && !r2 && n == 2 && h[0].doc == 1 && h[0].passage == p && h[1].doc == 2 && st == ps[p].start &&
+                   ln == ps[p].len && fabsf(h[0].score - 1) < 1e-5,
+               "the vector of passage %d: document 1 first, once, by that passage (bytes %zu+%zu)", p, st, ln);
+    }
+    o.precision = SS_PREC_INT8;
+    rc = ss_store_query(s, v + 2 * DIM, 1, &o, h, &n);
+    tap_ok(!rc && n == 2 && h[0].doc == 1 && h[0].passage == 2, "int8: the same");
+    o.precision = SS_PREC_F32;
+    o.source = "src";
+    o.once = 1;
+    rc = ss_store_query(s, v + 1 * DIM, 1, &o, h, &n);
+    tap_ok(!rc && n == 2 && h[0].doc == 1 && h[0].passage == 1, "streamed, with a source: the same");
+    o.source = NULL;
+    size_t st = 0, ln = 0;
+    tap_ok(ss_store_get_passage(s, 2, 0, &st, &ln) == SS_OK && st == 0 && ln == 9, "a document stored whole: passage 0 is its text");
+    tap_ok(ss_store_get_passage(s, 2, 1, &st, &ln) == SS_ERR_RANGE, "... and it has no passage 1");
+    tap_ok(ss_store_get_passage(s, 1, 3, &st, &ln) == SS_ERR_RANGE,
+           "document 1 has no passage 3");
+    ss_store_stats sts;
+    rc = ss_store_stats_get(s, &sts);
+    tap_ok(!rc && sts.documents == 2 && sts.passages == 2 && sts.free_slots == sts.block_size - 4 &&
+               sts.schema_version == 2,
+           "stats: 2 documents, 2 further passages, block_size - 4 free slots");
+    rc = ss_store_reembed(s, &model_b, embed_rows, NULL, 2);
+    rc = rc ? rc : ss_store_query(s, v + 2 * DIM, 1, &o, h, &n);
+    tap_ok(!rc && n == 2 && h[0].doc == 1 && h[0].passage == 2 && fabsf(h[0].score - 1) < 1e-5,
+           "re-embedded: every passage again, from its bytes (%s)", rc ? ss_errmsg() : "ok");
+    size_t del = 0;
+    rc = ss_store_delete(s, "L", &del);
+    tap_ok(!rc && del == 1 && sql_int(db, "SELECT count(*) FROM passages") == 0, "delete: the document and its passages");
+    rc = ss_store_stats_get(s, &sts);
+    tap_ok(!rc && sts.documents == 1 && sts.passages == 0 && sts.free_slots == sts.block_size - 1,
+           "... their slots freed (block_size - 1 free)");
+    rc = ss_store_query(s, v, 1, &o, h, &n);
+    tap_ok(!rc && n == 1 && h[0].doc == 2, "... and never a hit");
+    ss_store_close(s);
+}
+
 /* The fusions of hybrid search on lists worked out by hand. */
 static void test_fusion(void)
 {
@@ -692,6 +781,7 @@ int main(void)
     test_fusion();
     test_basic();
     test_ids();
+    test_passages();
     test_reembed();
     test_schema_errors();
     test_full_disk();
