@@ -654,9 +654,9 @@ static int embed_rows(void *ctx, const char *const *texts, const size_t *lens, s
 {
     (void)ctx;
     for (size_t i = 0; i < n; i++) { /* a vector from the text: its passage's letters */
-        long key = 0;
+        unsigned long key = 0;
         for (size_t j = 0; j < lens[i]; j++) key = key * 31 + (unsigned char)texts[i][j];
-        vec_of(key % 100000, out + i * DIM, DIM);
+        vec_of((long)(key % 100000), out + i * DIM, DIM);
     }
     return SS_OK;
 }
