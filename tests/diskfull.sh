@@ -69,7 +69,7 @@ unfill
 
 CORPUS="$top_srcdir/corpora/coco-captions.txt"
 head -n 1000 "$CORPUS" > "$T/c1k.txt"
-$SEMSEARCH tokenizer train -i "$T/c1k.txt" -v 300 --threads 1 -o "$T/tok.model" 2>"$T/err"
+$SEMSEARCH tokenizer train -i "$T/c1k.txt" --vocab-size 300 --threads 1 -o "$T/tok.model" 2>"$T/err"
 ok $? "a tiny tokenizer"
 SHAPE="--d-model 16 --layers 1 --heads 2 --ffn 32 --max-len 24"
 $SEMSEARCH model init -v "$T/tok.model" $SHAPE --seed 1 -o "$T/m1.gguf" 2>"$T/err" &&
@@ -260,18 +260,18 @@ TMPDIR="$FS" $SEMSEARCH embed -m "$T/m1.gguf" -f npy "$T/e.txt" >"$T/out.npy" 2>
 same "... the npy written" "$T/ref/e.npy" "$T/out.npy"
 
 TOK="-i $T/c1k.txt --threads 1"
-$SEMSEARCH tokenizer train $TOK -v 200 -o "$T/ref/old.model" 2>"$T/err"; ok $? "tokenizer train: a previous model"
+$SEMSEARCH tokenizer train $TOK --vocab-size 200 -o "$T/ref/old.model" 2>"$T/err"; ok $? "tokenizer train: a previous model"
 for free in $(levels "$(size "$T/tok.model")"); do
     rm -f "$FS"/*
     cp "$T/ref/old.model" "$FS/t.model"
     fill "$free"
     full_fails "tokenizer train, free $free: fails" "t.model: write failed" \
-        $SEMSEARCH tokenizer train $TOK -v 300 -o "$FS/t.model"
+        $SEMSEARCH tokenizer train $TOK --vocab-size 300 -o "$FS/t.model"
     same "tokenizer train, free $free: the previous model is byte-identical" "$T/ref/old.model" "$FS/t.model"
     echo "a dog" | $SEMSEARCH tokenize -m "$FS/t.model" >/dev/null 2>&1; ok $? "tokenizer train, free $free: it loads"
     no_tmp "tokenizer train, free $free: no temporary file left" "$FS"
     unfill
-    run_ok "tokenizer train, free $free: re-run" $SEMSEARCH tokenizer train $TOK -v 300 -o "$FS/t.model"
+    run_ok "tokenizer train, free $free: re-run" $SEMSEARCH tokenizer train $TOK --vocab-size 300 -o "$FS/t.model"
     same "tokenizer train, free $free: the model written" "$T/tok.model" "$FS/t.model"
 done
 

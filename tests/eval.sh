@@ -107,7 +107,7 @@ if $SEMSEARCH model init -v "$VOCAB" --d-model 32 --layers 1 --heads 2 --ffn 64 
     ok $? "eval -m MODEL"
     ! grep -q '^tf-idf' "$T/model" && [ "$(grep -c '^model ' "$T/model")" -eq 3 ]
     ok $? "without --baseline: model rows only"
-    run_ok "--plot with a model" $SEMSEARCH eval -m "$T/tiny.gguf" -b --plot "$T/m.svg" "$DATA/eval-small.groups.tsv"
+    run_ok "--plot with a model" $SEMSEARCH eval -m "$T/tiny.gguf" --baseline --plot "$T/m.svg" "$DATA/eval-small.groups.tsv"
     grep -q '>model (nDCG@10 ' "$T/m.svg" && grep -q '>tf-idf (nDCG@10 74.3)<' "$T/m.svg"
     ok $? "the recall@k plot has both systems"
 else

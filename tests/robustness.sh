@@ -43,7 +43,7 @@ run_fails "model init -o a full device" "No space left on device" $SEMSEARCH mod
 run_ok "model convert -o a null device" $SEMSEARCH model convert -m "$M" -o "$NULLDEV"
 chardev "$NULLDEV"; ok $? "... still a device"
 run_ok "tokenizer train -o a null device" \
-    $SEMSEARCH tokenizer train -v 200 -i "$top_srcdir/corpora/coco-captions.txt" -o "$NULLDEV"
+    $SEMSEARCH tokenizer train --vocab-size 200 -i "$top_srcdir/corpora/coco-captions.txt" -o "$NULLDEV"
 chardev "$NULLDEV"; ok $? "... still a device"
 run_ok "eval --plot a null device" $SEMSEARCH eval -m "$M" --plot "$NULLDEV" "$DATA/eval-small.scored.tsv"
 chardev "$NULLDEV"; ok $? "... still a device"
@@ -96,7 +96,7 @@ cp "$T/a.txt" "$T/a2.txt"
 run_fails "embed -o INPUT: refused" "the output .*a2.txt is the input" $SEMSEARCH embed -m "$M" -o "$T/a2.txt" "$T/a2.txt"
 same "... the input intact" "$T/a.txt" "$T/a2.txt"
 run_fails "embed -o MODEL: refused" "is the model" $SEMSEARCH embed -m "$M" -o "$M" "$T/a.txt"
-run_fails "tokenizer train -o INPUT: refused" "is the input" $SEMSEARCH tokenizer train -v 200 -i "$T/a2.txt" -o "$T/a2.txt"
+run_fails "tokenizer train -o INPUT: refused" "is the input" $SEMSEARCH tokenizer train --vocab-size 200 -i "$T/a2.txt" -o "$T/a2.txt"
 same "... the input intact" "$T/a.txt" "$T/a2.txt"
 cp "$DATA/eval-small.scored.tsv" "$T/e.scored.tsv"
 run_fails "eval --plot INPUT: refused" "is the input" $SEMSEARCH eval -m "$M" --plot "$T/e.scored.tsv" "$T/e.scored.tsv"
@@ -377,6 +377,23 @@ $SEMSEARCH query -k 2>"$T/err" >/dev/null
 [ "$(head -1 "$T/err")" = "semsearch: query: option requires an argument -- 'k'" ]; ok $? "a missing option value: 'semsearch: query: ...'"
 grep -q "^'semsearch query --help' describes every option.$" "$T/err"; ok $? "... and where the options are described"
 
+# one meaning per short option (shared with #12): -t threads, -b batch, -s
+# source, -v vocabulary; the old spellings work one more release, with a warning
+$SEMSEARCH eval -m "$M" -t sts -b "$DATA/eval-small.scored.tsv" > "$T/old" 2>"$T/err"; s=$?
+$SEMSEARCH eval -m "$M" --task sts --baseline -t 1 "$DATA/eval-small.scored.tsv" > "$T/new" 2>"$T/err2"; s2=$?
+[ $s = 0 ] && [ $s2 = 0 ] && cmp -s "$T/old" "$T/new" && [ ! -s "$T/err2" ] &&
+    grep -q "warning: eval -t TASK is deprecated.*use --task TASK (-t is --threads)" "$T/err" &&
+    grep -q "warning: eval -b is deprecated.*use --baseline (-b is --batch)" "$T/err"
+ok $? "eval: -t TASK and -b still work with a warning; --task, --baseline and -t N (threads) without"
+[ "$(echo 'a b' | $SEMSEARCH tokenize -s 2>"$T/err")" = "$(echo 'a b' | $SEMSEARCH tokenize --special)" ] &&
+    grep -q "warning: tokenize -s is deprecated.*use --special (-s is --source)" "$T/err"
+ok $? "tokenize: -s still --special, with a warning"
+$SEMSEARCH tokenizer train -i "$T/a.txt" -v 100 -t bpe --threads 1 -o "$T/old.model" 2>"$T/err" &&
+    $SEMSEARCH tokenizer train -i "$T/a.txt" --vocab-size 100 --model-type bpe -t 1 -o "$T/new.model" 2>"$T/err2" &&
+    cmp -s "$T/old.model" "$T/new.model" && grep -q "tokenizer train -v N is deprecated" "$T/err" &&
+    grep -q "tokenizer train -t TYPE is deprecated" "$T/err" && ! grep -q warning "$T/err2"
+ok $? "tokenizer train: -v N and -t TYPE still work with a warning, the same model; -t 1 is --threads"
+
 # progress lines on stderr when it is a terminal (script(1) gives one): embed
 # ran 9 minutes in silence on 1M lines
 if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>&1; then
@@ -389,7 +406,7 @@ if command -v script >/dev/null 2>&1 && script -qec true /dev/null >/dev/null 2>
     ! grep -q "embedded" "$T/tty"; ok $? "embed -q: none"
     $SEMSEARCH embed -m "$M" -o "$T/3k.tsv" "$T/3k.txt" 2>"$T/err"
     ! grep -q "embedded" "$T/err"; ok $? "embed, stderr not a terminal: none"
-    script -qec "$SEMSEARCH tokenizer train -v 200 -i $T/a.txt -o $T/tty.model" /dev/null > "$T/tty" 2>&1
+    script -qec "$SEMSEARCH tokenizer train --vocab-size 200 -i $T/a.txt -o $T/tty.model" /dev/null > "$T/tty" 2>&1
     tr '\r' '\n' < "$T/tty" | grep -q "^semsearch: tokenizer train: training on [0-9]* sentences" && [ -s "$T/tty.model" ]
     ok $? "tokenizer train on a terminal: a progress line"
     # a document's control characters on a terminal: shown, not obeyed

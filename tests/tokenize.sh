@@ -73,17 +73,17 @@ run_fails "a missing input file is named" "/nonexistent/input.txt" $SEMSEARCH to
 # Training from the shell: gzip, stdin, unwritable output, no partial file.
 for i in $(seq 1 300); do echo "the quick brown fox $i jumps over the lazy dog number $((i * 7))"; done > "$T/corpus.txt"
 gzip -c "$T/corpus.txt" > "$T/corpus.txt.gz"
-run_ok "tokenizer train on a gzip file" $SEMSEARCH tokenizer train -i "$T/corpus.txt.gz" -v 60 --threads 1 -o "$T/tiny.model"
+run_ok "tokenizer train on a gzip file" $SEMSEARCH tokenizer train -i "$T/corpus.txt.gz" --vocab-size 60 --threads 1 -o "$T/tiny.model"
 echo "the lazy fox" | $SEMSEARCH tokenize -m "$T/tiny.model" > "$T/out"; s=$?
 [ $s -eq 0 ] && [ -s "$T/out" ]; ok $? "the trained model tokenizes"
-cat "$T/corpus.txt" | $SEMSEARCH tokenizer train -i - -v 60 -t bpe --threads 1 -o "$T/bpe.model" 2>"$T/err"
+cat "$T/corpus.txt" | $SEMSEARCH tokenizer train -i - --vocab-size 60 --model-type bpe --threads 1 -o "$T/bpe.model" 2>"$T/err"
 ok $? "tokenizer train reads stdin, BPE"
-run_fails "an unwritable output is refused" "/nonexistent-dir/x.model" $SEMSEARCH tokenizer train -i "$T/corpus.txt" -v 60 -o /nonexistent-dir/x.model
+run_fails "an unwritable output is refused" "/nonexistent-dir/x.model" $SEMSEARCH tokenizer train -i "$T/corpus.txt" --vocab-size 60 -o /nonexistent-dir/x.model
 ls /nonexistent-dir 2>/dev/null | grep -q . ; ok $(( $? == 0 )) "no partial file is left"
 ls "$T" | grep -q '\.tmp\.' ; ok $(( $? == 0 )) "no temporary file is left behind"
 : > "$T/empty.txt"
-run_fails "an empty corpus is refused" "no text to train on|empty" $SEMSEARCH tokenizer train -i "$T/empty.txt" -v 60 -o "$T/e.model"
+run_fails "an empty corpus is refused" "no text to train on|empty" $SEMSEARCH tokenizer train -i "$T/empty.txt" --vocab-size 60 -o "$T/e.model"
 [ ! -e "$T/e.model" ]; ok $? "no model is written for an empty corpus"
 run_fails "training without input is a usage error" "no --input given" $SEMSEARCH tokenizer train -o "$T/x.model"
-run_fails "a bad model type" "not unigram or bpe" $SEMSEARCH tokenizer train -i "$T/corpus.txt" -t word -o "$T/x.model"
+run_fails "a bad model type" "not unigram or bpe" $SEMSEARCH tokenizer train -i "$T/corpus.txt" --model-type word -o "$T/x.model"
 done_testing

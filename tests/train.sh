@@ -5,7 +5,7 @@
 . "$top_srcdir/tests/setup.sh"
 
 GRP="$DATA/coco-100.groups.tsv"
-$SEMSEARCH tokenizer train -i "$top_srcdir/corpora/coco-captions.txt" -v 300 --threads 1 -o "$T/tok.model" 2>"$T/err"
+$SEMSEARCH tokenizer train -i "$top_srcdir/corpora/coco-captions.txt" --vocab-size 300 --threads 1 -o "$T/tok.model" 2>"$T/err"
 ok $? "a tiny tokenizer for the tests"
 # one thread: tiny matrices gain nothing from two, and a loaded machine makes threads wait
 TINY="-v $T/tok.model --d-model 32 --layers 1 --heads 2 --ffn 64 --max-len 32 -b 16 -q -t 1"

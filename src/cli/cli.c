@@ -261,3 +261,20 @@ void cli_progress_end(cli_progress *p)
     if (p->on && p->drawn) fputs("\r\033[K", stderr);
     p->drawn = 0;
 }
+
+/* ------------------------------------------------------- option spellings */
+
+void cli_deprecated(const char *cmd, const char *old, const char *use, const char *why)
+{
+    fflush(stdout);
+    fprintf(stderr, "semsearch: warning: %s %s is deprecated and goes in the next release: use %s (%s)\n", cmd, old,
+            use, why);
+}
+
+int cli_is_number(const char *s)
+{
+    if (!s || !*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
+}

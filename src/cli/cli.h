@@ -56,6 +56,12 @@ int cli_same_file(const char *a, const char *b);
  * returns 2, else 0. */
 int cli_output_not_input(const char *cmd, const char *out, const char *const *inputs, int n);
 
+/* An old option spelling, kept one release: "semsearch: warning: CMD OLD
+ * is deprecated: use NEW (-X means the same in every command: WHY)". */
+void cli_deprecated(const char *cmd, const char *old, const char *use, const char *why);
+/* Whether s is a whole number (an option value that cannot be a name). */
+int cli_is_number(const char *s);
+
 /* A progress line on stderr, only when stderr is a terminal (and not
  * quiet): "\rsemsearch: <text>" redrawn at most 5 times a second (the first
  * call always draws), erased by cli_progress_end so that what follows

@@ -45,9 +45,10 @@ static const char eval_usage[] =
     "(.gz accepted). Text tables show x100, --json the raw values.\n"
     "\n"
     "  -m, --model PATH     model (default: the shipped " CLI_DEFAULT_MODEL ")\n"
-    "  -t, --task TASK      sts, pairs or retrieval, whatever the file names say\n"
+    "      --task TASK      sts, pairs or retrieval, whatever the file names say\n"
     "  -j, --json           one JSON object per file instead of the table\n"
-    "  -b, --baseline       add a TF-IDF bag-of-words cosine baseline on the same data\n"
+    "  -t, --threads N      threads (default: SEMSEARCH_THREADS or all cores)\n"
+    "      --baseline       add a TF-IDF bag-of-words cosine baseline on the same data\n"
     "                       (queries/corpus/qrels retrieval always shows BM25 and hybrid)\n"
     "  -B, --baseline-only  the TF-IDF (or BM25) baseline alone: no model needed\n"
     "  -p, --plot FILE.svg  draw the ROC curve (pairs), score scatter (sts) or\n"
@@ -491,9 +492,13 @@ static void print_json(const result *r, const char *model_path)
 int cmd_eval(int argc, char **argv);
 int cmd_eval(int argc, char **argv)
 {
+    /* -t is --threads and -b --batch in every command: -t TASK and -b
+     * (--baseline) are kept one release, with a warning */
+    enum { O_TASK = 256, O_BASELINE, O_THREADS };
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"task", required_argument, 0, 't'},
-        {"json", no_argument, 0, 'j'},          {"baseline", no_argument, 0, 'b'},
+        {"model", required_argument, 0, 'm'},   {"task", required_argument, 0, O_TASK},
+        {"json", no_argument, 0, 'j'},          {"baseline", no_argument, 0, O_BASELINE},
+        {"threads", required_argument, 0, O_THREADS},
         {"baseline-only", no_argument, 0, 'B'}, {"plot", required_argument, 0, 'p'},
         {"runs", required_argument, 0, 'r'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -503,6 +508,19 @@ int cmd_eval(int argc, char **argv)
         switch (c) {
         case 'm': model_path = optarg; break;
         case 't':
+            if (!cli_is_number(optarg)) {
+                cli_deprecated("eval", "-t TASK", "--task TASK", "-t is --threads");
+                goto task;
+            }
+            /* fall through */
+        case O_THREADS: {
+            long v;
+            if (cli_int("--threads", optarg, 1, 1024, &v)) return 2;
+            ss_set_threads((int)v);
+            break;
+        }
+        case O_TASK:
+        task:
             if (!strcmp(optarg, "sts")) forced = TASK_STS;
             else if (!strcmp(optarg, "pairs")) forced = TASK_PAIRS;
             else if (!strcmp(optarg, "retrieval")) forced = TASK_RETRIEVAL;
@@ -512,7 +530,8 @@ int cmd_eval(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
-        case 'b': baseline = 1; break;
+        case 'b': cli_deprecated("eval", "-b", "--baseline", "-b is --batch"); /* fall through */
+        case O_BASELINE: baseline = 1; break;
         case 'B': baseline = baseline_only = 1; break;
         case 'p': plot_path = optarg; break;
         case 'r': runs = optarg; break;

@@ -19,7 +19,7 @@ static const char tokenize_usage[] =
     "  -m, --model PATH   SentencePiece model, or a semsearch model file (its\n"
     "                     tokenizer) (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
     "  -p, --pieces       write pieces instead of ids\n"
-    "  -s, --special      add [CLS] and [SEP] as the encoder sees them\n"
+    "      --special      add [CLS] and [SEP] as the encoder sees them\n"
     "  -n, --max-len N    truncate to N tokens (default: no limit)\n"
     "  -c, --casefold     fold case before splitting\n"
     "  FILE               input files ('-' or none: stdin; .gz is read as gzip)\n";
@@ -105,7 +105,7 @@ int cmd_tokenize(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"pieces", no_argument, 0, 'p'},
-        {"special", no_argument, 0, 's'},     {"max-len", required_argument, 0, 'n'},
+        {"special", no_argument, 0, 'S'},     {"max-len", required_argument, 0, 'n'},
         {"casefold", no_argument, 0, 'c'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model = NULL;
@@ -115,7 +115,8 @@ int cmd_tokenize(int argc, char **argv)
         switch (c) {
         case 'm': model = optarg; break;
         case 'p': pieces = 1; break;
-        case 's': special = 1; break;
+        case 's': cli_deprecated("tokenize", "-s", "--special", "-s is --source"); /* fall through */
+        case 'S': special = 1; break;
         case 'c': casefold = 1; break;
         case 'n':
             if (cli_int("--max-len", optarg, 1, 1 << 20, &max_len)) return 2;
@@ -153,13 +154,13 @@ static const char train_usage[] =
     "\n"
     "  -i, --input FILE            training text (repeatable; also as plain arguments)\n"
     "  -o, --output PATH           model to write (written whole or not at all)\n"
-    "  -v, --vocab-size N          pieces in the vocabulary (default 16000)\n"
-    "  -t, --model-type TYPE       unigram or bpe (default unigram)\n"
+    "      --vocab-size N          pieces in the vocabulary (default 16000)\n"
+    "      --model-type TYPE       unigram or bpe (default unigram)\n"
     "      --character-coverage X  share of characters covered (default 0.9995)\n"
     "      --input-sentence-size N sentences sampled from the input (default 2000000, 0 = all)\n"
     "  -c, --casefold              an uncased model: it folds case itself when encoding\n"
     "      --seed N                random seed (default 42)\n"
-    "      --threads N             threads (default: all cores)\n"
+    "  -t, --threads N             threads (default: all cores)\n"
     "  -q, --quiet                 no progress line (drawn on stderr when it is a terminal)\n";
 
 static int tokenizer_train(int argc, char **argv)
@@ -167,8 +168,8 @@ static int tokenizer_train(int argc, char **argv)
     static const struct option opts[] = {
         {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},
-        {"vocab-size", required_argument, 0, 'v'},
-        {"model-type", required_argument, 0, 't'},
+        {"vocab-size", required_argument, 0, 'V'},
+        {"model-type", required_argument, 0, 'M'},
         {"character-coverage", required_argument, 0, 'C'},
         {"input-sentence-size", required_argument, 0, 'S'},
         {"casefold", no_argument, 0, 'c'},
@@ -190,11 +191,22 @@ static int tokenizer_train(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'i': inputs[n++] = optarg; break;
         case 'o': o.output = optarg; break;
-        case 'v':
+        case 'v': /* -v is --vocab (a file) elsewhere: kept one release */
+            cli_deprecated("tokenizer train", "-v N", "--vocab-size N", "-v is --vocab");
+            /* fall through */
+        case 'V':
             if (cli_int("--vocab-size", optarg, 8, 1000000, &v)) rc = 2;
             o.vocab_size = (int)v;
             break;
-        case 't':
+        case 't': /* -t is --threads; -t TYPE kept one release */
+            if (cli_is_number(optarg)) {
+                if (cli_int("--threads", optarg, 1, 1024, &v)) rc = 2;
+                o.threads = (int)v;
+                break;
+            }
+            cli_deprecated("tokenizer train", "-t TYPE", "--model-type TYPE", "-t is --threads");
+            /* fall through */
+        case 'M':
             if (!strcmp(optarg, "unigram")) o.model_type = SS_SPM_UNIGRAM;
             else if (!strcmp(optarg, "bpe")) o.model_type = SS_SPM_BPE;
             else rc = cli_error("--model-type: '%s' is not unigram or bpe", optarg) + 1;
