@@ -368,14 +368,17 @@ bad=0
 for cmd in tokenize "tokenizer train" "model init" "model info" "model convert" embed eval train mine index query info delete; do
     $SEMSEARCH $cmd --no-such-option 2>"$T/err" >/dev/null; s=$?
     if [ $s != 2 ] || [ "$(head -1 "$T/err")" != "semsearch: $cmd: unrecognized option '--no-such-option'" ] ||
-       [ "$(wc -l < "$T/err")" -gt 3 ] || ! grep -q "^usage: semsearch $cmd" "$T/err"; then
+       [ "$(wc -l < "$T/err")" -gt 4 ] || ! grep -q "^usage: semsearch $cmd" "$T/err"; then
         bad=$((bad + 1)); echo "# $cmd: exit $s"; sed 's/^/#   /' "$T/err" | head -5
     fi
 done
-[ $bad = 0 ]; ok $? "an unknown option in every command: 'semsearch: COMMAND: ...', the synopsis, exit 2 (3 lines at most)"
+[ $bad = 0 ]; ok $? "an unknown option in every command: 'semsearch: COMMAND: ...', the synopsis, exit 2 (4 lines at most)"
 $SEMSEARCH query -k 2>"$T/err" >/dev/null
 [ "$(head -1 "$T/err")" = "semsearch: query: option requires an argument -- 'k'" ]; ok $? "a missing option value: 'semsearch: query: ...'"
 grep -q "^'semsearch query --help' describes every option.$" "$T/err"; ok $? "... and where the options are described"
+$SEMSEARCH model 2>"$T/err"; s=$?
+[ $s = 2 ] && grep -q "^       semsearch model convert" "$T/err" && [ "$(grep -c -- --help "$T/err")" = 1 ]
+ok $? "a bare 'model': its whole synopsis (init, info, convert), once where --help is"
 
 # one meaning per short option (shared with #12): -t threads, -b batch, -s
 # source, -v vocabulary; the old spellings work one more release, with a warning

@@ -71,12 +71,14 @@ int cli_usage(const char *text, int to_stderr)
         fputs(text, stdout);
         return 0;
     }
-    /* misuse: the synopsis line alone (the error said what is wrong), and
-     * where the rest is, not a screenful of options */
-    const char *nl = strchr(text, '\n');
-    int n = nl ? (int)(nl - text) : (int)strlen(text);
+    /* misuse: the synopsis (up to the first blank line; the error said
+     * what is wrong) and where the rest is, not a screenful of options */
+    const char *blank = strstr(text, "\n\n");
+    int n = blank ? (int)(blank - text) : (int)strcspn(text, "\0");
+    while (n > 0 && text[n - 1] == '\n') n--;
     fprintf(stderr, "%.*s\n", n, text);
-    const char *cmd = !strncmp(text, "usage: ", 7) ? text + 7 : NULL;
+    const char *help = strstr(text, "--help");
+    const char *cmd = !strncmp(text, "usage: ", 7) && !(help && help < text + n) ? text + 7 : NULL;
     if (cmd) {
         /* the command's words: "semsearch tokenizer train" */
         const char *e = cmd;
