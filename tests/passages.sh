@@ -10,19 +10,24 @@
 MODEL="$top_srcdir/models/en-base.gguf"
 if [ ! -s "$MODEL" ]; then skip "passages" "no shipped model"; done_testing; exit $?; fi
 head -n 300 "$top_srcdir/corpora/wiki-sentences-5k.txt" > "$T/c.txt"
-# the license as one document (one line): its liability clause lies far
-# past the model's 64 tokens
-tr '\n' ' ' < "$top_srcdir/LICENSE" >> "$T/c.txt"
+# the license as one document (one line), with 30 more sentences between its
+# grant and its liability clause, so that the clause lies far past the
+# model's window (W tokens, its positions less [CLS] and [SEP])
+W=$($SEMSEARCH model info -m "$MODEL" | sed -n 's/^max_len\t//p'); W=$((W - 2))
+{ sed -n '1,13p' "$top_srcdir/LICENSE"; sed -n '301,330p' "$top_srcdir/corpora/wiki-sentences-5k.txt"
+  sed -n '14,21p' "$top_srcdir/LICENSE"; } | tr '\n' ' ' >> "$T/c.txt"
 echo >> "$T/c.txt"
-Q="the authors are not liable for damages or claims"
+Q="no liability for any claim or damages"
 count() { sqlite3 "$1" "$2" 2>/dev/null || "${PYTHON3:-python3}" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$1" "$2"; }
 
 run_ok "index with passages (the default)" $SEMSEARCH index -q -d "$T/p.db" -m "$MODEL" "$T/c.txt"
-grep -q "long texts\? split into [0-9]* passages of at most 62 tokens" "$T/err"; ok $? "index says how many texts it split: $(grep split "$T/err")"
+grep -q "long texts\? split into [0-9]* passages of at most $W tokens" "$T/err"; ok $? "index says how many texts it split: $(grep split "$T/err")"
 run_ok "index with --no-passages" $SEMSEARCH index -q --no-passages -d "$T/n.db" -m "$MODEL" "$T/c.txt"
-grep -q "warning: .*c.txt:[0-9]*: a text of [0-9]* tokens is cut to the model's window of 62" "$T/err"
+grep -q "warning: .*c.txt:[0-9]*: a text of [0-9]* tokens is cut to the model's window of $W" "$T/err"
 ok $? "--no-passages warns, with file:line, when it cuts a text"
-grep -q "texts in all were cut" "$T/err"; ok $? "... and counts the rest"
+tail -n 1 "$T/c.txt" > "$T/long1.txt"; for i in 1 2 3 4 5 6; do sed "s/^/$i /" "$T/long1.txt"; done > "$T/long6.txt"
+$SEMSEARCH index -q --no-passages -d "$T/l6.db" -m "$MODEL" "$T/long6.txt" 2> "$T/err"
+grep -q "6 texts in all were cut" "$T/err"; ok $? "... and counts the rest"
 
 # the clause past the cut: found first with passages, far down without
 $SEMSEARCH query --vectors -d "$T/p.db" -k 3 "$Q" > "$T/p.out"
@@ -108,11 +113,11 @@ run_fails "--passage-overlap not below --passage-tokens" "^semsearch: index: --p
 run_fails "--no-passages with --passage-tokens" "no-passages with --passage-tokens" \
     $SEMSEARCH index -d "$T/x.db" -m "$MODEL" --no-passages --passage-tokens 20 "$T/c.txt"
 [ ! -e "$T/x.db" ]; ok $? "a bad option leaves no database"
-run_fails "--passage-tokens beyond the window" "passage-tokens 100 is more than the model's window of 62" \
-    $SEMSEARCH index -d "$T/x.db" -m "$MODEL" --passage-tokens 100 "$T/c.txt"
+run_fails "--passage-tokens beyond the window" "passage-tokens $((W + 1)) is more than the model's window of $W" \
+    $SEMSEARCH index -d "$T/x.db" -m "$MODEL" --passage-tokens $((W + 1)) "$T/c.txt"
 [ ! -e "$T/x.db" ]; ok $? "... no database made (the model is loaded first)"
-run_fails "... on an existing database: the model it records" "passage-tokens 100 is more than the model's window of 62" \
-    $SEMSEARCH index -d "$T/p.db" --passage-tokens 100 "$T/c.txt"
+run_fails "... on an existing database: the model it records" "passage-tokens $((W + 1)) is more than the model's window of $W" \
+    $SEMSEARCH index -d "$T/p.db" --passage-tokens $((W + 1)) "$T/c.txt"
 run_fails "a model that does not load" "nonexistent.gguf" $SEMSEARCH index -d "$T/x.db" -m "$T/nonexistent.gguf" "$T/c.txt"
 [ ! -e "$T/x.db" ]; ok $? "... leaves no new empty database"
 
