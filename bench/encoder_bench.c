@@ -19,11 +19,11 @@
 
 #include <cblas.h>
 
-#include "common.h"
-#include "encoder.h"
-#include "model.h"
-#include "rng.h"
-#include "train_step.h"
+#include "base/common.h"
+#include "nn/encoder.h"
+#include "nn/model.h"
+#include "base/rng.h"
+#include "train/train_step.h"
 
 /* libgomp reads OMP_WAIT_POLICY when it loads, before main(). Its default
  * (workers spin after every parallel region) starves OpenBLAS's own worker

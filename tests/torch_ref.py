@@ -4,7 +4,7 @@ Used by tests/torch-parity.sh (embeddings, loss and every parameter gradient
 of the InfoNCE loss must agree with the C implementation) and by
 bench/encoder.sh (the PyTorch side of the benchmark).
 
-The architecture follows src/encoder.h: token + learned position embeddings,
+The architecture follows src/nn/encoder.h: token + learned position embeddings,
 pre-LayerNorm blocks (fused qkv, key padding mask, GELU with the tanh
 approximation), a final LayerNorm, mean/CLS/max pooling over real tokens,
 L2 normalization; dropout on embeddings, attention probabilities and both

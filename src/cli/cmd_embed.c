@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "textio.h"
+#include "base/textio.h"
 
 
 static const char embed_usage[] =

@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "common.h"
-#include "datafile.h"
-#include "eval.h"
-#include "eval_retrieval.h"
-#include "evalfile.h"
-#include "hybrid.h"
-#include "svg.h"
-#include "textio.h"
+#include "base/common.h"
+#include "text/datafile.h"
+#include "eval/eval.h"
+#include "eval/eval_retrieval.h"
+#include "eval/evalfile.h"
+#include "store/hybrid.h"
+#include "eval/svg.h"
+#include "base/textio.h"
 
 
 static const char eval_usage[] =

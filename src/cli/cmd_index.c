@@ -19,8 +19,8 @@
 
 #include "cli.h"
 #include "cmd_store.h"
-#include "docinput.h"
-#include "textio.h"
+#include "text/docinput.h"
+#include "base/textio.h"
 
 static const char index_usage[] =
     "usage: semsearch index [-d DB] [-m MODEL] [--source NAME] [options] [FILE...]\n"

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../mine.h"
-#include "../textio.h"
-#include "../trainset.h"
+#include "train/mine.h"
+#include "base/textio.h"
+#include "train/trainset.h"
 #include "cli.h"
 
 static const char mine_usage[] =

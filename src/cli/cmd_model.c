@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "gguf.h"
-#include "model_file.h"
+#include "nn/gguf.h"
+#include "nn/model_file.h"
 
 
 static const char init_usage[] =

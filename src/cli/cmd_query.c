@@ -12,7 +12,7 @@
 
 #include "cli.h"
 #include "cmd_store.h"
-#include "textio.h"
+#include "base/textio.h"
 
 static const char query_usage[] =
     "usage: semsearch query [-d DB] [-m MODEL] [-k N] [options] [TEXT...]\n"

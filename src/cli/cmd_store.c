@@ -12,8 +12,8 @@
 
 #include "cli.h"
 #include "cmd_store.h"
-#include "normalize.h"
-#include "textio.h"
+#include "text/normalize.h"
+#include "base/textio.h"
 
 /* ------------------------------------------------------------------ model */
 

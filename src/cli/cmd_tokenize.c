@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "gguf.h"
-#include "model_file.h"
-#include "textio.h"
+#include "nn/gguf.h"
+#include "nn/model_file.h"
+#include "base/textio.h"
 
 static const char tokenize_usage[] =
     "usage: semsearch tokenize [-m MODEL] [--pieces] [--special] [--max-len N] [--casefold] [FILE...]\n"

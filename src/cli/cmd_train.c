@@ -1,5 +1,5 @@
 /* cmd_train.c: `semsearch train`: contrastive training of an encoder from
- * the shell. The loop is ss__train_run (src/train.c); this file parses
+ * the shell. The loop is ss__train_run (src/train/train.c); this file parses
  * options, loads the data and the model, shows progress, writes the
  * metrics file and the plot, and turns Ctrl-C into a checkpoint. */
 #include "config.h"
@@ -15,15 +15,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "train/checkpoint.h"
 #include "cli.h"
-#include "common.h"
-#include "model.h"
-#include "model_file.h"
-#include "svg.h"
-#include "textio.h"
-#include "train.h"
-#include "trainset.h"
+#include "base/common.h"
+#include "nn/model.h"
+#include "nn/model_file.h"
+#include "eval/svg.h"
+#include "base/textio.h"
+#include "train/train.h"
+#include "train/trainset.h"
 
 static const char train_usage[] =
     "usage: semsearch train -o MODEL.gguf --data FILE[:WEIGHT]... [options]\n"

@@ -20,13 +20,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "common.h"
-#include "datafile.h"
-#include "docinput.h"
-#include "evalfile.h"
+#include "base/common.h"
+#include "text/datafile.h"
+#include "text/docinput.h"
+#include "eval/evalfile.h"
 #include "fuzz.h"
-#include "textio.h"
-#include "trainset.h"
+#include "base/textio.h"
+#include "train/trainset.h"
 
 /* A broken invariant: say which, then crash so the fuzzer keeps the input. */
 static void fail(const char *what)

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "fuzz.h"
-#include "gguf.h"
+#include "nn/gguf.h"
 
 static void fail(const char *what)
 {

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "fuzz.h"
-#include "textio.h"
+#include "base/textio.h"
 
 /* The lines of the input read from a pipe on stdin, joined with '\n' into
  * *out; returns the reader's last code. */

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "eval_retrieval.h"
+#include "base/common.h"
+#include "eval/eval_retrieval.h"
 #include "fuzz.h"
 
 static void fail(const char *what)

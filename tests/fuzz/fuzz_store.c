@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "fuzz.h"
 
 #define DIM 8

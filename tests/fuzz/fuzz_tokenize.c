@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "fuzz.h"
 
 static ss_tokenizer *tok;

@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "encoder.h"
-#include "model.h"
-#include "rng.h"
+#include "base/common.h"
+#include "nn/encoder.h"
+#include "nn/model.h"
+#include "base/rng.h"
 #include "tap.h"
-#include "train_step.h"
+#include "train/train_step.h"
 
 static uint64_t rng[4];
 

@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "datafile.h"
-#include "eval.h"
-#include "svg.h"
+#include "base/common.h"
+#include "text/datafile.h"
+#include "eval/eval.h"
+#include "eval/svg.h"
 #include "tap.h"
-#include "tfidf.h"
+#include "eval/tfidf.h"
 
 static char tmpdir[] = "/tmp/ss-unit-eval.XXXXXX";
 

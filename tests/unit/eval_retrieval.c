@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "eval_retrieval.h"
-#include "hybrid.h"
+#include "base/common.h"
+#include "eval/eval_retrieval.h"
+#include "store/hybrid.h"
 #include "tap.h"
 
 static char datadir[2048];

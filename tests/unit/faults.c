@@ -14,12 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "model.h"
+#include "base/common.h"
+#include "nn/model.h"
 #include "tap.h"
-#include "textio.h"
-#include "train.h"
-#include "trainset.h"
+#include "base/textio.h"
+#include "train/train.h"
+#include "train/trainset.h"
 
 static char dir[256];
 

@@ -17,11 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "f16.h"
-#include "gguf.h"
+#include "base/common.h"
+#include "base/f16.h"
+#include "nn/gguf.h"
 #include "tap.h"
-#include "textio.h"
+#include "base/textio.h"
 
 static char dir[256];
 static char path_buf[512];

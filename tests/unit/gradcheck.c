@@ -13,13 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "encoder.h"
-#include "layers.h"
+#include "base/common.h"
+#include "nn/encoder.h"
+#include "nn/layers.h"
 #include "layers_ref.h"
-#include "loss.h"
-#include "model.h"
-#include "rng.h"
+#include "train/loss.h"
+#include "nn/model.h"
+#include "base/rng.h"
 #include "tap.h"
 
 #define TOL_REF 1e-7  /* double backward vs finite differences */

@@ -15,12 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "f16.h"
-#include "gguf.h"
-#include "layers.h"
-#include "model.h"
-#include "model_file.h"
+#include "base/common.h"
+#include "base/f16.h"
+#include "nn/gguf.h"
+#include "nn/layers.h"
+#include "nn/model.h"
+#include "nn/model_file.h"
 #include "tap.h"
 
 static char dir[256];

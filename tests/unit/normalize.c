@@ -3,7 +3,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "tap.h"
 
 static int norm_is(const char *in, size_t len, int flags, const char *want, const char *what)

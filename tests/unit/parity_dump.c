@@ -20,10 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "encoder.h"
-#include "loss.h"
-#include "model.h"
+#include "base/common.h"
+#include "nn/encoder.h"
+#include "train/loss.h"
+#include "nn/model.h"
 #include "tap.h"
 
 static const char *side_a[] = {

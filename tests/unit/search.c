@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common.h"
-#include "search.h"
+#include "base/common.h"
+#include "store/search.h"
 #include "tap.h"
 
 static uint64_t rng = 88172645463325252ULL;

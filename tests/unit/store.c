@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common.h"
-#include "hybrid.h"
-#include "store.h"
+#include "base/common.h"
+#include "store/hybrid.h"
+#include "store/store.h"
 #include "tap.h"
 
 #define DIM 8

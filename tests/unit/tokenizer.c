@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "base/common.h"
 #include "tap.h"
 
 static char tmpdir[] = "/tmp/ss-tok-XXXXXX";

@@ -10,18 +10,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "augment.h"
-#include "checkpoint.h"
-#include "common.h"
-#include "docpairs.h"
-#include "loss.h"
-#include "loss_extra.h"
-#include "model.h"
-#include "schedule.h"
+#include "train/augment.h"
+#include "train/checkpoint.h"
+#include "base/common.h"
+#include "train/docpairs.h"
+#include "train/loss.h"
+#include "train/loss_extra.h"
+#include "nn/model.h"
+#include "train/schedule.h"
 #include "tap.h"
-#include "train.h"
-#include "train_step.h"
-#include "trainset.h"
+#include "train/train.h"
+#include "train/train_step.h"
+#include "train/trainset.h"
 
 static void test_rng(void)
 {

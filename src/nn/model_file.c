@@ -1,0 +1,329 @@
+/* model_file.c: ss_model_load / ss_model_save over gguf.h. A model file
+ * carries its tokenizer, so that one file is all a user needs. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "base/common.h"
+#include "nn/gguf.h"
+#include "nn/layers.h"
+#include "nn/model.h"
+#include "nn/model_file.h"
+#include "base/textio.h"
+
+static const char *const pool_names[] = {"mean", "cls", "max"}; /* by SS_POOL_* */
+
+int ss__sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32) {
+        out[0] = '\0';
+        return ss__fail(SS_ERR, "SHA-256 failed (OpenSSL)");
+    }
+    for (unsigned i = 0; i < n; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------ write */
+
+/* Refuses what the reader would refuse, so a bad model is never written. */
+static int check_values(const ss__tensor_info *t, const float *p, int dtype)
+{
+    for (size_t i = 0; i < t->numel; i++) {
+        if (!isfinite(p[i]))
+            return ss__fail(SS_ERR_NUMERIC, "tensor '%s' holds %s at index %zu; the model is not saved", t->name,
+                            isnan(p[i]) ? "NaN" : "Inf", i);
+        /* 65520 and above round to inf in f16 */
+        if (dtype == SS_DTYPE_F16 && fabsf(p[i]) >= 65520.0f)
+            return ss__fail(SS_ERR_NUMERIC, "tensor '%s' holds %g at index %zu, beyond the f16 range; save as f32",
+                            t->name, (double)p[i], i);
+    }
+    return SS_OK;
+}
+
+int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
+{
+    if (!w || !m) return ss__fail(SS_ERR_ARG, "ss__model_file_add: NULL argument");
+    if (dtype != SS_DTYPE_F32 && dtype != SS_DTYPE_F16)
+        return ss__fail(SS_ERR_ARG, "model file: dtype %d is not SS_DTYPE_F32 or SS_DTYPE_F16", dtype);
+    const ss_config *c = &m->cfg;
+    int rc = ss__config_check(c);
+    if (rc) return rc;
+    if (c->pooling < 0 || c->pooling > SS_POOL_MAX) return ss__fail(SS_ERR_ARG, "pooling %d is unknown", c->pooling);
+    size_t spm_len = 0;
+    const void *spm = m->tok ? ss_tokenizer_bytes(m->tok, &spm_len) : NULL;
+    if (!spm || !spm_len) return ss__fail(SS_ERR_ARG, "model file: the model has no tokenizer");
+
+    ss__tensor_info *tab = NULL;
+    int nt = 0;
+    if ((rc = ss__model_tensors(c, &tab, &nt))) return rc;
+    for (int i = 0; i < nt && !rc; i++) {
+        if (tab[i].offset + tab[i].numel > m->n_params)
+            rc = ss__fail(SS_ERR, "tensor '%s' lies outside the parameter buffer", tab[i].name);
+        else rc = check_values(&tab[i], m->params + tab[i].offset, dtype);
+    }
+    if (rc) {
+        ss_free(tab);
+        return rc;
+    }
+
+    char name[64];
+    snprintf(name, sizeof name, "semsearch-d%d-l%d", c->d_model, c->n_layers);
+    if (!rc) rc = ss__gguf_set_str(w, "general.architecture", SS_MODEL_ARCH);
+    if (!rc) rc = ss__gguf_set_str(w, "general.name", name);
+    if (!rc) rc = ss__gguf_set_u32(w, "general.file_type", dtype == SS_DTYPE_F16 ? 1 : 0);
+    if (!rc) rc = ss__gguf_set_u32(w, "semsearch.vocab_size", (uint32_t)c->vocab_size);
+    if (!rc) rc = ss__gguf_set_u32(w, "semsearch.context_length", (uint32_t)c->max_len);
+    if (!rc) rc = ss__gguf_set_u32(w, "semsearch.embedding_length", (uint32_t)c->d_model);
+    if (!rc) rc = ss__gguf_set_u32(w, "semsearch.block_count", (uint32_t)c->n_layers);
+    if (!rc) rc = ss__gguf_set_u32(w, "semsearch.attention.head_count", (uint32_t)c->n_heads);
+    if (!rc) rc = ss__gguf_set_u32(w, "semsearch.feed_forward_length", (uint32_t)c->d_ff);
+    if (!rc) rc = ss__gguf_set_f32(w, "semsearch.attention.layer_norm_epsilon", SS_LN_EPS);
+    if (!rc) rc = ss__gguf_set_str(w, "semsearch.pooling", pool_names[c->pooling]);
+    if (!rc) rc = ss__gguf_set_f32(w, "semsearch.dropout", c->dropout);
+    /* written only when set: files of models with the norm stay as they were */
+    if (!rc && c->no_out_norm) rc = ss__gguf_set_u32(w, "semsearch.output_norm", 0);
+    if (!rc) rc = ss__gguf_set_str(w, "tokenizer.ggml.model", SS_MODEL_TOKENIZER_KIND);
+    if (!rc) rc = ss__gguf_set_arr(w, "tokenizer.semsearch.spm", SS_GGUF_U8, spm, spm_len);
+    if (!rc) rc = ss__gguf_set_u32(w, "tokenizer.semsearch.norm_flags", (uint32_t)ss_tokenizer_get_norm(m->tok));
+    int ftype = dtype == SS_DTYPE_F16 ? SS_GGML_F16 : SS_GGML_F32;
+    for (int i = 0; i < nt && !rc; i++)
+        rc = ss__gguf_add_tensor_f32(w, tab[i].name, tab[i].ndim, tab[i].shape, ftype, m->params + tab[i].offset);
+    ss_free(tab);
+    return rc;
+}
+
+int ss_model_save(const ss_model *m, const char *path, int dtype)
+{
+    if (!m || !path) return ss__fail(SS_ERR_ARG, "ss_model_save: NULL argument");
+    ss__gguf_writer *w;
+    int rc = ss__gguf_writer_new(&w);
+    if (rc) return rc;
+    rc = ss__model_file_add(w, m, dtype);
+    if (rc) {
+        rc = ss__fail_prefix(rc, "%s", path);
+    } else {
+        rc = ss__gguf_write(w, path);
+    }
+    ss__gguf_writer_free(w);
+    if (!rc) ss__clear_error();
+    return rc;
+}
+
+/* ------------------------------------------------------------------- read */
+
+static int get_int_key(const ss__gguf *g, const char *key, int *v)
+{
+    uint32_t u;
+    int rc = ss__gguf_get_u32(g, key, &u);
+    if (rc) return rc;
+    if (u > INT_MAX) return ss__fail(SS_ERR_FORMAT, "%s: key '%s' = %u is too large", ss__gguf_path(g), key, u);
+    *v = (int)u;
+    return SS_OK;
+}
+
+static int read_config(const ss__gguf *g, ss_config *c)
+{
+    const char *path = ss__gguf_path(g);
+    char *s = NULL;
+    int rc = ss__gguf_get_str(g, "general.architecture", &s);
+    if (rc) return ss__fail(rc, "%s: not a semsearch model (%s)", path,
+                            ss__gguf_find_kv(g, "general.architecture") ? "general.architecture is not a string"
+                                                                        : "no general.architecture");
+    if (strcmp(s, SS_MODEL_ARCH) != 0) {
+        rc = ss__fail(SS_ERR_FORMAT, "%s: not a semsearch model (general.architecture is '%.64s')", path, s);
+        ss_free(s);
+        return rc;
+    }
+    ss_free(s);
+    memset(c, 0, sizeof *c);
+    ss_config_init(c);
+    if ((rc = get_int_key(g, "semsearch.vocab_size", &c->vocab_size)) ||
+        (rc = get_int_key(g, "semsearch.context_length", &c->max_len)) ||
+        (rc = get_int_key(g, "semsearch.embedding_length", &c->d_model)) ||
+        (rc = get_int_key(g, "semsearch.block_count", &c->n_layers)) ||
+        (rc = get_int_key(g, "semsearch.attention.head_count", &c->n_heads)) ||
+        (rc = get_int_key(g, "semsearch.feed_forward_length", &c->d_ff)))
+        return rc;
+    if ((rc = ss__gguf_get_str(g, "semsearch.pooling", &s))) return rc;
+    c->pooling = -1;
+    for (int i = 0; i <= SS_POOL_MAX; i++)
+        if (!strcmp(s, pool_names[i])) c->pooling = i;
+    if (c->pooling < 0) {
+        rc = ss__fail(SS_ERR_FORMAT, "%s: semsearch.pooling is '%.32s', expected mean, cls or max", path, s);
+        ss_free(s);
+        return rc;
+    }
+    ss_free(s);
+    if (ss__gguf_find_kv(g, "semsearch.dropout")) {
+        if ((rc = ss__gguf_get_f32(g, "semsearch.dropout", &c->dropout))) return rc;
+        if (!(c->dropout >= 0.0f && c->dropout < 1.0f))
+            return ss__fail(SS_ERR_FORMAT, "%s: semsearch.dropout %g is not in [0, 1)", path, (double)c->dropout);
+    }
+    if (ss__gguf_find_kv(g, "semsearch.output_norm")) {
+        int on;
+        if ((rc = get_int_key(g, "semsearch.output_norm", &on))) return rc;
+        if (on != 0 && on != 1) return ss__fail(SS_ERR_FORMAT, "%s: semsearch.output_norm is %d, not 0 or 1", path, on);
+        c->no_out_norm = !on;
+    }
+    if (ss__gguf_find_kv(g, "semsearch.attention.layer_norm_epsilon")) {
+        float eps;
+        if ((rc = ss__gguf_get_f32(g, "semsearch.attention.layer_norm_epsilon", &eps))) return rc;
+        if (eps != SS_LN_EPS)
+            return ss__fail(SS_ERR_MODEL, "%s: the model's LayerNorm epsilon is %g, but this semsearch computes with %g",
+                            path, (double)eps, (double)SS_LN_EPS);
+    }
+    rc = ss__config_check(c);
+    if (rc) return ss__fail_prefix(SS_ERR_FORMAT, "%s: bad hyperparameters", path);
+    return SS_OK;
+}
+
+static int read_tokenizer(const ss__gguf *g, ss_tokenizer **tok)
+{
+    const char *path = ss__gguf_path(g);
+    char *kind = NULL;
+    int rc = ss__gguf_get_str(g, "tokenizer.ggml.model", &kind);
+    if (rc) return rc;
+    if (strcmp(kind, SS_MODEL_TOKENIZER_KIND) != 0) {
+        rc = ss__fail(SS_ERR_FORMAT, "%s: tokenizer.ggml.model is '%.64s', expected '%s'", path, kind,
+                      SS_MODEL_TOKENIZER_KIND);
+        ss_free(kind);
+        return rc;
+    }
+    ss_free(kind);
+    const void *spm;
+    uint64_t n;
+    if ((rc = ss__gguf_get_arr(g, "tokenizer.semsearch.spm", SS_GGUF_U8, &spm, &n))) return rc;
+    uint32_t flags = SS_NORM_DEFAULT;
+    if (ss__gguf_find_kv(g, "tokenizer.semsearch.norm_flags") &&
+        (rc = ss__gguf_get_u32(g, "tokenizer.semsearch.norm_flags", &flags)))
+        return rc;
+    if (flags & ~(uint32_t)(SS_NORM_NFKC | SS_NORM_CASEFOLD))
+        return ss__fail(SS_ERR_FORMAT, "%s: tokenizer.semsearch.norm_flags %#x has unknown bits", path, flags);
+    rc = ss_tokenizer_load_bytes(spm, (size_t)n, tok);
+    if (rc) return ss__fail_prefix(rc, "%s: embedded tokenizer", path);
+    ss_tokenizer_set_norm(*tok, (int)flags);
+    return SS_OK;
+}
+
+int ss__model_file_read(const ss__gguf *g, ss_model **out)
+{
+    *out = NULL;
+    const char *path = ss__gguf_path(g);
+    ss_config c;
+    int rc = read_config(g, &c);
+    if (rc) return rc;
+    ss_tokenizer *tok;
+    if ((rc = read_tokenizer(g, &tok))) return rc;
+    int tv = ss_tokenizer_vocab_size(tok);
+    if (tv != c.vocab_size) {
+        ss_tokenizer_free(tok);
+        return ss__fail(SS_ERR_FORMAT, "%s: semsearch.vocab_size is %d but the embedded tokenizer has %d pieces", path,
+                        c.vocab_size, tv);
+    }
+    ss__tensor_info *tab = NULL;
+    int nt = 0;
+    if ((rc = ss__model_tensors(&c, &tab, &nt))) {
+        ss_tokenizer_free(tok);
+        return rc;
+    }
+    /* Every tensor must be in the file, with its shape, before the buffer is
+     * allocated: the config alone could ask for gigabytes (found by fuzzing). */
+    for (int i = 0; i < nt && !rc; i++) rc = ss__gguf_check_f32(g, tab[i].name, tab[i].ndim, tab[i].shape);
+    if (rc) {
+        ss_free(tab);
+        ss_tokenizer_free(tok);
+        return rc;
+    }
+    ss_model *m;
+    if ((rc = ss__model_alloc(&c, tok, &m))) { /* tok is the model's now, freed on failure too */
+        ss_free(tab);
+        return rc;
+    }
+    for (int i = 0; i < nt && !rc; i++) {
+        const ss__tensor_info *t = &tab[i];
+        if (t->offset + t->numel > m->n_params) {
+            rc = ss__fail(SS_ERR, "tensor '%s' lies outside the parameter buffer", t->name);
+            break;
+        }
+        float *dst = m->params + t->offset;
+        if ((rc = ss__gguf_read_f32(g, t->name, t->ndim, t->shape, dst))) break;
+        for (size_t j = 0; j < t->numel; j++)
+            if (!isfinite(dst[j])) {
+                rc = ss__fail(SS_ERR_NUMERIC, "%s: tensor '%s' holds %s at index %zu", path, t->name,
+                              isnan(dst[j]) ? "NaN" : "Inf", j);
+                break;
+            }
+    }
+    ss_free(tab);
+    size_t size;
+    const void *bytes = ss__gguf_bytes(g, &size);
+    if (!rc) rc = ss__sha256_hex(bytes, size, m->fingerprint);
+    if (rc) {
+        ss_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return SS_OK;
+}
+
+int ss_model_load(const char *path, ss_model **out)
+{
+    if (!out || !path) return ss__fail(SS_ERR_ARG, "ss_model_load: NULL argument");
+    *out = NULL;
+    ss__gguf *g;
+    int rc = ss__gguf_open(path, &g);
+    if (rc) return rc;
+    rc = ss__model_file_read(g, out);
+    ss__gguf_close(g);
+    if (!rc) ss__clear_error();
+    return rc;
+}
+
+int ss__vocab_load(const char *path, ss_tokenizer **out)
+{
+    *out = NULL;
+    int fd;
+    uint64_t size;
+    int rc = ss__open_regular(path, &fd, &size);
+    if (rc) return rc;
+    char magic[4];
+    ssize_t k;
+    do k = pread(fd, magic, 4, 0);
+    while (k < 0 && errno == EINTR);
+    if (k == 4 && !memcmp(magic, "GGUF", 4)) {
+        ss__gguf *g;
+        rc = ss__gguf_open_fd(fd, size, path, &g);
+        if (!rc) {
+            ss_config c;
+            rc = read_config(g, &c);
+            if (!rc) rc = read_tokenizer(g, out);
+            ss__gguf_close(g);
+        }
+    } else {
+        rc = ss__tokenizer_load_fd(fd, size, path, out);
+    }
+    close(fd);
+    return rc;
+}
+
+int ss__model_file_tokenizer(const char *path, ss_tokenizer **out)
+{
+    *out = NULL;
+    ss__gguf *g;
+    int rc = ss__gguf_open(path, &g);
+    if (rc) return rc;
+    ss_config c;
+    rc = read_config(g, &c);
+    if (!rc) rc = read_tokenizer(g, out);
+    ss__gguf_close(g);
+    return rc;
+}
