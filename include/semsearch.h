@@ -482,6 +482,15 @@ typedef struct ss_store_stats {
 
 SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);
 
+/* --------------------------------------------- utilities for programs (#12)
+ * What the `semsearch` command needs beyond the calls above, public so that
+ * it uses the library as any program would. */
+
+/* Copies UTF-8 text, each byte that does not start a valid sequence replaced
+ * by U+FFFD (EF BF BD); valid text comes back unchanged. The result is
+ * NUL-terminated and released with ss_free(). */
+SS_API SS_NODISCARD int ss_utf8_repair(const char *text, size_t len, char **out, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -223,6 +223,34 @@ int cli_output_not_input(const char *cmd, const char *out, const char *const *in
     return 0;
 }
 
+/* ---------------------------------------------------------------- json */
+
+void cli_json_string(const char *s, size_t len)
+{
+    char *fixed = NULL;
+    size_t flen;
+    if (ss_utf8_repair(s, len, &fixed, &flen) == SS_OK) {
+        s = fixed;
+        len = flen;
+    }
+    putchar('"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
+            else putchar(c);
+        }
+    }
+    putchar('"');
+    ss_free(fixed);
+}
+
 /* ------------------------------------------------------------ progress */
 
 static double mono_now(void)

@@ -76,6 +76,11 @@ void cli_progress_draw(cli_progress *p, int force, const char *fmt, ...) CLI_PRI
 double cli_progress_elapsed(const cli_progress *p);
 void cli_progress_end(cli_progress *p);
 
+/* The one JSON string writer: text as a quoted JSON string on stdout,
+ * invalid UTF-8 as U+FFFD, '"' '\\' and \n \r \t as two-character escapes,
+ * other C0 controls and DEL as \u00XX. */
+void cli_json_string(const char *s, size_t len);
+
 #define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
 #define CLI_DEFAULT_MODEL "models/en-base.gguf"
 

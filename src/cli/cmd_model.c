@@ -146,18 +146,6 @@ static int model_init(int argc, char **argv)
 
 /* ------------------------------------------------------------------ info */
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
 /* One field, as "key\tvalue" or as a JSON member (numbers unquoted). */
 static void field(int json, int *first, const char *key, int is_num, const char *fmt, ...) CLI_PRINTF(5, 6);
 static void field(int json, int *first, const char *key, int is_num, const char *fmt, ...)
@@ -174,7 +162,7 @@ static void field(int json, int *first, const char *key, int is_num, const char 
     printf("%s\"%s\":", *first ? "{" : ",", key);
     *first = 0;
     if (is_num) fputs(val, stdout);
-    else json_string(val);
+    else cli_json_string(val, strlen(val));
 }
 
 static int model_info(int argc, char **argv)

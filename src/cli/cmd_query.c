@@ -62,7 +62,7 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         fputs("{", stdout);
         if (x->multi) printf("\"line\":%ld,", qno);
         fputs("\"query\":", stdout);
-        store_json_string(qtext, qlen);
+        cli_json_string(qtext, qlen);
         fputs(",\"results\":[", stdout);
     }
     int rank = 0;
@@ -84,13 +84,13 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         if (x->json) {
             /* JSON: the external id (null when none) and the number apart */
             printf("%s{\"rank\":%d,\"score\":%.6f,\"id\":", rank > 1 ? "," : "", rank, h[i].score);
-            if (d.id) store_json_string(d.id, strlen(d.id));
+            if (d.id) cli_json_string(d.id, strlen(d.id));
             else fputs("null", stdout);
             printf(",\"doc\":%lld,\"text\":", (long long)d.doc);
-            store_json_string(d.text, strlen(d.text));
+            cli_json_string(d.text, strlen(d.text));
             if (d.source) {
                 fputs(",\"source\":", stdout);
-                store_json_string(d.source, strlen(d.source));
+                cli_json_string(d.source, strlen(d.source));
             }
             if (d.meta) printf(",\"meta\":%s", d.meta);
             if (pl < tl) printf(",\"passage\":{\"number\":%d,\"start\":%zu,\"length\":%zu}", (int)h[i].passage, ps, pl);
