@@ -253,7 +253,7 @@ void cli_json_string(const char *s, size_t len)
 
 /* ------------------------------------------------------------ progress */
 
-static double mono_now(void)
+double cli_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -264,16 +264,16 @@ void cli_progress_init(cli_progress *p, int quiet)
 {
     memset(p, 0, sizeof *p);
     p->on = !quiet && isatty(STDERR_FILENO);
-    p->t0 = mono_now();
+    p->t0 = cli_now();
     p->last = -1;
 }
 
-double cli_progress_elapsed(const cli_progress *p) { return mono_now() - p->t0; }
+double cli_progress_elapsed(const cli_progress *p) { return cli_now() - p->t0; }
 
 void cli_progress_draw(cli_progress *p, int force, const char *fmt, ...)
 {
     if (!p->on) return;
-    double t = mono_now();
+    double t = cli_now();
     if (!force && p->last >= 0 && t - p->last < 0.2) return;
     p->last = t;
     p->drawn = 1;

@@ -62,6 +62,9 @@ void cli_deprecated(const char *cmd, const char *old, const char *use, const cha
 /* Whether s is a whole number (an option value that cannot be a name). */
 int cli_is_number(const char *s);
 
+/* The CLI's clock: seconds on the monotonic clock (for durations). */
+double cli_now(void);
+
 /* A progress line on stderr, only when stderr is a terminal (and not
  * quiet): "\rsemsearch: <text>" redrawn at most 5 times a second (the first
  * call always draws), erased by cli_progress_end so that what follows

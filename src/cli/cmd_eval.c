@@ -191,13 +191,6 @@ static int new_plot(int task, const char *path, ss__plot **plot)
     return rc;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct {
     const char *name;
     double last;
@@ -208,7 +201,7 @@ typedef struct {
 static void ir_progress(void *ctx, const char *step, size_t done, size_t total)
 {
     progress_ctx *p = ctx;
-    double t = now();
+    double t = cli_now();
     if (done < total && done > 0 && t - p->last < 0.2) return;
     p->last = t;
     p->drawn = 1;
