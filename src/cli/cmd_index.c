@@ -350,7 +350,7 @@ static int index_file(indexer *x, const char *path, const char *source)
     x->docfile = ss__lines_name(r);
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         x->lines++;
         x->bytes_done += (long long)len + 1;
         ss__docin_doc d;
@@ -363,7 +363,7 @@ static int index_file(indexer *x, const char *path, const char *source)
         if (!rc && !ss__lines_ready(r)) rc = flush(x);
         if (rc) break;
     }
-    if (rc > 1) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
+    if (rc > 0) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
     if (!rc) rc = flush(x);
     ss__lines_close(r);
     return rc;

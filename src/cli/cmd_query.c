@@ -153,7 +153,7 @@ static int answer_stdin(querier *x)
     if (!texts || !lens || !qno) rc = cli_error("out of memory");
     const char *line;
     size_t len;
-    while (!rc && (rc = ss__lines_next(r, &line, &len)) == 1) {
+    while (!rc && (rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         rc = 0;
         if (!(texts[n] = malloc(len + 1))) {
             rc = cli_error("out of memory");
@@ -169,7 +169,7 @@ static int answer_stdin(querier *x)
             while (n) free(texts[--n]);
         }
     }
-    if (rc > 1) rc = cli_lib_error(rc);
+    if (rc > 0) rc = cli_lib_error(rc);
     if (!rc && n) rc = answer(x, (const char *const *)texts, lens, qno, n);
     while (n) free(texts[--n]);
     free(texts);

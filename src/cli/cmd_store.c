@@ -372,14 +372,14 @@ int cmd_delete(int argc, char **argv)
                 rc = cli_lib_error(rc);
                 break;
             }
-            while (!rc && (rc = ss__lines_next(r, &line, &n)) == 1) {
+            while (!rc && (rc = ss__lines_next(r, &line, &n)) == SS__LINE) {
                 rc = 0;
                 char *id = n ? strndup(line, n) : NULL;
                 if (n && !id) rc = cli_error("out of memory");
                 else if (n) rc = delete_one(s, id, 0, &total);
                 free(id);
             }
-            if (rc > 1) rc = cli_lib_error(rc);
+            if (rc > 0) rc = cli_lib_error(rc);
             ss__lines_close(r);
         }
     }

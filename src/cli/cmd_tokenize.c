@@ -56,7 +56,7 @@ static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int 
     if (rc) return cli_lib_error(rc);
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         int32_t *ids = NULL;
         char **ps = NULL;
         size_t n;
@@ -91,7 +91,7 @@ static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int 
         /* a pipe with nothing more yet: let the reader have what is done */
         if (!ss__lines_ready(r)) fflush(stdout);
     }
-    if (rc < 0 || rc > 1) {
+    if (rc > 0) {
         cli_lib_error(rc);
         ss__lines_close(r);
         return 1;

@@ -338,7 +338,7 @@ static int load_tsv_texts(const char *path, const char *noun, table *t, pool *p)
     t->file = path;
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (blank(line, len)) continue;
         const char *f[2];
         size_t fl[2];
@@ -584,7 +584,7 @@ static int load_jsonl(const char *path, int corpus, table *t, pool *p)
     pool tmp = {0}, joined = {0};
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (blank(line, len)) continue;
         long ln = ss__lines_lineno(r);
         size_t val[3];
@@ -659,7 +659,7 @@ static int load_qrels(const char *path, const table *qt, const table *dt, const 
     size_t len;
     int first = 1;
     char ex[64];
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (blank(line, len)) continue;
         long ln = ss__lines_lineno(r);
         const char *f[3];
