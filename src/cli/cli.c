@@ -308,3 +308,18 @@ int cli_is_number(const char *s)
         if (*s < '0' || *s > '9') return 0;
     return 1;
 }
+
+int cli_tokenizer(const char *path, const char *opt, ss_tokenizer **tok)
+{
+    char *def = NULL;
+    if (!path) {
+        def = cli_data_path(CLI_DEFAULT_VOCAB);
+        if (!def)
+            return cli_error("no %s given and the shipped %s was not found (%s): pass %s", opt, CLI_DEFAULT_VOCAB,
+                             cli_data_where(CLI_DEFAULT_VOCAB), opt);
+        path = def;
+    }
+    int rc = ss_tokenizer_load(path, tok);
+    free(def);
+    return rc ? cli_lib_error(rc) : 0;
+}

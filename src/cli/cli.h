@@ -92,4 +92,10 @@ void cli_json_string(const char *s, size_t len);
  * NULL) when there is none. free() the result. */
 char *cli_model_path(const char *path, const char *hint);
 
+/* The tokenizer of path (a SentencePiece .model or a model file: its
+ * embedded tokenizer), or of the shipped default vocabulary when path is
+ * NULL. On failure prints why ("no OPT given and the shipped ... was not
+ * found (...): pass OPT", or the library's message) and returns 1. */
+int cli_tokenizer(const char *path, const char *opt, ss_tokenizer **tok);
+
 #endif

@@ -638,7 +638,7 @@ int cmd_train(int argc, char **argv)
             rc = cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
             goto out;
         }
-        rc = ss__gguf_sniff(vocab) ? ss__model_file_tokenizer(vocab, &tok) : ss_tokenizer_load(vocab, &tok);
+        rc = ss_tokenizer_load(vocab, &tok);
         free(def);
         if (rc) {
             rc = cli_lib_error(rc);
