@@ -80,6 +80,9 @@ SS_API SS_NODISCARD int ss_normalize(const char *text, size_t len, int flags,
 
 typedef struct ss_tokenizer ss_tokenizer;
 
+/* A tokenizer from a SentencePiece .model file or from a model file (GGUF,
+ * a training checkpoint too: its embedded tokenizer with its normalization),
+ * told by the file's first bytes. Only regular files are read. */
 SS_API SS_NODISCARD int ss_tokenizer_load(const char *path, ss_tokenizer **out);
 SS_API SS_NODISCARD int ss_tokenizer_load_bytes(const void *data, size_t len,
                                                 ss_tokenizer **out);
@@ -481,6 +484,32 @@ typedef struct ss_store_stats {
 } ss_store_stats;
 
 SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);
+
+/* --------------------------------------------- utilities for programs (#12)
+ * What the `semsearch` command needs beyond the calls above, public so that
+ * it uses the library as any program would. */
+
+/* Copies UTF-8 text, each byte that does not start a valid sequence replaced
+ * by U+FFFD (EF BF BD); valid text comes back unchanged. The result is
+ * NUL-terminated and released with ss_free(). */
+SS_API SS_NODISCARD int ss_utf8_repair(const char *text, size_t len, char **out, size_t *out_len);
+
+/* A model file as stored (semsearch model info), beyond ss_model_config: */
+typedef struct ss_model_file_info {
+    uint64_t file_size;       /* bytes */
+    int gguf_version;         /* GGUF format version (3) */
+    const char *architecture; /* general.architecture ("semsearch"); static */
+    char *name;               /* general.name; NULL when the file has none */
+    const char *dtype;        /* the type of every tensor ("f32", "f16"), or
+                                 "mixed"; static */
+    size_t tensors;           /* tensors in the file (a training checkpoint
+                                 holds more than the model's) */
+} ss_model_file_info;
+
+/* Reads the header of a model file or checkpoint: no full check of the
+ * model (ss_model_load does that). Release with ss_model_file_info_clear. */
+SS_API SS_NODISCARD int ss_model_file_info_get(const char *path, ss_model_file_info *info);
+SS_API void ss_model_file_info_clear(ss_model_file_info *info);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,9 @@ char *ss__strdup(const char *s);
 /* Fault injection for tests: the nth allocation from now fails (0: never). */
 void ss__fail_alloc_after(long n);
 
+/* The library's clock: seconds on the monotonic clock (for durations). */
+double ss__now_seconds(void);
+
 /* Threads: OpenMP and BLAS share the same count. */
 void ss__threads_init(void);
 

@@ -58,8 +58,3 @@ void ss__f32_to_f16_n(const float *src, uint16_t *dst, size_t n)
 {
     for (size_t i = 0; i < n; i++) dst[i] = ss__f32_to_f16(src[i]);
 }
-
-void ss__f16_to_f32_n(const uint16_t *src, float *dst, size_t n)
-{
-    for (size_t i = 0; i < n; i++) dst[i] = ss__f16_to_f32(src[i]);
-}

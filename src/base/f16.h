@@ -11,6 +11,5 @@
 uint16_t ss__f32_to_f16(float f);
 float ss__f16_to_f32(uint16_t h);
 void ss__f32_to_f16_n(const float *src, uint16_t *dst, size_t n);
-void ss__f16_to_f32_n(const uint16_t *src, float *dst, size_t n);
 
 #endif

@@ -255,7 +255,7 @@ int ss__lines_next(ss__lines *r, const char **line, size_t *len)
             if (n > 0 && (*line)[n - 1] == '\r') n--;
             *len = n;
             r->lineno++;
-            return 1;
+            return SS__LINE;
         }
         if (r->eof) {
             if (r->end == r->start) return 0;
@@ -266,7 +266,7 @@ int ss__lines_next(ss__lines *r, const char **line, size_t *len)
             if (n > 0 && (*line)[n - 1] == '\r') n--;
             *len = n;
             r->lineno++;
-            return 1;
+            return SS__LINE;
         }
         scan = r->end - r->start; /* offset, relative after compaction */
         int rc = fill(r);

@@ -4,12 +4,21 @@
 #ifndef SS_TEXTIO_H
 #define SS_TEXTIO_H
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* What a reader (ss__lines_next, ss__data_next) returns for "a line" (a
+ * row): negative, so that it is never SS_OK (0: the end) nor an SS_ERR_*
+ * code (> 0: an error). Loops read `while ((rc = next(...)) == SS__LINE)`
+ * and test `rc > 0` for an error after them. */
+#define SS__LINE (-1)
 
 typedef struct ss__lines ss__lines;
 
 /* path "-" reads stdin. gzip input is detected by its magic, not its name. */
 int ss__lines_open(const char *path, ss__lines **out);
-/* 1 and a line (valid until the next call), 0 at the end, or an SS_ERR code. */
+/* SS__LINE and a line (valid until the next call), 0 at the end, or an
+ * SS_ERR_* code (> 0). */
 int ss__lines_next(ss__lines *r, const char **line, size_t *len);
 /* 1 when ss__lines_next would not wait for a slow producer (a pipe or a
  * terminal with no complete line pending): a caller holding a partial
@@ -23,12 +32,9 @@ long long ss__lines_size(ss__lines *r);
 const char *ss__lines_name(const ss__lines *r);
 void ss__lines_close(ss__lines *r);
 
-#endif
-
 /* Opens a file that must be regular (a model, a vocabulary): O_NONBLOCK so
  * that a FIFO cannot hang the open before the check; "is a directory" /
  * "not a regular file" otherwise. *size: its size. */
-#include <stdint.h>
 int ss__open_regular(const char *path, int *fd, uint64_t *size);
 
 /* The longest line the reader returns (a longer one is SS_ERR_FORMAT
@@ -42,7 +48,6 @@ int ss__open_regular(const char *path, int *fd, uint64_t *size);
  * names is replaced); a device, a FIFO, a socket or a descriptor path
  * (/dev/stdout, /dev/fd/N) is written in place (inplace = 1: not seekable
  * in general, and not atomic); a directory is refused. */
-#include <stdio.h>
 typedef struct ss__atomic {
     FILE *f;
     char *path, *tmp; /* path: the file written (links followed) */
@@ -61,3 +66,5 @@ int ss__write_file_atomic(const char *path, const void *data, size_t len);
  * signal handler that ends the process (async-signal-safe: unlink only), so
  * that a second Ctrl-C during a 58 MB checkpoint leaves no PATH.tmp.PID.*. */
 void ss__atomic_unlink_live(void);
+
+#endif

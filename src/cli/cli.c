@@ -223,9 +223,37 @@ int cli_output_not_input(const char *cmd, const char *out, const char *const *in
     return 0;
 }
 
+/* ---------------------------------------------------------------- json */
+
+void cli_json_string(const char *s, size_t len)
+{
+    char *fixed = NULL;
+    size_t flen;
+    if (ss_utf8_repair(s, len, &fixed, &flen) == SS_OK) {
+        s = fixed;
+        len = flen;
+    }
+    putchar('"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        default:
+            if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
+            else putchar(c);
+        }
+    }
+    putchar('"');
+    ss_free(fixed);
+}
+
 /* ------------------------------------------------------------ progress */
 
-static double mono_now(void)
+double cli_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -236,16 +264,16 @@ void cli_progress_init(cli_progress *p, int quiet)
 {
     memset(p, 0, sizeof *p);
     p->on = !quiet && isatty(STDERR_FILENO);
-    p->t0 = mono_now();
+    p->t0 = cli_now();
     p->last = -1;
 }
 
-double cli_progress_elapsed(const cli_progress *p) { return mono_now() - p->t0; }
+double cli_progress_elapsed(const cli_progress *p) { return cli_now() - p->t0; }
 
 void cli_progress_draw(cli_progress *p, int force, const char *fmt, ...)
 {
     if (!p->on) return;
-    double t = mono_now();
+    double t = cli_now();
     if (!force && p->last >= 0 && t - p->last < 0.2) return;
     p->last = t;
     p->drawn = 1;
@@ -279,4 +307,19 @@ int cli_is_number(const char *s)
     for (; *s; s++)
         if (*s < '0' || *s > '9') return 0;
     return 1;
+}
+
+int cli_tokenizer(const char *path, const char *opt, ss_tokenizer **tok)
+{
+    char *def = NULL;
+    if (!path) {
+        def = cli_data_path(CLI_DEFAULT_VOCAB);
+        if (!def)
+            return cli_error("no %s given and the shipped %s was not found (%s): pass %s", opt, CLI_DEFAULT_VOCAB,
+                             cli_data_where(CLI_DEFAULT_VOCAB), opt);
+        path = def;
+    }
+    int rc = ss_tokenizer_load(path, tok);
+    free(def);
+    return rc ? cli_lib_error(rc) : 0;
 }

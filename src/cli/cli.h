@@ -62,6 +62,9 @@ void cli_deprecated(const char *cmd, const char *old, const char *use, const cha
 /* Whether s is a whole number (an option value that cannot be a name). */
 int cli_is_number(const char *s);
 
+/* The CLI's clock: seconds on the monotonic clock (for durations). */
+double cli_now(void);
+
 /* A progress line on stderr, only when stderr is a terminal (and not
  * quiet): "\rsemsearch: <text>" redrawn at most 5 times a second (the first
  * call always draws), erased by cli_progress_end so that what follows
@@ -76,6 +79,11 @@ void cli_progress_draw(cli_progress *p, int force, const char *fmt, ...) CLI_PRI
 double cli_progress_elapsed(const cli_progress *p);
 void cli_progress_end(cli_progress *p);
 
+/* The one JSON string writer: text as a quoted JSON string on stdout,
+ * invalid UTF-8 as U+FFFD, '"' '\\' and \n \r \t as two-character escapes,
+ * other C0 controls and DEL as \u00XX. */
+void cli_json_string(const char *s, size_t len);
+
 #define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
 #define CLI_DEFAULT_MODEL "models/en-base.gguf"
 
@@ -83,5 +91,11 @@ void cli_progress_end(cli_progress *p);
  * default model. NULL (after printing why, with hint appended when not
  * NULL) when there is none. free() the result. */
 char *cli_model_path(const char *path, const char *hint);
+
+/* The tokenizer of path (a SentencePiece .model or a model file: its
+ * embedded tokenizer), or of the shipped default vocabulary when path is
+ * NULL. On failure prints why ("no OPT given and the shipped ... was not
+ * found (...): pass OPT", or the library's message) and returns 1. */
+int cli_tokenizer(const char *path, const char *opt, ss_tokenizer **tok);
 
 #endif

@@ -232,7 +232,7 @@ static int embed_file(const char *path, chunk *c, ss_model *m, int batch, sink *
     if (rc) return cli_lib_error(rc);
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if ((rc = chunk_push(c, line, len))) break;
         /* a pipe with nothing more yet: answer what came (a coprocess waits) */
         int idle = !ss__lines_ready(r);
@@ -244,7 +244,7 @@ static int embed_file(const char *path, chunk *c, ss_model *m, int batch, sink *
             }
         }
     }
-    if (rc > 1) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
+    if (rc > 0) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
     ss__lines_close(r);
     return rc;
 }

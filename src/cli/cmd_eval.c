@@ -191,13 +191,6 @@ static int new_plot(int task, const char *path, ss__plot **plot)
     return rc;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct {
     const char *name;
     double last;
@@ -208,7 +201,7 @@ typedef struct {
 static void ir_progress(void *ctx, const char *step, size_t done, size_t total)
 {
     progress_ctx *p = ctx;
-    double t = now();
+    double t = cli_now();
     if (done < total && done > 0 && t - p->last < 0.2) return;
     p->last = t;
     p->drawn = 1;
@@ -414,28 +407,16 @@ static void print_text(const result *r)
     }
 }
 
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_json(const result *r, const char *model_path)
 {
     ss_store_query_opts qo;
     ss_store_query_opts_init(&qo);
     printf("{\"file\":");
-    json_string(r->path);
+    cli_json_string(r->path, strlen(r->path));
     printf(",\"task\":\"%s\"", task_name[r->task]);
     if (r->task == TASK_IR) {
         printf(",\"layout\":\"%s\",\"name\":", r->ir_beir ? "beir" : "tsv");
-        json_string(r->ir_title);
+        cli_json_string(r->ir_title, strlen(r->ir_title));
         printf(",\"queries\":%zu,\"documents\":%zu,\"judgements\":%zu,\"scored\":%zu,"
                "\"skipped_unjudged\":%zu,\"skipped_no_relevant\":%zu",
                r->n, r->ir_nd, r->ir_judgements, r->ir_eval, r->ir_unjudged, r->ir_norel);
@@ -445,7 +426,7 @@ static void print_json(const result *r, const char *model_path)
                ss__hybrid_depth(SS__IR_DEPTH));
         if (model_path) {
             printf(",\"model_file\":");
-            json_string(model_path);
+            cli_json_string(model_path, strlen(model_path));
         }
         for (int s = 0; s < SS__IR_NSYS; s++) {
             if (!r->ir.has[s]) continue;
@@ -463,7 +444,7 @@ static void print_json(const result *r, const char *model_path)
     else printf(",\"pairs\":%zu", r->n);
     if (model_path) {
         printf(",\"model_file\":");
-        json_string(model_path);
+        cli_json_string(model_path, strlen(model_path));
     }
     for (int s = 0; s < N_SYS; s++) {
         if (!r->has[s]) continue;

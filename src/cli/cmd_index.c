@@ -127,17 +127,10 @@ static void interrupt_message(const char *fmt, long long n)
     "\nsemsearch: index --reembed interrupted after %lld vector%s: nothing was changed (one transaction); run it " \
     "again\n"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void draw(indexer *x, int final)
 {
     if (!x->progress) return;
-    double t = now();
+    double t = cli_now();
     if (!final && t - x->last_draw < 0.2) return;
     x->last_draw = t;
     double rate = x->lines / (t - x->t0 > 1e-9 ? t - x->t0 : 1e-9);
@@ -357,7 +350,7 @@ static int index_file(indexer *x, const char *path, const char *source)
     x->docfile = ss__lines_name(r);
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         x->lines++;
         x->bytes_done += (long long)len + 1;
         ss__docin_doc d;
@@ -370,7 +363,7 @@ static int index_file(indexer *x, const char *path, const char *source)
         if (!rc && !ss__lines_ready(r)) rc = flush(x);
         if (rc) break;
     }
-    if (rc > 1) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
+    if (rc > 0) rc = cli_lib_error(rc); /* a read error: "file:line: ..." */
     if (!rc) rc = flush(x);
     ss__lines_close(r);
     return rc;
@@ -383,8 +376,8 @@ static int reembed_fn(void *ctx, const char *const *texts, const size_t *lens, s
     int rc = ss_embed(x->sm.model, texts, lens, n, 0, out);
     x->lines += (long long)n;
     interrupt_message(INT_REEMBED_MSG, x->lines);
-    if (x->progress && now() - x->last_draw >= 0.2) {
-        x->last_draw = now();
+    if (x->progress && cli_now() - x->last_draw >= 0.2) {
+        x->last_draw = cli_now();
         fprintf(stderr, "\rre-embedded %lld documents\033[K", x->lines);
     }
     return rc;
@@ -563,7 +556,7 @@ int cmd_index(int argc, char **argv)
     x.docline = calloc(x.batch, sizeof *x.docline);
     if (!x.docs || !x.own || !x.is_new || !x.texts || !x.lens || !x.fresh || !x.unknown || !x.docline)
         rc = cli_error("out of memory");
-    x.t0 = x.last_draw = now();
+    x.t0 = x.last_draw = cli_now();
     /* a signal ignored by whoever started us (a background job) stays so */
     struct sigaction sa, old_int;
     memset(&sa, 0, sizeof sa);
@@ -579,7 +572,7 @@ int cmd_index(int argc, char **argv)
     if (!rc && !preload) rc = set_window(&x, ptokens, poverlap) ? 2 : 0;
     if (!rc && (rc = ss__docin_new(x.format, x.text_col, x.id_col, x.text_field, x.id_field, &x.din)))
         rc = cli_lib_error(rc);
-    x.t0 = now();
+    x.t0 = cli_now();
     if (!rc && optind == argc && !re) {
         char *name = store_source_name(source);
         if (!name && source) rc = 1;

@@ -11,9 +11,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nn/gguf.h"
-#include "nn/model_file.h"
-
 
 static const char init_usage[] =
     "usage: semsearch model init [-v VOCAB] [options] -o FILE\n"
@@ -49,22 +46,6 @@ static const char info_usage[] =
     "  -j, --json         one JSON object instead\n";
 
 static const char *const pool_names[] = {"mean", "cls", "max"};
-
-/* A SentencePiece model, or the tokenizer embedded in a model file. */
-static int load_vocab(const char *path, ss_tokenizer **tok)
-{
-    char *def = NULL;
-    if (!path) {
-        def = cli_data_path(CLI_DEFAULT_VOCAB);
-        if (!def)
-            return cli_error("no -v given and the shipped %s was not found (%s): pass -v",
-                             CLI_DEFAULT_VOCAB, cli_data_where(CLI_DEFAULT_VOCAB));
-        path = def;
-    }
-    int rc = ss__vocab_load(path, tok);
-    free(def);
-    return rc ? cli_lib_error(rc) : 0;
-}
 
 static int model_init(int argc, char **argv)
 {
@@ -130,7 +111,7 @@ static int model_init(int argc, char **argv)
         return 2;
     }
     ss_tokenizer *tok;
-    if (load_vocab(vocab, &tok)) return 1;
+    if (cli_tokenizer(vocab, "-v", &tok)) return 1;
     if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
     ss_model *m;
     int rc = ss_model_init(&cfg, tok, (uint64_t)seed, &m);
@@ -145,18 +126,6 @@ static int model_init(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ info */
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
 
 /* One field, as "key\tvalue" or as a JSON member (numbers unquoted). */
 static void field(int json, int *first, const char *key, int is_num, const char *fmt, ...) CLI_PRINTF(5, 6);
@@ -174,7 +143,7 @@ static void field(int json, int *first, const char *key, int is_num, const char 
     printf("%s\"%s\":", *first ? "{" : ",", key);
     *first = 0;
     if (is_num) fputs(val, stdout);
-    else json_string(val);
+    else cli_json_string(val, strlen(val));
 }
 
 static int model_info(int argc, char **argv)
@@ -200,9 +169,9 @@ static int model_info(int argc, char **argv)
     if (!def) return 1;
     path = def;
     ss_model *m = NULL;
-    ss__gguf *g = NULL;
+    ss_model_file_info fi;
     int rc = ss_model_load(path, &m); /* checks everything */
-    if (!rc) rc = ss__gguf_open(path, &g);
+    if (!rc) rc = ss_model_file_info_get(path, &fi);
     if (rc) {
         free(def);
         ss_model_free(m);
@@ -210,30 +179,20 @@ static int model_info(int argc, char **argv)
     }
     ss_config cfg;
     ss_model_config(m, &cfg);
-    /* the tensor type: the model's tensors all have one type, or "mixed" */
-    int type = -1;
-    for (size_t i = 0; i < ss__gguf_tensor_count(g); i++) {
-        int t = ss__gguf_tensor_at(g, i)->type;
-        type = type == -1 || type == t ? t : -2;
-    }
-    size_t size;
-    (void)ss__gguf_bytes(g, &size);
-    char *name = NULL;
-    if (ss__gguf_find_kv(g, "general.name") && ss__gguf_get_str(g, "general.name", &name)) name = NULL;
     ss_tokenizer *tok = ss_model_tokenizer(m);
     size_t spm_len;
     (void)ss_tokenizer_bytes(tok, &spm_len);
 
     int first = 1;
     field(json, &first, "path", 0, "%s", path);
-    field(json, &first, "file_size", 1, "%zu", size);
+    field(json, &first, "file_size", 1, "%" PRIu64, fi.file_size);
     field(json, &first, "fingerprint", 0, "%s", ss_model_fingerprint(m));
-    field(json, &first, "format", 0, "GGUF v%d", SS_GGUF_VERSION);
-    field(json, &first, "architecture", 0, "%s", SS_MODEL_ARCH);
-    field(json, &first, "name", 0, "%s", name ? name : "");
-    field(json, &first, "dtype", 0, "%s", type >= 0 ? ss__ggml_type_name(type) : "mixed");
+    field(json, &first, "format", 0, "GGUF v%d", fi.gguf_version);
+    field(json, &first, "architecture", 0, "%s", fi.architecture);
+    field(json, &first, "name", 0, "%s", fi.name ? fi.name : "");
+    field(json, &first, "dtype", 0, "%s", fi.dtype);
     field(json, &first, "params", 1, "%zu", ss_model_num_params(m));
-    field(json, &first, "tensors", 1, "%zu", ss__gguf_tensor_count(g));
+    field(json, &first, "tensors", 1, "%zu", fi.tensors);
     field(json, &first, "vocab_size", 1, "%d", cfg.vocab_size);
     field(json, &first, "max_len", 1, "%d", cfg.max_len);
     field(json, &first, "d_model", 1, "%d", cfg.d_model);
@@ -249,8 +208,7 @@ static int model_info(int argc, char **argv)
     field(json, &first, "normalization", 0, "%s",
           ss_tokenizer_get_norm(tok) & SS_NORM_CASEFOLD ? "nfkc+casefold" : "nfkc");
     if (json) printf("}\n");
-    ss_free(name);
-    ss__gguf_close(g);
+    ss_model_file_info_clear(&fi);
     ss_model_free(m);
     free(def);
     return 0;

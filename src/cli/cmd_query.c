@@ -62,7 +62,7 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         fputs("{", stdout);
         if (x->multi) printf("\"line\":%ld,", qno);
         fputs("\"query\":", stdout);
-        store_json_string(qtext, qlen);
+        cli_json_string(qtext, qlen);
         fputs(",\"results\":[", stdout);
     }
     int rank = 0;
@@ -84,13 +84,13 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
         if (x->json) {
             /* JSON: the external id (null when none) and the number apart */
             printf("%s{\"rank\":%d,\"score\":%.6f,\"id\":", rank > 1 ? "," : "", rank, h[i].score);
-            if (d.id) store_json_string(d.id, strlen(d.id));
+            if (d.id) cli_json_string(d.id, strlen(d.id));
             else fputs("null", stdout);
             printf(",\"doc\":%lld,\"text\":", (long long)d.doc);
-            store_json_string(d.text, strlen(d.text));
+            cli_json_string(d.text, strlen(d.text));
             if (d.source) {
                 fputs(",\"source\":", stdout);
-                store_json_string(d.source, strlen(d.source));
+                cli_json_string(d.source, strlen(d.source));
             }
             if (d.meta) printf(",\"meta\":%s", d.meta);
             if (pl < tl) printf(",\"passage\":{\"number\":%d,\"start\":%zu,\"length\":%zu}", (int)h[i].passage, ps, pl);
@@ -153,7 +153,7 @@ static int answer_stdin(querier *x)
     if (!texts || !lens || !qno) rc = cli_error("out of memory");
     const char *line;
     size_t len;
-    while (!rc && (rc = ss__lines_next(r, &line, &len)) == 1) {
+    while (!rc && (rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         rc = 0;
         if (!(texts[n] = malloc(len + 1))) {
             rc = cli_error("out of memory");
@@ -169,7 +169,7 @@ static int answer_stdin(querier *x)
             while (n) free(texts[--n]);
         }
     }
-    if (rc > 1) rc = cli_lib_error(rc);
+    if (rc > 0) rc = cli_lib_error(rc);
     if (!rc && n) rc = answer(x, (const char *const *)texts, lens, qno, n);
     while (n) free(texts[--n]);
     free(texts);

@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "cmd_store.h"
-#include "text/normalize.h"
 #include "base/textio.h"
 
 /* ------------------------------------------------------------------ model */
@@ -122,32 +121,6 @@ int store_source_check(ss_store *s, const char *cmd, const char *db, const char 
 
 /* ---------------------------------------------------------------- output */
 
-void store_json_string(const char *s, size_t len)
-{
-    char *fixed = NULL;
-    size_t flen;
-    if (ss__utf8_repair(s, len, &fixed, &flen) == SS_OK) {
-        s = fixed;
-        len = flen;
-    }
-    putchar('"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        default:
-            if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
-            else putchar(c);
-        }
-    }
-    putchar('"');
-    ss_free(fixed);
-}
-
 void store_tsv_field(const char *s, size_t len)
 {
     /* on a terminal, a document's control characters are shown, not obeyed
@@ -227,7 +200,7 @@ static int print_sources(ss_store *s, int json)
         const char *name = src[i].name;
         if (json) {
             printf("%s{\"source\":", i ? "," : "");
-            if (name) store_json_string(name, strlen(name));
+            if (name) cli_json_string(name, strlen(name));
             else fputs("null", stdout);
             printf(",\"documents\":%lld}", (long long)src[i].documents);
         } else {
@@ -289,7 +262,7 @@ int cmd_info(int argc, char **argv)
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         if (json) {
             printf("%s\"%s\":", i ? "," : "", keys[i]);
-            store_json_string(vals[i], strlen(vals[i]));
+            cli_json_string(vals[i], strlen(vals[i]));
         } else {
             printf("%s\t", keys[i]);
             store_tsv_field(vals[i], strlen(vals[i]));
@@ -399,14 +372,14 @@ int cmd_delete(int argc, char **argv)
                 rc = cli_lib_error(rc);
                 break;
             }
-            while (!rc && (rc = ss__lines_next(r, &line, &n)) == 1) {
+            while (!rc && (rc = ss__lines_next(r, &line, &n)) == SS__LINE) {
                 rc = 0;
                 char *id = n ? strndup(line, n) : NULL;
                 if (n && !id) rc = cli_error("out of memory");
                 else if (n) rc = delete_one(s, id, 0, &total);
                 free(id);
             }
-            if (rc > 1) rc = cli_lib_error(rc);
+            if (rc > 0) rc = cli_lib_error(rc);
             ss__lines_close(r);
         }
     }

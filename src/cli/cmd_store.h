@@ -37,8 +37,6 @@ char *store_source_name(const char *name);
  * has some. */
 int store_source_check(ss_store *s, const char *cmd, const char *db, const char *name);
 
-/* Writes text as a JSON string (invalid UTF-8 becomes U+FFFD). */
-void store_json_string(const char *s, size_t len);
 /* Writes text for a TSV field: tab, CR and LF become spaces; on a
  * terminal other control characters are written as \xHH (C1: \u00HH). */
 void store_tsv_field(const char *s, size_t len);

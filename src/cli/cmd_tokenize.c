@@ -6,8 +6,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "nn/gguf.h"
-#include "nn/model_file.h"
 #include "base/textio.h"
 
 static const char tokenize_usage[] =
@@ -23,22 +21,6 @@ static const char tokenize_usage[] =
     "  -n, --max-len N    truncate to N tokens (default: no limit)\n"
     "  -c, --casefold     fold case before splitting\n"
     "  FILE               input files ('-' or none: stdin; .gz is read as gzip)\n";
-
-/* Loads -m (a SentencePiece model, or a model file: its embedded tokenizer)
- * or the shipped default vocabulary. */
-static int load_tokenizer(const char *path, ss_tokenizer **tok)
-{
-    char *def = NULL;
-    if (!path) {
-        def = cli_data_path(CLI_DEFAULT_VOCAB);
-        if (!def) return cli_error("no -m given and the shipped %s was not found (%s): pass -m",
-                                   CLI_DEFAULT_VOCAB, cli_data_where(CLI_DEFAULT_VOCAB));
-        path = def;
-    }
-    int rc = ss__vocab_load(path, tok);
-    free(def);
-    return rc ? cli_lib_error(rc) : 0;
-}
 
 static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int special, long max_len)
 {
@@ -56,7 +38,7 @@ static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int 
     if (rc) return cli_lib_error(rc);
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         int32_t *ids = NULL;
         char **ps = NULL;
         size_t n;
@@ -91,7 +73,7 @@ static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int 
         /* a pipe with nothing more yet: let the reader have what is done */
         if (!ss__lines_ready(r)) fflush(stdout);
     }
-    if (rc < 0 || rc > 1) {
+    if (rc > 0) {
         cli_lib_error(rc);
         ss__lines_close(r);
         return 1;
@@ -127,7 +109,7 @@ int cmd_tokenize(int argc, char **argv)
     }
     if (optind == argc && cli_stdin_is_tty()) return cli_usage(tokenize_usage, 0);
     ss_tokenizer *tok;
-    if (load_tokenizer(model, &tok)) return 1;
+    if (cli_tokenizer(model, "-m", &tok)) return 1;
     if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
     int rc = 0;
     if (optind == argc) rc = tokenize_stream(tok, "-", pieces, special, max_len);

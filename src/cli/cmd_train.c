@@ -145,13 +145,6 @@ typedef struct view {
     int csv_error;
 } view;
 
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void clear_line(view *v)
 {
     if (v->line_open) {
@@ -219,7 +212,7 @@ static void on_progress(void *ctx, const ss__train_progress *p)
     int64_t epochs = p->n_batches ? (p->total + (int64_t)p->n_batches - 1) / (int64_t)p->n_batches : 1;
     if (p->epoch + 1 > epochs) epochs = p->epoch + 1;
     if (v->tty) {
-        double t = wall();
+        double t = cli_now();
         if (!p->dev && p->step != p->total && t - v->last_draw < 0.2) return;
         v->last_draw = t;
         fprintf(stderr, "\r\033[Kepoch %lld/%lld  step %lld/%lld  loss %.4f  lr %.2e  %.0f pairs/s  ETA %s%s",
@@ -638,7 +631,7 @@ int cmd_train(int argc, char **argv)
             rc = cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
             goto out;
         }
-        rc = ss__gguf_sniff(vocab) ? ss__model_file_tokenizer(vocab, &tok) : ss_tokenizer_load(vocab, &tok);
+        rc = ss_tokenizer_load(vocab, &tok);
         free(def);
         if (rc) {
             rc = cli_lib_error(rc);

@@ -338,7 +338,7 @@ static int load_tsv_texts(const char *path, const char *noun, table *t, pool *p)
     t->file = path;
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (blank(line, len)) continue;
         const char *f[2];
         size_t fl[2];
@@ -584,7 +584,7 @@ static int load_jsonl(const char *path, int corpus, table *t, pool *p)
     pool tmp = {0}, joined = {0};
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (blank(line, len)) continue;
         long ln = ss__lines_lineno(r);
         size_t val[3];
@@ -659,7 +659,7 @@ static int load_qrels(const char *path, const table *qt, const table *dt, const 
     size_t len;
     int first = 1;
     char ex[64];
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (blank(line, len)) continue;
         long ln = ss__lines_lineno(r);
         const char *f[3];
@@ -951,13 +951,6 @@ int ss__ir_acc_result(const ss__ir_acc *a, ss__ir_metrics *out)
 
 /* ------------------------------------------------------------------ systems */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int sqlerr(sqlite3 *db, int r, const char *what)
 {
     if ((r & 0xff) == SQLITE_NOMEM) return ss__fail(SS_ERR_NOMEM, "out of memory (%s)", what);
@@ -1211,15 +1204,15 @@ int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn p
     if ((m && (!vh || !vn)) || !lh || !ls || !ln || !ranked || !scores || !fused)
         rc = ss__fail(SS_ERR_NOMEM, "out of memory for %zu x %d hits", ne, depth);
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) rc = ss__ir_acc_init(&acc[s], d);
-    double t0 = now();
+    double t0 = ss__now_seconds();
     if (!rc && m) rc = run_model(m, d, depth, progress, ctx, vh, vn);
-    double t1 = now();
+    double t1 = ss__now_seconds();
     if (!rc) rc = run_bm25(d, depth, progress, ctx, lh, ls, ln);
     /* the fusion query --hybrid uses by default */
     ss_store_query_opts qo;
     ss_store_query_opts_init(&qo);
     ss__fusion fo = {qo.fusion, qo.rrf_k, qo.alpha};
-    double t2 = now();
+    double t2 = ss__now_seconds();
     for (size_t e = 0; e < ne && !rc; e++) {
         size_t q = d->eval[e];
         const int64_t *l = lh + e * (size_t)depth;
@@ -1239,7 +1232,7 @@ int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn p
         if ((rc = ss__ir_acc_add(&acc[SS__IR_HYBRID], q, ranked, (size_t)c))) break;
         rc = emit(run, rctx, SS__IR_HYBRID, q, ranked, scores, (size_t)c);
     }
-    double t3 = now();
+    double t3 = ss__now_seconds();
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) {
         if (!m && s != SS__IR_BM25) continue;
         if ((rc = ss__ir_acc_result(&acc[s], &out->m[s]))) break;

@@ -170,7 +170,6 @@ void ss__encoder_free(ss__encoder *e)
     ss_free(e);
 }
 
-size_t ss__encoder_bytes(const ss__encoder *e) { return e ? e->cap * sizeof(float) : 0; }
 
 static int arena_prepare(ss__encoder *e, const ss_config *c, int B, size_t N, size_t att_n,
                          int train, int dropout)

@@ -53,8 +53,6 @@ typedef struct ss__encoder ss__encoder;
 
 int ss__encoder_new(ss__encoder **out);
 void ss__encoder_free(ss__encoder *e);
-/* Bytes held by the arena (for diagnostics). */
-size_t ss__encoder_bytes(const ss__encoder *e);
 
 /* Runs the model (params in m->params) on a batch. train: keep what
  * backward needs; p: dropout probability (0 = none); key: dropout key.

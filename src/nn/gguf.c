@@ -194,7 +194,6 @@ int ss__gguf_set_scalar(ss__gguf_writer *w, const char *key, int type, const voi
     return rc;
 }
 
-int ss__gguf_set_u8(ss__gguf_writer *w, const char *key, uint8_t v) { return ss__gguf_set_scalar(w, key, SS_GGUF_U8, &v); }
 int ss__gguf_set_u32(ss__gguf_writer *w, const char *key, uint32_t v) { return ss__gguf_set_scalar(w, key, SS_GGUF_U32, &v); }
 int ss__gguf_set_i32(ss__gguf_writer *w, const char *key, int32_t v) { return ss__gguf_set_scalar(w, key, SS_GGUF_I32, &v); }
 int ss__gguf_set_u64(ss__gguf_writer *w, const char *key, uint64_t v) { return ss__gguf_set_scalar(w, key, SS_GGUF_U64, &v); }

@@ -57,7 +57,6 @@ void ss__gguf_writer_free(ss__gguf_writer *w);
 /* Key/values, written in the order set; values are copied. A key set twice
  * is SS_ERR_ARG. Setting "general.alignment" (u32, a power of two) changes
  * the alignment of the data section. */
-int ss__gguf_set_u8(ss__gguf_writer *w, const char *key, uint8_t v);
 int ss__gguf_set_u32(ss__gguf_writer *w, const char *key, uint32_t v);
 int ss__gguf_set_i32(ss__gguf_writer *w, const char *key, int32_t v);
 int ss__gguf_set_u64(ss__gguf_writer *w, const char *key, uint64_t v);

@@ -288,8 +288,11 @@ int ss_model_load(const char *path, ss_model **out)
     return rc;
 }
 
-int ss__vocab_load(const char *path, ss_tokenizer **out)
+/* ss_tokenizer_load (public, semsearch.h) lives here, not in text/: a
+ * model file's tokenizer is read with the model file's reader. */
+int ss_tokenizer_load(const char *path, ss_tokenizer **out)
 {
+    if (!out || !path) return ss__fail(SS_ERR_ARG, "ss_tokenizer_load: NULL argument");
     *out = NULL;
     int fd;
     uint64_t size;
@@ -312,18 +315,41 @@ int ss__vocab_load(const char *path, ss_tokenizer **out)
         rc = ss__tokenizer_load_fd(fd, size, path, out);
     }
     close(fd);
+    if (!rc) ss__clear_error();
     return rc;
 }
 
-int ss__model_file_tokenizer(const char *path, ss_tokenizer **out)
+int ss_model_file_info_get(const char *path, ss_model_file_info *info)
 {
-    *out = NULL;
+    if (!path || !info) return ss__fail(SS_ERR_ARG, "ss_model_file_info_get: NULL argument");
+    memset(info, 0, sizeof *info);
     ss__gguf *g;
     int rc = ss__gguf_open(path, &g);
     if (rc) return rc;
-    ss_config c;
-    rc = read_config(g, &c);
-    if (!rc) rc = read_tokenizer(g, out);
+    size_t size;
+    (void)ss__gguf_bytes(g, &size);
+    info->file_size = size;
+    info->gguf_version = SS_GGUF_VERSION; /* the only version the reader accepts */
+    info->architecture = SS_MODEL_ARCH;   /* ss_model_load refuses any other */
+    /* the tensor type: the model's tensors all have one type, or "mixed" */
+    int type = -1;
+    info->tensors = ss__gguf_tensor_count(g);
+    for (size_t i = 0; i < info->tensors; i++) {
+        int t = ss__gguf_tensor_at(g, i)->type;
+        type = type == -1 || type == t ? t : -2;
+    }
+    info->dtype = type >= 0 ? ss__ggml_type_name(type) : "mixed";
+    char *name = NULL;
+    if (ss__gguf_find_kv(g, "general.name") && ss__gguf_get_str(g, "general.name", &name)) name = NULL;
+    info->name = name;
     ss__gguf_close(g);
-    return rc;
+    ss__clear_error();
+    return SS_OK;
+}
+
+void ss_model_file_info_clear(ss_model_file_info *info)
+{
+    if (!info) return;
+    ss_free(info->name);
+    memset(info, 0, sizeof *info);
 }

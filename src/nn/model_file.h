@@ -37,12 +37,8 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype);
  * f16) checked for name, shape and finite values; fingerprint = SHA-256 of
  * the whole file. Extra keys and tensors are ignored. */
 int ss__model_file_read(const ss__gguf *g, ss_model **out);
-/* Only the embedded tokenizer of a model file (with its normalization). */
-int ss__model_file_tokenizer(const char *path, ss_tokenizer **out);
-/* A vocabulary: a SentencePiece model, or a model file's tokenizer (told by
- * the GGUF magic), from one open of a regular file (a FIFO or a device is
- * refused before anything is read). */
-int ss__vocab_load(const char *path, ss_tokenizer **out);
+/* ss_tokenizer_load (semsearch.h) is defined in model_file.c: a
+ * SentencePiece model or a model file's tokenizer, told by the GGUF magic. */
 /* Hex SHA-256 (64 chars + NUL) of a buffer. */
 int ss__sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -167,7 +167,7 @@ int ss__data_next(ss__data_reader *r, ss__data_row *row)
     int rc;
     for (;;) {
         rc = ss__lines_next(r->lines, &line, &len);
-        if (rc != 1) return rc; /* 0 at the end, or an error already recorded */
+        if (rc != SS__LINE) return rc; /* 0 at the end, or an error already recorded */
         /* empty lines are skipped; so is a line of spaces in plain text */
         if (len > 0 && !(r->kind == SS__DATA_TEXT && blank(line, len))) break;
     }
@@ -214,7 +214,7 @@ int ss__data_next(ss__data_reader *r, ss__data_row *row)
     row->len = r->len;
     row->n = ntext;
     row->lineno = ln;
-    return 1;
+    return SS__LINE;
 }
 
 /* ----------------------------------------------------------------- loaders */
@@ -255,7 +255,7 @@ int ss__pairs_load(const char *path, ss__data_kind kind, ss__pairs *out)
     size_t *aoff = NULL, *boff = NULL, cap_a = 0, cap_b = 0, cap_al = 0, cap_bl = 0, cap_v = 0;
     size_t used = 0, pcap = 0, n = 0;
     ss__data_row row;
-    while ((rc = ss__data_next(r, &row)) == 1) {
+    while ((rc = ss__data_next(r, &row)) == SS__LINE) {
         size_t need = n + 1;
         if ((rc = grow(&aoff, &cap_a, need, sizeof *aoff)) || (rc = grow(&boff, &cap_b, need, sizeof *boff)) ||
             (rc = grow(&out->alen, &cap_al, need, sizeof *out->alen)) ||
@@ -311,7 +311,7 @@ int ss__groups_load(const char *path, ss__groups *out)
     ss__data_row row;
     rc = grow(&out->start, &cap_start, 1, sizeof *out->start);
     if (!rc) out->start[0] = 0;
-    while (!rc && (rc = ss__data_next(r, &row)) == 1) {
+    while (!rc && (rc = ss__data_next(r, &row)) == SS__LINE) {
         rc = 0;
         if ((rc = grow(&off, &cap_off, nt + row.n, sizeof *off)) ||
             (rc = grow(&out->len, &cap_len, nt + row.n, sizeof *out->len)) ||

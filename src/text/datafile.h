@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 
+#include "base/textio.h" /* SS__LINE */
+
 typedef enum ss__data_kind {
     SS__DATA_UNKNOWN = 0, /* name says nothing (stdin, *.tsv, ...) */
     SS__DATA_TEXT,        /* *.txt, *.txt.gz: one text a line */
@@ -42,7 +44,7 @@ typedef struct ss__data_row {
 /* kind must be TEXT, GROUPS, SCORED, LABELED or TRIPLETS (use ss__data_kind_from_name
  * or the caller's choice). path "-" is stdin. */
 int ss__data_open(const char *path, ss__data_kind kind, ss__data_reader **out);
-/* 1 and a row, 0 at the end, or an SS_ERR_* code with ss_errmsg() set to
+/* SS__LINE (base/textio.h) and a row, 0 at the end, or an SS_ERR_* code with ss_errmsg() set to
  * "FILE:LINE: ...". After an error the reader may be closed only. */
 int ss__data_next(ss__data_reader *r, ss__data_row *row);
 /* The file name as messages show it ("<stdin>" for "-"). */

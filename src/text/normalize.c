@@ -39,6 +39,18 @@ int ss__utf8_repair(const char *s, size_t len, char **out, size_t *out_len)
     return SS_OK;
 }
 
+int ss_utf8_repair(const char *text, size_t len, char **out, size_t *out_len)
+{
+    if (!out || (!text && len)) return ss__fail(SS_ERR_ARG, "ss_utf8_repair: NULL argument");
+    *out = NULL;
+    size_t n = 0;
+    int rc = ss__utf8_repair(text ? text : "", len, out, &n);
+    if (rc) return rc;
+    if (out_len) *out_len = n;
+    ss__clear_error();
+    return SS_OK;
+}
+
 static int is_space(utf8proc_int32_t cp)
 {
     if (cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || cp == '\v' || cp == '\f')

@@ -65,20 +65,6 @@ int ss__tokenizer_load_fd(int fd, uint64_t size, const char *path, ss_tokenizer 
     return rc;
 }
 
-int ss_tokenizer_load(const char *path, ss_tokenizer **out)
-{
-    if (!out || !path) return ss__fail(SS_ERR_ARG, "ss_tokenizer_load: NULL argument");
-    *out = NULL;
-    int fd;
-    uint64_t size;
-    int rc = ss__open_regular(path, &fd, &size);
-    if (rc) return rc;
-    rc = ss__tokenizer_load_fd(fd, size, path, out);
-    close(fd);
-    if (!rc) ss__clear_error();
-    return rc;
-}
-
 void ss_tokenizer_free(ss_tokenizer *t)
 {
     if (!t) return;

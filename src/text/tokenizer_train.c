@@ -42,7 +42,7 @@ static int next_sentence(void *ctx, const char **s, size_t *len)
         const char *line;
         size_t n;
         int rc = ss__lines_next(f->r, &line, &n);
-        if (rc < 0 || rc > 1) return -rc;
+        if (rc > 0) return -rc;
         if (rc == 0) {
             ss__lines_close(f->r);
             f->r = NULL;

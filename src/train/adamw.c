@@ -52,9 +52,3 @@ double ss__grad_norm(const float *g, size_t n, double *partials)
     for (long k = 0; k < nc; k++) s += partials[k];
     return sqrt(s);
 }
-
-void ss__scale(float *g, size_t n, float s)
-{
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) g[i] *= s;
-}

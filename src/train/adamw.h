@@ -28,7 +28,5 @@ size_t ss__grad_norm_chunks(size_t n);
 /* L2 norm of g (n values), summed in fixed chunks (partials has
  * ss__grad_norm_chunks(n) doubles) so that it does not depend on threads. */
 double ss__grad_norm(const float *g, size_t n, double *partials);
-/* g *= s */
-void ss__scale(float *g, size_t n, float s);
 
 #endif

@@ -25,8 +25,3 @@ int ss__schedule_kind(const char *name)
     if (!strcmp(name, "constant")) return SS__SCHED_CONSTANT;
     return -1;
 }
-
-const char *ss__schedule_name(int kind)
-{
-    return kind == SS__SCHED_LINEAR ? "linear" : kind == SS__SCHED_CONSTANT ? "constant" : "cosine";
-}

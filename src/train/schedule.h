@@ -21,6 +21,5 @@ typedef struct ss__schedule {
 double ss__schedule_lr(const ss__schedule *s, int64_t step);
 /* Parses "cosine", "linear", "constant"; -1 if unknown. */
 int ss__schedule_kind(const char *name);
-const char *ss__schedule_name(int kind);
 
 #endif

@@ -108,13 +108,6 @@ static int hist_push_dev(ss__train_history *h, int64_t step, double score)
     return SS_OK;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Everything one run carries around. */
 typedef struct run {
     ss_model *model;
@@ -380,7 +373,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         }
     }
 
-    double t_start = now(), base_sec = r->st.hist.n ? r->st.hist.seconds[r->st.hist.n - 1] : 0;
+    double t_start = ss__now_seconds(), base_sec = r->st.hist.n ? r->st.hist.seconds[r->st.hist.n - 1] : 0;
     double step_avg = -1, pps = 0;
     int64_t last_saved = resume ? r->st.step : -1;
     while (r->st.step < total) {
@@ -392,7 +385,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
             if ((rc = set_plan(r, r->st.epoch))) goto done;
             if ((size_t)r->st.batch >= r->plan.n_batches) continue;
         }
-        double t0 = now();
+        double t0 = ss__now_seconds();
         int n, n_neg, same;
         if ((rc = batch_texts(r, &n, &n_neg, &same))) goto done;
         ss_batch ba, bb;
@@ -441,10 +434,10 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         if (rc) goto done;
         r->st.step++;
         r->st.batch++;
-        double dt = now() - t0;
+        double dt = ss__now_seconds() - t0;
         step_avg = step_avg < 0 ? dt : 0.9 * step_avg + 0.1 * dt;
         pps = (double)n / (step_avg > 0 ? step_avg : 1e-9);
-        double sec = base_sec + (now() - t_start);
+        double sec = base_sec + (ss__now_seconds() - t_start);
         if ((rc = hist_push(&r->st.hist, loss, (float)lr, gnorm, cur_temp(r), sec, (int32_t)r->st.epoch))) goto done;
         res->last_loss = loss;
 

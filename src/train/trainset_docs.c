@@ -153,7 +153,7 @@ static int load_paragraphs(ss__trainset *ts, ss__source *src, const char *path, 
     char *cur = NULL;
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         src->lines++;
         if (blank(line, len)) continue;
         const char *f[4];
@@ -217,7 +217,7 @@ static int load_text(ss__trainset *ts, ss__source *src, const char *path, int wh
         if (plen > 0 && (rc = doc_add(&d, para, plen, sect, slen))) goto out; \
         plen = 0;                                                            \
     } while (0)
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         src->lines++;
         if (memchr(line, '\0', len)) len = strlen(line); /* keep the text before a NUL */
         size_t hl;

@@ -34,7 +34,7 @@ int ss__trainset_load(ss__trainset *ts, const char *path, double weight, const s
     for (;;) {
         rc = ss__data_next(r, &row);
         if (rc == 0) break;
-        if (rc != 1) {
+        if (rc != SS__LINE) {
             /* A malformed line can be skipped; the same message twice means
              * the reader cannot move on (a read or gzip error): stop. */
             if (!o->skip_bad || rc != SS_ERR_FORMAT || !strncmp(prev, ss_errmsg(), sizeof prev - 1)) break;

@@ -140,7 +140,7 @@ static scan iterate(const char *path, ss__data_kind kind)
     ss__data_row row;
     long last = 0;
     int rc;
-    while ((rc = ss__data_next(r, &row)) == 1) {
+    while ((rc = ss__data_next(r, &row)) == SS__LINE) {
         if (row.lineno <= last) fail("line numbers do not increase");
         last = row.lineno;
         size_t want_lo = kind == SS__DATA_TEXT ? 1 : 2, want_hi = kind == SS__DATA_GROUPS ? (size_t)-1 : want_lo;
@@ -297,7 +297,7 @@ static void doc_input(const char *path, int format, int param)
     if (ss__lines_open(path, &r) != SS_OK) fail("an existing file does not open");
     const char *line;
     size_t len;
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         ss__docin_doc doc;
         rc = ss__docin_parse(d, line, len, ss__lines_name(r), ss__lines_lineno(r), &doc);
         if (rc == 1) {

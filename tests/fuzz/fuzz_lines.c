@@ -35,7 +35,7 @@ static int read_piped(const uint8_t *data, size_t size, char **out, size_t *outl
     int rc;
     char *b = malloc(cap);
     if (!b) abort();
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         if (*outlen + len + 1 > cap) {
             cap = 2 * (*outlen + len + 1);
             if (!(b = realloc(b, cap))) abort();
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t cap = size * 2 + 64, blen = 0;
     char *b = malloc(cap);
     if (!b) abort();
-    while ((rc = ss__lines_next(r, &line, &len)) == 1) {
+    while ((rc = ss__lines_next(r, &line, &len)) == SS__LINE) {
         total += len;
         lines++;
         if (memchr(line, '\n', len)) abort();

@@ -265,11 +265,11 @@ static void test_datafile(void)
     ss__data_reader *r;
     ss__data_row row;
     rc = ss__data_open(f, SS__DATA_TEXT, &r);
-    int n1 = rc == SS_OK ? ss__data_next(r, &row) : -1;
-    int ok1 = n1 == 1 && row.n == 1 && row.len[0] == 7 && row.lineno == 1;
-    int n2 = rc == SS_OK ? ss__data_next(r, &row) : -1;
-    int ok2 = n2 == 1 && !strcmp(row.text[0], "two") && row.lineno == 3;
-    int n3 = rc == SS_OK ? ss__data_next(r, &row) : -1;
+    int n1 = rc == SS_OK ? ss__data_next(r, &row) : SS_ERR;
+    int ok1 = n1 == SS__LINE && row.n == 1 && row.len[0] == 7 && row.lineno == 1;
+    int n2 = rc == SS_OK ? ss__data_next(r, &row) : SS_ERR;
+    int ok2 = n2 == SS__LINE && !strcmp(row.text[0], "two") && row.lineno == 3;
+    int n3 = rc == SS_OK ? ss__data_next(r, &row) : SS_ERR;
     tap_ok(ok1 && ok2 && n3 == 0, "text iterator: whole lines, blank lines skipped, line numbers");
     ss__data_close(r);
 }

@@ -189,11 +189,29 @@ static void test_round_trip(ss_tokenizer *tok)
     ss_model_free(b);
     b = NULL;
     ss_tokenizer *t2;
-    rc = ss__model_file_tokenizer(tmp("cf.gguf"), &t2);
+    rc = ss_tokenizer_load(tmp("cf.gguf"), &t2);
     tap_ok(!rc && ss_tokenizer_vocab_size(t2) == ss_tokenizer_vocab_size(tok) &&
                ss_tokenizer_get_norm(t2) == (SS_NORM_NFKC | SS_NORM_CASEFOLD),
            "the tokenizer alone can be read from a model file");
     ss_tokenizer_free(t2);
+    {
+        ss_model_file_info fi;
+        struct stat st;
+        ss__tensor_info *ti = NULL;
+        int nti = -1;
+        if (ss__model_tensors(&m->cfg, &ti, &nti)) nti = -1;
+        ss_free(ti);
+        rc = ss_model_file_info_get(tmp("cf.gguf"), &fi);
+        tap_ok(!rc && stat(tmp("cf.gguf"), &st) == 0 && fi.file_size == (uint64_t)st.st_size &&
+                   fi.gguf_version == 3 && !strcmp(fi.architecture, "semsearch") && fi.name &&
+                   !strncmp(fi.name, "semsearch-d", 11) && !strcmp(fi.dtype, "f32") &&
+                   nti > 0 && fi.tensors == (size_t)nti,
+               "ss_model_file_info_get: size, format, name, dtype and tensors of a model file");
+        ss_model_file_info_clear(&fi);
+        ss_model_file_info_clear(NULL);
+        tap_ok(ss_model_file_info_get(tmp("missing.gguf"), &fi) == SS_ERR_IO && fi.name == NULL,
+               "ss_model_file_info_get: a missing file is SS_ERR_IO");
+    }
     ss_tokenizer_set_norm(m->tok, SS_NORM_DEFAULT);
 
     /* pooling variants and a 0-layer model */

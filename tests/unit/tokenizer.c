@@ -53,6 +53,23 @@ int main(void)
     ss_tokenizer_free(NULL);
     ss_batch_free(NULL);
 
+    /* ---- ss_utf8_repair: valid text unchanged, each bad byte one U+FFFD */
+    {
+        char *r = NULL;
+        size_t rl = 0;
+        rc = ss_utf8_repair("caf\xc3\xa9 \x01\n", 8, &r, &rl);
+        tap_ok(rc == SS_OK && rl == 8 && !memcmp(r, "caf\xc3\xa9 \x01\n", 9), "ss_utf8_repair: valid UTF-8 unchanged");
+        ss_free(r);
+        rc = ss_utf8_repair("a\xff\xc3(", 4, &r, &rl);
+        tap_ok(rc == SS_OK && rl == 8 && !memcmp(r, "a\xef\xbf\xbd\xef\xbf\xbd(", 9),
+               "ss_utf8_repair: each invalid byte becomes U+FFFD");
+        ss_free(r);
+        rc = ss_utf8_repair(NULL, 0, &r, &rl);
+        tap_ok(rc == SS_OK && rl == 0 && r && !*r, "ss_utf8_repair: no text is an empty string");
+        ss_free(r);
+        tap_ok(ss_utf8_repair(NULL, 3, &r, &rl) == SS_ERR_ARG, "ss_utf8_repair: NULL text with a length is refused");
+    }
+
     /* ---- the shipped vocabulary */
     rc = ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &t);
     if (!tap_ok(rc == SS_OK, "the shipped vocab/en-16k.model loads")) {
