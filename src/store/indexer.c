@@ -77,30 +77,29 @@ static void batch_clear(ss_indexer *x)
     x->n = 0;
 }
 
-/* Tokens of a text (without the special tokens), -1 on failure. */
-static long count_tokens(ss_indexer *x, const char *t, size_t len)
+/* *n: the tokens of a text (without the special tokens). */
+static int count_tokens(ss_indexer *x, const char *t, size_t len, long *n)
 {
     int32_t *ids = NULL;
-    size_t n = 0;
-    if (ss_tokenizer_encode(x->tok, t, len, &ids, &n) != SS_OK) return -1;
+    size_t k = 0;
+    int rc = ss_tokenizer_encode(x->tok, t, len, &ids, &k);
     ss_free(ids);
-    return (long)n;
+    *n = (long)k;
+    return rc;
 }
-
-/* The tokenizer's message stays ss_errmsg(). */
-static int tokenize_failed(void) { return SS_ERR; }
 
 /* Appends the units of text[start, end) (one word, or pieces of a word that
  * alone exceeds the window: halves at character boundaries) to units. */
 static int word_units(ss_indexer *x, const char *t, size_t start, size_t end, size_t *nu)
 {
-    long n = count_tokens(x, t + start, end - start);
-    if (n < 0) return tokenize_failed();
+    long n;
+    int rc = count_tokens(x, t + start, end - start, &n);
+    if (rc) return rc;
     if (n > x->ptokens) {
         size_t mid = start + (end - start) / 2;
         while (mid > start && ((unsigned char)t[mid] & 0xc0) == 0x80) mid--;
         if (mid > start) {
-            int rc = word_units(x, t, start, mid, nu);
+            rc = word_units(x, t, start, mid, nu);
             return rc ? rc : word_units(x, t, mid, end, nu);
         }
     }
@@ -143,8 +142,9 @@ static int is_space(char c) { return c && strchr(" \t\n\r\v\f", c); }
  * the one before. Without split the text is cut (on_cut told). */
 static int split_doc(ss_indexer *x, size_t doc, const char *t, size_t len, long long line)
 {
-    long n = len > (size_t)x->ptokens ? count_tokens(x, t, len) : 0;
-    if (n < 0) return tokenize_failed();
+    long n = 0;
+    int rc = len > (size_t)x->ptokens ? count_tokens(x, t, len, &n) : SS_OK;
+    if (rc) return rc;
     if (n <= x->ptokens) return add_passage(x, doc, t, 0, len);
     if (!x->split) {
         x->st.cut++;
@@ -156,10 +156,7 @@ static int split_doc(ss_indexer *x, size_t doc, const char *t, size_t len, long 
         while (i < len && is_space(t[i])) i++;
         size_t w = i;
         while (i < len && !is_space(t[i])) i++;
-        if (i > w) {
-            int rc = word_units(x, t, w, i, &nu);
-            if (rc) return rc;
-        }
+        if (i > w && (rc = word_units(x, t, w, i, &nu))) return rc;
     }
     if (nu == 0) return add_passage(x, doc, t, 0, len);
     x->st.split_docs++;
@@ -168,8 +165,7 @@ static int split_doc(ss_indexer *x, size_t doc, const char *t, size_t len, long 
         long sum = 0;
         while (j < nu && sum + x->units[j].tok <= x->ptokens) sum += x->units[j++].tok;
         if (j == i) j = i + 1;
-        int rc = add_passage(x, doc, t, x->units[i].start, x->units[j - 1].end - x->units[i].start);
-        if (rc) return rc;
+        if ((rc = add_passage(x, doc, t, x->units[i].start, x->units[j - 1].end - x->units[i].start))) return rc;
         x->st.passages++;
         if (j >= nu) break;
         size_t k = j;
