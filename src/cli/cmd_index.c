@@ -214,6 +214,75 @@ static int check_window(indexer *x)
     return 0;
 }
 
+/* The options that exclude each other; 1 (message printed) when some do. */
+static int check_options(const ss_index_options *o, long ptokens, long poverlap)
+{
+    if ((o->text_column || o->id_column) && (o->text_field || o->id_field)) {
+        cli_error("index: TSV columns and JSONL fields cannot be mixed");
+        return 1;
+    }
+    if (o->id_column && !o->text_column) {
+        cli_error("index: --id-column needs --text-column");
+        return 1;
+    }
+    if (o->id_field && !o->text_field) {
+        cli_error("index: --id-field needs --text-field");
+        return 1;
+    }
+    if (ptokens && poverlap >= ptokens) {
+        cli_error("index: --passage-overlap %ld must be less than --passage-tokens %ld", poverlap, ptokens);
+        return 1;
+    }
+    if (!o->split && (ptokens || poverlap >= 0)) {
+        cli_error("index: --no-passages with --passage-tokens or --passage-overlap");
+        return 1;
+    }
+    return 0;
+}
+
+/* The summary on stderr: lines, added, already stored, empty; texts cut
+ * or split. */
+static void report(indexer *x, int rc, int re, const char *db)
+{
+    ss_index_stats st;
+    ss_indexer_stats(x->ix, &st);
+    st.lines += x->lines; /* without an indexer (it failed to open): none */
+    if (st.lines || !re) draw(x, &st, 1);
+    if (!rc && (st.lines || !re)) {
+        ss_store_stats ss;
+        long long total = ss_store_stats_get(x->store, &ss) == SS_OK ? (long long)ss.documents : -1;
+        fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty; %s has %lld document%s\n",
+                st.lines, st.lines == 1 ? "" : "s", st.added, st.dups, st.empty, db, total, total == 1 ? "" : "s");
+    }
+    if (st.cut > x->cut_shown)
+        fprintf(stderr, "semsearch: warning: %lld texts in all were cut to the model's window\n", st.cut);
+    if (!rc && st.split_docs)
+        fprintf(stderr, "semsearch: %lld long text%s split into %lld passages of at most %d tokens\n", st.split_docs,
+                st.split_docs == 1 ? "" : "s", st.passages, st.passage_tokens);
+}
+
+/* The inputs, each file its own source (unless --source), stdin without
+ * any (unless --reembed alone). */
+static int index_inputs(indexer *x, char **files, int n, const char *source, int re)
+{
+    int rc = 0;
+    if (n == 0 && !re) {
+        char *name = store_source_name(source);
+        if (!name && source) rc = 1;
+        if (!rc && (rc = ss_indexer_add_file(x->ix, "-", name))) rc = cli_lib_error(rc);
+        free(name);
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        int is_stdin = !strcmp(files[i], "-");
+        /* ./x and x: one source */
+        char *name = store_source_name(source ? source : is_stdin ? NULL : files[i]);
+        if (!name && (source || !is_stdin)) rc = 1;
+        if (!rc && (rc = ss_indexer_add_file(x->ix, files[i], name))) rc = cli_lib_error(rc);
+        free(name);
+    }
+    return rc;
+}
+
 int cmd_index(int argc, char **argv);
 int cmd_index(int argc, char **argv)
 {
@@ -276,26 +345,7 @@ int cmd_index(int argc, char **argv)
         default: return cli_usage(index_usage, 1);
         }
     }
-    if ((x.o.text_column || x.o.id_column) && (x.o.text_field || x.o.id_field)) {
-        cli_error("index: TSV columns and JSONL fields cannot be mixed");
-        return 2;
-    }
-    if (x.o.id_column && !x.o.text_column) {
-        cli_error("index: --id-column needs --text-column");
-        return 2;
-    }
-    if (x.o.id_field && !x.o.text_field) {
-        cli_error("index: --id-field needs --text-field");
-        return 2;
-    }
-    if (ptokens && poverlap >= ptokens) {
-        cli_error("index: --passage-overlap %ld must be less than --passage-tokens %ld", poverlap, ptokens);
-        return 2;
-    }
-    if (!x.o.split && (ptokens || poverlap >= 0)) {
-        cli_error("index: --no-passages with --passage-tokens or --passage-overlap");
-        return 2;
-    }
+    if (check_options(&x.o, ptokens, poverlap)) return 2;
     x.o.format = x.o.text_field ? SS_INDEX_JSONL : x.o.text_column ? SS_INDEX_TSV : SS_INDEX_LINES;
     x.o.passage_tokens = (int)ptokens;
     x.o.passage_overlap = (int)poverlap;
@@ -344,36 +394,9 @@ int cmd_index(int argc, char **argv)
     if (!rc && !preload) rc = check_window(&x) ? 2 : 0;
     if (!rc && (rc = ss_indexer_open(x.store, x.sm.model, &x.o, &x.ix))) rc = cli_lib_error(rc);
     x.t0 = now();
-    if (!rc && optind == argc && !re) {
-        char *name = store_source_name(source);
-        if (!name && source) rc = 1;
-        if (!rc && (rc = ss_indexer_add_file(x.ix, "-", name))) rc = cli_lib_error(rc);
-        free(name);
-    }
-    for (int i = optind; i < argc && !rc; i++) {
-        int is_stdin = !strcmp(argv[i], "-");
-        /* ./x and x: one source */
-        char *name = store_source_name(source ? source : is_stdin ? NULL : argv[i]);
-        if (!name && (source || !is_stdin)) rc = 1;
-        if (!rc && (rc = ss_indexer_add_file(x.ix, argv[i], name))) rc = cli_lib_error(rc);
-        free(name);
-    }
+    if (!rc) rc = index_inputs(&x, argv + optind, argc - optind, source, re);
     sigaction(SIGINT, &old_int, NULL);
-    ss_index_stats st;
-    ss_indexer_stats(x.ix, &st);
-    st.lines += x.lines; /* without an indexer (it failed to open): none */
-    if (st.lines || !re) draw(&x, &st, 1);
-    if (!rc && (st.lines || !re)) {
-        ss_store_stats ss;
-        long long total = ss_store_stats_get(x.store, &ss) == SS_OK ? (long long)ss.documents : -1;
-        fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty; %s has %lld document%s\n",
-                st.lines, st.lines == 1 ? "" : "s", st.added, st.dups, st.empty, db, total, total == 1 ? "" : "s");
-    }
-    if (st.cut > x.cut_shown)
-        fprintf(stderr, "semsearch: warning: %lld texts in all were cut to the model's window\n", st.cut);
-    if (!rc && st.split_docs)
-        fprintf(stderr, "semsearch: %lld long text%s split into %lld passages of at most %d tokens\n", st.split_docs,
-                st.split_docs == 1 ? "" : "s", st.passages, st.passage_tokens);
+    report(&x, rc, re, db);
     cli_unknown_summary(&x.unk, "documents");
     ss_indexer_free(x.ix);
     store_model_free(&x.sm);
