@@ -542,7 +542,8 @@ SS_API SS_NODISCARD int ss_indexer_open(ss_store *s, ss_model *m, const ss_index
                                         ss_indexer **out);
 /* One document (text copied; NUL bytes dropped; a blank text is counted as
  * empty). id (idlen bytes, 0: none) and meta (JSON text) may be NULL; the
- * source may be NULL. A full batch is embedded and committed. */
+ * source may be NULL. A full batch is embedded and committed, and so is
+ * the batch before a change of source (a batch has one source). */
 SS_API SS_NODISCARD int ss_indexer_add(ss_indexer *x, const char *text, size_t len, const char *id,
                                        size_t idlen, const char *meta, const char *source);
 /* Every line of a file ("-": stdin; .gz read as gzip) in the options'
