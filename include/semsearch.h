@@ -511,6 +511,80 @@ typedef struct ss_model_file_info {
 SS_API SS_NODISCARD int ss_model_file_info_get(const char *path, ss_model_file_info *info);
 SS_API void ss_model_file_info_clear(ss_model_file_info *info);
 
+/* ---------------------------------------------------------------- indexing */
+
+/* The index pipeline of `semsearch index`, for programs: documents from
+ * texts or from files of lines, TSV or JSONL; the ones already stored found
+ * by content and skipped; the rest embedded in batches, a text longer than
+ * the model's window split into passages (or cut), each batch added to the
+ * store in one transaction. The store must have the model declared
+ * (ss_store_use_model). A re-run after an interruption adds only what is
+ * missing. */
+typedef struct ss_indexer ss_indexer;
+
+enum { SS_INDEX_LINES = 0, SS_INDEX_TSV = 1, SS_INDEX_JSONL = 2 };
+
+typedef struct ss_index_stats {
+    long long lines;       /* input lines (and texts given) seen */
+    long long added;       /* documents added */
+    long long dups;        /* texts already stored (or repeated), skipped */
+    long long empty;       /* blank lines or texts */
+    long long cut;         /* texts cut to the window (split == 0) */
+    long long split_docs;  /* texts split into passages */
+    long long passages;    /* their passages */
+    long long bytes_done;  /* of the file being read */
+    long long bytes_total; /* its size, -1 when unknown (a pipe) */
+    int window;            /* the model's window in tokens */
+    int passage_tokens;    /* passage size in use */
+} ss_index_stats;
+
+typedef struct ss_index_options {
+    size_t batch;         /* documents per batch and transaction (256) */
+    int format;           /* SS_INDEX_*: the input of ss_indexer_add_file */
+    int text_column;      /* TSV: the text's column (from 1) */
+    int id_column;        /* TSV: the id's column, 0 for none */
+    const char *text_field; /* JSONL: the text's field (the others are kept
+                               as the document's metadata) */
+    const char *id_field;   /* JSONL: the id's field, NULL for none */
+    int split;            /* 1: long texts become passages (default); 0: cut */
+    int passage_tokens;   /* 0: the model's window; more is SS_ERR_ARG */
+    int passage_overlap;  /* tokens shared by consecutive passages; -1: 16,
+                             or a quarter of passage_tokens when less */
+    /* Optional callbacks, all given ctx: after each committed batch; for
+     * each text cut to the window (file "-" when not from a file); with the
+     * unknown-vocabulary share of each embedded text (ss_embed_ex), before
+     * its batch is added. */
+    void (*on_batch)(void *ctx, const ss_index_stats *st);
+    void (*on_cut)(void *ctx, const char *file, long long line, long tokens, int window);
+    void (*on_unknown)(void *ctx, const float *share, size_t n);
+    void *ctx;
+} ss_index_options;
+
+SS_API void ss_index_options_init(ss_index_options *o);
+/* The tokens of one text the model sees: its positions less the special
+ * tokens ([CLS], [SEP]); at least 1. */
+SS_API int ss_model_window(const ss_model *m);
+/* An indexer adding to s with m (both used, not owned, until
+ * ss_indexer_free). SS_ERR_ARG for bad options (passage_tokens beyond the
+ * window, overlap not below it, fields on a TSV...). */
+SS_API SS_NODISCARD int ss_indexer_open(ss_store *s, ss_model *m, const ss_index_options *o,
+                                        ss_indexer **out);
+/* One document (text copied; NUL bytes dropped; a blank text is counted as
+ * empty). id (idlen bytes, 0: none) and meta (JSON text) may be NULL; the
+ * source may be NULL. A full batch is embedded and committed, and so is
+ * the batch before a change of source (a batch has one source). */
+SS_API SS_NODISCARD int ss_indexer_add(ss_indexer *x, const char *text, size_t len, const char *id,
+                                       size_t idlen, const char *meta, const char *source);
+/* Every line of a file ("-": stdin; .gz read as gzip) in the options'
+ * format, with that source (NULL: none). Commits what has come whenever a
+ * pipe has nothing more yet. Errors name "FILE:LINE". */
+SS_API SS_NODISCARD int ss_indexer_add_file(ss_indexer *x, const char *path, const char *source);
+/* Embeds and commits the documents pending. */
+SS_API SS_NODISCARD int ss_indexer_flush(ss_indexer *x);
+SS_API void ss_indexer_stats(const ss_indexer *x, ss_index_stats *st);
+/* Frees the indexer; documents not flushed are dropped. */
+SS_API void ss_indexer_free(ss_indexer *x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,8 +6,9 @@
  *   select semsearch_cosine(semsearch_embed('a'), semsearch_embed('b'));
  *
  * The model: the one given to semsearch_model(PATH) on this connection, else
- * the model file the database records (meta.model_path, written by
- * `semsearch index`), else (that file gone) the shipped model, loaded at
+ * the model file the database records (ss_store_get_model; written by
+ * `semsearch index`), else (that file gone) the shipped model
+ * (ss_store_model_path: the one policy, shared with the command), loaded at
  * first use or by semsearch_model(). semsearch_search checks that the
  * model is the one the database was indexed with.
  *
@@ -66,23 +67,34 @@ static int load_model(ext *x, const char *path, char **err)
     return SQLITE_OK;
 }
 
+/* The library's read-only store on the main database file (opened once):
+ * what is committed, through the library, never raw SQL on the host's
+ * connection. */
+static int open_store(ext *x, const char **why)
+{
+    if (x->store) return SS_OK;
+    const char *file = sqlite3_db_filename(x->db, "main");
+    if (!file || !*file) {
+        *why = "the main database is not a file";
+        return SS_ERR_ARG;
+    }
+    int rc = ss_store_open(file, SS_STORE_READONLY, &x->store);
+    if (rc) *why = ss_errmsg();
+    return rc;
+}
+
 /* The connection's model: set by semsearch_model(), else the database's. */
 static int get_model(ext *x, char **err)
 {
     if (x->model) return SQLITE_OK;
-    sqlite3_stmt *st;
-    char *path = NULL;
-    if (sqlite3_prepare_v2(x->db, "SELECT value FROM main.meta WHERE key = 'model_path'", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) && *sqlite3_column_text(st, 0))
-            path = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    }
+    const char *why;
+    ss_store_model rec;
+    const char *path = open_store(x, &why) == SS_OK && ss_store_get_model(x->store, &rec) == SS_OK ? rec.path : NULL;
     /* the recorded file, or when it is gone (moved, another machine) or the
      * database records none the shipped model: the command's policy, one
      * library call; semsearch_search still checks the fingerprint */
     char *use = NULL;
     int src = ss_store_model_path(path, &use);
-    sqlite3_free(path);
     if (src) {
         *err = sqlite3_mprintf("semsearch: no model: %s; call semsearch_model('PATH') first", ss_errmsg());
         return *err ? SQLITE_ERROR : SQLITE_NOMEM;
@@ -300,11 +312,8 @@ static int vt_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr, i
     if (argc < 1 || sqlite3_value_type(argv[0]) == SQLITE_NULL) return SQLITE_OK; /* no query: no rows */
     sqlite3_int64 k = idxNum && argc >= 2 ? sqlite3_value_int64(argv[1]) : 10;
     if (k <= 0 || k > 100000) return vt_error(cur, "k must be in [1, 100000]");
-    if (!x->store) {
-        const char *file = sqlite3_db_filename(x->db, "main");
-        if (!file || !*file) return vt_error(cur, "the main database is not a file");
-        if (ss_store_open(file, SS_STORE_READONLY, &x->store) != SS_OK) return vt_error(cur, ss_errmsg());
-    }
+    const char *why;
+    if (open_store(x, &why) != SS_OK) return vt_error(cur, why);
     ss_store_model sm;
     if (ss_store_get_model(x->store, &sm) != SS_OK) return vt_error(cur, ss_errmsg());
     float *q = NULL;

@@ -1,6 +1,7 @@
 /* store.h: internals of ss_store shared by store.c (schema, documents,
  * writes), store_search.c (vectors in memory, queries) and the SQLite
- * extension. The schema is documented in docs/schema.md. */
+ * extension; the vectors' memory is vecmem.h, below both. The schema is
+ * documented in docs/schema.md. */
 #ifndef SS_STORE_H
 #define SS_STORE_H
 
@@ -8,6 +9,7 @@
 #include <stdint.h>
 
 #include "semsearch.h"
+#include "store/vecmem.h"
 
 /* 1: the first; 2: documents split into passages (the passages table,
  * made by the first addition that needs it: a database without long texts
@@ -15,22 +17,6 @@
 #define SS_SCHEMA_VERSION 2
 #define SS_APPLICATION_ID 0x53536462 /* "SSdb" */
 #define SS_BLOCK_SIZE 1024           /* vectors per block row */
-
-/* The vectors of a snapshot of the database, in block order: row
- * b*block_size + slot is slot `slot` of the b-th block. */
-typedef struct ss__vecmem {
-    int loaded;            /* bit mask: 1 << SS_PREC_F32, 1 << SS_PREC_INT8 */
-    int64_t data_version;  /* PRAGMA data_version when read */
-    int64_t generation;    /* s->generation when read */
-    size_t nblocks, n;     /* blocks, rows (nblocks * block_size) */
-    int dim;
-    int64_t *block_ids;    /* (nblocks) rowids of the blocks, ascending */
-    int64_t *ids;          /* (n) document of each row, 0 for a free slot */
-    float *f32;            /* (n,dim) */
-    uint8_t *codes;        /* (n,dim) offset binary */
-    float *scales;         /* (n) */
-    size_t live;           /* rows with a document */
-} ss__vecmem;
 
 struct ss_store {
     sqlite3 *db;
@@ -62,7 +48,6 @@ int ss__store_has_passages(ss_store *s, int *yes);
 int64_t ss__text_hash(const char *text, size_t len);
 
 /* store_search.c */
-void ss__vecmem_free(ss__vecmem *m);
 /* Loads (or reloads when stale) the vectors needed for `precisions`. */
 int ss__store_ensure_loaded(ss_store *s, int precisions);
 

@@ -11,25 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "base/common.h"
 #include "store/hybrid.h"
 #include "store/search.h"
 #include "store/store.h"
-
-static void big_free(void *q, size_t bytes);
-
-void ss__vecmem_free(ss__vecmem *m)
-{
-    size_t n = m->n ? m->n : 1, d = (size_t)m->dim;
-    ss_free(m->block_ids);
-    big_free(m->ids, n * sizeof *m->ids);
-    big_free(m->f32, n * d * sizeof *m->f32);
-    big_free(m->codes, n * d);
-    big_free(m->scales, n * sizeof *m->scales);
-    memset(m, 0, sizeof *m);
-}
+#include "store/vecmem.h"
 
 static int query_i64(ss_store *s, const char *sql, int64_t *v)
 {
@@ -40,44 +27,6 @@ static int query_i64(ss_store *s, const char *sql, int64_t *v)
     *v = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     return r == SQLITE_ROW || r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "read");
-}
-
-/* Large arrays come from mmap with huge pages, populated in one call: a
- * gigabyte of 4 KiB page faults costs more than reading the vectors. The
- * mapping's length is kept in a 64-byte header (data stays aligned). */
-#define BIG_MIN ((size_t)4 << 20)
-#define BIG_HDR 64
-
-static void *big_alloc(size_t bytes)
-{
-    if (bytes < BIG_MIN) return ss__malloc(bytes);
-    void *probe = ss__malloc(1); /* keeps allocation-failure tests meaningful */
-    if (!probe) return NULL;
-    ss_free(probe);
-    size_t len = bytes + BIG_HDR;
-    unsigned char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-    madvise(p, len, MADV_HUGEPAGE);
-#endif
-#ifdef MADV_POPULATE_WRITE
-    madvise(p, len, MADV_POPULATE_WRITE); /* best effort: else faulted in on first write */
-#endif
-    memcpy(p, &len, sizeof len);
-    return p + BIG_HDR;
-}
-
-static void big_free(void *q, size_t bytes)
-{
-    if (!q) return;
-    if (bytes < BIG_MIN) {
-        ss_free(q);
-        return;
-    }
-    unsigned char *p = (unsigned char *)q - BIG_HDR;
-    size_t len;
-    memcpy(&len, p, sizeof len);
-    munmap(p, len);
 }
 
 /* Reads column col of every block (rowids m->block_ids) into dst, each
@@ -144,21 +93,21 @@ static int load_more(ss_store *s, int precisions)
     size_t bs = (size_t)s->block_size, d = (size_t)s->dim, n = m->n ? m->n : 1;
     int rc = SS_OK;
     if ((precisions & (1 << SS_PREC_F32)) && !m->f32) {
-        float *f = big_alloc(n * d * sizeof *f);
+        float *f = ss__big_alloc(n * d * sizeof *f);
         if (!f) return ss__fail(SS_ERR_NOMEM, "%s: out of memory for %zu vectors", s->path, m->n);
         rc = read_blobs(s, m, "vectors_f32", "data", bs * d * 4, (unsigned char *)f);
-        if (rc) big_free(f, n * d * sizeof *f);
+        if (rc) ss__big_free(f, n * d * sizeof *f);
         else m->f32 = f;
     }
     if (!rc && (precisions & (1 << SS_PREC_INT8)) && !m->codes) {
-        uint8_t *c = big_alloc(n * d);
-        float *sc = big_alloc(n * sizeof *sc);
+        uint8_t *c = ss__big_alloc(n * d);
+        float *sc = ss__big_alloc(n * sizeof *sc);
         if (!c || !sc) rc = ss__fail(SS_ERR_NOMEM, "%s: out of memory for %zu vectors", s->path, m->n);
         if (!rc) rc = read_blobs(s, m, "vectors_i8", "scales", bs * 4, (unsigned char *)sc);
         if (!rc) rc = read_blobs(s, m, "vectors_i8", "codes", bs * d, c);
         if (rc) {
-            big_free(c, n * d);
-            big_free(sc, n * sizeof *sc);
+            ss__big_free(c, n * d);
+            ss__big_free(sc, n * sizeof *sc);
         } else {
             m->codes = c;
             m->scales = sc;
@@ -183,11 +132,11 @@ static int load(ss_store *s, int precisions, int64_t version)
     m.n = m.nblocks * bs;
     m.dim = s->dim;
     m.block_ids = ss__malloc((m.nblocks ? m.nblocks : 1) * sizeof *m.block_ids);
-    m.ids = big_alloc((m.n ? m.n : 1) * sizeof *m.ids);
-    if ((precisions & (1 << SS_PREC_F32)) && !(m.f32 = big_alloc((m.n ? m.n : 1) * d * sizeof *m.f32)))
+    m.ids = ss__big_alloc((m.n ? m.n : 1) * sizeof *m.ids);
+    if ((precisions & (1 << SS_PREC_F32)) && !(m.f32 = ss__big_alloc((m.n ? m.n : 1) * d * sizeof *m.f32)))
         rc = SS_ERR_NOMEM;
     if ((precisions & (1 << SS_PREC_INT8)) &&
-        (!(m.codes = big_alloc((m.n ? m.n : 1) * d)) || !(m.scales = big_alloc((m.n ? m.n : 1) * sizeof *m.scales))))
+        (!(m.codes = ss__big_alloc((m.n ? m.n : 1) * d)) || !(m.scales = ss__big_alloc((m.n ? m.n : 1) * sizeof *m.scales))))
         rc = SS_ERR_NOMEM;
     if (rc || !m.block_ids || !m.ids) {
         ss__vecmem_free(&m);

@@ -321,12 +321,13 @@ static int run_embed(void)
     return rc;
 }
 
-/* open, declare the model, filter, embed, add, query (f32, int8), delete:
- * what `semsearch index` and `query` do. */
+/* open, declare the model, index (the library's pipeline: filter, embed,
+ * add), query (f32, int8), delete: what `semsearch index` and `query` do. */
 static int run_index_n(const char *db, int ndocs)
 {
     ss_model *m = NULL;
     ss_store *s = NULL;
+    ss_indexer *ix = NULL;
     int rc = ss_model_load(model_path, &m);
     if (!rc) rc = ss_store_open(db, SS_STORE_CREATE, &s);
     ss_store_model sm = {0};
@@ -338,21 +339,17 @@ static int run_index_n(const char *db, int ndocs)
         rc = ss_store_use_model(s, &sm);
     }
     enum { N = 6 };
-    ss_doc docs[N];
     const char *texts[N] = {"a dog", "a cat", "a bird", "a dog", "the sea", "a dog and a cat"};
     size_t lens[N];
-    memset(docs, 0, sizeof docs);
-    for (int i = 0; i < N; i++) {
-        docs[i].text = texts[i];
-        docs[i].len = lens[i] = strlen(texts[i]);
-        docs[i].source = "faults";
-    }
-    unsigned char is_new[N];
-    float vecs[N * 8];
-    if (!rc) rc = ss_store_filter_new(s, docs, (size_t)ndocs, is_new);
-    if (!rc) rc = ss_embed(m, texts, lens, (size_t)ndocs, 0, vecs);
-    size_t added = 0;
-    if (!rc) rc = ss_store_add(s, docs, vecs, (size_t)ndocs, &added);
+    for (int i = 0; i < N; i++) lens[i] = strlen(texts[i]);
+    ss_index_options io;
+    ss_index_options_init(&io);
+    if (!rc) rc = ss_indexer_open(s, m, &io, &ix);
+    for (int i = 0; !rc && i < ndocs; i++) rc = ss_indexer_add(ix, texts[i], lens[i], NULL, 0, NULL, "faults");
+    if (!rc) rc = ss_indexer_flush(ix);
+    ss_indexer_free(ix);
+    float vecs[2 * 8];
+    if (!rc) rc = ss_embed(m, texts, lens, 2, 0, vecs);
     ss_store_query_opts o;
     ss_store_query_opts_init(&o);
     o.k = 4;

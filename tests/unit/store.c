@@ -1,7 +1,7 @@
 /* store.c: the SQLite store on raw vectors: adding, dedup, queries against a
  * naive reference, persistence, deleting, sources, hybrid search, a model
  * mismatch, re-embedding, a newer schema, a full disk, kill -9 in the middle
- * of indexing, failing allocations. */
+ * of indexing, failing allocations; the index pipeline (ss_indexer). */
 #include "config.h"
 
 #include <math.h>
@@ -773,6 +773,152 @@ static void test_fusion(void)
            "RRF: 1/(60 + rank) summed over both lists");
 }
 
+/* ss_indexer, the index pipeline, with a tiny model: options, dedup and
+ * blanks, passages and cut texts, files of TSV and JSONL, errors by line. */
+static long long idx_batches, idx_cuts;
+static void idx_on_batch(void *ctx, const ss_index_stats *st)
+{
+    (void)ctx;
+    (void)st;
+    idx_batches++;
+}
+static void idx_on_cut(void *ctx, const char *file, long long line, long tokens, int window)
+{
+    (void)ctx;
+    (void)file;
+    (void)line;
+    if (tokens > window) idx_cuts++;
+}
+
+static void test_indexer(void)
+{
+    ss_tokenizer *tok = NULL;
+    ss_model *m = NULL;
+    ss_config c;
+    ss_config_init(&c);
+    int rc = ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &tok);
+    if (!rc) {
+        c.vocab_size = ss_tokenizer_vocab_size(tok);
+        c.d_model = 8;
+        c.n_layers = 1;
+        c.n_heads = 2;
+        c.d_ff = 16;
+        c.max_len = 16;
+        rc = ss_model_init(&c, tok, 1, &m);
+    }
+    ss_tokenizer_free(tok);
+    /* saved and loaded: a loaded model has its fingerprint */
+    if (!rc) rc = ss_model_save(m, path_of("tiny.gguf"), SS_DTYPE_F32);
+    ss_model_free(m);
+    m = NULL;
+    if (!rc) rc = ss_model_load(path_of("tiny.gguf"), &m);
+    if (!tap_ok(!rc, "indexer: a tiny model (%s)", rc ? ss_errmsg() : "ok")) {
+        ss_model_free(m);
+        return;
+    }
+    int window = ss_model_window(m);
+    tap_ok(window == 14, "indexer: the model's window is its positions less [CLS] and [SEP] (%d)", window);
+    const char *db = path_of("indexer.db");
+    ss_store *s = NULL;
+    ss_store_model sm = {"tiny", ss_model_fingerprint(m), "/x/tiny.gguf", ss_model_dim(m)};
+    rc = ss_store_open(db, SS_STORE_CREATE, &s);
+    if (!rc) rc = ss_store_use_model(s, &sm);
+    if (!tap_ok(!rc, "indexer: a database (%s)", rc ? ss_errmsg() : "ok")) {
+        ss_model_free(m);
+        return;
+    }
+    ss_index_options o;
+    ss_index_options_init(&o);
+    tap_ok(o.batch == 256 && o.split == 1 && o.passage_tokens == 0 && o.passage_overlap == -1 &&
+               o.format == SS_INDEX_LINES,
+           "indexer: defaults (batch 256, passages of the window, overlap -1)");
+    ss_indexer *x = (ss_indexer *)1;
+    o.passage_tokens = window + 1;
+    tap_ok(ss_indexer_open(s, m, &o, &x) == SS_ERR_ARG && x == NULL, "indexer: passages beyond the window: SS_ERR_ARG");
+    o.passage_tokens = 4;
+    o.passage_overlap = 4;
+    tap_ok(ss_indexer_open(s, m, &o, &x) == SS_ERR_ARG, "indexer: an overlap not below the passage: SS_ERR_ARG");
+    tap_ok(ss_indexer_open(NULL, m, NULL, &x) == SS_ERR_ARG, "indexer: NULL store: SS_ERR_ARG");
+    ss_indexer_free(NULL);
+
+    ss_index_options_init(&o);
+    o.batch = 2;
+    o.passage_tokens = 6;
+    o.passage_overlap = 2;
+    o.on_batch = idx_on_batch;
+    rc = ss_indexer_open(s, m, &o, &x);
+    static const char long_text[] =
+        "the quick brown fox jumps over the lazy dog while seven small birds sing in the old oak tree";
+    const char *texts[6] = {"a dog", "a cat", "a dog", "  \t ", long_text, "the sea"};
+    for (int i = 0; !rc && i < 6; i++) rc = ss_indexer_add(x, texts[i], strlen(texts[i]), NULL, 0, NULL, "mem");
+    if (!rc) rc = ss_indexer_add(x, "nul\0byte", 8, "id\0", 3, "{\"k\":1}", "mem");
+    if (!rc) rc = ss_indexer_flush(x);
+    ss_index_stats st;
+    ss_indexer_stats(x, &st);
+    tap_ok(!rc && st.lines == 7 && st.added == 5 && st.dups == 1 && st.empty == 1 && st.split_docs == 1 &&
+               st.passages >= 3 && st.passage_tokens == 6 && st.window == window && idx_batches >= 3,
+           "indexer: 7 texts: 5 added, 1 repeated, 1 blank; the long one split into %lld passages (%s)", st.passages,
+           rc ? ss_errmsg() : "ok");
+    tap_ok(sql_int(db, "SELECT count(*) FROM documents WHERE text = 'nulbyte' AND ext_id = 'id'") == 1,
+           "indexer: NUL bytes dropped from the text and the id");
+    tap_ok(sql_int(db, "SELECT count(*) FROM passages") == st.passages, "indexer: the passages stored, one row each");
+    ss_indexer_free(x);
+    x = NULL;
+
+    /* cut instead of split */
+    ss_index_options_init(&o);
+    o.split = 0;
+    o.on_cut = idx_on_cut;
+    rc = ss_indexer_open(s, m, &o, &x);
+    if (!rc) rc = ss_indexer_add(x, long_text, strlen(long_text) - 4, NULL, 0, NULL, NULL);
+    if (!rc) rc = ss_indexer_flush(x);
+    ss_indexer_stats(x, &st);
+    tap_ok(!rc && st.cut == 1 && idx_cuts == 1 && st.split_docs == 0, "indexer: split 0: the long text cut, on_cut told");
+    ss_indexer_free(x);
+    x = NULL;
+
+    /* files: TSV with ids, JSONL with an error on line 2 */
+    const char *tsv = path_of("in.tsv"), *jsonl = path_of("in.jsonl");
+    FILE *f = fopen(tsv, "w");
+    if (f) {
+        fputs("t1\tfirst tsv text\nt2\tsecond tsv text\n\nt3\tfirst tsv text\n", f);
+        fclose(f);
+    }
+    ss_index_options_init(&o);
+    o.format = SS_INDEX_TSV;
+    o.text_column = 2;
+    o.id_column = 1;
+    rc = ss_indexer_open(s, m, &o, &x);
+    if (!rc) rc = ss_indexer_add_file(x, tsv, "in.tsv");
+    ss_indexer_stats(x, &st);
+    tap_ok(!rc && st.lines == 4 && st.added == 2 && st.dups == 1 && st.empty == 1 && st.bytes_total > 0 &&
+               st.bytes_done == st.bytes_total &&
+               sql_int(db, "SELECT count(*) FROM documents WHERE ext_id IN ('t1', 't2')") == 2,
+           "indexer: a TSV file: 2 added with their ids, 1 repeated, 1 blank (%s)", rc ? ss_errmsg() : "ok");
+    ss_indexer_free(x);
+    x = NULL;
+    f = fopen(jsonl, "w");
+    if (f) {
+        fputs("{\"text\": \"json one\", \"id\": \"j1\", \"lang\": \"en\"}\n{\"text\": 5\n", f);
+        fclose(f);
+    }
+    ss_index_options_init(&o);
+    o.format = SS_INDEX_JSONL;
+    o.text_field = "text";
+    o.id_field = "id";
+    rc = ss_indexer_open(s, m, &o, &x);
+    int frc = rc ? rc : ss_indexer_add_file(x, jsonl, NULL);
+    ss_indexer_stats(x, &st);
+    tap_ok(frc == SS_ERR_FORMAT && strstr(ss_errmsg(), "in.jsonl:2:") && st.added == 0,
+           "indexer: a bad JSONL line: SS_ERR_FORMAT naming FILE:2, its batch not committed (%s)", ss_errmsg());
+    ss_indexer_free(x);
+    x = NULL;
+    o.text_field = "te\"xt";
+    tap_ok(ss_indexer_open(s, m, &o, &x) == SS_ERR_ARG && !x, "indexer: a field name with a quote: SS_ERR_ARG");
+    ss_store_close(s);
+    ss_model_free(m);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/ss-store-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -782,6 +928,7 @@ int main(void)
     test_basic();
     test_ids();
     test_passages();
+    test_indexer();
     test_reembed();
     test_schema_errors();
     test_full_disk();
