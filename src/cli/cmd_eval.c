@@ -409,6 +409,83 @@ static void print_json(const result *r, const char *model_path)
 
 /* ------------------------------------------------------------------ command */
 
+typedef struct {
+    const char *model_path, *plot_path, *runs;
+    int json, baseline;
+    char **files;
+    int nfiles;
+    ss_eval_task *tasks; /* (nfiles) */
+} eval_args;
+
+/* The task of every file, and the checks of --plot and --runs against the
+ * files: 0, or the exit status after a message (a->tasks then NULL). */
+static int file_tasks(eval_args *a, ss_eval_task forced)
+{
+    ss_eval_task *tasks = calloc((size_t)a->nfiles, sizeof *tasks);
+    if (!tasks) return cli_error("out of memory");
+    int rc = 0;
+    for (int i = 0; i < a->nfiles && !rc; i++) {
+        int e = ss_eval_task_of(a->files[i], forced, &tasks[i]);
+        if (e) rc = cli_lib_error(e);
+        else if (!tasks[i]) {
+            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv, "
+                      "*.groups.tsv, NAME.queries.tsv or a BEIR directory): use --task",
+                      strcmp(a->files[i], "-") ? a->files[i] : "<stdin>");
+            rc = 2;
+        }
+    }
+    const char *plot_path = a->plot_path;
+    if (!rc && plot_path &&
+        (cli_output_not_input("eval --plot", plot_path, (const char *const *)a->files, a->nfiles) ||
+         cli_same_file(plot_path, a->model_path))) {
+        if (cli_same_file(plot_path, a->model_path)) cli_error("eval --plot: the output %s is the model", plot_path);
+        rc = 2;
+    }
+    int n_ir = 0;
+    for (int i = 0; i < a->nfiles && !rc; i++) n_ir += tasks[i] == SS_EVAL_TASK_IR;
+    if (!rc && a->runs && n_ir != 1) {
+        cli_error("--runs writes the runs of one queries/corpus/qrels data set: give exactly one (got %d)", n_ir);
+        rc = 2;
+    }
+    if (rc) free(tasks);
+    else a->tasks = tasks;
+    return rc;
+}
+
+/* Evaluates every file (model NULL: the baselines alone), writes the plot
+ * and the runs, then prints every report: the exit status. */
+static int eval_files(const eval_args *a, ss_model *model)
+{
+    int nfiles = a->nfiles;
+    result *res = calloc((size_t)nfiles, sizeof *res);
+    ss__plot *plot = NULL;
+    int rc = res ? 0 : cli_error("out of memory");
+    if (!rc && a->plot_path && (rc = new_plot(a->tasks[0], a->files[0], &plot))) rc = cli_lib_error(rc);
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
+    for (int i = 0; i < nfiles && !rc; i++) {
+        /* each file named as it starts (a large one takes minutes) */
+        cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", a->files[i], i + 1, nfiles,
+                          cli_progress_elapsed(&prog));
+        rc = eval_file(a->files[i], a->tasks[i], model, a->baseline, plot, a->runs, &res[i]);
+    }
+    cli_progress_end(&prog);
+    if (!rc && plot && (rc = ss__plot_write(plot, a->plot_path))) rc = cli_lib_error(rc);
+    for (int i = 0; res && i < nfiles; i++) runs_close(&res[i], 1, &rc); /* whole, or none */
+    if (!rc)
+        for (int i = 0; i < nfiles; i++) {
+            if (a->json) print_json(&res[i], model ? a->model_path : NULL);
+            else {
+                if (i) putchar('\n');
+                print_text(&res[i]);
+            }
+        }
+    ss__plot_free(plot);
+    for (int i = 0; res && i < nfiles; i++) ss_eval_file_result_free(&res[i].e);
+    free(res);
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv);
 int cmd_eval(int argc, char **argv)
 {
@@ -472,82 +549,27 @@ int cmd_eval(int argc, char **argv)
         cli_error("--plot draws one file: give exactly one FILE");
         return 2;
     }
-    ss_eval_task *tasks = calloc((size_t)nfiles, sizeof *tasks);
-    if (!tasks) return cli_error("out of memory");
-    for (int i = 0; i < nfiles; i++) {
-        int rc = ss_eval_task_of(files[i], forced, &tasks[i]);
-        if (rc) {
-            free(tasks);
-            return cli_lib_error(rc);
-        }
-        if (!tasks[i]) {
-            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv, "
-                      "*.groups.tsv, NAME.queries.tsv or a BEIR directory): use --task",
-                      strcmp(files[i], "-") ? files[i] : "<stdin>");
-            free(tasks);
-            return 2;
-        }
-    }
-
-    if (plot_path && (cli_output_not_input("eval --plot", plot_path, (const char *const *)files, nfiles) ||
-                      cli_same_file(plot_path, model_path))) {
-        if (cli_same_file(plot_path, model_path)) cli_error("eval --plot: the output %s is the model", plot_path);
-        free(tasks);
-        return 2;
-    }
-
-    int n_ir = 0;
-    for (int i = 0; i < nfiles; i++) n_ir += tasks[i] == SS_EVAL_TASK_IR;
-    if (runs && n_ir != 1) {
-        cli_error("--runs writes the runs of one queries/corpus/qrels data set: give exactly one (got %d)", n_ir);
-        free(tasks);
-        return 2;
-    }
+    eval_args a = {model_path, plot_path, runs, json, baseline, files, nfiles, NULL};
+    int rc = file_tasks(&a, forced);
+    if (rc) return rc;
 
     ss_model *model = NULL;
     char *def = NULL;
     if (!baseline_only) {
         def = cli_model_path(model_path, "--baseline-only evaluates the TF-IDF baseline without a model");
         if (!def) {
-            free(tasks);
+            free(a.tasks);
             return 1;
         }
-        model_path = def;
-        int rc = ss_model_load(model_path, &model);
-        if (rc) {
+        a.model_path = def;
+        if ((rc = ss_model_load(def, &model))) {
             free(def);
-            free(tasks);
+            free(a.tasks);
             return cli_lib_error(rc);
         }
     }
-
-    result *res = calloc((size_t)nfiles, sizeof *res);
-    ss__plot *plot = NULL;
-    int rc = res ? 0 : cli_error("out of memory");
-    if (!rc && plot_path && (rc = new_plot(tasks[0], files[0], &plot))) rc = cli_lib_error(rc);
-    cli_progress prog;
-    cli_progress_init(&prog, 0);
-    for (int i = 0; i < nfiles && !rc; i++) {
-        /* each file named as it starts (a large one takes minutes) */
-        cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", files[i], i + 1, nfiles,
-                          cli_progress_elapsed(&prog));
-        rc = eval_file(files[i], tasks[i], model, baseline, plot, runs, &res[i]);
-    }
-    cli_progress_end(&prog);
-    if (!rc && plot && (rc = ss__plot_write(plot, plot_path))) rc = cli_lib_error(rc);
-    for (int i = 0; res && i < nfiles; i++) runs_close(&res[i], 1, &rc); /* whole, or none */
-    if (!rc)
-        for (int i = 0; i < nfiles; i++) {
-            if (json) print_json(&res[i], model ? model_path : NULL);
-            else {
-                if (i) putchar('\n');
-                print_text(&res[i]);
-            }
-        }
-    ss__plot_free(plot);
-    for (int i = 0; res && i < nfiles; i++) ss_eval_file_result_free(&res[i].e);
-    free(res);
-    free(tasks);
+    rc = eval_files(&a, model);
+    free(a.tasks);
     ss_model_free(model);
     free(def);
     return rc;
