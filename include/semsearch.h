@@ -384,7 +384,7 @@ typedef struct ss_eval_curve {
 typedef struct ss_eval_file_result {
     ss_eval_task task;
     size_t n;          /* pairs, groups (queries) or queries (IR: every line) */
-    size_t n_positive; /* pairs labeled 1 (pairs and STS: pairs with a nonzero score) */
+    size_t n_positive; /* pairs with a nonzero value (labeled 1; STS: a nonzero score) */
     size_t n_texts;    /* groups: texts */
     /* STS, pairs, groups: has[s] for each system evaluated */
     int has[SS_EVAL_NSYS];
