@@ -308,6 +308,111 @@ SS_API SS_NODISCARD int ss_eval_pairs_file(ss_model *m, const char *path, ss_eva
 SS_API SS_NODISCARD int ss_eval_retrieval_file(ss_model *m, const char *path,
                                                ss_eval_retrieval *out);
 
+/* ------------------------------------------------------ evaluation of data */
+
+/* What `semsearch eval` does with a data file, as one call. The task of a
+ * file comes from its name (ss_eval_task_of): *.scored.tsv is STS,
+ * *.labeled.tsv pair classification, *.groups.tsv retrieval within the file,
+ * and a queries/corpus/qrels data set (NAME, NAME.queries.tsv,
+ * NAME.corpus.tsv, NAME.qrels.tsv, each maybe .gz, or a BEIR directory with
+ * corpus.jsonl, queries.jsonl and qrels/test.tsv or qrels/dev.tsv) is
+ * retrieval as BEIR measures it: the model (exact cosine), BM25 (SQLite FTS5
+ * bm25(), k1 1.2, b 0.75) and their hybrid fusion as ss_store_query's
+ * defaults, scoring nDCG@10, recall@10/100, MRR@10 and MAP@100 over the
+ * queries with a relevant judgement (a hit with the query's own id is
+ * ignored). */
+typedef enum ss_eval_task {
+    SS_EVAL_TASK_NONE = 0, /* the name does not tell */
+    SS_EVAL_TASK_STS,      /* *.scored.tsv */
+    SS_EVAL_TASK_PAIRS,    /* *.labeled.tsv */
+    SS_EVAL_TASK_GROUPS,   /* *.groups.tsv */
+    SS_EVAL_TASK_IR        /* queries/corpus/qrels or BEIR */
+} ss_eval_task;
+
+/* The task of path: a queries/corpus/qrels data set (by name, or a directory
+ * or file that exists) unless forced is another task than
+ * SS_EVAL_TASK_GROUPS, else forced if not SS_EVAL_TASK_NONE, else what the
+ * name says; *task is SS_EVAL_TASK_NONE when nothing tells. An error only
+ * for a data set that cannot be used (a BEIR directory without qrels). */
+SS_API SS_NODISCARD int ss_eval_task_of(const char *path, ss_eval_task forced, ss_eval_task *task);
+
+/* Systems of the STS, pairs and groups tasks... */
+enum { SS_EVAL_SYS_MODEL = 0, SS_EVAL_SYS_TFIDF, SS_EVAL_NSYS };
+/* ...and of SS_EVAL_TASK_IR. */
+enum { SS_EVAL_IR_MODEL = 0, SS_EVAL_IR_BM25, SS_EVAL_IR_HYBRID, SS_EVAL_IR_NSYS };
+#define SS_EVAL_IR_DEPTH 100 /* ranks scored: recall@100, MAP@100, runs */
+
+/* Progress of a long step of SS_EVAL_TASK_IR ("embedding", "searching",
+ * "bm25"): done of total. */
+typedef void (*ss_eval_progress_fn)(void *ctx, const char *step, size_t done, size_t total);
+/* One ranking of SS_EVAL_TASK_IR: system sys's top documents for query qid,
+ * docids[0..n) best first (at most SS_EVAL_IR_DEPTH, the query's own
+ * document left out) with their scores (cosine; BM25, positive; the fused
+ * score). A nonzero return stops the evaluation with that code. */
+typedef int (*ss_eval_run_fn)(void *ctx, int sys, const char *qid, const char *const *docids,
+                              const double *scores, size_t n);
+
+struct ss_eval_file_result;
+
+typedef struct ss_eval_file_options {
+    ss_eval_task task; /* SS_EVAL_TASK_NONE: ss_eval_task_of(path, NONE) */
+    int baseline;      /* STS, pairs, groups: also the TF-IDF baseline */
+    int curves;        /* fill curve[] of the result (for plots) */
+    /* SS_EVAL_TASK_IR only; any may be NULL: */
+    ss_eval_progress_fn progress; /* called on the calling thread */
+    void *progress_ctx;
+    /* called once the data set is loaded (the result's counts and name are
+     * set), before any system runs; a nonzero return stops with that code */
+    int (*loaded)(void *ctx, const struct ss_eval_file_result *r);
+    ss_eval_run_fn run; /* every ranking, in query order, on the calling thread */
+    void *run_ctx;      /* for loaded and run */
+} ss_eval_file_options;
+
+SS_API void ss_eval_file_options_init(ss_eval_file_options *o);
+
+typedef struct ss_eval_ir_metrics {
+    size_t n_queries;
+    double ndcg_at_10, recall_at_10, recall_at_100, mrr_at_10, map_at_100;
+    double recall_curve[SS_EVAL_IR_DEPTH]; /* mean recall@k, k = 1..100 */
+    double seconds;                        /* wall time (hybrid: the fusion alone) */
+} ss_eval_ir_metrics;
+
+/* A plot's data: STS gold score (x) vs similarity (y); pairs the ROC curve
+ * (false vs true positive rate); groups recall@k for k = 1..10. */
+typedef struct ss_eval_curve {
+    double *x, *y;
+    size_t n;
+} ss_eval_curve;
+
+typedef struct ss_eval_file_result {
+    ss_eval_task task;
+    size_t n;          /* pairs, groups (queries) or queries (IR: every line) */
+    size_t n_positive; /* pairs with a nonzero value (labeled 1; STS: a nonzero score) */
+    size_t n_texts;    /* groups: texts */
+    /* STS, pairs, groups: has[s] for each system evaluated */
+    int has[SS_EVAL_NSYS];
+    double spearman[SS_EVAL_NSYS], pearson[SS_EVAL_NSYS];
+    ss_eval_pairs pairs[SS_EVAL_NSYS];
+    ss_eval_retrieval retrieval[SS_EVAL_NSYS];
+    ss_eval_curve curve[SS_EVAL_NSYS]; /* with options.curves */
+    /* SS_EVAL_TASK_IR */
+    char *name; /* NAME or the directory */
+    int beir;   /* 1: BEIR jsonl layout */
+    size_t n_documents, n_judgements, n_scored, n_unjudged, n_no_relevant;
+    int hybrid_depth; /* ranks of each system the hybrid fuses */
+    int ir_has[SS_EVAL_IR_NSYS];
+    ss_eval_ir_metrics ir[SS_EVAL_IR_NSYS];
+} ss_eval_file_result;
+
+/* Evaluates the file with the model (may be NULL: no model system; IR then
+ * runs BM25 alone) and with options.baseline the TF-IDF baseline. Errors
+ * name the file ("FILE:LINE: ...", "FILE: ..."). *out is filled also on
+ * failure as far as it got; release it with ss_eval_file_result_free. */
+SS_API SS_NODISCARD int ss_eval_file(ss_model *m, const char *path, const ss_eval_file_options *o,
+                                     ss_eval_file_result *out);
+/* Releases what *r holds (r may be NULL) and zeroes it. */
+SS_API void ss_eval_file_result_free(ss_eval_file_result *r);
+
 /* -------------------------------------------------------------------- store */
 
 /* A store is one SQLite file holding documents (text, source, external id,

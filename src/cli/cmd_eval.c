@@ -13,15 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "semsearch.h"
 #include "cli.h"
-#include "base/common.h"
-#include "text/datafile.h"
-#include "eval/eval.h"
-#include "eval/eval_retrieval.h"
-#include "eval/evalfile.h"
-#include "store/hybrid.h"
-#include "eval/svg.h"
 #include "base/textio.h"
+#include "eval/svg.h"
 
 
 static const char eval_usage[] =
@@ -59,107 +54,52 @@ static const char eval_usage[] =
     "                       docid rank score run), for per-query analysis or trec_eval\n"
     "  FILE                 data files ('-': stdin, with --task)\n";
 
-enum { TASK_NONE = 0, TASK_STS, TASK_PAIRS, TASK_RETRIEVAL, TASK_IR };
-enum { SYS_MODEL = 0, SYS_TFIDF = 1, N_SYS = 2 };
-static const char *const sys_name[N_SYS] = {"model", "tf-idf"};
-static const char *const sys_key[N_SYS] = {"model", "tfidf"};
+static const char *const sys_name[SS_EVAL_NSYS] = {"model", "tf-idf"};
+static const char *const sys_key[SS_EVAL_NSYS] = {"model", "tfidf"};
 static const char *const task_name[] = {"", "sts", "pairs", "retrieval", "retrieval"};
 /* queries/corpus/qrels retrieval */
-static const char *const ir_name[SS__IR_NSYS] = {"model", "bm25", "hybrid"};
+static const char *const ir_name[SS_EVAL_IR_NSYS] = {"model", "bm25", "hybrid"};
 
 typedef struct {
     const char *path;
-    int task;
-    size_t n, n_pos, n_texts; /* pairs (positives) or queries (texts) */
-    int has[N_SYS];
-    double spearman[N_SYS], pearson[N_SYS];
-    ss_eval_pairs pc[N_SYS];
-    ss_eval_retrieval rt[N_SYS];
+    ss_eval_file_result e;
     double plot_ylo; /* lowest y of the STS scatter so far */
-    /* TASK_IR */
-    char *ir_title;
-    int ir_beir;
-    ss__atomic runs[SS__IR_NSYS]; /* --runs files, committed when every file is done */
-    int runs_open[SS__IR_NSYS];
-    size_t ir_nd, ir_eval, ir_unjudged, ir_norel, ir_judgements;
-    ss__ir_result ir;
+    /* SS_EVAL_TASK_IR */
+    ss__atomic runs[SS_EVAL_IR_NSYS]; /* --runs files, committed when every file is done */
+    int runs_open[SS_EVAL_IR_NSYS];
 } result;
 
-static int task_of_name(const char *path, int forced)
-{
-    if (forced) return forced;
-    switch (ss__data_kind_from_name(path)) {
-    case SS__DATA_SCORED: return TASK_STS;
-    case SS__DATA_LABELED: return TASK_PAIRS;
-    case SS__DATA_GROUPS: return TASK_RETRIEVAL;
-    default: return TASK_NONE;
-    }
-}
-
-/* The task of a file: queries/corpus/qrels data (by name, or a directory)
- * unless another task is asked for, else what the name says. */
-static int task_of(const char *path, int forced, int *task)
-{
-    *task = TASK_NONE;
-    if (!forced || forced == TASK_RETRIEVAL) {
-        int k = ss__data_kind_from_name(path);
-        if (k == SS__DATA_UNKNOWN || k == SS__DATA_TEXT) {
-            ss__ir_paths p;
-            int rc = ss__ir_resolve(path, &p);
-            ss__ir_paths_free(&p);
-            if (rc == 1) {
-                *task = TASK_IR;
-                return SS_OK;
-            }
-            if (rc) return rc;
-        }
-    }
-    *task = task_of_name(path, forced);
-    return SS_OK;
-}
-
 /* Adds one system's data to the plot of the file. */
-static int plot_pairs(ss__plot *plot, int task, int sys, const ss__pairs *p, const double *sim,
-                      result *r)
+static int plot_pairs(ss__plot *plot, int sys, result *r)
 {
     char label[96];
-    if (task == TASK_STS) {
-        snprintf(label, sizeof label, "%s (Spearman %.1f)", sys_name[sys], 100 * r->spearman[sys]);
+    const ss_eval_curve *c = &r->e.curve[sys];
+    if (r->e.task == SS_EVAL_TASK_STS) {
+        snprintf(label, sizeof label, "%s (Spearman %.1f)", sys_name[sys], 100 * r->e.spearman[sys]);
         /* cosines: up to 1, down to 0 or below (never above 1 but for rounding) */
-        for (size_t i = 0; i < p->n; i++)
-            if (sim[i] < r->plot_ylo) r->plot_ylo = floor(sim[i] * 5) / 5;
+        for (size_t i = 0; i < c->n; i++)
+            if (c->y[i] < r->plot_ylo) r->plot_ylo = floor(c->y[i] * 5) / 5;
         ss__plot_yrange(plot, r->plot_ylo, 1);
-        return ss__plot_add(plot, label, p->value, sim, p->n, SS__PLOT_POINTS);
+        return ss__plot_add(plot, label, c->x, c->y, c->n, SS__PLOT_POINTS);
     }
-    int *lab = malloc(p->n * sizeof *lab);
-    if (!lab) return ss__fail(SS_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < p->n; i++) lab[i] = p->value[i] != 0;
-    double *fpr, *tpr;
-    size_t np;
-    int rc = ss__eval_roc(sim, lab, p->n, &fpr, &tpr, &np);
-    free(lab);
-    if (rc) return rc;
-    snprintf(label, sizeof label, "%s (AUC %.3f)", sys_name[sys], r->pc[sys].auc);
-    rc = ss__plot_add(plot, label, fpr, tpr, np, SS__PLOT_LINE);
-    ss_free(fpr);
-    ss_free(tpr);
-    return rc;
+    snprintf(label, sizeof label, "%s (AUC %.3f)", sys_name[sys], r->e.pairs[sys].auc);
+    return ss__plot_add(plot, label, c->x, c->y, c->n, SS__PLOT_LINE);
 }
 
-static int new_plot(int task, const char *path, ss__plot **plot)
+static int new_plot(ss_eval_task task, const char *path, ss__plot **plot)
 {
     char title[512];
     size_t n = strlen(path), b;
     while (n > 1 && path[n - 1] == '/') n--; /* a directory given as "dir/" */
     for (b = n; b > 0 && path[b - 1] != '/'; b--) {}
     char base[256];
-    snprintf(base, sizeof base, "%.*s", (int)SS_MIN(n - b, sizeof base - 1), path + b);
+    snprintf(base, sizeof base, "%.*s", (int)(n - b < sizeof base - 1 ? n - b : sizeof base - 1), path + b);
     int rc;
-    if (task == TASK_STS) {
+    if (task == SS_EVAL_TASK_STS) {
         snprintf(title, sizeof title, "Similarity vs gold score: %s", base);
         rc = ss__plot_new(title, "gold score", "cosine similarity", plot);
         if (!rc) ss__plot_legend(*plot, SS__LEGEND_LOWER_RIGHT);
-    } else if (task == TASK_PAIRS) {
+    } else if (task == SS_EVAL_TASK_PAIRS) {
         snprintf(title, sizeof title, "ROC curve: %s", base);
         rc = ss__plot_new(title, "false positive rate", "true positive rate", plot);
         if (!rc) {
@@ -169,11 +109,11 @@ static int new_plot(int task, const char *path, ss__plot **plot)
             static const double d[2] = {0, 1};
             rc = ss__plot_add(*plot, "chance", d, d, 2, SS__PLOT_LINE | SS__PLOT_DASHED | SS__PLOT_GRAY);
         }
-    } else if (task == TASK_IR) {
+    } else if (task == SS_EVAL_TASK_IR) {
         snprintf(title, sizeof title, "Recall@k: %s", base);
         rc = ss__plot_new(title, "k (documents retrieved)", "recall@k", plot);
         if (!rc) {
-            ss__plot_xrange(*plot, 0, SS__IR_DEPTH);
+            ss__plot_xrange(*plot, 0, SS_EVAL_IR_DEPTH);
             ss__plot_xstep(*plot, 10);
             ss__plot_yrange(*plot, 0, 1);
             ss__plot_legend(*plot, SS__LEGEND_LOWER_RIGHT);
@@ -192,7 +132,7 @@ static int new_plot(int task, const char *path, ss__plot **plot)
 }
 
 typedef struct {
-    const char *name;
+    const result *r; /* the name is set before the first call */
     double last;
     int drawn;
 } progress_ctx;
@@ -205,29 +145,56 @@ static void ir_progress(void *ctx, const char *step, size_t done, size_t total)
     if (done < total && done > 0 && t - p->last < 0.2) return;
     p->last = t;
     p->drawn = 1;
-    fprintf(stderr, "\r%s: %s %zu/%zu\033[K", p->name, step, done, total);
+    fprintf(stderr, "\r%s: %s %zu/%zu\033[K", p->r->e.name, step, done, total);
 }
 
 typedef struct {
     result *r;
-    const ss__ir_data *d;
+    const char *runs; /* --runs PREFIX, or NULL */
+    int with_model;
+    int reported;     /* the failure is on stderr already */
+    int failed_sys;   /* a run file that failed to write, or -1 */
+    int err;          /* its errno */
 } runs_ctx;
 
+/* Opens the --runs files once the data set is known to load. */
+static int open_runs(void *ctx, const ss_eval_file_result *e)
+{
+    (void)e;
+    runs_ctx *c = ctx;
+    for (int s = 0; s < SS_EVAL_IR_NSYS && c->runs; s++) {
+        if (!c->with_model && s != SS_EVAL_IR_BM25) continue;
+        char fn[4096];
+        snprintf(fn, sizeof fn, "%s.%s.trec", c->runs, ir_name[s]);
+        int rc = ss__atomic_open(&c->r->runs[s], fn);
+        if (rc) {
+            cli_lib_error(rc);
+            c->reported = 1;
+            return rc;
+        }
+        c->r->runs_open[s] = 1;
+    }
+    return SS_OK;
+}
+
 /* A TREC run line per hit: qid Q0 docid rank score run-name. */
-static int write_run(void *ctx, int sys, size_t q, const size_t *docs, const double *scores, size_t n)
+static int write_run(void *ctx, int sys, const char *qid, const char *const *docids, const double *scores,
+                     size_t n)
 {
     runs_ctx *c = ctx;
     FILE *f = c->r->runs[sys].f;
     for (size_t i = 0; i < n; i++)
-        if (fprintf(f, "%s Q0 %s %zu %.9g semsearch-%s\n", c->d->qid[q], c->d->did[docs[i]], i + 1, scores[i],
-                    ir_name[sys]) < 0)
-            return ss__fail(SS_ERR_IO, "%s: %s", c->r->runs[sys].path, strerror(errno));
+        if (fprintf(f, "%s Q0 %s %zu %.9g semsearch-%s\n", qid, docids[i], i + 1, scores[i], ir_name[sys]) < 0) {
+            c->failed_sys = sys;
+            c->err = errno;
+            return SS_ERR_IO;
+        }
     return SS_OK;
 }
 
 static void runs_close(result *r, int commit, int *rc)
 {
-    for (int s = 0; s < SS__IR_NSYS; s++) {
+    for (int s = 0; s < SS_EVAL_IR_NSYS; s++) {
         if (!r->runs_open[s]) continue;
         r->runs_open[s] = 0;
         if (commit && !*rc) {
@@ -237,108 +204,61 @@ static void runs_close(result *r, int commit, int *rc)
     }
 }
 
-static int eval_ir(const char *path, ss_model *model, ss__plot *plot, const char *runs, result *r)
+/* Adds the systems of a file to its plot. */
+static int plot_file(ss__plot *plot, result *r)
 {
-    ss__ir_data d;
-    int rc = ss__ir_load(path, &d);
-    if (rc) return cli_lib_error(rc);
-    for (int s = 0; s < SS__IR_NSYS && runs && !rc; s++) {
-        if (!model && s != SS__IR_BM25) continue;
-        char fn[4096];
-        snprintf(fn, sizeof fn, "%s.%s.trec", runs, ir_name[s]);
-        if ((rc = ss__atomic_open(&r->runs[s], fn))) rc = cli_lib_error(rc);
-        else r->runs_open[s] = 1;
+    const ss_eval_file_result *e = &r->e;
+    int rc = SS_OK;
+    char label[96];
+    if (e->task == SS_EVAL_TASK_IR) {
+        double ks[SS_EVAL_IR_DEPTH];
+        for (int k = 0; k < SS_EVAL_IR_DEPTH; k++) ks[k] = k + 1;
+        for (int s = 0; s < SS_EVAL_IR_NSYS && !rc; s++) {
+            if (!e->ir_has[s]) continue;
+            snprintf(label, sizeof label, "%s (nDCG@10 %.1f, recall@100 %.1f)", ir_name[s],
+                     100 * e->ir[s].ndcg_at_10, 100 * e->ir[s].recall_at_100);
+            rc = ss__plot_add(plot, label, ks, e->ir[s].recall_curve, SS_EVAL_IR_DEPTH, SS__PLOT_LINE);
+        }
+        return rc;
     }
-    r->n = d.nq;
-    r->ir_nd = d.nd;
-    r->ir_eval = d.n_eval;
-    r->ir_unjudged = d.n_unjudged;
-    r->ir_norel = d.n_no_relevant;
-    r->ir_judgements = d.n_judgements;
-    r->ir_beir = d.paths.beir;
-    r->ir_title = strdup(d.paths.name);
-    if (!r->ir_title) rc = cli_error("out of memory");
-    progress_ctx pc = {r->ir_title, 0, 0};
-    int tty = isatty(STDERR_FILENO);
-    runs_ctx rctx = {r, &d};
-    if (!rc && (rc = ss__ir_evaluate_runs(model, &d, tty ? ir_progress : NULL, &pc, runs ? write_run : NULL,
-                                          &rctx, &r->ir)))
-        rc = cli_error("%s: %s", d.paths.name, ss_errmsg());
-    if (pc.drawn) fputs("\r\033[K", stderr);
-    for (int s = 0; s < SS__IR_NSYS && !rc && plot; s++) {
-        if (!r->ir.has[s]) continue;
-        double ks[SS__IR_DEPTH];
-        char label[96];
-        for (int k = 0; k < SS__IR_DEPTH; k++) ks[k] = k + 1;
-        snprintf(label, sizeof label, "%s (nDCG@10 %.1f, recall@100 %.1f)", ir_name[s],
-                 100 * r->ir.m[s].ndcg_at_10, 100 * r->ir.m[s].recall_at_100);
-        if ((rc = ss__plot_add(plot, label, ks, r->ir.m[s].recall_curve, SS__IR_DEPTH, SS__PLOT_LINE)))
-            rc = cli_lib_error(rc);
+    for (int s = 0; s < SS_EVAL_NSYS && !rc; s++) {
+        if (!e->has[s]) continue;
+        if (e->task == SS_EVAL_TASK_GROUPS) {
+            snprintf(label, sizeof label, "%s (nDCG@10 %.1f)", sys_name[s], 100 * e->retrieval[s].ndcg_at_10);
+            rc = ss__plot_add(plot, label, e->curve[s].x, e->curve[s].y, e->curve[s].n,
+                              SS__PLOT_LINE | SS__PLOT_POINTS);
+        } else rc = plot_pairs(plot, s, r);
     }
-    if (rc) runs_close(r, 0, &rc);
-    ss__ir_free(&d);
-    return rc ? 1 : 0;
+    return rc;
 }
 
 /* Evaluates one file with every system asked for; adds to plot if any. */
-static int eval_file(const char *path, int task, ss_model *model, int baseline, ss__plot *plot,
+static int eval_file(const char *path, ss_eval_task task, ss_model *model, int baseline, ss__plot *plot,
                      const char *runs, result *r)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->task = task;
-    int rc = SS_OK;
-    if (task == TASK_IR) return eval_ir(path, model, plot, runs, r);
-    int sys_on[N_SYS] = {model != NULL, baseline};
-    if (task == TASK_RETRIEVAL) {
-        ss__groups g;
-        if ((rc = ss__groups_load(path, &g))) return cli_lib_error(rc);
-        r->n = g.n_groups;
-        r->n_texts = g.n_texts;
-        for (int s = 0; s < N_SYS && !rc; s++) {
-            if (!sys_on[s]) continue;
-            double curve[SS__RETR_K], ks[SS__RETR_K];
-            if ((rc = ss__groups_retrieval(s == SYS_MODEL ? model : NULL, &g, &r->rt[s], curve))) {
-                cli_error("%s: %s", path, ss_errmsg());
-                break;
-            }
-            r->has[s] = 1;
-            if (plot) {
-                char label[96];
-                for (int k = 0; k < SS__RETR_K; k++) ks[k] = k + 1;
-                snprintf(label, sizeof label, "%s (nDCG@10 %.1f)", sys_name[s], 100 * r->rt[s].ndcg_at_10);
-                if ((rc = ss__plot_add(plot, label, ks, curve, SS__RETR_K, SS__PLOT_LINE | SS__PLOT_POINTS)))
-                    cli_lib_error(rc);
-            }
-        }
-        ss__groups_free(&g);
-        return rc ? 1 : 0;
+    ss_eval_file_options o;
+    ss_eval_file_options_init(&o);
+    o.task = task;
+    o.baseline = baseline;
+    o.curves = plot != NULL;
+    progress_ctx pc = {r, 0, 0};
+    runs_ctx rctx = {r, runs, model != NULL, 0, -1, 0};
+    if (task == SS_EVAL_TASK_IR) {
+        o.progress = isatty(STDERR_FILENO) ? ir_progress : NULL;
+        o.progress_ctx = &pc;
+        o.loaded = open_runs;
+        o.run = runs ? write_run : NULL;
+        o.run_ctx = &rctx;
     }
-
-    ss__pairs p;
-    if ((rc = ss__pairs_load(path, task == TASK_STS ? SS__DATA_SCORED : SS__DATA_LABELED, &p)))
-        return cli_lib_error(rc);
-    r->n = p.n;
-    for (size_t i = 0; i < p.n; i++) r->n_pos += p.value[i] != 0;
-    double *sim = malloc(p.n * sizeof *sim);
-    if (!sim) rc = cli_error("out of memory");
-    for (int s = 0; s < N_SYS && !rc; s++) {
-        if (!sys_on[s]) continue;
-        if ((rc = ss__pairs_sims(s == SYS_MODEL ? model : NULL, &p, sim))) {
-            cli_error("%s: %s", path, ss_errmsg());
-            break;
-        }
-        rc = task == TASK_STS ? ss__sts_metrics(path, &p, sim, &r->spearman[s], &r->pearson[s])
-                              : ss__pairs_metrics(path, &p, sim, &r->pc[s]);
-        if (rc) {
-            cli_lib_error(rc);
-            break;
-        }
-        r->has[s] = 1;
-        if (plot && (rc = plot_pairs(plot, task, s, &p, sim, r))) cli_lib_error(rc);
-    }
-    free(sim);
-    ss__pairs_free(&p);
+    int rc = ss_eval_file(model, path, &o, &r->e);
+    if (pc.drawn) fputs("\r\033[K", stderr);
+    if (rc && rctx.failed_sys >= 0)
+        cli_error("%s: %s: %s", r->e.name, r->runs[rctx.failed_sys].path, strerror(rctx.err));
+    else if (rc && !rctx.reported) cli_lib_error(rc);
+    if (!rc && plot && (rc = plot_file(plot, r))) cli_lib_error(rc);
+    if (rc) runs_close(r, 0, &rc);
     return rc ? 1 : 0;
 }
 
@@ -359,48 +279,48 @@ static const char *fusion_desc(void)
 
 static void print_text(const result *r)
 {
-    if (r->task == TASK_STS) {
-        printf("%s: STS, %zu pairs: correlation x100 of cosine similarity with the gold score\n", r->path, r->n);
+    if (r->e.task == SS_EVAL_TASK_STS) {
+        printf("%s: STS, %zu pairs: correlation x100 of cosine similarity with the gold score\n", r->path, r->e.n);
         printf("%-8s %10s %10s\n", "system", "spearman", "pearson");
-        for (int s = 0; s < N_SYS; s++)
-            if (r->has[s]) printf("%-8s %10.2f %10.2f\n", sys_name[s], 100 * r->spearman[s], 100 * r->pearson[s]);
-    } else if (r->task == TASK_PAIRS) {
+        for (int s = 0; s < SS_EVAL_NSYS; s++)
+            if (r->e.has[s]) printf("%-8s %10.2f %10.2f\n", sys_name[s], 100 * r->e.spearman[s], 100 * r->e.pearson[s]);
+    } else if (r->e.task == SS_EVAL_TASK_PAIRS) {
         printf("%s: pair classification, %zu pairs (%zu labeled 1): x100, thresholds on cosine\n", r->path,
-               r->n, r->n_pos);
+               r->e.n, r->e.n_positive);
         printf("%-8s %10s %10s %10s %10s %10s %10s %10s %10s\n", "system", "accuracy", "acc_thresh", "f1",
                "precision", "recall", "f1_thresh", "ap", "auc");
-        for (int s = 0; s < N_SYS; s++) {
-            if (!r->has[s]) continue;
-            const ss_eval_pairs *e = &r->pc[s];
+        for (int s = 0; s < SS_EVAL_NSYS; s++) {
+            if (!r->e.has[s]) continue;
+            const ss_eval_pairs *e = &r->e.pairs[s];
             printf("%-8s %10.2f %10.4f %10.2f %10.2f %10.2f %10.4f %10.2f %10.2f\n", sys_name[s], 100 * e->accuracy,
                    e->accuracy_threshold, 100 * e->f1, 100 * e->precision, 100 * e->recall, e->f1_threshold,
                    100 * e->average_precision, 100 * e->auc);
         }
         printf("(accuracy at the threshold of best accuracy, acc_thresh; f1, precision and recall at the\n"
                " threshold of best F1, f1_thresh; a pair is predicted 1 when its cosine >= the threshold)\n");
-    } else if (r->task == TASK_IR) {
-        printf("%s: retrieval, %zu queries over %zu documents (%zu judgements; %zu queries scored", r->ir_title,
-               r->n, r->ir_nd, r->ir_judgements, r->ir_eval);
-        if (r->ir_unjudged) printf(", %zu without judgements skipped", r->ir_unjudged);
-        if (r->ir_norel) printf(", %zu without a relevant one skipped", r->ir_norel);
+    } else if (r->e.task == SS_EVAL_TASK_IR) {
+        printf("%s: retrieval, %zu queries over %zu documents (%zu judgements; %zu queries scored", r->e.name,
+               r->e.n, r->e.n_documents, r->e.n_judgements, r->e.n_scored);
+        if (r->e.n_unjudged) printf(", %zu without judgements skipped", r->e.n_unjudged);
+        if (r->e.n_no_relevant) printf(", %zu without a relevant one skipped", r->e.n_no_relevant);
         printf("): x100\n");
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "ndcg@10", "recall@10", "recall@100", "mrr@10", "map@100");
-        for (int s = 0; s < SS__IR_NSYS; s++) {
-            if (!r->ir.has[s]) continue;
-            const ss__ir_metrics *e = &r->ir.m[s];
+        for (int s = 0; s < SS_EVAL_IR_NSYS; s++) {
+            if (!r->e.ir_has[s]) continue;
+            const ss_eval_ir_metrics *e = &r->e.ir[s];
             printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f\n", ir_name[s], 100 * e->ndcg_at_10, 100 * e->recall_at_10,
                    100 * e->recall_at_100, 100 * e->mrr_at_10, 100 * e->map_at_100);
         }
         printf("(model: exact cosine; bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, unicode61 words joined by OR;\n"
                " hybrid: %s of the top %d of both, as query --hybrid;\n"
                " a hit with the query's own id is ignored)\n",
-               1.2, 0.75, fusion_desc(), ss__hybrid_depth(SS__IR_DEPTH));
+               1.2, 0.75, fusion_desc(), r->e.hybrid_depth);
     } else {
-        printf("%s: retrieval, %zu quer%s over %zu texts: x100\n", r->path, r->n, r->n == 1 ? "y" : "ies", r->n_texts);
+        printf("%s: retrieval, %zu quer%s over %zu texts: x100\n", r->path, r->e.n, r->e.n == 1 ? "y" : "ies", r->e.n_texts);
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
-        for (int s = 0; s < N_SYS; s++) {
-            if (!r->has[s]) continue;
-            const ss_eval_retrieval *e = &r->rt[s];
+        for (int s = 0; s < SS_EVAL_NSYS; s++) {
+            if (!r->e.has[s]) continue;
+            const ss_eval_retrieval *e = &r->e.retrieval[s];
             printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f\n", sys_name[s], 100 * e->recall_at_1, 100 * e->recall_at_5,
                    100 * e->recall_at_10, 100 * e->mrr_at_10, 100 * e->ndcg_at_10);
         }
@@ -413,52 +333,52 @@ static void print_json(const result *r, const char *model_path)
     ss_store_query_opts_init(&qo);
     printf("{\"file\":");
     cli_json_string(r->path, strlen(r->path));
-    printf(",\"task\":\"%s\"", task_name[r->task]);
-    if (r->task == TASK_IR) {
-        printf(",\"layout\":\"%s\",\"name\":", r->ir_beir ? "beir" : "tsv");
-        cli_json_string(r->ir_title, strlen(r->ir_title));
+    printf(",\"task\":\"%s\"", task_name[r->e.task]);
+    if (r->e.task == SS_EVAL_TASK_IR) {
+        printf(",\"layout\":\"%s\",\"name\":", r->e.beir ? "beir" : "tsv");
+        cli_json_string(r->e.name, strlen(r->e.name));
         printf(",\"queries\":%zu,\"documents\":%zu,\"judgements\":%zu,\"scored\":%zu,"
                "\"skipped_unjudged\":%zu,\"skipped_no_relevant\":%zu",
-               r->n, r->ir_nd, r->ir_judgements, r->ir_eval, r->ir_unjudged, r->ir_norel);
+               r->e.n, r->e.n_documents, r->e.n_judgements, r->e.n_scored, r->e.n_unjudged, r->e.n_no_relevant);
         printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"unicode61\",\"k1\":1.2,\"b\":0.75,"
                "\"fusion\":\"%s\",\"alpha\":%g,\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
                qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
-               ss__hybrid_depth(SS__IR_DEPTH));
+               r->e.hybrid_depth);
         if (model_path) {
             printf(",\"model_file\":");
             cli_json_string(model_path, strlen(model_path));
         }
-        for (int s = 0; s < SS__IR_NSYS; s++) {
-            if (!r->ir.has[s]) continue;
-            const ss__ir_metrics *e = &r->ir.m[s];
+        for (int s = 0; s < SS_EVAL_IR_NSYS; s++) {
+            if (!r->e.ir_has[s]) continue;
+            const ss_eval_ir_metrics *e = &r->e.ir[s];
             printf(",\"%s\":{\"ndcg_at_10\":%.10g,\"recall_at_10\":%.10g,\"recall_at_100\":%.10g,"
                    "\"mrr_at_10\":%.10g,\"map_at_100\":%.10g,\"seconds\":%.3f}",
                    ir_name[s], e->ndcg_at_10, e->recall_at_10, e->recall_at_100, e->mrr_at_10, e->map_at_100,
-                   r->ir.seconds[s]);
+                   e->seconds);
         }
         printf("}\n");
         return;
     }
-    if (r->task == TASK_RETRIEVAL) printf(",\"queries\":%zu,\"texts\":%zu", r->n, r->n_texts);
-    else if (r->task == TASK_PAIRS) printf(",\"pairs\":%zu,\"positive\":%zu", r->n, r->n_pos);
-    else printf(",\"pairs\":%zu", r->n);
+    if (r->e.task == SS_EVAL_TASK_GROUPS) printf(",\"queries\":%zu,\"texts\":%zu", r->e.n, r->e.n_texts);
+    else if (r->e.task == SS_EVAL_TASK_PAIRS) printf(",\"pairs\":%zu,\"positive\":%zu", r->e.n, r->e.n_positive);
+    else printf(",\"pairs\":%zu", r->e.n);
     if (model_path) {
         printf(",\"model_file\":");
         cli_json_string(model_path, strlen(model_path));
     }
-    for (int s = 0; s < N_SYS; s++) {
-        if (!r->has[s]) continue;
+    for (int s = 0; s < SS_EVAL_NSYS; s++) {
+        if (!r->e.has[s]) continue;
         printf(",\"%s\":{", sys_key[s]);
-        if (r->task == TASK_STS) {
-            printf("\"spearman\":%.10g,\"pearson\":%.10g", r->spearman[s], r->pearson[s]);
-        } else if (r->task == TASK_PAIRS) {
-            const ss_eval_pairs *e = &r->pc[s];
+        if (r->e.task == SS_EVAL_TASK_STS) {
+            printf("\"spearman\":%.10g,\"pearson\":%.10g", r->e.spearman[s], r->e.pearson[s]);
+        } else if (r->e.task == SS_EVAL_TASK_PAIRS) {
+            const ss_eval_pairs *e = &r->e.pairs[s];
             printf("\"accuracy\":%.10g,\"accuracy_threshold\":%.10g,\"f1\":%.10g,\"precision\":%.10g,"
                    "\"recall\":%.10g,\"f1_threshold\":%.10g,\"average_precision\":%.10g,\"auc\":%.10g",
                    e->accuracy, e->accuracy_threshold, e->f1, e->precision, e->recall, e->f1_threshold,
                    e->average_precision, e->auc);
         } else {
-            const ss_eval_retrieval *e = &r->rt[s];
+            const ss_eval_retrieval *e = &r->e.retrieval[s];
             printf("\"recall_at_1\":%.10g,\"recall_at_5\":%.10g,\"recall_at_10\":%.10g,\"mrr_at_10\":%.10g,"
                    "\"ndcg_at_10\":%.10g",
                    e->recall_at_1, e->recall_at_5, e->recall_at_10, e->mrr_at_10, e->ndcg_at_10);
@@ -469,6 +389,83 @@ static void print_json(const result *r, const char *model_path)
 }
 
 /* ------------------------------------------------------------------ command */
+
+typedef struct {
+    const char *model_path, *plot_path, *runs;
+    int json, baseline;
+    char **files;
+    int nfiles;
+    ss_eval_task *tasks; /* (nfiles) */
+} eval_args;
+
+/* The task of every file, and the checks of --plot and --runs against the
+ * files: 0, or the exit status after a message (a->tasks then NULL). */
+static int file_tasks(eval_args *a, ss_eval_task forced)
+{
+    ss_eval_task *tasks = calloc((size_t)a->nfiles, sizeof *tasks);
+    if (!tasks) return cli_error("out of memory");
+    int rc = 0;
+    for (int i = 0; i < a->nfiles && !rc; i++) {
+        int e = ss_eval_task_of(a->files[i], forced, &tasks[i]);
+        if (e) rc = cli_lib_error(e);
+        else if (!tasks[i]) {
+            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv, "
+                      "*.groups.tsv, NAME.queries.tsv or a BEIR directory): use --task",
+                      strcmp(a->files[i], "-") ? a->files[i] : "<stdin>");
+            rc = 2;
+        }
+    }
+    const char *plot_path = a->plot_path;
+    if (!rc && plot_path &&
+        (cli_output_not_input("eval --plot", plot_path, (const char *const *)a->files, a->nfiles) ||
+         cli_same_file(plot_path, a->model_path))) {
+        if (cli_same_file(plot_path, a->model_path)) cli_error("eval --plot: the output %s is the model", plot_path);
+        rc = 2;
+    }
+    int n_ir = 0;
+    for (int i = 0; i < a->nfiles && !rc; i++) n_ir += tasks[i] == SS_EVAL_TASK_IR;
+    if (!rc && a->runs && n_ir != 1) {
+        cli_error("--runs writes the runs of one queries/corpus/qrels data set: give exactly one (got %d)", n_ir);
+        rc = 2;
+    }
+    if (rc) free(tasks);
+    else a->tasks = tasks;
+    return rc;
+}
+
+/* Evaluates every file (model NULL: the baselines alone), writes the plot
+ * and the runs, then prints every report: the exit status. */
+static int eval_files(const eval_args *a, ss_model *model)
+{
+    int nfiles = a->nfiles;
+    result *res = calloc((size_t)nfiles, sizeof *res);
+    ss__plot *plot = NULL;
+    int rc = res ? 0 : cli_error("out of memory");
+    if (!rc && a->plot_path && (rc = new_plot(a->tasks[0], a->files[0], &plot))) rc = cli_lib_error(rc);
+    cli_progress prog;
+    cli_progress_init(&prog, 0);
+    for (int i = 0; i < nfiles && !rc; i++) {
+        /* each file named as it starts (a large one takes minutes) */
+        cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", a->files[i], i + 1, nfiles,
+                          cli_progress_elapsed(&prog));
+        rc = eval_file(a->files[i], a->tasks[i], model, a->baseline, plot, a->runs, &res[i]);
+    }
+    cli_progress_end(&prog);
+    if (!rc && plot && (rc = ss__plot_write(plot, a->plot_path))) rc = cli_lib_error(rc);
+    for (int i = 0; res && i < nfiles; i++) runs_close(&res[i], 1, &rc); /* whole, or none */
+    if (!rc)
+        for (int i = 0; i < nfiles; i++) {
+            if (a->json) print_json(&res[i], model ? a->model_path : NULL);
+            else {
+                if (i) putchar('\n');
+                print_text(&res[i]);
+            }
+        }
+    ss__plot_free(plot);
+    for (int i = 0; res && i < nfiles; i++) ss_eval_file_result_free(&res[i].e);
+    free(res);
+    return rc;
+}
 
 int cmd_eval(int argc, char **argv);
 int cmd_eval(int argc, char **argv)
@@ -484,7 +481,8 @@ int cmd_eval(int argc, char **argv)
         {"runs", required_argument, 0, 'r'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *model_path = NULL, *plot_path = NULL, *runs = NULL;
-    int forced = TASK_NONE, json = 0, baseline = 0, baseline_only = 0, c;
+    ss_eval_task forced = SS_EVAL_TASK_NONE;
+    int json = 0, baseline = 0, baseline_only = 0, c;
     while ((c = getopt_long(argc, argv, "m:t:jbBp:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -502,9 +500,9 @@ int cmd_eval(int argc, char **argv)
         }
         case O_TASK:
         task:
-            if (!strcmp(optarg, "sts")) forced = TASK_STS;
-            else if (!strcmp(optarg, "pairs")) forced = TASK_PAIRS;
-            else if (!strcmp(optarg, "retrieval")) forced = TASK_RETRIEVAL;
+            if (!strcmp(optarg, "sts")) forced = SS_EVAL_TASK_STS;
+            else if (!strcmp(optarg, "pairs")) forced = SS_EVAL_TASK_PAIRS;
+            else if (!strcmp(optarg, "retrieval")) forced = SS_EVAL_TASK_GROUPS;
             else {
                 cli_error("--task: '%s' is not sts, pairs or retrieval", optarg);
                 return 2;
@@ -532,82 +530,27 @@ int cmd_eval(int argc, char **argv)
         cli_error("--plot draws one file: give exactly one FILE");
         return 2;
     }
-    int *tasks = calloc((size_t)nfiles, sizeof *tasks);
-    if (!tasks) return cli_error("out of memory");
-    for (int i = 0; i < nfiles; i++) {
-        int rc = task_of(files[i], forced, &tasks[i]);
-        if (rc) {
-            free(tasks);
-            return cli_lib_error(rc);
-        }
-        if (!tasks[i]) {
-            cli_error("%s: cannot tell the task from the name (expected *.scored.tsv, *.labeled.tsv, "
-                      "*.groups.tsv, NAME.queries.tsv or a BEIR directory): use --task",
-                      strcmp(files[i], "-") ? files[i] : "<stdin>");
-            free(tasks);
-            return 2;
-        }
-    }
-
-    if (plot_path && (cli_output_not_input("eval --plot", plot_path, (const char *const *)files, nfiles) ||
-                      cli_same_file(plot_path, model_path))) {
-        if (cli_same_file(plot_path, model_path)) cli_error("eval --plot: the output %s is the model", plot_path);
-        free(tasks);
-        return 2;
-    }
-
-    int n_ir = 0;
-    for (int i = 0; i < nfiles; i++) n_ir += tasks[i] == TASK_IR;
-    if (runs && n_ir != 1) {
-        cli_error("--runs writes the runs of one queries/corpus/qrels data set: give exactly one (got %d)", n_ir);
-        free(tasks);
-        return 2;
-    }
+    eval_args a = {model_path, plot_path, runs, json, baseline, files, nfiles, NULL};
+    int rc = file_tasks(&a, forced);
+    if (rc) return rc;
 
     ss_model *model = NULL;
     char *def = NULL;
     if (!baseline_only) {
         def = cli_model_path(model_path, "--baseline-only evaluates the TF-IDF baseline without a model");
         if (!def) {
-            free(tasks);
+            free(a.tasks);
             return 1;
         }
-        model_path = def;
-        int rc = ss_model_load(model_path, &model);
-        if (rc) {
+        a.model_path = def;
+        if ((rc = ss_model_load(def, &model))) {
             free(def);
-            free(tasks);
+            free(a.tasks);
             return cli_lib_error(rc);
         }
     }
-
-    result *res = calloc((size_t)nfiles, sizeof *res);
-    ss__plot *plot = NULL;
-    int rc = res ? 0 : cli_error("out of memory");
-    if (!rc && plot_path && (rc = new_plot(tasks[0], files[0], &plot))) rc = cli_lib_error(rc);
-    cli_progress prog;
-    cli_progress_init(&prog, 0);
-    for (int i = 0; i < nfiles && !rc; i++) {
-        /* each file named as it starts (a large one takes minutes) */
-        cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", files[i], i + 1, nfiles,
-                          cli_progress_elapsed(&prog));
-        rc = eval_file(files[i], tasks[i], model, baseline, plot, runs, &res[i]);
-    }
-    cli_progress_end(&prog);
-    if (!rc && plot && (rc = ss__plot_write(plot, plot_path))) rc = cli_lib_error(rc);
-    for (int i = 0; res && i < nfiles; i++) runs_close(&res[i], 1, &rc); /* whole, or none */
-    if (!rc)
-        for (int i = 0; i < nfiles; i++) {
-            if (json) print_json(&res[i], model ? model_path : NULL);
-            else {
-                if (i) putchar('\n');
-                print_text(&res[i]);
-            }
-        }
-    ss__plot_free(plot);
-    for (int i = 0; res && i < nfiles; i++) free(res[i].ir_title);
-    free(res);
-    free(tasks);
+    rc = eval_files(&a, model);
+    free(a.tasks);
     ss_model_free(model);
     free(def);
     return rc;

@@ -574,6 +574,64 @@ static int check_mode(const char *task)
     return 0;
 }
 
+/* ss_eval_file, what `semsearch eval` does with a file: the task from the
+ * name, the baseline equal to the single-metric file calls, plot curves. */
+static void test_eval_file(void)
+{
+    ss_eval_task t = SS_EVAL_TASK_NONE;
+    int rc = ss_eval_task_of("x.scored.tsv.gz", SS_EVAL_TASK_NONE, &t);
+    tap_ok(rc == SS_OK && t == SS_EVAL_TASK_STS, "ss_eval_task_of: *.scored.tsv.gz is STS");
+    rc = ss_eval_task_of("x.labeled.tsv", SS_EVAL_TASK_NONE, &t);
+    tap_ok(rc == SS_OK && t == SS_EVAL_TASK_PAIRS, "ss_eval_task_of: *.labeled.tsv is pairs");
+    rc = ss_eval_task_of("x.groups.tsv", SS_EVAL_TASK_NONE, &t);
+    tap_ok(rc == SS_OK && t == SS_EVAL_TASK_GROUPS, "ss_eval_task_of: *.groups.tsv is groups");
+    rc = ss_eval_task_of("no-such-file.tsv", SS_EVAL_TASK_NONE, &t);
+    tap_ok(rc == SS_OK && t == SS_EVAL_TASK_NONE, "ss_eval_task_of: a plain name tells nothing");
+    rc = ss_eval_task_of("no-such-file.tsv", SS_EVAL_TASK_PAIRS, &t);
+    tap_ok(rc == SS_OK && t == SS_EVAL_TASK_PAIRS, "ss_eval_task_of: a forced task");
+    rc = ss_eval_task_of(tap_srcpath("tests/data/ir-small.queries.tsv"), SS_EVAL_TASK_NONE, &t);
+    tap_ok(rc == SS_OK && t == SS_EVAL_TASK_IR, "ss_eval_task_of: NAME.queries.tsv is queries/corpus/qrels");
+
+    ss_eval_file_options o;
+    ss_eval_file_options_init(&o);
+    o.baseline = 1;
+    o.curves = 1;
+    ss_eval_file_result r;
+    rc = ss_eval_file(NULL, tap_srcpath("tests/data/eval-small.scored.tsv"), &o, &r);
+    double sp = 0, pe = 0;
+    size_t n = 0;
+    int rc2 = ss_eval_sts_file(NULL, tap_srcpath("tests/data/eval-small.scored.tsv"), &sp, &pe, &n);
+    tap_ok(rc == SS_OK && rc2 == SS_OK && r.task == SS_EVAL_TASK_STS && r.n == 16 && !r.has[SS_EVAL_SYS_MODEL] &&
+               r.has[SS_EVAL_SYS_TFIDF] && r.spearman[SS_EVAL_SYS_TFIDF] == sp &&
+               r.pearson[SS_EVAL_SYS_TFIDF] == pe && r.curve[SS_EVAL_SYS_TFIDF].n == 16,
+           "ss_eval_file(NULL, STS, baseline) equals ss_eval_sts_file, with its scatter");
+    ss_eval_file_result_free(&r);
+    tap_ok(r.curve[SS_EVAL_SYS_TFIDF].x == NULL && r.n == 0, "ss_eval_file_result_free zeroes the result");
+    ss_eval_file_result_free(NULL);
+
+    rc = ss_eval_file(NULL, tap_srcpath("tests/data/eval-small.labeled.tsv"), &o, &r);
+    tap_ok(rc == SS_OK && r.task == SS_EVAL_TASK_PAIRS && r.n == 14 && r.n_positive == 8 &&
+               fabs(r.pairs[SS_EVAL_SYS_TFIDF].auc - 0.75) < 1e-12 && r.curve[SS_EVAL_SYS_TFIDF].n >= 2 &&
+               r.curve[SS_EVAL_SYS_TFIDF].x[0] == 0 && r.curve[SS_EVAL_SYS_TFIDF].y[0] == 0,
+           "ss_eval_file(NULL, pairs, baseline): AUC and the ROC curve from (0,0)");
+    ss_eval_file_result_free(&r);
+    rc = ss_eval_file(NULL, tap_srcpath("tests/data/eval-small.groups.tsv"), &o, &r);
+    tap_ok(rc == SS_OK && r.task == SS_EVAL_TASK_GROUPS && r.n == 8 && r.n_texts == 24 &&
+               fabs(r.retrieval[SS_EVAL_SYS_TFIDF].recall_at_1 - 0.375) < 1e-12 &&
+               r.curve[SS_EVAL_SYS_TFIDF].n == 10 && r.curve[SS_EVAL_SYS_TFIDF].y[0] == 0.375,
+           "ss_eval_file(NULL, groups, baseline): recall@1 and the recall@k curve");
+    ss_eval_file_result_free(&r);
+
+    const char *bad = write_tmp("badfile.scored.tsv", "a\tb\t1\nc\td\tx\n");
+    rc = ss_eval_file(NULL, bad, &o, &r);
+    tap_ok(rc == SS_ERR_FORMAT && has(ss_errmsg(), "badfile.scored.tsv:2: score 'x' is not a number"),
+           "ss_eval_file: file:line errors (%s)", ss_errmsg());
+    ss_eval_file_result_free(&r);
+    rc = ss_eval_file(NULL, "no-such-file.tsv", NULL, &r);
+    tap_ok(rc == SS_ERR_ARG, "ss_eval_file: a file whose task nothing tells is SS_ERR_ARG");
+    ss_eval_file_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && !strcmp(argv[1], "--check")) return check_mode(argv[2]);
@@ -585,6 +643,7 @@ int main(int argc, char **argv)
     test_tfidf();
     test_svg();
     test_files();
+    test_eval_file();
     test_alloc_failures();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

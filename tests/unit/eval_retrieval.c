@@ -251,6 +251,65 @@ static void test_alloc_failures(void)
     tap_ok(clean && n_ok > 0, "allocation failures while loading and evaluating: SS_ERR_NOMEM, no leak, no crash");
 }
 
+/* ss_eval_file on queries/corpus/qrels without a model: BM25 alone, equal
+ * to ss__ir_evaluate, the data set's counts, and the callbacks. */
+typedef struct {
+    int loaded, rankings, stop;
+    size_t hits;
+} eval_file_ctx;
+
+static int on_loaded(void *ctx, const ss_eval_file_result *r)
+{
+    eval_file_ctx *c = ctx;
+    c->loaded += r->name != NULL && r->n_scored == 3;
+    return SS_OK;
+}
+
+static int on_run(void *ctx, int sys, const char *qid, const char *const *docids, const double *scores, size_t n)
+{
+    eval_file_ctx *c = ctx;
+    (void)scores;
+    if (sys != SS_EVAL_IR_BM25 || !qid || (n && !docids[0])) return SS_ERR_ARG;
+    c->rankings++;
+    c->hits += n;
+    return c->stop ? SS_ERR_IO : SS_OK;
+}
+
+static void test_eval_file(void)
+{
+    ss__ir_data d;
+    ss__ir_result want;
+    int rc = ss__ir_load(data("ir-hand"), &d);
+    if (!rc) rc = ss__ir_evaluate(NULL, &d, NULL, NULL, &want);
+    if (!tap_ok(!rc, "ir-hand with BM25: %s", rc ? ss_errmsg() : "ok")) return;
+    eval_file_ctx c = {0, 0, 0, 0};
+    ss_eval_file_options o;
+    ss_eval_file_options_init(&o);
+    o.loaded = on_loaded;
+    o.run = on_run;
+    o.run_ctx = &c;
+    ss_eval_file_result r;
+    rc = ss_eval_file(NULL, data("ir-hand"), &o, &r);
+    const ss_eval_ir_metrics *e = &r.ir[SS_EVAL_IR_BM25];
+    const ss__ir_metrics *w = &want.m[SS__IR_BM25];
+    tap_ok(rc == SS_OK && r.task == SS_EVAL_TASK_IR && r.n == 5 && r.n_documents == 6 && r.n_judgements == 8 &&
+               r.n_scored == 3 && r.n_unjudged == 1 && r.n_no_relevant == 1 && !r.ir_has[SS_EVAL_IR_MODEL] &&
+               r.ir_has[SS_EVAL_IR_BM25] && !r.ir_has[SS_EVAL_IR_HYBRID] && r.hybrid_depth > 0,
+           "ss_eval_file(NULL) on ir-hand: the counts, BM25 alone (%s)", rc ? ss_errmsg() : "ok");
+    tap_ok(!rc && e->n_queries == w->n_queries && e->ndcg_at_10 == w->ndcg_at_10 &&
+               e->recall_at_100 == w->recall_at_100 && e->map_at_100 == w->map_at_100 &&
+               !memcmp(e->recall_curve, w->recall_curve, sizeof e->recall_curve),
+           "ss_eval_file(NULL): BM25 metrics equal ss__ir_evaluate");
+    tap_ok(c.loaded == 1 && c.rankings == 3, "loaded once, one ranking per scored query (%d, %d)", c.loaded,
+           c.rankings);
+    ss_eval_file_result_free(&r);
+    c.stop = 1;
+    rc = ss_eval_file(NULL, data("ir-hand"), &o, &r);
+    tap_ok(rc == SS_ERR_IO && c.rankings == 4, "a run callback's error stops the evaluation with its code");
+    ss_eval_file_result_free(&r);
+    ss__ir_free(&d);
+}
+
 int main(int argc, char **argv)
 {
     const char *top = getenv("top_srcdir");
@@ -259,6 +318,7 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "--check") && !strcmp(argv[2], "bm25")) return check_bm25(argv[3]);
     test_hand();
     test_layouts();
+    test_eval_file();
     test_alloc_failures();
     return tap_done();
 }
