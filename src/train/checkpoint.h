@@ -37,7 +37,4 @@ int ss__ckpt_save(const char *path, const ss_model *m, const float *adam_m, cons
  * training state is refused with a message that suggests --init. */
 int ss__ckpt_load(const char *path, size_t n_params, float *adam_m, float *adam_v, ss__ckpt_state *st);
 
-const char *ss__loss_name(int loss);
-int ss__loss_kind(const char *name); /* -1 if unknown */
-
 #endif

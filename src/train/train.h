@@ -15,13 +15,10 @@
 
 #include "train/augment.h"
 #include "train/docpairs.h"
+#include "train/loss.h"
 #include "train/schedule.h"
 #include "semsearch.h"
 #include "train/trainset.h"
-
-/* cosent: a ranking loss on graded pairs (loss_extra.h); it needs a training
- * set whose examples carry scores (ss__load_opts.graded). */
-enum { SS__LOSS_INFONCE = 0, SS__LOSS_NTXENT = 1, SS__LOSS_TRIPLET = 2, SS__LOSS_COSENT = 3 };
 
 /* Everything recorded per step (kept in checkpoints, so that a resumed run
  * still has the whole curve for the metrics file and the plot). */
