@@ -8,14 +8,15 @@
  *           train.batch_size (u32), train.loss (string),
  *           train.rng (u64 x4: the dropout RNG), train.log_temp and its two
  *           moments (f32), train.best_score (f64), train.best_step (i64),
- *           train.hist.* (the curve so far, see ss__train_history). */
+ *           train.hist.* (the curve so far, see history.h). */
 #ifndef SS_CHECKPOINT_H
 #define SS_CHECKPOINT_H
 
 #include <stdint.h>
 
 #include "semsearch.h"
-#include "train/train.h"
+#include "train/history.h"
+#include "train/loss.h"
 
 typedef struct ss__ckpt_state {
     int64_t step, epoch, batch, total;

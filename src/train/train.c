@@ -46,68 +46,6 @@ void ss__train_opts_init(ss__train_opts *o)
     ss__docpair_opts_init(&o->docs);
 }
 
-void ss__train_history_free(ss__train_history *h)
-{
-    if (!h) return;
-    ss_free(h->loss);
-    ss_free(h->lr);
-    ss_free(h->grad_norm);
-    ss_free(h->temp);
-    ss_free(h->seconds);
-    ss_free(h->epoch);
-    ss_free(h->dev_step);
-    ss_free(h->dev_score);
-    memset(h, 0, sizeof *h);
-}
-
-static int hist_grow(void **p, int64_t cap, size_t elem)
-{
-    void *q = ss__realloc(*p, (size_t)cap * elem);
-    if (!q) return ss__fail(SS_ERR_NOMEM, "out of memory (training history)");
-    *p = q;
-    return SS_OK;
-}
-
-static int hist_push(ss__train_history *h, float loss, float lr, float gn, float temp, double sec, int32_t ep)
-{
-    if (h->n == h->cap) {
-        int64_t nc = h->cap ? h->cap * 2 : 1024;
-        int rc;
-        if ((rc = hist_grow((void **)&h->loss, nc, sizeof *h->loss)) ||
-            (rc = hist_grow((void **)&h->lr, nc, sizeof *h->lr)) ||
-            (rc = hist_grow((void **)&h->grad_norm, nc, sizeof *h->grad_norm)) ||
-            (rc = hist_grow((void **)&h->temp, nc, sizeof *h->temp)) ||
-            (rc = hist_grow((void **)&h->seconds, nc, sizeof *h->seconds)) ||
-            (rc = hist_grow((void **)&h->epoch, nc, sizeof *h->epoch)))
-            return rc;
-        h->cap = nc;
-    }
-    h->loss[h->n] = loss;
-    h->lr[h->n] = lr;
-    h->grad_norm[h->n] = gn;
-    h->temp[h->n] = temp;
-    h->seconds[h->n] = sec;
-    h->epoch[h->n] = ep;
-    h->n++;
-    return SS_OK;
-}
-
-static int hist_push_dev(ss__train_history *h, int64_t step, double score)
-{
-    if (h->n_dev == h->cap_dev) {
-        int64_t nc = h->cap_dev ? h->cap_dev * 2 : 64;
-        int rc;
-        if ((rc = hist_grow((void **)&h->dev_step, nc, sizeof *h->dev_step)) ||
-            (rc = hist_grow((void **)&h->dev_score, nc, sizeof *h->dev_score)))
-            return rc;
-        h->cap_dev = nc;
-    }
-    h->dev_step[h->n_dev] = step;
-    h->dev_score[h->n_dev] = score;
-    h->n_dev++;
-    return SS_OK;
-}
-
 static double now(void)
 {
     struct timespec ts;
@@ -445,7 +383,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         step_avg = step_avg < 0 ? dt : 0.9 * step_avg + 0.1 * dt;
         pps = (double)n / (step_avg > 0 ? step_avg : 1e-9);
         double sec = base_sec + (now() - t_start);
-        if ((rc = hist_push(&r->st.hist, loss, (float)lr, gnorm, cur_temp(r), sec, (int32_t)r->st.epoch))) goto done;
+        if ((rc = ss__train_history_push(&r->st.hist, loss, (float)lr, gnorm, cur_temp(r), sec, (int32_t)r->st.epoch))) goto done;
         res->last_loss = loss;
 
         ss__train_progress pr;
@@ -453,7 +391,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         if (r->has_dev && ((o->eval_every > 0 && r->st.step % o->eval_every == 0) || r->st.step == total)) {
             double score;
             if ((rc = score_dev(r, &score))) goto done;
-            if ((rc = hist_push_dev(&r->st.hist, r->st.step, score))) goto done;
+            if ((rc = ss__train_history_push_dev(&r->st.hist, r->st.step, score))) goto done;
             pr.dev = 1;
             pr.dev_score = res->last_score = score;
             if (score > r->st.best_score) {
@@ -498,7 +436,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     if (r->has_dev && (r->st.hist.n_dev == 0 || r->st.hist.dev_step[r->st.hist.n_dev - 1] != r->st.step)) {
         double score;
         if ((rc = score_dev(r, &score))) goto done;
-        if ((rc = hist_push_dev(&r->st.hist, r->st.step, score))) goto done;
+        if ((rc = ss__train_history_push_dev(&r->st.hist, r->st.step, score))) goto done;
         res->last_score = score;
         if (score > r->st.best_score) {
             r->st.best_score = score;

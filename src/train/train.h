@@ -15,22 +15,11 @@
 
 #include "train/augment.h"
 #include "train/docpairs.h"
+#include "train/history.h"
 #include "train/loss.h"
 #include "train/schedule.h"
 #include "semsearch.h"
 #include "train/trainset.h"
-
-/* Everything recorded per step (kept in checkpoints, so that a resumed run
- * still has the whole curve for the metrics file and the plot). */
-typedef struct ss__train_history {
-    int64_t n, cap;                       /* steps recorded: row i is step i + 1 */
-    float *loss, *lr, *grad_norm, *temp;  /* (n) */
-    double *seconds;                      /* (n) wall time since the start of the run */
-    int32_t *epoch;                       /* (n) */
-    int64_t n_dev, cap_dev;
-    int64_t *dev_step;                    /* (n_dev) step after which the dev set was scored */
-    double *dev_score;                    /* (n_dev) */
-} ss__train_history;
 
 typedef struct ss__train_progress {
     int64_t step, total; /* steps done (this one included), steps of the run */
@@ -99,7 +88,5 @@ typedef struct ss__train_result {
  * written after the last good checkpoint). */
 int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts *o, const char *resume,
                   ss__train_result *res);
-
-void ss__train_history_free(ss__train_history *h);
 
 #endif
