@@ -305,6 +305,79 @@ SS_API SS_NODISCARD int ss_eval_pairs_file(ss_model *m, const char *path, ss_eva
 SS_API SS_NODISCARD int ss_eval_retrieval_file(ss_model *m, const char *path,
                                                ss_eval_retrieval *out);
 
+/* ----------------------------------------------------------------- training */
+
+/* Training data: files added by path and weight, every text stored once.
+ * The kind of a file comes from its name: *.groups.tsv (paraphrase groups),
+ * *.scored.tsv (pairs with a score, positives from min_score), *.labeled.tsv
+ * (label-1 pairs), *.triplets.tsv (anchor, positive, hard negative),
+ * *.paragraphs.tsv and *.docs.txt (documents), anything else plain text, one
+ * sentence a line (.gz accepted everywhere). */
+typedef struct ss__trainset ss_trainset;
+
+enum { SS_SOURCE_TEXT = 0, SS_SOURCE_GROUPS = 1, SS_SOURCE_PAIRS = 2, SS_SOURCE_DOCS = 3,
+       SS_SOURCE_TRIPLETS = 4 };
+
+typedef struct ss_trainset_options {
+    double min_score;  /* *.scored.tsv: pairs scoring min_score or more are positives */
+    int has_min_score; /* 0: a *.scored.tsv file is refused */
+    int skip_bad;      /* 1: malformed lines are skipped (counted), not an error */
+    int graded;        /* 1: every pair of scored and labeled files with its score
+                          (for the cosent loss) */
+} ss_trainset_options;
+
+SS_API void ss_trainset_options_init(ss_trainset_options *o);
+SS_API SS_NODISCARD int ss_trainset_new(ss_trainset **out);
+SS_API void ss_trainset_free(ss_trainset *ts);
+/* Adds one file (o may be NULL: the defaults); its examples are used
+ * round(weight x examples) times per epoch. */
+SS_API SS_NODISCARD int ss_trainset_add_file(ss_trainset *ts, const char *path, double weight,
+                                             const ss_trainset_options *o);
+/* 1 if a file of this name is read as documents. */
+SS_API int ss_trainset_is_docs_path(const char *path);
+
+/* One added file, as loaded. */
+typedef struct ss_trainset_source {
+    const char *name;      /* the path as given */
+    int kind;              /* SS_SOURCE_* */
+    double weight;
+    size_t examples;
+    long lines;            /* lines read */
+    long skipped_bad;      /* malformed lines skipped (skip_bad) */
+    long skipped;          /* well-formed lines not used (below min_score, label 0,
+                              fewer than 2 distinct texts, empty, repeated) */
+    const char *first_bad; /* the message of the first malformed line skipped, or NULL */
+} ss_trainset_source;
+
+SS_API int ss_trainset_n_sources(const ss_trainset *ts);
+/* Source i (0 <= i < ss_trainset_n_sources); the strings live as long as ts. */
+SS_API SS_NODISCARD int ss_trainset_get_source(const ss_trainset *ts, int i, ss_trainset_source *out);
+SS_API size_t ss_trainset_n_examples(const ss_trainset *ts);
+SS_API size_t ss_trainset_n_texts(const ss_trainset *ts);
+
+/* Hard negatives: for each example (its first text the anchor, the second
+ * the positive), a text of the set that the model ranks close to the anchor
+ * but that is no text of the example. Exact cosine over every text. */
+typedef struct ss_mine_options {
+    int skip;      /* ranks skipped after the example's own texts (default 3) */
+    int range;     /* the negative is drawn from the next `range` ranks (default 20) */
+    uint64_t seed; /* which of them (default 42) */
+    /* progress: texts embedded, or anchors searched, of a total */
+    void (*on_progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *ctx;
+} ss_mine_options;
+
+typedef struct ss_triplet {
+    const char *anchor, *positive, *negative; /* borrowed from the training set */
+    size_t anchor_len, positive_len, negative_len;
+} ss_triplet;
+
+SS_API void ss_mine_options_init(ss_mine_options *o);
+/* *out (ss_free) = the triplets, in the order of the examples; an example
+ * without a negative (too few other texts) has none: *n <= examples. */
+SS_API SS_NODISCARD int ss_mine_negatives(ss_model *m, const ss_trainset *ts, const ss_mine_options *o,
+                                          ss_triplet **out, size_t *n);
+
 /* -------------------------------------------------------------------- store */
 
 /* A store is one SQLite file holding documents (text, source, external id,

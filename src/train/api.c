@@ -1,0 +1,111 @@
+/* api.c: the public training API of semsearch.h (training data, hard
+ * negatives) on trainset.h and mine.h. */
+#include "config.h"
+
+#include <string.h>
+
+#include "base/common.h"
+#include "train/mine.h"
+#include "train/trainset.h"
+
+/* the public kinds are the internal ones */
+_Static_assert((int)SS_SOURCE_TEXT == (int)SS__SRC_TEXT && (int)SS_SOURCE_GROUPS == (int)SS__SRC_GROUPS &&
+                   (int)SS_SOURCE_PAIRS == (int)SS__SRC_PAIRS && (int)SS_SOURCE_DOCS == (int)SS__SRC_DOCS &&
+                   (int)SS_SOURCE_TRIPLETS == (int)SS__SRC_TRIPLETS,
+               "source kinds");
+
+void ss_trainset_options_init(ss_trainset_options *o)
+{
+    if (o) memset(o, 0, sizeof *o);
+}
+
+int ss_trainset_new(ss_trainset **out) { return ss__trainset_new(out); }
+
+void ss_trainset_free(ss_trainset *ts) { ss__trainset_free(ts); }
+
+int ss_trainset_add_file(ss_trainset *ts, const char *path, double weight, const ss_trainset_options *o)
+{
+    if (!ts || !path) return ss__fail(SS_ERR_ARG, "ss_trainset_add_file: NULL argument");
+    ss__load_opts lo = {0, 0, 0, 0};
+    if (o) {
+        lo.min_score = o->min_score;
+        lo.has_min_score = o->has_min_score;
+        lo.skip_bad = o->skip_bad;
+        lo.graded = o->graded;
+    }
+    return ss__trainset_load(ts, path, weight, &lo);
+}
+
+int ss_trainset_is_docs_path(const char *path) { return path && ss__trainset_is_docs_path(path); }
+
+int ss_trainset_n_sources(const ss_trainset *ts) { return ts ? ts->n_src : 0; }
+
+int ss_trainset_get_source(const ss_trainset *ts, int i, ss_trainset_source *out)
+{
+    if (!ts || !out) return ss__fail(SS_ERR_ARG, "ss_trainset_get_source: NULL argument");
+    if (i < 0 || i >= ts->n_src) return ss__fail(SS_ERR_RANGE, "training data: no source %d", i);
+    const ss__source *s = &ts->src[i];
+    out->name = s->name;
+    out->kind = s->kind;
+    out->weight = s->weight;
+    out->examples = s->n;
+    out->lines = s->lines;
+    out->skipped_bad = s->skipped_bad;
+    out->skipped = s->skipped;
+    out->first_bad = s->first_bad;
+    return SS_OK;
+}
+
+size_t ss_trainset_n_examples(const ss_trainset *ts) { return ts ? ts->n_examples : 0; }
+
+size_t ss_trainset_n_texts(const ss_trainset *ts) { return ts ? ts->n_texts : 0; }
+
+void ss_mine_options_init(ss_mine_options *o)
+{
+    if (!o) return;
+    ss__mine_opts mo;
+    ss__mine_opts_init(&mo);
+    memset(o, 0, sizeof *o);
+    o->skip = mo.skip;
+    o->range = mo.range;
+    o->seed = mo.seed;
+}
+
+int ss_mine_negatives(ss_model *m, const ss_trainset *ts, const ss_mine_options *o, ss_triplet **out, size_t *n)
+{
+    if (!m || !ts || !o || !out || !n) return ss__fail(SS_ERR_ARG, "ss_mine_negatives: NULL argument");
+    *out = NULL;
+    *n = 0;
+    ss__mine_opts mo;
+    ss__mine_opts_init(&mo);
+    mo.skip = o->skip;
+    mo.range = o->range;
+    mo.seed = o->seed;
+    mo.on_progress = o->on_progress;
+    mo.ctx = o->ctx;
+    size_t ne = ts->n_examples;
+    uint32_t *neg = ss__malloc(sizeof *neg * (ne ? ne : 1));
+    ss_triplet *t = ss__malloc(sizeof *t * (ne ? ne : 1));
+    int rc = neg && t ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) rc = ss__mine_negatives(m, ts, &mo, neg);
+    size_t k = 0;
+    for (size_t e = 0; !rc && e < ne; e++) {
+        if (neg[e] == SS__NO_TEXT) continue;
+        uint32_t an = ts->members[ts->ex_off[e]], po = ts->members[ts->ex_off[e] + 1];
+        t[k].anchor = ss__trainset_text(ts, an);
+        t[k].anchor_len = ts->text_len[an];
+        t[k].positive = ss__trainset_text(ts, po);
+        t[k].positive_len = ts->text_len[po];
+        t[k].negative = ss__trainset_text(ts, neg[e]);
+        t[k].negative_len = ts->text_len[neg[e]];
+        k++;
+    }
+    ss_free(neg);
+    if (rc) {
+        ss_free(t);
+        return rc;
+    }
+    *out = t;
+    *n = k;
+    return SS_OK;
+}
