@@ -355,6 +355,14 @@ SS_API SS_NODISCARD int ss_trainset_get_source(const ss_trainset *ts, int i, ss_
 SS_API size_t ss_trainset_n_examples(const ss_trainset *ts);
 SS_API size_t ss_trainset_n_texts(const ss_trainset *ts);
 
+/* A model to train: the dropout rate training uses (0 <= rate < 1; saved with
+ * the model), and the token and position embeddings and output LayerNorm of
+ * src copied into dst (a new model to train from them: a static first stage,
+ * say; same tokenizer and width, positions beyond the shorter of the two
+ * left as they are). */
+SS_API SS_NODISCARD int ss_model_set_dropout(ss_model *m, float rate);
+SS_API SS_NODISCARD int ss_model_copy_embeddings(ss_model *dst, const ss_model *src);
+
 /* Hard negatives: for each example (its first text the anchor, the second
  * the positive), a text of the set that the model ranks close to the anchor
  * but that is no text of the example. Exact cosine over every text. */

@@ -358,7 +358,8 @@ int cmd_train(int argc, char **argv)
     char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0, c, quiet = 0, casefold = 0, threads = 0, shape_given = 0, dropout_given = 0, max_len_given = 0;
     int dim_given = 0;
-    ss__load_opts lo = {0, 0, 0, 0};
+    ss_trainset_options lo;
+    ss_trainset_options_init(&lo);
     long v;
     double d;
     if (!data) return cli_error("out of memory");
@@ -526,7 +527,7 @@ int cmd_train(int argc, char **argv)
 
     int rc = 0, exit_code = 1;
     char *ckpt = NULL, *best = NULL;
-    ss__trainset *ts = NULL;
+    ss_trainset *ts = NULL;
     ss_model *model = NULL, *emb_src = NULL;
     ss_tokenizer *tok = NULL;
     view vw;
@@ -589,7 +590,8 @@ int cmd_train(int argc, char **argv)
     vw.csv_path = metrics;
 
     /* data first: a bad line should not wait for a model to load */
-    if ((rc = ss__trainset_new(&ts))) {
+    int has_text = 0;
+    if ((rc = ss_trainset_new(&ts))) {
         rc = cli_lib_error(rc);
         goto out;
     }
@@ -599,18 +601,20 @@ int cmd_train(int argc, char **argv)
             rc = 1;
             goto out;
         }
-        if ((rc = ss__trainset_load(ts, data[i], w, &lo))) {
+        ss_trainset_source src, *s = &src;
+        if ((rc = ss_trainset_add_file(ts, data[i], w, &lo)) ||
+            (rc = ss_trainset_get_source(ts, ss_trainset_n_sources(ts) - 1, s))) {
             rc = cli_lib_error(rc);
             goto out;
         }
-        const ss__source *s = &ts->src[ts->n_src - 1];
+        if (s->kind == SS_SOURCE_TEXT) has_text = 1;
         if (!quiet)
-            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->n,
-                    s->kind == SS__SRC_TEXT     ? "sentences"
-                    : s->kind == SS__SRC_GROUPS ? "groups"
-                    : s->kind == SS__SRC_DOCS   ? "documents"
-                    : s->kind == SS__SRC_TRIPLETS ? "triplets"
-                                                : "pairs", s->lines,
+            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->examples,
+                    s->kind == SS_SOURCE_TEXT     ? "sentences"
+                    : s->kind == SS_SOURCE_GROUPS ? "groups"
+                    : s->kind == SS_SOURCE_DOCS   ? "documents"
+                    : s->kind == SS_SOURCE_TRIPLETS ? "triplets"
+                                                  : "pairs", s->lines,
                     s->skipped, s->weight);
         if (s->skipped_bad) {
             fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,
@@ -624,14 +628,19 @@ int cmd_train(int argc, char **argv)
             rc = cli_lib_error(rc);
             goto out;
         }
+        ss_config mc;
+        ss_model_config(model, &mc);
         if (max_len_given) {
-            if (cfg.max_len > model->cfg.max_len) {
-                rc = cli_error("--max-len %d: the model has %d positions", cfg.max_len, model->cfg.max_len);
+            if (cfg.max_len > mc.max_len) {
+                rc = cli_error("--max-len %d: the model has %d positions", cfg.max_len, mc.max_len);
                 goto out;
             }
             o.max_len = cfg.max_len;
         }
-        if (dropout_given) model->cfg.dropout = cfg.dropout;
+        if (dropout_given && (rc = ss_model_set_dropout(model, cfg.dropout))) {
+            rc = cli_lib_error(rc);
+            goto out;
+        }
     } else {
         char *def = NULL;
         if (!vocab && !(vocab = def = cli_data_path(CLI_DEFAULT_VOCAB))) {
@@ -651,8 +660,10 @@ int cmd_train(int argc, char **argv)
                 rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
                 goto out;
             }
-            if (!dim_given) cfg.d_model = emb_src->cfg.d_model;
-            if (!max_len_given) cfg.max_len = emb_src->cfg.max_len;
+            ss_config ec;
+            ss_model_config(emb_src, &ec);
+            if (!dim_given) cfg.d_model = ec.d_model;
+            if (!max_len_given) cfg.max_len = ec.max_len;
         }
         if (cfg.d_model % cfg.n_heads) {
             rc = cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
@@ -664,16 +675,16 @@ int cmd_train(int argc, char **argv)
             goto out;
         }
         if (emb_src) {
-            rc = ss__model_copy_embeddings(model, emb_src);
+            rc = ss_model_copy_embeddings(model, emb_src);
             if (rc) {
                 rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
                 goto out;
             }
         }
     }
-    int has_text = 0;
-    for (int i = 0; i < ts->n_src; i++) has_text |= ts->src[i].kind == SS__SRC_TEXT;
-    if (has_text && !(model->cfg.dropout > 0) && !ss__aug_active(&o.aug))
+    ss_config mcfg;
+    ss_model_config(model, &mcfg);
+    if (has_text && !(mcfg.dropout > 0) && !ss__aug_active(&o.aug))
         fprintf(stderr, "semsearch: warning: plain text with no dropout and no --aug-*: both views of a sentence "
                         "are the same\n");
 
@@ -686,7 +697,7 @@ int cmd_train(int argc, char **argv)
         ss_model_config(model, &mc);
         fprintf(stderr, "semsearch: %s model: %zu parameters (dim %d, %d layers, %d heads, ff %d, %d positions), "
                         "%u texts, loss %s, batch %d, %d threads\n", resume ? "resumed" : init ? "initial" : "new",
-                ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, ts->n_texts,
+                ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, (unsigned)ss_trainset_n_texts(ts),
                 ss__loss_name(o.loss), o.batch_size, ss_get_threads());
     }
 
@@ -746,7 +757,7 @@ out:
     ss_model_free(model);
     ss_model_free(emb_src);
     ss_tokenizer_free(tok);
-    ss__trainset_free(ts);
+    ss_trainset_free(ts);
     free(ckpt);
     free(best);
     free(data);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "nn/model.h"
 #include "train/mine.h"
 #include "train/trainset.h"
 
@@ -108,4 +109,18 @@ int ss_mine_negatives(ss_model *m, const ss_trainset *ts, const ss_mine_options 
     *out = t;
     *n = k;
     return SS_OK;
+}
+
+int ss_model_set_dropout(ss_model *m, float rate)
+{
+    if (!m) return ss__fail(SS_ERR_ARG, "ss_model_set_dropout: NULL model");
+    if (!(rate >= 0 && rate < 1)) return ss__fail(SS_ERR_RANGE, "dropout %g is not in [0, 1)", (double)rate);
+    m->cfg.dropout = rate;
+    return SS_OK;
+}
+
+int ss_model_copy_embeddings(ss_model *dst, const ss_model *src)
+{
+    if (!dst || !src) return ss__fail(SS_ERR_ARG, "ss_model_copy_embeddings: NULL model");
+    return ss__model_copy_embeddings(dst, src);
 }
