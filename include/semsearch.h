@@ -12,6 +12,7 @@
 #ifndef SEMSEARCH_H
 #define SEMSEARCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -362,6 +363,105 @@ SS_API size_t ss_trainset_n_texts(const ss_trainset *ts);
  * left as they are). */
 SS_API SS_NODISCARD int ss_model_set_dropout(ss_model *m, float rate);
 SS_API SS_NODISCARD int ss_model_copy_embeddings(ss_model *dst, const ss_model *src);
+
+/* Training a model (fine-tuning whatever it holds) on a training set. A run
+ * is resumable exactly: the data order, augmentation, dropout, the AdamW
+ * moments and the step are in its checkpoint, so a resumed run takes
+ * bit-for-bit the steps the uninterrupted run would have taken (with the
+ * same number of threads). The library never prints: progress and log lines
+ * go to the callbacks. */
+enum { SS_LOSS_INFONCE = 0, SS_LOSS_NTXENT = 1, SS_LOSS_TRIPLET = 2, SS_LOSS_COSENT = 3 };
+enum { SS_SCHED_COSINE = 0, SS_SCHED_LINEAR = 1, SS_SCHED_CONSTANT = 2 };
+enum { SS_CURRIC_NONE = 0, SS_CURRIC_LENGTH = 1, SS_CURRIC_OVERLAP = 2 };
+
+/* Everything recorded per step (kept in checkpoints: a resumed run still has
+ * the whole curve). */
+typedef struct ss_train_history {
+    int64_t n, cap;                      /* steps recorded: row i is step i + 1 */
+    float *loss, *lr, *grad_norm, *temp; /* (n) */
+    double *seconds;                     /* (n) wall time since the start of the run */
+    int32_t *epoch;                      /* (n) 0-based */
+    int64_t n_dev, cap_dev;
+    int64_t *dev_step;                   /* (n_dev) step after which the dev set was scored */
+    double *dev_score;                   /* (n_dev) */
+} ss_train_history;
+
+typedef struct ss_train_progress {
+    int64_t step, total; /* steps done (this one included), steps of the run */
+    int64_t epoch;       /* 0-based */
+    size_t batch, n_batches;
+    double loss, lr, grad_norm, temperature;
+    double pairs_per_s, seconds, eta; /* eta in seconds, < 0 if unknown */
+    int dev;                          /* 1: the dev set was scored after this step */
+    double dev_score, best_score;
+    int64_t best_step;
+    const ss_train_history *hist;
+} ss_train_progress;
+
+typedef struct ss_train_options {
+    int batch_size;        /* pairs per step (default 64) */
+    int64_t steps;         /* steps of the run; 0: epochs x batches of epoch 0 */
+    double epochs;         /* when steps is 0 (default 1) */
+    int max_len;           /* tokens per text, 0 = the model's max_len */
+    int schedule;          /* SS_SCHED_* (default cosine) */
+    double lr, min_lr;     /* peak and final learning rate (default 5e-4, 0) */
+    double warmup_frac;    /* warmup = warmup_frac x steps when warmup_steps < 0 (default 0.05) */
+    int64_t warmup_steps;  /* default -1 */
+    int loss;              /* SS_LOSS_* (default infonce) */
+    float temperature;     /* InfoNCE / NT-Xent temperature (initial, if learned; 0.05) */
+    int learn_temperature; /* 1: the temperature is a trained parameter */
+    float margin;          /* triplet margin on cosine (0.2) */
+    float cosent_scale;    /* CoSENT lambda (20) */
+    float weight_decay, beta1, beta2, eps, grad_clip; /* AdamW (0.01, 0.9, 0.999, 1e-8, clip 1) */
+    int curriculum;        /* SS_CURRIC_* */
+    double aug_delete, aug_crop, aug_swap; /* views of lone sentences (0: off) */
+    const char *doc_pairs; /* pairs made from documents: "title:W,section:W,ict:W,crop:W"
+                              (NULL: the default mix); see ss_train_check_doc_pairs */
+    int grad_cache;        /* texts per forward/backward chunk (GradCache), 0 = off */
+    uint64_t seed;         /* default 42 */
+
+    const char *checkpoint; /* checkpoint path (required) */
+    int64_t save_every;     /* 0: only at the end or when stopped (default 1000) */
+    int64_t stop_at;        /* stop with a checkpoint after this step (0 = never) */
+    const char *output;     /* final model (required) */
+    const char *best;       /* best model by dev score (with eval_path) */
+    int dtype;              /* SS_DTYPE_* of output and best */
+    const char *eval_path;  /* *.scored.tsv dev set: Spearman every eval_every steps */
+    int64_t eval_every;     /* 0: only at the end (default 500) */
+
+    volatile sig_atomic_t *stop; /* becomes non-zero: checkpoint, SS_ERR_INTERRUPTED */
+    void (*on_progress)(void *ctx, const ss_train_progress *p);
+    void (*on_log)(void *ctx, const char *msg);
+    void *ctx;
+} ss_train_options;
+
+/* What a run did. */
+typedef struct ss_train_result {
+    int64_t steps;        /* steps done in total (resumed runs included) */
+    int64_t saved_step;   /* step of the last checkpoint written, -1 if none */
+    int64_t best_step;    /* -1 without evaluation */
+    double best_score, last_score, last_loss;
+    ss_train_history hist; /* the whole curve (ss_train_result_free) */
+} ss_train_result;
+
+SS_API void ss_train_options_init(ss_train_options *o);
+/* The loss of a name ("infonce", "ntxent", "triplet", "cosent"), the
+ * schedule of a name ("cosine", "linear", "constant"): -1 if unknown. */
+SS_API int ss_train_loss_kind(const char *name);
+SS_API const char *ss_train_loss_name(int loss);
+SS_API int ss_train_schedule_kind(const char *name);
+/* SS_OK if spec is a valid doc_pairs value, else SS_ERR_ARG with a message. */
+SS_API SS_NODISCARD int ss_train_check_doc_pairs(const char *spec);
+/* Trains model on ts. With resume (a checkpoint path, or NULL) the optimizer
+ * state, step and data position come from it, and model must be the one
+ * loaded from it (ss_model_load reads a checkpoint as a model). SS_OK: the
+ * run is complete and the output written; SS_ERR_INTERRUPTED: stopped by
+ * *stop or stop_at (a checkpoint saved); SS_ERR_NUMERIC: the loss became
+ * NaN/Inf (nothing written after the last good checkpoint). res is filled in
+ * every case (release it with ss_train_result_free). */
+SS_API SS_NODISCARD int ss_train_run(ss_model *model, const ss_trainset *ts, const ss_train_options *o,
+                                     const char *resume, ss_train_result *res);
+SS_API void ss_train_result_free(ss_train_result *res);
 
 /* Hard negatives: for each example (its first text the anchor, the second
  * the positive), a text of the set that the model ranks close to the anchor

@@ -1,5 +1,5 @@
 /* cmd_train.c: `semsearch train`: contrastive training of an encoder from
- * the shell. The loop is ss__train_run (src/train/train.c); this file parses
+ * the shell. The loop is ss_train_run (semsearch.h); this file parses
  * options, loads the data and the model, shows progress, writes the
  * metrics file and the plot, and turns Ctrl-C into a checkpoint. */
 #include "config.h"
@@ -15,15 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "train/checkpoint.h"
-#include "cli.h"
-#include "base/common.h"
-#include "nn/model.h"
-#include "nn/model_file.h"
-#include "eval/svg.h"
 #include "base/textio.h"
-#include "train/train.h"
-#include "train/trainset.h"
+#include "cli.h"
+#include "eval/svg.h"
+#include "nn/gguf.h"       /* ss__gguf_sniff: until the tokenizer of a model file is public API */
+#include "nn/model_file.h" /* ss__model_file_tokenizer: the same */
+#include "semsearch.h"
 
 static const char train_usage[] =
     "usage: semsearch train -o MODEL.gguf --data FILE[:WEIGHT]... [options]\n"
@@ -182,7 +179,7 @@ static const char *hms(double s, char *buf, size_t n)
 
 /* Appends the history rows not yet in the metrics file (after a resume,
  * the first call writes the rows of the interrupted run too). */
-static void write_csv(view *v, const ss__train_history *h)
+static void write_csv(view *v, const ss_train_history *h)
 {
     if (!v->csv_path || v->csv_error) return;
     if (!v->csv) { /* opened at the first step: a run that never starts leaves no file */
@@ -208,7 +205,7 @@ static void write_csv(view *v, const ss__train_history *h)
     }
 }
 
-static void on_progress(void *ctx, const ss__train_progress *p)
+static void on_progress(void *ctx, const ss_train_progress *p)
 {
     view *v = ctx;
     write_csv(v, p->hist);
@@ -273,16 +270,17 @@ static int split_weight(char *arg, double *w)
     return 0;
 }
 
-static int write_plot(const char *path, const char *title, const ss__train_history *h)
+static int write_plot(const char *path, const char *title, const ss_train_history *h)
 {
     ss__plot *p;
     int rc = ss__plot_new(title, "step", "loss / dev Spearman", &p);
-    if (rc) return rc;
+    if (rc) return cli_lib_error(SS_ERR);
     ss__plot_legend(p, SS__LEGEND_UPPER_RIGHT);
     size_t n = (size_t)h->n;
     double *x = malloc(sizeof *x * (n ? n : 1)), *y = malloc(sizeof *y * (n ? n : 1)),
            *s = malloc(sizeof *s * (n ? n : 1));
-    if (!x || !y || !s) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    int nomem = !x || !y || !s; /* the command's, not the library's: no message there */
+    if (nomem) rc = SS_ERR_NOMEM;
     if (!rc && n) {
         /* raw loss in gray, an exponential moving average on top (bias
          * corrected as in Adam, so that the first steps are plain means) */
@@ -299,7 +297,7 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
     }
     if (!rc && h->n_dev) {
         double *dx = malloc(sizeof *dx * (size_t)h->n_dev);
-        if (!dx) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        if (!dx) rc = SS_ERR_NOMEM, nomem = 1;
         for (int64_t i = 0; !rc && i < h->n_dev; i++) dx[i] = (double)h->dev_step[i];
         if (!rc) rc = ss__plot_add(p, "dev Spearman", dx, h->dev_score, (size_t)h->n_dev, SS__PLOT_LINE | SS__PLOT_POINTS);
         free(dx);
@@ -309,7 +307,8 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
     free(y);
     free(s);
     ss__plot_free(p);
-    return rc;
+    if (!rc) return 0;
+    return nomem ? cli_error("out of memory") : cli_lib_error(SS_ERR);
 }
 
 /* ------------------------------------------------------------ the command */
@@ -350,8 +349,8 @@ int cmd_train(int argc, char **argv)
         {"eval-every", required_argument, 0, O_EVALEVERY}, {"metrics", required_argument, 0, O_METRICS},
         {"plot", required_argument, 0, O_PLOT},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    ss__train_opts o;
-    ss__train_opts_init(&o);
+    ss_train_options o;
+    ss_train_options_init(&o);
     ss_config cfg;
     ss_config_init(&cfg);
     const char *init = NULL, *resume = NULL, *vocab = NULL, *init_emb = NULL, *metrics = NULL, *plot = NULL;
@@ -403,19 +402,20 @@ int cmd_train(int argc, char **argv)
         case 'd': data[n_data++] = optarg; break;
         case O_MINSCORE: DBL_OPT("--min-score", -1e300, 1e300, lo.min_score); lo.has_min_score = 1; break;
         case O_SKIPBAD: lo.skip_bad = 1; break;
-        case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug.del); break;
-        case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug.crop); break;
-        case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug.swap); break;
+        case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug_delete); break;
+        case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug_crop); break;
+        case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug_swap); break;
         case O_DOCPAIRS:
-            if (ss__docpair_parse(optarg, &o.docs)) {
+            if (ss_train_check_doc_pairs(optarg)) {
                 cli_error("--doc-pairs: %s", ss_errmsg());
                 goto bad_value;
             }
+            o.doc_pairs = optarg;
             break;
         case O_CURRIC:
-            if (!strcmp(optarg, "length")) o.curriculum = SS__CURRIC_LENGTH;
-            else if (!strcmp(optarg, "overlap")) o.curriculum = SS__CURRIC_OVERLAP;
-            else if (!strcmp(optarg, "none")) o.curriculum = SS__CURRIC_NONE;
+            if (!strcmp(optarg, "length")) o.curriculum = SS_CURRIC_LENGTH;
+            else if (!strcmp(optarg, "overlap")) o.curriculum = SS_CURRIC_OVERLAP;
+            else if (!strcmp(optarg, "none")) o.curriculum = SS_CURRIC_NONE;
             else {
                 cli_error("--curriculum: '%s' is not length or overlap", optarg);
                 goto bad_value;
@@ -424,8 +424,8 @@ int cmd_train(int argc, char **argv)
         case 'b': INT_OPT("--batch-size", 2, 1 << 16, o.batch_size); break;
         case 'e': DBL_OPT("--epochs", 1e-9, 1e6, o.epochs); break;
         case 'n': INT_OPT("--steps", 1, 1L << 40, o.steps); break;
-        case O_LR: DBL_OPT("--lr", 0, 1e9, o.sched.lr); break;
-        case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o.sched.min_lr); break;
+        case O_LR: DBL_OPT("--lr", 0, 1e9, o.lr); break;
+        case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o.min_lr); break;
         case O_WARMUP: {
             size_t n = strlen(optarg);
             if (n > 1 && optarg[n - 1] == '%') {
@@ -439,7 +439,7 @@ int cmd_train(int argc, char **argv)
             break;
         }
         case O_SCHED:
-            if ((o.sched.kind = ss__schedule_kind(optarg)) < 0) {
+            if ((o.schedule = ss_train_schedule_kind(optarg)) < 0) {
                 cli_error("--schedule: '%s' is not cosine, linear or constant", optarg);
                 goto bad_value;
             }
@@ -447,7 +447,7 @@ int cmd_train(int argc, char **argv)
         case O_WD: DBL_OPT("--weight-decay", 0, 10, o.weight_decay); break;
         case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o.grad_clip); break;
         case O_LOSS:
-            if ((o.loss = ss__loss_kind(optarg)) < 0) {
+            if ((o.loss = ss_train_loss_kind(optarg)) < 0) {
                 cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", optarg);
                 goto bad_value;
             }
@@ -500,11 +500,11 @@ int cmd_train(int argc, char **argv)
                   init ? "--init" : "--resume");
         goto usage_error;
     }
-    if (o.learn_temperature && (o.loss == SS__LOSS_TRIPLET || o.loss == SS__LOSS_COSENT)) {
-        cli_error("train: the %s loss has no temperature to learn", o.loss == SS__LOSS_TRIPLET ? "triplet" : "cosent");
+    if (o.learn_temperature && (o.loss == SS_LOSS_TRIPLET || o.loss == SS_LOSS_COSENT)) {
+        cli_error("train: the %s loss has no temperature to learn", o.loss == SS_LOSS_TRIPLET ? "triplet" : "cosent");
         goto usage_error;
     }
-    if (o.loss == SS__LOSS_COSENT) {
+    if (o.loss == SS_LOSS_COSENT) {
         /* every pair of a scored file is used, with its score: no threshold */
         if (lo.has_min_score) {
             cli_error("train: --min-score does not apply to --loss cosent (it uses every pair with its score)");
@@ -518,9 +518,9 @@ int cmd_train(int argc, char **argv)
         cli_error("train: stdin ('-') can be read only once");
         goto usage_error;
     }
-    if (o.sched.min_lr > o.sched.lr) {
+    if (o.min_lr > o.lr) {
         cli_error("train: --min-lr %g is above the peak --lr %g (the schedule decays from --lr to --min-lr)",
-                  o.sched.min_lr, o.sched.lr);
+                  o.min_lr, o.lr);
         goto usage_error;
     }
     if (threads) ss_set_threads(threads);
@@ -684,7 +684,7 @@ int cmd_train(int argc, char **argv)
     }
     ss_config mcfg;
     ss_model_config(model, &mcfg);
-    if (has_text && !(mcfg.dropout > 0) && !ss__aug_active(&o.aug))
+    if (has_text && !(mcfg.dropout > 0) && !(o.aug_delete > 0 || o.aug_crop > 0 || o.aug_swap > 0))
         fprintf(stderr, "semsearch: warning: plain text with no dropout and no --aug-*: both views of a sentence "
                         "are the same\n");
 
@@ -698,7 +698,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "semsearch: %s model: %zu parameters (dim %d, %d layers, %d heads, ff %d, %d positions), "
                         "%u texts, loss %s, batch %d, %d threads\n", resume ? "resumed" : init ? "initial" : "new",
                 ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, (unsigned)ss_trainset_n_texts(ts),
-                ss__loss_name(o.loss), o.batch_size, ss_get_threads());
+                ss_train_loss_name(o.loss), o.batch_size, ss_get_threads());
     }
 
     struct sigaction sa, old_int, old_term;
@@ -711,8 +711,8 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, NULL, &old_term);
     if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
-    ss__train_result res;
-    rc = ss__train_run(model, ts, &o, resume, &res);
+    ss_train_result res;
+    rc = ss_train_run(model, ts, &o, resume, &res);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     clear_line(&vw);
@@ -723,7 +723,7 @@ int cmd_train(int argc, char **argv)
     if (plot && res.hist.n > 0) {
         char title[512];
         snprintf(title, sizeof title, "semsearch train: %s", o.output);
-        if (write_plot(plot, title, &res.hist)) plot_failed = cli_lib_error(SS_ERR);
+        plot_failed = write_plot(plot, title, &res.hist);
     }
     if (rc == SS_OK) {
         char extra[256] = "";
@@ -750,7 +750,7 @@ int cmd_train(int argc, char **argv)
     }
     /* the model is written, but an asked-for output is not (reported above) */
     if (exit_code == 0 && (vw.csv_error || plot_failed)) exit_code = 1;
-    ss__train_history_free(&res.hist);
+    ss_train_result_free(&res);
     rc = exit_code;
 out:
     if (vw.csv && fclose(vw.csv) != 0 && rc == 0) rc = cli_error("%s: write error: %s", metrics, strerror(errno));

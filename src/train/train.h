@@ -21,17 +21,7 @@
 #include "semsearch.h"
 #include "train/trainset.h"
 
-typedef struct ss__train_progress {
-    int64_t step, total; /* steps done (this one included), steps of the run */
-    int64_t epoch;       /* 0-based */
-    size_t batch, n_batches;
-    double loss, lr, grad_norm, temperature;
-    double pairs_per_s, seconds, eta; /* eta in seconds, < 0 if unknown */
-    int dev;                          /* 1: the dev set was scored after this step */
-    double dev_score, best_score;
-    int64_t best_step;
-    const ss__train_history *hist;
-} ss__train_progress;
+typedef ss_train_progress ss__train_progress; /* semsearch.h */
 
 typedef struct ss__train_opts {
     int batch_size;        /* pairs per step (default 64) */
@@ -70,14 +60,8 @@ typedef struct ss__train_opts {
 
 void ss__train_opts_init(ss__train_opts *o);
 
-/* What a run did (for the caller's summary). */
-typedef struct ss__train_result {
-    int64_t steps;        /* steps done in total (resumed runs included) */
-    int64_t saved_step;   /* step of the last checkpoint written, -1 if none */
-    int64_t best_step;    /* -1 without evaluation */
-    double best_score, last_score, last_loss;
-    ss__train_history hist; /* the whole curve (ss__train_history_free) */
-} ss__train_result;
+/* What a run did: the public ss_train_result (semsearch.h). */
+typedef ss_train_result ss__train_result;
 
 /* Trains model (fine-tuning whatever it holds) on ts. With resume (a
  * checkpoint path, or NULL) the optimizer state, step and data position come
