@@ -311,6 +311,94 @@ static int write_plot(const char *path, const char *title, const ss_train_histor
     return nomem ? cli_error("out of memory") : cli_lib_error(SS_ERR);
 }
 
+/* Loads the --data files (FILE or FILE:WEIGHT) into *out, with a line on
+ * each unless quiet; *has_text: one of them is plain text. */
+static int load_data(char **data, int n_data, const ss_trainset_options *lo, int quiet, ss_trainset **out,
+                     int *has_text)
+{
+    int rc = ss_trainset_new(out);
+    if (rc) return cli_lib_error(rc);
+    ss_trainset *ts = *out;
+    for (int i = 0; i < n_data; i++) {
+        double w;
+        if (split_weight(data[i], &w)) return 1;
+        ss_trainset_source src, *s = &src;
+        if ((rc = ss_trainset_add_file(ts, data[i], w, lo)) ||
+            (rc = ss_trainset_get_source(ts, ss_trainset_n_sources(ts) - 1, s)))
+            return cli_lib_error(rc);
+        if (s->kind == SS_SOURCE_TEXT) *has_text = 1;
+        if (!quiet)
+            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->examples,
+                    s->kind == SS_SOURCE_TEXT     ? "sentences"
+                    : s->kind == SS_SOURCE_GROUPS ? "groups"
+                    : s->kind == SS_SOURCE_DOCS   ? "documents"
+                    : s->kind == SS_SOURCE_TRIPLETS ? "triplets"
+                                                  : "pairs", s->lines,
+                    s->skipped, s->weight);
+        if (s->skipped_bad) {
+            fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,
+                    s->skipped_bad == 1 ? "" : "s", s->first_bad ? s->first_bad : "?");
+        }
+    }
+    return 0;
+}
+
+/* No output may be an input (the run would replace its own data), and every
+ * output can be created: better now than after hours of training. */
+static int check_outputs(const char *const *outs, size_t n_outs, char **data, int n_data, const char *eval_path,
+                         const char *vocab)
+{
+    for (size_t i = 0; i < n_outs; i++) {
+        if (!outs[i]) continue;
+        for (int j = 0; j <= n_data; j++) {
+            const char *in = j < n_data ? data[j] : eval_path;
+            char *plain = in ? strdup(in) : NULL, *colon = plain ? strrchr(plain, ':') : NULL;
+            if (colon) *colon = '\0'; /* FILE:WEIGHT */
+            int same = cli_same_file(outs[i], in) || (colon && cli_same_file(outs[i], plain));
+            free(plain);
+            if (same) return cli_error("train: the output %s is the input %s: choose another output", outs[i], in);
+        }
+        if (cli_same_file(outs[i], vocab))
+            return cli_error("train: the output %s is the vocabulary %s: choose another output", outs[i], vocab);
+    }
+    for (size_t i = 0; i < n_outs; i++) {
+        if (!outs[i]) continue;
+        int rc = ss__atomic_check(outs[i]);
+        if (rc) return cli_lib_error(rc);
+    }
+    return 0;
+}
+
+/* The last line of a run: what was written, or the error (with, after a
+ * failed save, the checkpoint to resume from); the exit code. */
+static int report_end(int rc, const char *msg, const ss_train_result *res, const ss_train_options *o,
+                      const char *resume, const char *best)
+{
+    if (rc == SS_OK) {
+        char extra[256] = "";
+        if (res->best_step >= 0)
+            snprintf(extra, sizeof extra, "; dev Spearman %.4f at the end, best %.4f at step %lld (%s)", res->last_score,
+                     res->best_score, (long long)res->best_step, best);
+        fprintf(stderr, "semsearch: wrote %s (%lld steps, last loss %.4f%s)\n", o->output, (long long)res->steps,
+                res->last_loss, extra);
+        return 0;
+    } else if (rc == SS_ERR_INTERRUPTED) {
+        cli_error("%s", msg);
+        return stop_flag ? 128 + (int)stop_flag : 0; /* --stop-at is a stop as asked */
+    } else {
+        cli_error("%s", msg);
+        /* a failed save (a full disk) replaced nothing: name what to resume from */
+        const char *from = res->saved_step >= 0 ? o->checkpoint : resume;
+        if (rc == SS_ERR_IO && from && (about(msg, o->output) || about(msg, o->checkpoint) || about(msg, best))) {
+            char step[64] = "";
+            if (res->saved_step >= 0) snprintf(step, sizeof step, " (step %lld)", (long long)res->saved_step);
+            fprintf(stderr, "semsearch: the checkpoint %s%s is intact: once there is space, resume with --resume %s\n",
+                    from, step, from);
+        }
+        return 1;
+    }
+}
+
 /* ------------------------------------------------------------ the command */
 
 enum {
@@ -558,69 +646,14 @@ int cmd_train(int argc, char **argv)
         goto out;
     }
 
-    /* No output may be an input: the run would replace its own data. */
     const char *outs[] = {o.output, o.checkpoint, o.best, plot, metrics};
-    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
-        if (!outs[i]) continue;
-        for (int j = 0; j <= n_data; j++) {
-            const char *in = j < n_data ? data[j] : o.eval_path;
-            char *plain = in ? strdup(in) : NULL, *colon = plain ? strrchr(plain, ':') : NULL;
-            if (colon) *colon = '\0'; /* FILE:WEIGHT */
-            int same = cli_same_file(outs[i], in) || (colon && cli_same_file(outs[i], plain));
-            free(plain);
-            if (same) {
-                rc = cli_error("train: the output %s is the input %s: choose another output", outs[i], in);
-                goto out;
-            }
-        }
-        if (cli_same_file(outs[i], vocab)) {
-            rc = cli_error("train: the output %s is the vocabulary %s: choose another output", outs[i], vocab);
-            goto out;
-        }
-    }
-
-    /* Every output can be created: better now than after hours of training. */
-    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
-        if (!outs[i]) continue;
-        if ((rc = ss__atomic_check(outs[i]))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-    }
+    if ((rc = check_outputs(outs, sizeof outs / sizeof *outs, data, n_data, o.eval_path, vocab))) goto out;
     vw.csv_path = metrics;
 
     /* data first: a bad line should not wait for a model to load */
     int has_text = 0;
-    if ((rc = ss_trainset_new(&ts))) {
-        rc = cli_lib_error(rc);
-        goto out;
-    }
-    for (int i = 0; i < n_data; i++) {
-        double w;
-        if (split_weight(data[i], &w)) {
-            rc = 1;
-            goto out;
-        }
-        ss_trainset_source src, *s = &src;
-        if ((rc = ss_trainset_add_file(ts, data[i], w, &lo)) ||
-            (rc = ss_trainset_get_source(ts, ss_trainset_n_sources(ts) - 1, s))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        if (s->kind == SS_SOURCE_TEXT) has_text = 1;
-        if (!quiet)
-            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->examples,
-                    s->kind == SS_SOURCE_TEXT     ? "sentences"
-                    : s->kind == SS_SOURCE_GROUPS ? "groups"
-                    : s->kind == SS_SOURCE_DOCS   ? "documents"
-                    : s->kind == SS_SOURCE_TRIPLETS ? "triplets"
-                                                  : "pairs", s->lines,
-                    s->skipped, s->weight);
-        if (s->skipped_bad) {
-            fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,
-                    s->skipped_bad == 1 ? "" : "s", s->first_bad ? s->first_bad : "?");
-        }
-    }
+    if ((rc = load_data(data, n_data, &lo, quiet, &ts, &has_text))) goto out;
+
 
     /* the model */
     if (resume || init) {
@@ -725,29 +758,7 @@ int cmd_train(int argc, char **argv)
         snprintf(title, sizeof title, "semsearch train: %s", o.output);
         plot_failed = write_plot(plot, title, &res.hist);
     }
-    if (rc == SS_OK) {
-        char extra[256] = "";
-        if (res.best_step >= 0)
-            snprintf(extra, sizeof extra, "; dev Spearman %.4f at the end, best %.4f at step %lld (%s)", res.last_score,
-                     res.best_score, (long long)res.best_step, best);
-        fprintf(stderr, "semsearch: wrote %s (%lld steps, last loss %.4f%s)\n", o.output, (long long)res.steps,
-                res.last_loss, extra);
-        exit_code = 0;
-    } else if (rc == SS_ERR_INTERRUPTED) {
-        cli_error("%s", msg);
-        exit_code = stop_flag ? 128 + (int)stop_flag : 0; /* --stop-at is a stop as asked */
-    } else {
-        cli_error("%s", msg);
-        /* a failed save (a full disk) replaced nothing: name what to resume from */
-        const char *from = res.saved_step >= 0 ? o.checkpoint : resume;
-        if (rc == SS_ERR_IO && from && (about(msg, o.output) || about(msg, o.checkpoint) || about(msg, best))) {
-            char step[64] = "";
-            if (res.saved_step >= 0) snprintf(step, sizeof step, " (step %lld)", (long long)res.saved_step);
-            fprintf(stderr, "semsearch: the checkpoint %s%s is intact: once there is space, resume with --resume %s\n",
-                    from, step, from);
-        }
-        exit_code = 1;
-    }
+    exit_code = report_end(rc, msg, &res, &o, resume, best);
     /* the model is written, but an asked-for output is not (reported above) */
     if (exit_code == 0 && (vw.csv_error || plot_failed)) exit_code = 1;
     ss_train_result_free(&res);
