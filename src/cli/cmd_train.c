@@ -399,6 +399,55 @@ static int report_end(int rc, const char *msg, const ss_train_result *res, const
     }
 }
 
+/* The model of --init or --resume, with --max-len (at most its positions)
+ * and --dropout applied. */
+static int load_model(const char *path, const ss_config *cfg, int max_len_given, int dropout_given, int *max_len,
+                      ss_model **model)
+{
+    int rc = ss_model_load(path, model);
+    if (rc) return cli_lib_error(rc);
+    ss_config mc;
+    ss_model_config(*model, &mc);
+    if (max_len_given) {
+        if (cfg->max_len > mc.max_len)
+            return cli_error("--max-len %d: the model has %d positions", cfg->max_len, mc.max_len);
+        *max_len = cfg->max_len;
+    }
+    if (dropout_given && (rc = ss_model_set_dropout(*model, cfg->dropout))) return cli_lib_error(rc);
+    return 0;
+}
+
+/* A new model of shape cfg on the tokenizer of vocab (a .model file, or the
+ * model file whose tokenizer it takes; default: the shipped one), from the
+ * embeddings of init_emb if given (its width and positions unless given).
+ * *tok and *emb_src are the caller's to free, as *model. */
+static int new_model(ss_config *cfg, const char *vocab, int casefold, const char *init_emb, int dim_given,
+                     int max_len_given, uint64_t seed, ss_tokenizer **tok, ss_model **emb_src, ss_model **model)
+{
+    char *def = NULL;
+    if (!vocab && !(vocab = def = cli_data_path(CLI_DEFAULT_VOCAB)))
+        return cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
+    int rc = ss__gguf_sniff(vocab) ? ss__model_file_tokenizer(vocab, tok) : ss_tokenizer_load(vocab, tok);
+    free(def);
+    if (rc) return cli_lib_error(rc);
+    if (casefold) ss_tokenizer_set_norm(*tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+    if (init_emb) {
+        /* the width and positions of the embeddings, unless given */
+        if ((rc = ss_model_load(init_emb, emb_src))) return cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
+        ss_config ec;
+        ss_model_config(*emb_src, &ec);
+        if (!dim_given) cfg->d_model = ec.d_model;
+        if (!max_len_given) cfg->max_len = ec.max_len;
+    }
+    if (cfg->d_model % cfg->n_heads)
+        return cli_error("--heads %d does not divide --d-model %d", cfg->n_heads, cfg->d_model);
+    cfg->vocab_size = ss_tokenizer_vocab_size(*tok);
+    if ((rc = ss_model_init(cfg, *tok, seed, model))) return cli_lib_error(rc);
+    if (*emb_src && ss_model_copy_embeddings(*model, *emb_src))
+        return cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
+    return 0;
+}
+
 /* ------------------------------------------------------------ the command */
 
 enum {
@@ -654,67 +703,12 @@ int cmd_train(int argc, char **argv)
     int has_text = 0;
     if ((rc = load_data(data, n_data, &lo, quiet, &ts, &has_text))) goto out;
 
-
     /* the model */
-    if (resume || init) {
-        if ((rc = ss_model_load(resume ? resume : init, &model))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        ss_config mc;
-        ss_model_config(model, &mc);
-        if (max_len_given) {
-            if (cfg.max_len > mc.max_len) {
-                rc = cli_error("--max-len %d: the model has %d positions", cfg.max_len, mc.max_len);
-                goto out;
-            }
-            o.max_len = cfg.max_len;
-        }
-        if (dropout_given && (rc = ss_model_set_dropout(model, cfg.dropout))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-    } else {
-        char *def = NULL;
-        if (!vocab && !(vocab = def = cli_data_path(CLI_DEFAULT_VOCAB))) {
-            rc = cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
-            goto out;
-        }
-        rc = ss__gguf_sniff(vocab) ? ss__model_file_tokenizer(vocab, &tok) : ss_tokenizer_load(vocab, &tok);
-        free(def);
-        if (rc) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
-        if (init_emb) {
-            /* the width and positions of the embeddings, unless given */
-            if ((rc = ss_model_load(init_emb, &emb_src))) {
-                rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
-                goto out;
-            }
-            ss_config ec;
-            ss_model_config(emb_src, &ec);
-            if (!dim_given) cfg.d_model = ec.d_model;
-            if (!max_len_given) cfg.max_len = ec.max_len;
-        }
-        if (cfg.d_model % cfg.n_heads) {
-            rc = cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
-            goto out;
-        }
-        cfg.vocab_size = ss_tokenizer_vocab_size(tok);
-        if ((rc = ss_model_init(&cfg, tok, o.seed, &model))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        if (emb_src) {
-            rc = ss_model_copy_embeddings(model, emb_src);
-            if (rc) {
-                rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
-                goto out;
-            }
-        }
-    }
+    if (resume || init)
+        rc = load_model(resume ? resume : init, &cfg, max_len_given, dropout_given, &o.max_len, &model);
+    else
+        rc = new_model(&cfg, vocab, casefold, init_emb, dim_given, max_len_given, o.seed, &tok, &emb_src, &model);
+    if (rc) goto out;
     ss_config mcfg;
     ss_model_config(model, &mcfg);
     if (has_text && !(mcfg.dropout > 0) && !(o.aug_delete > 0 || o.aug_crop > 0 || o.aug_swap > 0))
