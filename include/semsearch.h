@@ -12,6 +12,7 @@
 #ifndef SEMSEARCH_H
 #define SEMSEARCH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -412,6 +413,186 @@ SS_API SS_NODISCARD int ss_eval_file(ss_model *m, const char *path, const ss_eva
                                      ss_eval_file_result *out);
 /* Releases what *r holds (r may be NULL) and zeroes it. */
 SS_API void ss_eval_file_result_free(ss_eval_file_result *r);
+
+/* ----------------------------------------------------------------- training */
+
+/* Training data: files added by path and weight, every text stored once.
+ * The kind of a file comes from its name: *.groups.tsv (paraphrase groups),
+ * *.scored.tsv (pairs with a score, positives from min_score), *.labeled.tsv
+ * (label-1 pairs), *.triplets.tsv (anchor, positive, hard negative),
+ * *.paragraphs.tsv and *.docs.txt (documents), anything else plain text, one
+ * sentence a line (.gz accepted everywhere). */
+typedef struct ss__trainset ss_trainset;
+
+enum { SS_SOURCE_TEXT = 0, SS_SOURCE_GROUPS = 1, SS_SOURCE_PAIRS = 2, SS_SOURCE_DOCS = 3,
+       SS_SOURCE_TRIPLETS = 4 };
+
+typedef struct ss_trainset_options {
+    double min_score;  /* *.scored.tsv: pairs scoring min_score or more are positives */
+    int has_min_score; /* 0: a *.scored.tsv file is refused */
+    int skip_bad;      /* 1: malformed lines are skipped (counted), not an error */
+    int graded;        /* 1: every pair of scored and labeled files with its score
+                          (for the cosent loss) */
+} ss_trainset_options;
+
+SS_API void ss_trainset_options_init(ss_trainset_options *o);
+SS_API SS_NODISCARD int ss_trainset_new(ss_trainset **out);
+SS_API void ss_trainset_free(ss_trainset *ts);
+/* Adds one file (o may be NULL: the defaults); its examples are used
+ * round(weight x examples) times per epoch. */
+SS_API SS_NODISCARD int ss_trainset_add_file(ss_trainset *ts, const char *path, double weight,
+                                             const ss_trainset_options *o);
+/* 1 if a file of this name is read as documents. */
+SS_API int ss_trainset_is_docs_path(const char *path);
+
+/* One added file, as loaded. */
+typedef struct ss_trainset_source {
+    const char *name;      /* the path as given */
+    int kind;              /* SS_SOURCE_* */
+    double weight;
+    size_t examples;
+    long lines;            /* lines read */
+    long skipped_bad;      /* malformed lines skipped (skip_bad) */
+    long skipped;          /* well-formed lines not used (below min_score, label 0,
+                              fewer than 2 distinct texts, empty, repeated) */
+    const char *first_bad; /* the message of the first malformed line skipped, or NULL */
+} ss_trainset_source;
+
+SS_API int ss_trainset_n_sources(const ss_trainset *ts);
+/* Source i (0 <= i < ss_trainset_n_sources); the strings live as long as ts. */
+SS_API SS_NODISCARD int ss_trainset_get_source(const ss_trainset *ts, int i, ss_trainset_source *out);
+SS_API size_t ss_trainset_n_examples(const ss_trainset *ts);
+SS_API size_t ss_trainset_n_texts(const ss_trainset *ts);
+
+/* A model to train: the dropout rate training uses (0 <= rate < 1; saved with
+ * the model), and the token and position embeddings and output LayerNorm of
+ * src copied into dst (a new model to train from them: a static first stage,
+ * say; same tokenizer and width, positions beyond the shorter of the two
+ * left as they are). */
+SS_API SS_NODISCARD int ss_model_set_dropout(ss_model *m, float rate);
+SS_API SS_NODISCARD int ss_model_copy_embeddings(ss_model *dst, const ss_model *src);
+
+/* Training a model (fine-tuning whatever it holds) on a training set. A run
+ * is resumable exactly: the data order, augmentation, dropout, the AdamW
+ * moments and the step are in its checkpoint, so a resumed run takes
+ * bit-for-bit the steps the uninterrupted run would have taken (with the
+ * same number of threads). The library never prints: progress and log lines
+ * go to the callbacks. */
+enum { SS_LOSS_INFONCE = 0, SS_LOSS_NTXENT = 1, SS_LOSS_TRIPLET = 2, SS_LOSS_COSENT = 3 };
+enum { SS_SCHED_COSINE = 0, SS_SCHED_LINEAR = 1, SS_SCHED_CONSTANT = 2 };
+enum { SS_CURRIC_NONE = 0, SS_CURRIC_LENGTH = 1, SS_CURRIC_OVERLAP = 2 };
+
+/* Everything recorded per step (kept in checkpoints: a resumed run still has
+ * the whole curve). */
+typedef struct ss_train_history {
+    int64_t n, cap;                      /* steps recorded: row i is step i + 1 */
+    float *loss, *lr, *grad_norm, *temp; /* (n) */
+    double *seconds;                     /* (n) wall time since the start of the run */
+    int32_t *epoch;                      /* (n) 0-based */
+    int64_t n_dev, cap_dev;
+    int64_t *dev_step;                   /* (n_dev) step after which the dev set was scored */
+    double *dev_score;                   /* (n_dev) */
+} ss_train_history;
+
+typedef struct ss_train_progress {
+    int64_t step, total; /* steps done (this one included), steps of the run */
+    int64_t epoch;       /* 0-based */
+    size_t batch, n_batches;
+    double loss, lr, grad_norm, temperature;
+    double pairs_per_s, seconds, eta; /* eta in seconds, < 0 if unknown */
+    int dev;                          /* 1: the dev set was scored after this step */
+    double dev_score, best_score;
+    int64_t best_step;
+    const ss_train_history *hist;
+} ss_train_progress;
+
+typedef struct ss_train_options {
+    int batch_size;        /* pairs per step (default 64) */
+    int64_t steps;         /* steps of the run; 0: epochs x batches of epoch 0 */
+    double epochs;         /* when steps is 0 (default 1) */
+    int max_len;           /* tokens per text, 0 = the model's max_len */
+    int schedule;          /* SS_SCHED_* (default cosine) */
+    double lr, min_lr;     /* peak and final learning rate (default 5e-4, 0) */
+    double warmup_frac;    /* warmup = warmup_frac x steps when warmup_steps < 0 (default 0.05) */
+    int64_t warmup_steps;  /* default -1 */
+    int loss;              /* SS_LOSS_* (default infonce) */
+    float temperature;     /* InfoNCE / NT-Xent temperature (initial, if learned; 0.05) */
+    int learn_temperature; /* 1: the temperature is a trained parameter */
+    float margin;          /* triplet margin on cosine (0.2) */
+    float cosent_scale;    /* CoSENT lambda (20) */
+    float weight_decay, beta1, beta2, eps, grad_clip; /* AdamW (0.01, 0.9, 0.999, 1e-8, clip 1) */
+    int curriculum;        /* SS_CURRIC_* */
+    double aug_delete, aug_crop, aug_swap; /* views of lone sentences (0: off) */
+    const char *doc_pairs; /* pairs made from documents: "title:W,section:W,ict:W,crop:W"
+                              (NULL: the default mix); see ss_train_check_doc_pairs */
+    int grad_cache;        /* texts per forward/backward chunk (GradCache), 0 = off */
+    uint64_t seed;         /* default 42 */
+
+    const char *checkpoint; /* checkpoint path (required) */
+    int64_t save_every;     /* 0: only at the end or when stopped (default 1000) */
+    int64_t stop_at;        /* stop with a checkpoint after this step (0 = never) */
+    const char *output;     /* final model (required) */
+    const char *best;       /* best model by dev score (with eval_path) */
+    int dtype;              /* SS_DTYPE_* of output and best */
+    const char *eval_path;  /* *.scored.tsv dev set: Spearman every eval_every steps */
+    int64_t eval_every;     /* 0: only at the end (default 500) */
+
+    volatile sig_atomic_t *stop; /* becomes non-zero: checkpoint, SS_ERR_INTERRUPTED */
+    void (*on_progress)(void *ctx, const ss_train_progress *p);
+    void (*on_log)(void *ctx, const char *msg);
+    void *ctx;
+} ss_train_options;
+
+/* What a run did. */
+typedef struct ss_train_result {
+    int64_t steps;        /* steps done in total (resumed runs included) */
+    int64_t saved_step;   /* step of the last checkpoint written, -1 if none */
+    int64_t best_step;    /* -1 without evaluation */
+    double best_score, last_score, last_loss;
+    ss_train_history hist; /* the whole curve (ss_train_result_free) */
+} ss_train_result;
+
+SS_API void ss_train_options_init(ss_train_options *o);
+/* The loss of a name ("infonce", "ntxent", "triplet", "cosent"), the
+ * schedule of a name ("cosine", "linear", "constant"): -1 if unknown. */
+SS_API int ss_train_loss_kind(const char *name);
+SS_API const char *ss_train_loss_name(int loss);
+SS_API int ss_train_schedule_kind(const char *name);
+/* SS_OK if spec is a valid doc_pairs value, else SS_ERR_ARG with a message. */
+SS_API SS_NODISCARD int ss_train_check_doc_pairs(const char *spec);
+/* Trains model on ts. With resume (a checkpoint path, or NULL) the optimizer
+ * state, step and data position come from it, and model must be the one
+ * loaded from it (ss_model_load reads a checkpoint as a model). SS_OK: the
+ * run is complete and the output written; SS_ERR_INTERRUPTED: stopped by
+ * *stop or stop_at (a checkpoint saved); SS_ERR_NUMERIC: the loss became
+ * NaN/Inf (nothing written after the last good checkpoint). res is filled in
+ * every case (release it with ss_train_result_free). */
+SS_API SS_NODISCARD int ss_train_run(ss_model *model, const ss_trainset *ts, const ss_train_options *o,
+                                     const char *resume, ss_train_result *res);
+SS_API void ss_train_result_free(ss_train_result *res);
+
+/* Hard negatives: for each example (its first text the anchor, the second
+ * the positive), a text of the set that the model ranks close to the anchor
+ * but that is no text of the example. Exact cosine over every text. */
+typedef struct ss_mine_options {
+    int skip;      /* ranks skipped after the example's own texts (default 3) */
+    int range;     /* the negative is drawn from the next `range` ranks (default 20) */
+    uint64_t seed; /* which of them (default 42) */
+    /* progress: texts embedded, or anchors searched, of a total */
+    void (*on_progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *ctx;
+} ss_mine_options;
+
+typedef struct ss_triplet {
+    const char *anchor, *positive, *negative; /* borrowed from the training set */
+    size_t anchor_len, positive_len, negative_len;
+} ss_triplet;
+
+SS_API void ss_mine_options_init(ss_mine_options *o);
+/* *out (ss_free) = the triplets, in the order of the examples; an example
+ * without a negative (too few other texts) has none: *n <= examples. */
+SS_API SS_NODISCARD int ss_mine_negatives(ss_model *m, const ss_trainset *ts, const ss_mine_options *o,
+                                          ss_triplet **out, size_t *n);
 
 /* -------------------------------------------------------------------- store */
 

@@ -7,10 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "train/mine.h"
 #include "base/textio.h"
-#include "train/trainset.h"
 #include "cli.h"
+#include "semsearch.h"
 
 static const char mine_usage[] =
     "usage: semsearch mine [-m MODEL] [-o OUT.triplets.tsv] [options] FILE...\n"
@@ -62,10 +61,10 @@ int cmd_mine(int argc, char **argv)
         {"threads", required_argument, 0, 't'},  {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *model_path = NULL, *out_path = NULL;
-    ss__mine_opts mo;
-    ss__mine_opts_init(&mo);
-    ss__load_opts lo;
-    memset(&lo, 0, sizeof lo);
+    ss_mine_options mo;
+    ss_mine_options_init(&mo);
+    ss_trainset_options lo;
+    ss_trainset_options_init(&lo);
     long v;
     double d;
     int c, quiet = 0;
@@ -109,22 +108,25 @@ int cmd_mine(int argc, char **argv)
     mo.ctx = &show;
 
     int rc = 0;
-    ss__trainset *ts = NULL;
+    ss_trainset *ts = NULL;
     ss_model *m = NULL;
-    uint32_t *neg = NULL;
+    ss_triplet *trip = NULL;
+    size_t n_trip = 0;
     char *mp = NULL;
     ss__atomic a;
     int have_atomic = 0;
     FILE *f = stdout;
-    if ((rc = ss__trainset_new(&ts))) goto lib_error;
+    if ((rc = ss_trainset_new(&ts))) goto lib_error;
     for (int i = optind; i < argc; i++) {
-        if (ss__trainset_is_docs_path(argv[i])) {
+        if (ss_trainset_is_docs_path(argv[i])) {
             rc = cli_error("mine: %s: documents have no fixed pairs to mine for (use pairs, groups or triplets)",
                            argv[i]);
             goto out;
         }
-        if ((rc = ss__trainset_load(ts, argv[i], 1, &lo))) goto lib_error;
-        if (ts->src[ts->n_src - 1].kind == SS__SRC_TEXT) {
+        if ((rc = ss_trainset_add_file(ts, argv[i], 1, &lo))) goto lib_error;
+        ss_trainset_source src;
+        if ((rc = ss_trainset_get_source(ts, ss_trainset_n_sources(ts) - 1, &src))) goto lib_error;
+        if (src.kind == SS_SOURCE_TEXT) {
             rc = cli_error("mine: %s: plain text has no pairs (use *.groups.tsv, *.scored.tsv, *.labeled.tsv or "
                            "*.triplets.tsv)", argv[i]);
             goto out;
@@ -135,23 +137,18 @@ int cmd_mine(int argc, char **argv)
         goto out;
     }
     if ((rc = ss_model_load(mp, &m))) goto lib_error;
-    if (!(neg = malloc(sizeof *neg * (ts->n_examples ? ts->n_examples : 1)))) {
-        rc = cli_error("out of memory");
-        goto out;
-    }
-    if ((rc = ss__mine_negatives(m, ts, &mo, neg))) goto lib_error;
+    if ((rc = ss_mine_negatives(m, ts, &mo, &trip, &n_trip))) goto lib_error;
     if (out_path) {
         if ((rc = ss__atomic_open(&a, out_path))) goto lib_error;
         have_atomic = 1;
         f = a.f;
     }
     size_t written = 0;
-    for (size_t e = 0; e < ts->n_examples; e++) {
-        if (neg[e] == SS__NO_TEXT) continue;
-        uint32_t an = ts->members[ts->ex_off[e]], po = ts->members[ts->ex_off[e] + 1];
-        if (put_text(f, ss__trainset_text(ts, an), ts->text_len[an]) || fputc('\t', f) == EOF ||
-            put_text(f, ss__trainset_text(ts, po), ts->text_len[po]) || fputc('\t', f) == EOF ||
-            put_text(f, ss__trainset_text(ts, neg[e]), ts->text_len[neg[e]]) || fputc('\n', f) == EOF)
+    for (size_t e = 0; e < n_trip; e++) {
+        const ss_triplet *t = &trip[e];
+        if (put_text(f, t->anchor, t->anchor_len) || fputc('\t', f) == EOF ||
+            put_text(f, t->positive, t->positive_len) || fputc('\t', f) == EOF ||
+            put_text(f, t->negative, t->negative_len) || fputc('\n', f) == EOF)
             break;
         written++;
     }
@@ -164,15 +161,15 @@ int cmd_mine(int argc, char **argv)
     }
     if (!quiet)
         fprintf(stderr, "semsearch: mine: %zu triplets from %zu examples over %u texts%s%s\n", written,
-                ts->n_examples, ts->n_texts, out_path ? " -> " : "", out_path ? out_path : "");
+                ss_trainset_n_examples(ts), (unsigned)ss_trainset_n_texts(ts), out_path ? " -> " : "", out_path ? out_path : "");
     goto out;
 lib_error:
     rc = cli_lib_error(rc);
 out:
     if (have_atomic) ss__atomic_abort(&a);
-    free(neg);
+    ss_free(trip);
     free(mp);
     ss_model_free(m);
-    ss__trainset_free(ts);
+    ss_trainset_free(ts);
     return rc;
 }

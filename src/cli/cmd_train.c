@@ -1,5 +1,5 @@
 /* cmd_train.c: `semsearch train`: contrastive training of an encoder from
- * the shell. The loop is ss__train_run (src/train/train.c); this file parses
+ * the shell. The loop is ss_train_run (semsearch.h); this file parses
  * options, loads the data and the model, shows progress, writes the
  * metrics file and the plot, and turns Ctrl-C into a checkpoint. */
 #include "config.h"
@@ -15,15 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "train/checkpoint.h"
-#include "cli.h"
-#include "base/common.h"
-#include "nn/model.h"
-#include "nn/model_file.h"
-#include "eval/svg.h"
 #include "base/textio.h"
-#include "train/train.h"
-#include "train/trainset.h"
+#include "cli.h"
+#include "eval/svg.h"
+#include "semsearch.h"
 
 static const char train_usage[] =
     "usage: semsearch train -o MODEL.gguf --data FILE[:WEIGHT]... [options]\n"
@@ -175,7 +170,7 @@ static const char *hms(double s, char *buf, size_t n)
 
 /* Appends the history rows not yet in the metrics file (after a resume,
  * the first call writes the rows of the interrupted run too). */
-static void write_csv(view *v, const ss__train_history *h)
+static void write_csv(view *v, const ss_train_history *h)
 {
     if (!v->csv_path || v->csv_error) return;
     if (!v->csv) { /* opened at the first step: a run that never starts leaves no file */
@@ -201,7 +196,7 @@ static void write_csv(view *v, const ss__train_history *h)
     }
 }
 
-static void on_progress(void *ctx, const ss__train_progress *p)
+static void on_progress(void *ctx, const ss_train_progress *p)
 {
     view *v = ctx;
     write_csv(v, p->hist);
@@ -266,16 +261,17 @@ static int split_weight(char *arg, double *w)
     return 0;
 }
 
-static int write_plot(const char *path, const char *title, const ss__train_history *h)
+static int write_plot(const char *path, const char *title, const ss_train_history *h)
 {
     ss__plot *p;
     int rc = ss__plot_new(title, "step", "loss / dev Spearman", &p);
-    if (rc) return rc;
+    if (rc) return cli_lib_error(SS_ERR);
     ss__plot_legend(p, SS__LEGEND_UPPER_RIGHT);
     size_t n = (size_t)h->n;
     double *x = malloc(sizeof *x * (n ? n : 1)), *y = malloc(sizeof *y * (n ? n : 1)),
            *s = malloc(sizeof *s * (n ? n : 1));
-    if (!x || !y || !s) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    int nomem = !x || !y || !s; /* the command's, not the library's: no message there */
+    if (nomem) rc = SS_ERR_NOMEM;
     if (!rc && n) {
         /* raw loss in gray, an exponential moving average on top (bias
          * corrected as in Adam, so that the first steps are plain means) */
@@ -292,7 +288,7 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
     }
     if (!rc && h->n_dev) {
         double *dx = malloc(sizeof *dx * (size_t)h->n_dev);
-        if (!dx) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+        if (!dx) rc = SS_ERR_NOMEM, nomem = 1;
         for (int64_t i = 0; !rc && i < h->n_dev; i++) dx[i] = (double)h->dev_step[i];
         if (!rc) rc = ss__plot_add(p, "dev Spearman", dx, h->dev_score, (size_t)h->n_dev, SS__PLOT_LINE | SS__PLOT_POINTS);
         free(dx);
@@ -302,7 +298,145 @@ static int write_plot(const char *path, const char *title, const ss__train_histo
     free(y);
     free(s);
     ss__plot_free(p);
-    return rc;
+    if (!rc) return 0;
+    return nomem ? cli_error("out of memory") : cli_lib_error(SS_ERR);
+}
+
+/* Loads the --data files (FILE or FILE:WEIGHT) into *out, with a line on
+ * each unless quiet; *has_text: one of them is plain text. */
+static int load_data(char **data, int n_data, const ss_trainset_options *lo, int quiet, ss_trainset **out,
+                     int *has_text)
+{
+    int rc = ss_trainset_new(out);
+    if (rc) return cli_lib_error(rc);
+    ss_trainset *ts = *out;
+    for (int i = 0; i < n_data; i++) {
+        double w;
+        if (split_weight(data[i], &w)) return 1;
+        ss_trainset_source src, *s = &src;
+        if ((rc = ss_trainset_add_file(ts, data[i], w, lo)) ||
+            (rc = ss_trainset_get_source(ts, ss_trainset_n_sources(ts) - 1, s)))
+            return cli_lib_error(rc);
+        if (s->kind == SS_SOURCE_TEXT) *has_text = 1;
+        if (!quiet)
+            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->examples,
+                    s->kind == SS_SOURCE_TEXT     ? "sentences"
+                    : s->kind == SS_SOURCE_GROUPS ? "groups"
+                    : s->kind == SS_SOURCE_DOCS   ? "documents"
+                    : s->kind == SS_SOURCE_TRIPLETS ? "triplets"
+                                                  : "pairs", s->lines,
+                    s->skipped, s->weight);
+        if (s->skipped_bad) {
+            fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,
+                    s->skipped_bad == 1 ? "" : "s", s->first_bad ? s->first_bad : "?");
+        }
+    }
+    return 0;
+}
+
+/* No output may be an input (the run would replace its own data), and every
+ * output can be created: better now than after hours of training. */
+static int check_outputs(const char *const *outs, size_t n_outs, char **data, int n_data, const char *eval_path,
+                         const char *vocab)
+{
+    for (size_t i = 0; i < n_outs; i++) {
+        if (!outs[i]) continue;
+        for (int j = 0; j <= n_data; j++) {
+            const char *in = j < n_data ? data[j] : eval_path;
+            char *plain = in ? strdup(in) : NULL, *colon = plain ? strrchr(plain, ':') : NULL;
+            if (colon) *colon = '\0'; /* FILE:WEIGHT */
+            int same = cli_same_file(outs[i], in) || (colon && cli_same_file(outs[i], plain));
+            free(plain);
+            if (same) return cli_error("train: the output %s is the input %s: choose another output", outs[i], in);
+        }
+        if (cli_same_file(outs[i], vocab))
+            return cli_error("train: the output %s is the vocabulary %s: choose another output", outs[i], vocab);
+    }
+    for (size_t i = 0; i < n_outs; i++) {
+        if (!outs[i]) continue;
+        int rc = ss__atomic_check(outs[i]);
+        if (rc) return cli_lib_error(rc);
+    }
+    return 0;
+}
+
+/* The last line of a run: what was written, or the error (with, after a
+ * failed save, the checkpoint to resume from); the exit code. */
+static int report_end(int rc, const char *msg, const ss_train_result *res, const ss_train_options *o,
+                      const char *resume, const char *best)
+{
+    if (rc == SS_OK) {
+        char extra[256] = "";
+        if (res->best_step >= 0)
+            snprintf(extra, sizeof extra, "; dev Spearman %.4f at the end, best %.4f at step %lld (%s)", res->last_score,
+                     res->best_score, (long long)res->best_step, best);
+        fprintf(stderr, "semsearch: wrote %s (%lld steps, last loss %.4f%s)\n", o->output, (long long)res->steps,
+                res->last_loss, extra);
+        return 0;
+    } else if (rc == SS_ERR_INTERRUPTED) {
+        cli_error("%s", msg);
+        return stop_flag ? 128 + (int)stop_flag : 0; /* --stop-at is a stop as asked */
+    } else {
+        cli_error("%s", msg);
+        /* a failed save (a full disk) replaced nothing: name what to resume from */
+        const char *from = res->saved_step >= 0 ? o->checkpoint : resume;
+        if (rc == SS_ERR_IO && from && (about(msg, o->output) || about(msg, o->checkpoint) || about(msg, best))) {
+            char step[64] = "";
+            if (res->saved_step >= 0) snprintf(step, sizeof step, " (step %lld)", (long long)res->saved_step);
+            fprintf(stderr, "semsearch: the checkpoint %s%s is intact: once there is space, resume with --resume %s\n",
+                    from, step, from);
+        }
+        return 1;
+    }
+}
+
+/* The model of --init or --resume, with --max-len (at most its positions)
+ * and --dropout applied. */
+static int load_model(const char *path, const ss_config *cfg, int max_len_given, int dropout_given, int *max_len,
+                      ss_model **model)
+{
+    int rc = ss_model_load(path, model);
+    if (rc) return cli_lib_error(rc);
+    ss_config mc;
+    ss_model_config(*model, &mc);
+    if (max_len_given) {
+        if (cfg->max_len > mc.max_len)
+            return cli_error("--max-len %d: the model has %d positions", cfg->max_len, mc.max_len);
+        *max_len = cfg->max_len;
+    }
+    if (dropout_given && (rc = ss_model_set_dropout(*model, cfg->dropout))) return cli_lib_error(rc);
+    return 0;
+}
+
+/* A new model of shape cfg on the tokenizer of vocab (a .model file, or the
+ * model file whose tokenizer it takes; default: the shipped one), from the
+ * embeddings of init_emb if given (its width and positions unless given).
+ * *tok and *emb_src are the caller's to free, as *model. */
+static int new_model(ss_config *cfg, const char *vocab, int casefold, const char *init_emb, int dim_given,
+                     int max_len_given, uint64_t seed, ss_tokenizer **tok, ss_model **emb_src, ss_model **model)
+{
+    char *def = NULL;
+    if (!vocab && !(vocab = def = cli_data_path(CLI_DEFAULT_VOCAB)))
+        return cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
+    int rc = ss_tokenizer_load(vocab, tok); /* a SentencePiece .model or a model file */
+    free(def);
+    if (rc) return cli_lib_error(rc);
+    if (casefold) ss_tokenizer_set_norm(*tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+    if (init_emb) {
+        /* the width and positions of the embeddings, unless given */
+        if ((rc = ss_model_load(init_emb, emb_src))) return cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
+        ss_config ec;
+        ss_model_config(*emb_src, &ec);
+        if (!dim_given) cfg->d_model = ec.d_model;
+        if (!max_len_given) cfg->max_len = ec.max_len;
+    }
+    if (cfg->d_model % cfg->n_heads)
+        return cli_error("--heads %d does not divide --d-model %d", cfg->n_heads, cfg->d_model);
+    cfg->vocab_size = ss_tokenizer_vocab_size(*tok);
+    if ((rc = ss_model_init(cfg, *tok, seed, model))) return cli_lib_error(rc);
+    if (*emb_src && ss_model_copy_embeddings(*model, *emb_src))
+        return cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
+    return 0;
 }
 
 /* ------------------------------------------------------------ the command */
@@ -343,15 +477,16 @@ int cmd_train(int argc, char **argv)
         {"eval-every", required_argument, 0, O_EVALEVERY}, {"metrics", required_argument, 0, O_METRICS},
         {"plot", required_argument, 0, O_PLOT},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    ss__train_opts o;
-    ss__train_opts_init(&o);
+    ss_train_options o;
+    ss_train_options_init(&o);
     ss_config cfg;
     ss_config_init(&cfg);
     const char *init = NULL, *resume = NULL, *vocab = NULL, *init_emb = NULL, *metrics = NULL, *plot = NULL;
     char **data = calloc((size_t)argc + 1, sizeof *data);
     int n_data = 0, c, quiet = 0, casefold = 0, threads = 0, shape_given = 0, dropout_given = 0, max_len_given = 0;
     int dim_given = 0;
-    ss__load_opts lo = {0, 0, 0, 0};
+    ss_trainset_options lo;
+    ss_trainset_options_init(&lo);
     long v;
     double d;
     if (!data) return cli_error("out of memory");
@@ -395,19 +530,20 @@ int cmd_train(int argc, char **argv)
         case 'd': data[n_data++] = optarg; break;
         case O_MINSCORE: DBL_OPT("--min-score", -1e300, 1e300, lo.min_score); lo.has_min_score = 1; break;
         case O_SKIPBAD: lo.skip_bad = 1; break;
-        case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug.del); break;
-        case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug.crop); break;
-        case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug.swap); break;
+        case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug_delete); break;
+        case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug_crop); break;
+        case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug_swap); break;
         case O_DOCPAIRS:
-            if (ss__docpair_parse(optarg, &o.docs)) {
+            if (ss_train_check_doc_pairs(optarg)) {
                 cli_error("--doc-pairs: %s", ss_errmsg());
                 goto bad_value;
             }
+            o.doc_pairs = optarg;
             break;
         case O_CURRIC:
-            if (!strcmp(optarg, "length")) o.curriculum = SS__CURRIC_LENGTH;
-            else if (!strcmp(optarg, "overlap")) o.curriculum = SS__CURRIC_OVERLAP;
-            else if (!strcmp(optarg, "none")) o.curriculum = SS__CURRIC_NONE;
+            if (!strcmp(optarg, "length")) o.curriculum = SS_CURRIC_LENGTH;
+            else if (!strcmp(optarg, "overlap")) o.curriculum = SS_CURRIC_OVERLAP;
+            else if (!strcmp(optarg, "none")) o.curriculum = SS_CURRIC_NONE;
             else {
                 cli_error("--curriculum: '%s' is not length or overlap", optarg);
                 goto bad_value;
@@ -416,8 +552,8 @@ int cmd_train(int argc, char **argv)
         case 'b': INT_OPT("--batch-size", 2, 1 << 16, o.batch_size); break;
         case 'e': DBL_OPT("--epochs", 1e-9, 1e6, o.epochs); break;
         case 'n': INT_OPT("--steps", 1, 1L << 40, o.steps); break;
-        case O_LR: DBL_OPT("--lr", 0, 1e9, o.sched.lr); break;
-        case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o.sched.min_lr); break;
+        case O_LR: DBL_OPT("--lr", 0, 1e9, o.lr); break;
+        case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o.min_lr); break;
         case O_WARMUP: {
             size_t n = strlen(optarg);
             if (n > 1 && optarg[n - 1] == '%') {
@@ -431,7 +567,7 @@ int cmd_train(int argc, char **argv)
             break;
         }
         case O_SCHED:
-            if ((o.sched.kind = ss__schedule_kind(optarg)) < 0) {
+            if ((o.schedule = ss_train_schedule_kind(optarg)) < 0) {
                 cli_error("--schedule: '%s' is not cosine, linear or constant", optarg);
                 goto bad_value;
             }
@@ -439,7 +575,7 @@ int cmd_train(int argc, char **argv)
         case O_WD: DBL_OPT("--weight-decay", 0, 10, o.weight_decay); break;
         case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o.grad_clip); break;
         case O_LOSS:
-            if ((o.loss = ss__loss_kind(optarg)) < 0) {
+            if ((o.loss = ss_train_loss_kind(optarg)) < 0) {
                 cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", optarg);
                 goto bad_value;
             }
@@ -492,11 +628,11 @@ int cmd_train(int argc, char **argv)
                   init ? "--init" : "--resume");
         goto usage_error;
     }
-    if (o.learn_temperature && (o.loss == SS__LOSS_TRIPLET || o.loss == SS__LOSS_COSENT)) {
-        cli_error("train: the %s loss has no temperature to learn", o.loss == SS__LOSS_TRIPLET ? "triplet" : "cosent");
+    if (o.learn_temperature && (o.loss == SS_LOSS_TRIPLET || o.loss == SS_LOSS_COSENT)) {
+        cli_error("train: the %s loss has no temperature to learn", o.loss == SS_LOSS_TRIPLET ? "triplet" : "cosent");
         goto usage_error;
     }
-    if (o.loss == SS__LOSS_COSENT) {
+    if (o.loss == SS_LOSS_COSENT) {
         /* every pair of a scored file is used, with its score: no threshold */
         if (lo.has_min_score) {
             cli_error("train: --min-score does not apply to --loss cosent (it uses every pair with its score)");
@@ -510,16 +646,16 @@ int cmd_train(int argc, char **argv)
         cli_error("train: stdin ('-') can be read only once");
         goto usage_error;
     }
-    if (o.sched.min_lr > o.sched.lr) {
+    if (o.min_lr > o.lr) {
         cli_error("train: --min-lr %g is above the peak --lr %g (the schedule decays from --lr to --min-lr)",
-                  o.sched.min_lr, o.sched.lr);
+                  o.min_lr, o.lr);
         goto usage_error;
     }
     if (threads) ss_set_threads(threads);
 
     int rc = 0, exit_code = 1;
     char *ckpt = NULL, *best = NULL;
-    ss__trainset *ts = NULL;
+    ss_trainset *ts = NULL;
     ss_model *model = NULL, *emb_src = NULL;
     ss_tokenizer *tok = NULL;
     view vw;
@@ -550,123 +686,23 @@ int cmd_train(int argc, char **argv)
         goto out;
     }
 
-    /* No output may be an input: the run would replace its own data. */
     const char *outs[] = {o.output, o.checkpoint, o.best, plot, metrics};
-    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
-        if (!outs[i]) continue;
-        for (int j = 0; j <= n_data; j++) {
-            const char *in = j < n_data ? data[j] : o.eval_path;
-            char *plain = in ? strdup(in) : NULL, *colon = plain ? strrchr(plain, ':') : NULL;
-            if (colon) *colon = '\0'; /* FILE:WEIGHT */
-            int same = cli_same_file(outs[i], in) || (colon && cli_same_file(outs[i], plain));
-            free(plain);
-            if (same) {
-                rc = cli_error("train: the output %s is the input %s: choose another output", outs[i], in);
-                goto out;
-            }
-        }
-        if (cli_same_file(outs[i], vocab)) {
-            rc = cli_error("train: the output %s is the vocabulary %s: choose another output", outs[i], vocab);
-            goto out;
-        }
-    }
-
-    /* Every output can be created: better now than after hours of training. */
-    for (size_t i = 0; i < sizeof outs / sizeof *outs; i++) {
-        if (!outs[i]) continue;
-        if ((rc = ss__atomic_check(outs[i]))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-    }
+    if ((rc = check_outputs(outs, sizeof outs / sizeof *outs, data, n_data, o.eval_path, vocab))) goto out;
     vw.csv_path = metrics;
 
     /* data first: a bad line should not wait for a model to load */
-    if ((rc = ss__trainset_new(&ts))) {
-        rc = cli_lib_error(rc);
-        goto out;
-    }
-    for (int i = 0; i < n_data; i++) {
-        double w;
-        if (split_weight(data[i], &w)) {
-            rc = 1;
-            goto out;
-        }
-        if ((rc = ss__trainset_load(ts, data[i], w, &lo))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        const ss__source *s = &ts->src[ts->n_src - 1];
-        if (!quiet)
-            fprintf(stderr, "semsearch: %s: %zu %s from %ld lines (%ld not used), weight %g\n", s->name, s->n,
-                    s->kind == SS__SRC_TEXT     ? "sentences"
-                    : s->kind == SS__SRC_GROUPS ? "groups"
-                    : s->kind == SS__SRC_DOCS   ? "documents"
-                    : s->kind == SS__SRC_TRIPLETS ? "triplets"
-                                                : "pairs", s->lines,
-                    s->skipped, s->weight);
-        if (s->skipped_bad) {
-            fprintf(stderr, "semsearch: %s: skipped %ld malformed line%s (the first: %s)\n", s->name, s->skipped_bad,
-                    s->skipped_bad == 1 ? "" : "s", s->first_bad ? s->first_bad : "?");
-        }
-    }
+    int has_text = 0;
+    if ((rc = load_data(data, n_data, &lo, quiet, &ts, &has_text))) goto out;
 
     /* the model */
-    if (resume || init) {
-        if ((rc = ss_model_load(resume ? resume : init, &model))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        if (max_len_given) {
-            if (cfg.max_len > model->cfg.max_len) {
-                rc = cli_error("--max-len %d: the model has %d positions", cfg.max_len, model->cfg.max_len);
-                goto out;
-            }
-            o.max_len = cfg.max_len;
-        }
-        if (dropout_given) model->cfg.dropout = cfg.dropout;
-    } else {
-        char *def = NULL;
-        if (!vocab && !(vocab = def = cli_data_path(CLI_DEFAULT_VOCAB))) {
-            rc = cli_error("no --vocab given and the shipped %s was not found (set SEMSEARCH_DATA)", CLI_DEFAULT_VOCAB);
-            goto out;
-        }
-        rc = ss_tokenizer_load(vocab, &tok);
-        free(def);
-        if (rc) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
-        if (init_emb) {
-            /* the width and positions of the embeddings, unless given */
-            if ((rc = ss_model_load(init_emb, &emb_src))) {
-                rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
-                goto out;
-            }
-            if (!dim_given) cfg.d_model = emb_src->cfg.d_model;
-            if (!max_len_given) cfg.max_len = emb_src->cfg.max_len;
-        }
-        if (cfg.d_model % cfg.n_heads) {
-            rc = cli_error("--heads %d does not divide --d-model %d", cfg.n_heads, cfg.d_model);
-            goto out;
-        }
-        cfg.vocab_size = ss_tokenizer_vocab_size(tok);
-        if ((rc = ss_model_init(&cfg, tok, o.seed, &model))) {
-            rc = cli_lib_error(rc);
-            goto out;
-        }
-        if (emb_src) {
-            rc = ss__model_copy_embeddings(model, emb_src);
-            if (rc) {
-                rc = cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
-                goto out;
-            }
-        }
-    }
-    int has_text = 0;
-    for (int i = 0; i < ts->n_src; i++) has_text |= ts->src[i].kind == SS__SRC_TEXT;
-    if (has_text && !(model->cfg.dropout > 0) && !ss__aug_active(&o.aug))
+    if (resume || init)
+        rc = load_model(resume ? resume : init, &cfg, max_len_given, dropout_given, &o.max_len, &model);
+    else
+        rc = new_model(&cfg, vocab, casefold, init_emb, dim_given, max_len_given, o.seed, &tok, &emb_src, &model);
+    if (rc) goto out;
+    ss_config mcfg;
+    ss_model_config(model, &mcfg);
+    if (has_text && !(mcfg.dropout > 0) && !(o.aug_delete > 0 || o.aug_crop > 0 || o.aug_swap > 0))
         fprintf(stderr, "semsearch: warning: plain text with no dropout and no --aug-*: both views of a sentence "
                         "are the same\n");
 
@@ -679,8 +715,8 @@ int cmd_train(int argc, char **argv)
         ss_model_config(model, &mc);
         fprintf(stderr, "semsearch: %s model: %zu parameters (dim %d, %d layers, %d heads, ff %d, %d positions), "
                         "%u texts, loss %s, batch %d, %d threads\n", resume ? "resumed" : init ? "initial" : "new",
-                ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, ts->n_texts,
-                ss__loss_name(o.loss), o.batch_size, ss_get_threads());
+                ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, (unsigned)ss_trainset_n_texts(ts),
+                ss_train_loss_name(o.loss), o.batch_size, ss_get_threads());
     }
 
     struct sigaction sa, old_int, old_term;
@@ -693,8 +729,8 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, NULL, &old_term);
     if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
-    ss__train_result res;
-    rc = ss__train_run(model, ts, &o, resume, &res);
+    ss_train_result res;
+    rc = ss_train_run(model, ts, &o, resume, &res);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     clear_line(&vw);
@@ -705,41 +741,19 @@ int cmd_train(int argc, char **argv)
     if (plot && res.hist.n > 0) {
         char title[512];
         snprintf(title, sizeof title, "semsearch train: %s", o.output);
-        if (write_plot(plot, title, &res.hist)) plot_failed = cli_lib_error(SS_ERR);
+        plot_failed = write_plot(plot, title, &res.hist);
     }
-    if (rc == SS_OK) {
-        char extra[256] = "";
-        if (res.best_step >= 0)
-            snprintf(extra, sizeof extra, "; dev Spearman %.4f at the end, best %.4f at step %lld (%s)", res.last_score,
-                     res.best_score, (long long)res.best_step, best);
-        fprintf(stderr, "semsearch: wrote %s (%lld steps, last loss %.4f%s)\n", o.output, (long long)res.steps,
-                res.last_loss, extra);
-        exit_code = 0;
-    } else if (rc == SS_ERR_INTERRUPTED) {
-        cli_error("%s", msg);
-        exit_code = stop_flag ? 128 + (int)stop_flag : 0; /* --stop-at is a stop as asked */
-    } else {
-        cli_error("%s", msg);
-        /* a failed save (a full disk) replaced nothing: name what to resume from */
-        const char *from = res.saved_step >= 0 ? o.checkpoint : resume;
-        if (rc == SS_ERR_IO && from && (about(msg, o.output) || about(msg, o.checkpoint) || about(msg, best))) {
-            char step[64] = "";
-            if (res.saved_step >= 0) snprintf(step, sizeof step, " (step %lld)", (long long)res.saved_step);
-            fprintf(stderr, "semsearch: the checkpoint %s%s is intact: once there is space, resume with --resume %s\n",
-                    from, step, from);
-        }
-        exit_code = 1;
-    }
+    exit_code = report_end(rc, msg, &res, &o, resume, best);
     /* the model is written, but an asked-for output is not (reported above) */
     if (exit_code == 0 && (vw.csv_error || plot_failed)) exit_code = 1;
-    ss__train_history_free(&res.hist);
+    ss_train_result_free(&res);
     rc = exit_code;
 out:
     if (vw.csv && fclose(vw.csv) != 0 && rc == 0) rc = cli_error("%s: write error: %s", metrics, strerror(errno));
     ss_model_free(model);
     ss_model_free(emb_src);
     ss_tokenizer_free(tok);
-    ss__trainset_free(ts);
+    ss_trainset_free(ts);
     free(ckpt);
     free(best);
     free(data);

@@ -15,20 +15,6 @@
 
 #define CKPT_FORMAT 1
 
-static const char *const loss_names[] = {"infonce", "ntxent", "triplet", "cosent"};
-
-const char *ss__loss_name(int loss)
-{
-    return loss >= 0 && loss <= SS__LOSS_COSENT ? loss_names[loss] : "?";
-}
-
-int ss__loss_kind(const char *name)
-{
-    for (int i = 0; i <= SS__LOSS_COSENT; i++)
-        if (!strcmp(name, loss_names[i])) return i;
-    return -1;
-}
-
 int ss__ckpt_save(const char *path, const ss_model *m, const float *adam_m, const float *adam_v,
                   const ss__ckpt_state *st)
 {

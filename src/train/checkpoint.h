@@ -8,14 +8,15 @@
  *           train.batch_size (u32), train.loss (string),
  *           train.rng (u64 x4: the dropout RNG), train.log_temp and its two
  *           moments (f32), train.best_score (f64), train.best_step (i64),
- *           train.hist.* (the curve so far, see ss__train_history). */
+ *           train.hist.* (the curve so far, see history.h). */
 #ifndef SS_CHECKPOINT_H
 #define SS_CHECKPOINT_H
 
 #include <stdint.h>
 
 #include "semsearch.h"
-#include "train/train.h"
+#include "train/history.h"
+#include "train/loss.h"
 
 typedef struct ss__ckpt_state {
     int64_t step, epoch, batch, total;
@@ -36,8 +37,5 @@ int ss__ckpt_save(const char *path, const ss_model *m, const float *adam_m, cons
  * the model itself is read with ss_model_load. A model file without the
  * training state is refused with a message that suggests --init. */
 int ss__ckpt_load(const char *path, size_t n_params, float *adam_m, float *adam_v, ss__ckpt_state *st);
-
-const char *ss__loss_name(int loss);
-int ss__loss_kind(const char *name); /* -1 if unknown */
 
 #endif

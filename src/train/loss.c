@@ -2,10 +2,25 @@
 #include "config.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <cblas.h>
 
 #include "train/loss.h"
+
+static const char *const loss_names[] = {"infonce", "ntxent", "triplet", "cosent"};
+
+const char *ss__loss_name(int loss)
+{
+    return loss >= 0 && loss <= SS__LOSS_COSENT ? loss_names[loss] : "?";
+}
+
+int ss__loss_kind(const char *name)
+{
+    for (int i = 0; i <= SS__LOSS_COSENT; i++)
+        if (!strcmp(name, loss_names[i])) return i;
+    return -1;
+}
 
 /* In place: softmax of R vectors of n values (vector i starts at x + i*rs,
  * element stride es); returns sum over vectors i of -log softmax[i][i]. */

@@ -1,6 +1,5 @@
-/* loss_extra.c: NT-Xent, triplet, CoSENT and learned-temperature steps. The step
- * mirrors ss__trainer_step (two dropout keys from the trainer's RNG, forward
- * both sides, loss, backward, clip, AdamW without decay on 1-d tensors). */
+/* loss_extra.c: NT-Xent, triplet, CoSENT and learned-temperature losses, each
+ * passed to the one training step (ss__trainer_step_loss) as its loss. */
 #include "config.h"
 
 #include <math.h>
@@ -10,12 +9,8 @@
 
 #include "train/adamw.h"
 #include "base/common.h"
-#include "nn/encoder.h"
 #include "train/loss.h"
 #include "train/loss_extra.h"
-#include "nn/model.h"
-#include "base/rng.h"
-#include "train/train.h"
 
 #define TAU_MIN 0.01f
 #define TAU_MAX 1.0f
@@ -24,12 +19,9 @@ struct ss__loss_extra {
     ss__trainer *t;
     ss__loss_extra_opts o;
     float logt, logt_m, logt_v; /* log temperature and its Adam moments */
-    ss__encoder *ea, *eb;
-    float *work, *da, *db;
-    size_t work_cap, d_cap;
-    double *partials;
-    ss__adamw_group *groups; /* per tensor: range, decay (not on 1-d tensors) */
-    int n_groups;
+    float dlogt;                /* the gradient wrt logt of the last step */
+    const double *score;        /* the step's gold scores and groups (cosent) */
+    const int *group;
 };
 
 int ss__loss_extra_new(ss__trainer *t, const ss__loss_extra_opts *o, ss__loss_extra **out)
@@ -50,38 +42,12 @@ int ss__loss_extra_new(ss__trainer *t, const ss__loss_extra_opts *o, ss__loss_ex
     /* CoSENT's lambda is an inverse temperature (of a softmax over cosine
      * differences): the temperature the metrics show is 1 / lambda */
     if (o->loss == SS__LOSS_COSENT) x->logt = -logf(o->cosent_scale);
-    x->partials = ss__malloc(ss__grad_norm_chunks(t->model->n_params) * sizeof(double));
-    int rc = x->partials ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
-    if (!rc) rc = ss__encoder_new(&x->ea);
-    if (!rc) rc = ss__encoder_new(&x->eb);
-    ss__tensor_info *tab = NULL;
-    if (!rc) rc = ss__model_tensors(&t->model->cfg, &tab, &x->n_groups);
-    if (!rc && !(x->groups = ss__malloc(sizeof *x->groups * (size_t)x->n_groups)))
-        rc = ss__fail(SS_ERR_NOMEM, "out of memory");
-    for (int i = 0; !rc && i < x->n_groups; i++) {
-        x->groups[i].offset = tab[i].offset;
-        x->groups[i].n = tab[i].numel;
-        x->groups[i].decay = tab[i].ndim == 2;
-    }
-    ss_free(tab);
-    if (rc) {
-        ss__loss_extra_free(x);
-        return rc;
-    }
     *out = x;
     return SS_OK;
 }
 
 void ss__loss_extra_free(ss__loss_extra *x)
 {
-    if (!x) return;
-    ss__encoder_free(x->ea);
-    ss__encoder_free(x->eb);
-    ss_free(x->work);
-    ss_free(x->da);
-    ss_free(x->db);
-    ss_free(x->partials);
-    ss_free(x->groups);
     ss_free(x);
 }
 
@@ -269,25 +235,53 @@ double ss__cosent_mixed(const float *a, const float *b, const double *score, con
     return L + Li;
 }
 
-static int ensure(ss__loss_extra *x, int B, int C)
+/* ------------------------------------------------------------ the step */
+
+static size_t extra_work(const void *ctx, int B, int N, int C)
 {
-    size_t N = 2 * (size_t)B, w = N * N + 2 * N * (size_t)C, d = (size_t)B * C;
-    if (w > x->work_cap) {
-        float *p = ss__realloc(x->work, w * sizeof(float));
-        if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
-        x->work = p;
-        x->work_cap = w;
+    (void)ctx, (void)N;
+    size_t n2 = 2 * (size_t)B; /* NT-Xent: (2B)^2 + 2 (2B,C); CoSENT with InfoNCE: 4B^2 + 4BC */
+    return n2 * n2 + 2 * n2 * (size_t)C;
+}
+
+static int extra_grad(void *ctx, const float *ya, const float *yb, int B, int N, int C, float *da, float *db,
+                      float *work, double *L)
+{
+    (void)N;
+    ss__loss_extra *x = ctx;
+    float tau = expf(x->logt), dlogt = 0;
+    if (x->o.loss == SS__LOSS_NTXENT) {
+        *L = ss__ntxent(ya, yb, B, C, tau, da, db, &dlogt, work);
+    } else if (x->o.loss == SS__LOSS_TRIPLET) {
+        *L = ss__triplet(ya, yb, B, C, x->o.margin, da, db, work);
+    } else if (x->o.loss == SS__LOSS_COSENT) {
+        *L = ss__cosent_mixed(ya, yb, x->score, x->group, B, C, x->o.cosent_scale, x->o.temperature, da, db,
+                              work);
+    } else {
+        *L = ss__infonce_forward(work, ya, yb, B, C, tau, 1);
+        if (isfinite(*L)) {
+            ss__infonce_backward(da, db, work, ya, yb, B, C, tau, 1);
+            /* logits = a b^T / tau: dL/dlog(tau) = -sum_ij G_ij logit_ij = -sum_i a_i . da_i */
+            double s = 0;
+            for (size_t i = 0; i < (size_t)B * C; i++) s += (double)ya[i] * da[i];
+            dlogt = (float)-s;
+        }
     }
-    if (d > x->d_cap) {
-        float *p = ss__realloc(x->da, d * sizeof(float));
-        if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
-        x->da = p;
-        p = ss__realloc(x->db, d * sizeof(float));
-        if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
-        x->db = p;
-        x->d_cap = d;
-    }
-    return SS_OK;
+    x->dlogt = dlogt;
+    return !isfinite(*L) || !isfinite(dlogt);
+}
+
+/* The learned temperature is a parameter of its own: not clipped with the
+ * model, no decay. */
+static void extra_after_update(void *ctx, const ss__step_opts *o, int64_t step)
+{
+    ss__loss_extra *x = ctx;
+    if (!x->o.learn_temperature) return;
+    const ss__adamw_group one = {0, 1, 0};
+    ss__adamw_update(&x->logt, &x->dlogt, &x->logt_m, &x->logt_v, &one, 1, 1.0f, o->lr, o->beta1, o->beta2,
+                     o->eps, 0.0f, step);
+    if (x->logt < logf(TAU_MIN)) x->logt = logf(TAU_MIN);
+    if (x->logt > logf(TAU_MAX)) x->logt = logf(TAU_MAX);
 }
 
 int ss__loss_extra_step(ss__loss_extra *x, const ss_batch *a, const ss_batch *b, const double *score,
@@ -296,61 +290,11 @@ int ss__loss_extra_step(ss__loss_extra *x, const ss_batch *a, const ss_batch *b,
     if (!x || !a || !b || !o) return ss__fail(SS_ERR_ARG, "training step: NULL argument");
     if (x->o.loss == SS__LOSS_COSENT && !score)
         return ss__fail(SS_ERR_ARG, "training step: the cosent loss needs the scores of the pairs");
-    if (a->B != b->B) return ss__fail(SS_ERR_ARG, "training step: %d texts on one side, %d on the other", a->B, b->B);
-    ss__trainer *t = x->t;
-    ss_model *m = t->model;
-    const ss_config *c = &m->cfg;
-    int B = a->B, C = c->d_model;
-    uint64_t ka = ss__rng_next(t->rng), kb = ss__rng_next(t->rng);
-    const float *ya, *yb;
-    int rc = ss__encoder_forward(x->ea, c, m->params, a, 1, c->dropout, ka, &ya);
-    if (!rc) rc = ss__encoder_forward(x->eb, c, m->params, b, 1, c->dropout, kb, &yb);
-    if (!rc) rc = ensure(x, B, C);
-    if (rc) return rc;
-    float tau = expf(x->logt), dlogt = 0;
-    double L;
-    if (x->o.loss == SS__LOSS_NTXENT) {
-        L = ss__ntxent(ya, yb, B, C, tau, x->da, x->db, &dlogt, x->work);
-    } else if (x->o.loss == SS__LOSS_TRIPLET) {
-        L = ss__triplet(ya, yb, B, C, x->o.margin, x->da, x->db, x->work);
-    } else if (x->o.loss == SS__LOSS_COSENT) {
-        L = ss__cosent_mixed(ya, yb, score, group, B, C, x->o.cosent_scale, x->o.temperature, x->da, x->db,
-                             x->work);
-    } else {
-        L = ss__infonce_forward(x->work, ya, yb, B, C, tau, 1);
-        if (isfinite(L)) {
-            ss__infonce_backward(x->da, x->db, x->work, ya, yb, B, C, tau, 1);
-            /* logits = a b^T / tau: dL/dlog(tau) = -sum_ij G_ij logit_ij = -sum_i a_i . da_i */
-            double s = 0;
-            for (size_t i = 0; i < (size_t)B * C; i++) s += (double)ya[i] * x->da[i];
-            dlogt = (float)-s;
-        }
-    }
-    if (!isfinite(L) || !isfinite(dlogt)) return ss__fail(SS_ERR_NUMERIC, "training step: the loss is %g", L);
-    size_t n = m->n_params;
-    memset(t->grads, 0, n * sizeof(float));
-    rc = ss__encoder_backward(x->ea, c, m->params, x->da, t->grads);
-    if (!rc) rc = ss__encoder_backward(x->eb, c, m->params, x->db, t->grads);
-    if (rc) return rc;
-    double gn = ss__grad_norm(t->grads, n, x->partials);
-    if (!isfinite(gn)) return ss__fail(SS_ERR_NUMERIC, "training step: the gradient norm is %g", gn);
-    float gscale = 1.0f; /* clipping as torch.nn.utils.clip_grad_norm_ */
-    if (o->grad_clip > 0) {
-        double coef = o->grad_clip / (gn + 1e-6);
-        if (coef < 1) gscale = (float)coef;
-    }
-    t->step++;
-    ss__adamw_update(m->params, t->grads, t->m, t->v, x->groups, x->n_groups, gscale, o->lr, o->beta1, o->beta2,
-                     o->eps, o->weight_decay, t->step);
-    if (x->o.learn_temperature) {
-        /* its own parameter: not clipped with the model, no decay */
-        const ss__adamw_group one = {0, 1, 0};
-        ss__adamw_update(&x->logt, &dlogt, &x->logt_m, &x->logt_v, &one, 1, 1.0f, o->lr, o->beta1, o->beta2,
-                         o->eps, 0.0f, t->step);
-        if (x->logt < logf(TAU_MIN)) x->logt = logf(TAU_MIN);
-        if (x->logt > logf(TAU_MAX)) x->logt = logf(TAU_MAX);
-    }
-    if (loss) *loss = (float)L;
-    if (grad_norm) *grad_norm = (float)gn;
-    return SS_OK;
+    x->score = score;
+    x->group = group;
+    const ss__step_loss lf = {extra_grad, extra_work, extra_after_update, x, 0};
+    int rc = ss__trainer_step_loss(x->t, a, b, &lf, o, loss, grad_norm);
+    x->score = NULL;
+    x->group = NULL;
+    return rc;
 }

@@ -11,16 +11,17 @@
  *  - InfoNCE or NT-Xent with a learned temperature: tau = exp(theta), theta
  *    trained by Adam (no decay) with the model's learning rate, clamped to
  *    [0.01, 1] (as CLIP clamps its logit scale).
- * Built on the encoder (encoder.h), the InfoNCE kernels (loss.h) and AdamW
- * (adamw.h); it uses the trainer's gradients, moments, step and dropout RNG,
- * so checkpoints and exact resumption work the same for every loss. */
+ * Each is a loss passed to the one training step (ss__trainer_step_loss,
+ * train_step.h): the trainer's gradients, moments, step, dropout RNG and
+ * scratch, so checkpoints and exact resumption work the same for every loss. */
 #ifndef SS_LOSS_EXTRA_H
 #define SS_LOSS_EXTRA_H
 
+#include "train/loss.h"
 #include "train/train_step.h"
 
 typedef struct ss__loss_extra_opts {
-    int loss;          /* SS__LOSS_* (train.h) */
+    int loss;          /* SS__LOSS_* (loss.h) */
     float temperature; /* fixed, or the initial value when learned */
     int learn_temperature;
     float margin;      /* triplet */

@@ -46,68 +46,6 @@ void ss__train_opts_init(ss__train_opts *o)
     ss__docpair_opts_init(&o->docs);
 }
 
-void ss__train_history_free(ss__train_history *h)
-{
-    if (!h) return;
-    ss_free(h->loss);
-    ss_free(h->lr);
-    ss_free(h->grad_norm);
-    ss_free(h->temp);
-    ss_free(h->seconds);
-    ss_free(h->epoch);
-    ss_free(h->dev_step);
-    ss_free(h->dev_score);
-    memset(h, 0, sizeof *h);
-}
-
-static int hist_grow(void **p, int64_t cap, size_t elem)
-{
-    void *q = ss__realloc(*p, (size_t)cap * elem);
-    if (!q) return ss__fail(SS_ERR_NOMEM, "out of memory (training history)");
-    *p = q;
-    return SS_OK;
-}
-
-static int hist_push(ss__train_history *h, float loss, float lr, float gn, float temp, double sec, int32_t ep)
-{
-    if (h->n == h->cap) {
-        int64_t nc = h->cap ? h->cap * 2 : 1024;
-        int rc;
-        if ((rc = hist_grow((void **)&h->loss, nc, sizeof *h->loss)) ||
-            (rc = hist_grow((void **)&h->lr, nc, sizeof *h->lr)) ||
-            (rc = hist_grow((void **)&h->grad_norm, nc, sizeof *h->grad_norm)) ||
-            (rc = hist_grow((void **)&h->temp, nc, sizeof *h->temp)) ||
-            (rc = hist_grow((void **)&h->seconds, nc, sizeof *h->seconds)) ||
-            (rc = hist_grow((void **)&h->epoch, nc, sizeof *h->epoch)))
-            return rc;
-        h->cap = nc;
-    }
-    h->loss[h->n] = loss;
-    h->lr[h->n] = lr;
-    h->grad_norm[h->n] = gn;
-    h->temp[h->n] = temp;
-    h->seconds[h->n] = sec;
-    h->epoch[h->n] = ep;
-    h->n++;
-    return SS_OK;
-}
-
-static int hist_push_dev(ss__train_history *h, int64_t step, double score)
-{
-    if (h->n_dev == h->cap_dev) {
-        int64_t nc = h->cap_dev ? h->cap_dev * 2 : 64;
-        int rc;
-        if ((rc = hist_grow((void **)&h->dev_step, nc, sizeof *h->dev_step)) ||
-            (rc = hist_grow((void **)&h->dev_score, nc, sizeof *h->dev_score)))
-            return rc;
-        h->cap_dev = nc;
-    }
-    h->dev_step[h->n_dev] = step;
-    h->dev_score[h->n_dev] = score;
-    h->n_dev++;
-    return SS_OK;
-}
-
 /* Everything one run carries around. */
 typedef struct run {
     ss_model *model;
@@ -264,36 +202,41 @@ static int score_dev(run *r, double *score)
     return rc;
 }
 
+/* Scores the dev set after the current step, records it, and when it is the
+ * best so far keeps that step and saves the best model (o->best), with a log
+ * line when log_best. */
+static int dev_eval(run *r, ss__train_result *res, int log_best, double *score)
+{
+    const ss__train_opts *o = r->o;
+    int rc = score_dev(r, score);
+    if (!rc) rc = ss__train_history_push_dev(&r->st.hist, r->st.step, *score);
+    if (rc) return rc;
+    res->last_score = *score;
+    if (*score > r->st.best_score) {
+        r->st.best_score = *score;
+        r->st.best_step = r->st.step;
+        if (o->best) {
+            if ((rc = ss_model_save(r->model, o->best, o->dtype))) return rc;
+            if (log_best)
+                logf_(r, "step %lld: dev Spearman %.4f, the best so far: %s", (long long)r->st.step, *score,
+                      o->best);
+        }
+    }
+    return SS_OK;
+}
+
 static float cur_temp(run *r)
 {
     if (r->lx) return ss__loss_extra_temperature(r->lx);
     return r->o->temperature;
 }
 
-int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts *o, const char *resume,
-                  ss__train_result *res)
+/* The run's buffers, the checks of the options against the data, the
+ * trainer and the loss. */
+static int run_setup(run *r)
 {
-    memset(res, 0, sizeof *res);
-    res->saved_step = -1;
-    res->best_step = -1;
-    if (!model || !ts || !o || !o->output || !o->checkpoint)
-        return ss__fail(SS_ERR_ARG, "ss__train_run: missing model, data, output or checkpoint");
-    if (o->batch_size < 2) return ss__fail(SS_ERR_ARG, "the batch size must be at least 2");
-    if (!(o->temperature > 0)) return ss__fail(SS_ERR_ARG, "the temperature must be positive");
-    run R, *r = &R;
-    memset(r, 0, sizeof R);
-    r->model = model;
-    r->ts = ts;
-    r->o = o;
-    r->plan_epoch = -1;
-    r->max_len = o->max_len > 0 ? SS_MIN(o->max_len, model->cfg.max_len) : model->cfg.max_len;
-    r->st.seed = o->seed;
-    r->st.data_fp = ts->fingerprint;
-    r->st.batch_size = o->batch_size;
-    r->st.loss = o->loss;
-    r->st.best_score = -INFINITY;
-    r->st.best_step = -1;
-    r->st.log_temp = logf(o->temperature);
+    const ss__train_opts *o = r->o;
+    const ss__trainset *ts = r->ts;
     size_t B = (size_t)o->batch_size + 1; /* a batch may take one leftover */
     r->ta = ss__calloc(B, sizeof *r->ta);
     r->tb = ss__calloc(2 * B, sizeof *r->tb); /* positives, then hard negatives */
@@ -320,33 +263,161 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
             if (ts->src[i].kind == SS__SRC_TRIPLETS)
                 rc = ss__fail(SS_ERR_ARG, "%s: hard negatives (triplets) are for the infonce loss with a fixed "
                                           "temperature", ts->src[i].name);
-    if (!rc) rc = ss__trainer_new(model, o->seed, &r->tr);
+    if (!rc) rc = ss__trainer_new(r->model, o->seed, &r->tr);
     if (!rc && (o->loss != SS__LOSS_INFONCE || o->learn_temperature)) {
         ss__loss_extra_opts lo = {o->loss, o->temperature, o->learn_temperature, o->margin, o->cosent_scale};
         rc = ss__loss_extra_new(r->tr, &lo, &r->lx);
     }
-    if (rc) goto done;
+    return rc;
+}
 
-    if (resume) {
-        ss__ckpt_state st;
-        rc = ss__ckpt_load(resume, model->n_params, r->tr->m, r->tr->v, &st);
-        if (rc) goto done;
-        if (st.data_fp != ts->fingerprint || st.seed != o->seed || st.batch_size != o->batch_size ||
-            st.loss != o->loss) {
-            rc = ss__fail(SS_ERR_ARG, "%s: the checkpoint was made with %s (seed %llu, batch size %d, loss %s); "
-                                      "resume with the same --data, --seed, --batch-size and --loss", resume,
-                          st.data_fp != ts->fingerprint ? "other training data" : "other options",
-                          (unsigned long long)st.seed, st.batch_size, ss__loss_name(st.loss));
-            ss__train_history_free(&st.hist);
-            goto done;
-        }
-        r->st = st;
-        memcpy(r->tr->rng, st.rng, sizeof st.rng);
-        r->tr->step = st.step;
-        if (r->lx) ss__loss_extra_set_temp(r->lx, st.log_temp, st.log_temp_m, st.log_temp_v);
-        logf_(r, "resuming %s at step %lld (epoch %lld, batch %lld)", resume, (long long)st.step,
-              (long long)st.epoch + 1, (long long)st.batch + 1);
+/* The optimizer state, step, data position and history of a checkpoint,
+ * which must come from the same data and options. */
+static int resume_from(run *r, const char *resume)
+{
+    const ss__train_opts *o = r->o;
+    const ss__trainset *ts = r->ts;
+    ss__ckpt_state st;
+    int rc = ss__ckpt_load(resume, r->model->n_params, r->tr->m, r->tr->v, &st);
+    if (rc) return rc;
+    if (st.data_fp != ts->fingerprint || st.seed != o->seed || st.batch_size != o->batch_size ||
+        st.loss != o->loss) {
+        rc = ss__fail(SS_ERR_ARG, "%s: the checkpoint was made with %s (seed %llu, batch size %d, loss %s); "
+                                  "resume with the same --data, --seed, --batch-size and --loss", resume,
+                      st.data_fp != ts->fingerprint ? "other training data" : "other options",
+                      (unsigned long long)st.seed, st.batch_size, ss__loss_name(st.loss));
+        ss__train_history_free(&st.hist);
+        return rc;
     }
+    r->st = st;
+    memcpy(r->tr->rng, st.rng, sizeof st.rng);
+    r->tr->step = st.step;
+    if (r->lx) ss__loss_extra_set_temp(r->lx, st.log_temp, st.log_temp_m, st.log_temp_v);
+    logf_(r, "resuming %s at step %lld (epoch %lld, batch %lld)", resume, (long long)st.step,
+          (long long)st.epoch + 1, (long long)st.batch + 1);
+    return SS_OK;
+}
+
+/* One optimizer step on the batch batch_texts made (n pairs, n_neg hard
+ * negatives); a loss that is not finite stops the run with a message naming
+ * the last good checkpoint. */
+static int train_batch(run *r, int n, int n_neg, int same, double lr, int64_t last_saved, ss__train_result *res,
+                       float *loss, float *gnorm)
+{
+    const ss__train_opts *o = r->o;
+    int rc;
+    ss_batch ba, bb;
+    memset(&bb, 0, sizeof bb);
+    ss_tokenizer *tok = ss_model_tokenizer(r->model);
+    rc = ss_tokenizer_encode_batch(tok, r->ta, r->la, n, r->max_len, 1, &ba);
+    if (!rc && !same) rc = ss_tokenizer_encode_batch(tok, r->tb, r->lb, n + n_neg, r->max_len, 1, &bb);
+    if (rc) {
+        ss_batch_free(&ba);
+        return rc;
+    }
+    ss__step_opts so;
+    ss__step_opts_init(&so);
+    so.lr = (float)lr;
+    so.temperature = o->temperature;
+    so.weight_decay = o->weight_decay;
+    so.beta1 = o->beta1;
+    so.beta2 = o->beta2;
+    so.eps = o->eps;
+    so.grad_clip = o->grad_clip;
+    so.symmetric = 1;
+    so.chunk = o->grad_cache;
+    if (r->lx)
+        rc = ss__loss_extra_step(r->lx, &ba, same ? &ba : &bb, o->loss == SS__LOSS_COSENT ? r->score : NULL,
+                                 r->group, &so, loss, gnorm);
+    else rc = ss__trainer_step(r->tr, &ba, same ? &ba : &bb, &so, loss, gnorm);
+    ss_batch_free(&ba);
+    ss_batch_free(&bb);
+    if (rc == SS_OK && !(isfinite(*loss) && isfinite(*gnorm)))
+        rc = ss__fail(SS_ERR_NUMERIC, "not finite");
+    if (rc == SS_ERR_NUMERIC) {
+        char last[600];
+        if (res->saved_step >= 0 || last_saved >= 0)
+            snprintf(last, sizeof last, "the last good checkpoint is %s (step %lld)", o->checkpoint,
+                     (long long)(res->saved_step >= 0 ? res->saved_step : last_saved));
+        else
+            snprintf(last, sizeof last, "no checkpoint was written (use --save-every)");
+        rc = ss__fail(SS_ERR_NUMERIC, "step %lld: the loss is %s (learning rate %.3g too high?); training "
+                                      "stopped, no model written; %s", (long long)r->st.step + 1,
+                      isnan(*loss) ? "NaN" : isinf(*loss) ? "infinite" : "finite but the gradient is not",
+                      lr, last);
+    }
+    return rc;
+}
+
+/* The dev set of o->eval_path and room for its similarities. */
+static int dev_load(run *r)
+{
+    int rc = ss__pairs_load(r->o->eval_path, SS__DATA_SCORED, &r->dev);
+    if (rc) return rc;
+    r->has_dev = 1;
+    r->dev_sim = ss__malloc(sizeof *r->dev_sim * r->dev.n);
+    return r->dev_sim ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
+}
+
+/* Completes pr (the step's loss, lr, gradient norm, speed and times are set)
+ * with the run's position and best score, and hands it to on_progress. */
+static void report(run *r, int64_t total, ss__train_progress *pr)
+{
+    pr->step = r->st.step;
+    pr->total = total;
+    pr->epoch = r->st.epoch;
+    pr->batch = (size_t)r->st.batch;
+    pr->n_batches = r->plan.n_batches;
+    pr->temperature = cur_temp(r);
+    pr->best_score = r->st.best_score;
+    pr->best_step = r->st.best_step;
+    pr->hist = &r->st.hist;
+    if (r->o->on_progress) r->o->on_progress(r->o->ctx, pr);
+}
+
+static void run_free(run *r)
+{
+    free_views(r);
+    ss_free(r->ta);
+    ss_free(r->tb);
+    ss_free(r->la);
+    ss_free(r->lb);
+    ss_free(r->owned);
+    ss_free(r->score);
+    ss_free(r->group);
+    ss__plan_free(&r->plan);
+    if (r->has_dev) ss__pairs_free(&r->dev);
+    ss_free(r->dev_sim);
+    ss__loss_extra_free(r->lx);
+    ss__trainer_free(r->tr);
+}
+
+int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts *o, const char *resume,
+                  ss__train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->saved_step = -1;
+    res->best_step = -1;
+    if (!model || !ts || !o || !o->output || !o->checkpoint)
+        return ss__fail(SS_ERR_ARG, "ss__train_run: missing model, data, output or checkpoint");
+    if (o->batch_size < 2) return ss__fail(SS_ERR_ARG, "the batch size must be at least 2");
+    if (!(o->temperature > 0)) return ss__fail(SS_ERR_ARG, "the temperature must be positive");
+    run R, *r = &R;
+    memset(r, 0, sizeof R);
+    r->model = model;
+    r->ts = ts;
+    r->o = o;
+    r->plan_epoch = -1;
+    r->max_len = o->max_len > 0 ? SS_MIN(o->max_len, model->cfg.max_len) : model->cfg.max_len;
+    r->st.seed = o->seed;
+    r->st.data_fp = ts->fingerprint;
+    r->st.batch_size = o->batch_size;
+    r->st.loss = o->loss;
+    r->st.best_score = -INFINITY;
+    r->st.best_step = -1;
+    r->st.log_temp = logf(o->temperature);
+    int rc = run_setup(r);
+    if (rc || (resume && (rc = resume_from(r, resume)))) goto done;
 
     /* The length of the run comes from epoch 0 (every epoch has about as many batches). */
     if ((rc = set_plan(r, 0))) goto done;
@@ -363,15 +434,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         logf_(r, "epoch 1: %zu examples fit in no batch (they share a text with the others) and are left out",
               r->plan.dropped);
 
-    if (o->eval_path) {
-        if ((rc = ss__pairs_load(o->eval_path, SS__DATA_SCORED, &r->dev))) goto done;
-        r->has_dev = 1;
-        r->dev_sim = ss__malloc(sizeof *r->dev_sim * r->dev.n);
-        if (!r->dev_sim) {
-            rc = ss__fail(SS_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-    }
+    if (o->eval_path && (rc = dev_load(r))) goto done;
 
     double t_start = ss__now_seconds(), base_sec = r->st.hist.n ? r->st.hist.seconds[r->st.hist.n - 1] : 0;
     double step_avg = -1, pps = 0;
@@ -388,93 +451,31 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         double t0 = ss__now_seconds();
         int n, n_neg, same;
         if ((rc = batch_texts(r, &n, &n_neg, &same))) goto done;
-        ss_batch ba, bb;
-        memset(&bb, 0, sizeof bb);
-        ss_tokenizer *tok = ss_model_tokenizer(model);
-        rc = ss_tokenizer_encode_batch(tok, r->ta, r->la, n, r->max_len, 1, &ba);
-        if (!rc && !same) rc = ss_tokenizer_encode_batch(tok, r->tb, r->lb, n + n_neg, r->max_len, 1, &bb);
-        if (rc) {
-            ss_batch_free(&ba);
-            goto done;
-        }
         double lr = ss__schedule_lr(&sched, r->st.step);
         float loss = NAN, gnorm = NAN;
-        ss__step_opts so;
-        ss__step_opts_init(&so);
-        so.lr = (float)lr;
-        so.temperature = o->temperature;
-        so.weight_decay = o->weight_decay;
-        so.beta1 = o->beta1;
-        so.beta2 = o->beta2;
-        so.eps = o->eps;
-        so.grad_clip = o->grad_clip;
-        so.symmetric = 1;
-        so.chunk = o->grad_cache;
-        if (r->lx)
-            rc = ss__loss_extra_step(r->lx, &ba, same ? &ba : &bb, o->loss == SS__LOSS_COSENT ? r->score : NULL,
-                                     r->group, &so, &loss, &gnorm);
-        else rc = ss__trainer_step(r->tr, &ba, same ? &ba : &bb, &so, &loss, &gnorm);
-        ss_batch_free(&ba);
-        ss_batch_free(&bb);
-        if (rc == SS_OK && !(isfinite(loss) && isfinite(gnorm)))
-            rc = ss__fail(SS_ERR_NUMERIC, "not finite");
-        if (rc == SS_ERR_NUMERIC) {
-            char last[600];
-            if (res->saved_step >= 0 || last_saved >= 0)
-                snprintf(last, sizeof last, "the last good checkpoint is %s (step %lld)", o->checkpoint,
-                         (long long)(res->saved_step >= 0 ? res->saved_step : last_saved));
-            else
-                snprintf(last, sizeof last, "no checkpoint was written (use --save-every)");
-            rc = ss__fail(SS_ERR_NUMERIC, "step %lld: the loss is %s (learning rate %.3g too high?); training "
-                                          "stopped, no model written; %s", (long long)r->st.step + 1,
-                          isnan(loss) ? "NaN" : isinf(loss) ? "infinite" : "finite but the gradient is not",
-                          lr, last);
-            goto done;
-        }
-        if (rc) goto done;
+        if ((rc = train_batch(r, n, n_neg, same, lr, last_saved, res, &loss, &gnorm))) goto done;
         r->st.step++;
         r->st.batch++;
         double dt = ss__now_seconds() - t0;
         step_avg = step_avg < 0 ? dt : 0.9 * step_avg + 0.1 * dt;
         pps = (double)n / (step_avg > 0 ? step_avg : 1e-9);
         double sec = base_sec + (ss__now_seconds() - t_start);
-        if ((rc = hist_push(&r->st.hist, loss, (float)lr, gnorm, cur_temp(r), sec, (int32_t)r->st.epoch))) goto done;
+        if ((rc = ss__train_history_push(&r->st.hist, loss, (float)lr, gnorm, cur_temp(r), sec, (int32_t)r->st.epoch))) goto done;
         res->last_loss = loss;
 
         ss__train_progress pr;
         memset(&pr, 0, sizeof pr);
         if (r->has_dev && ((o->eval_every > 0 && r->st.step % o->eval_every == 0) || r->st.step == total)) {
-            double score;
-            if ((rc = score_dev(r, &score))) goto done;
-            if ((rc = hist_push_dev(&r->st.hist, r->st.step, score))) goto done;
+            if ((rc = dev_eval(r, res, 1, &pr.dev_score))) goto done;
             pr.dev = 1;
-            pr.dev_score = res->last_score = score;
-            if (score > r->st.best_score) {
-                r->st.best_score = score;
-                r->st.best_step = r->st.step;
-                if (o->best) {
-                    if ((rc = ss_model_save(model, o->best, o->dtype))) goto done;
-                    logf_(r, "step %lld: dev Spearman %.4f, the best so far: %s", (long long)r->st.step, score,
-                          o->best);
-                }
-            }
         }
-        pr.step = r->st.step;
-        pr.total = total;
-        pr.epoch = r->st.epoch;
-        pr.batch = (size_t)r->st.batch;
-        pr.n_batches = r->plan.n_batches;
         pr.loss = loss;
         pr.lr = lr;
         pr.grad_norm = gnorm;
-        pr.temperature = cur_temp(r);
         pr.pairs_per_s = pps;
         pr.seconds = sec;
         pr.eta = step_avg >= 0 ? step_avg * (double)(total - r->st.step) : -1;
-        pr.best_score = r->st.best_score;
-        pr.best_step = r->st.best_step;
-        pr.hist = &r->st.hist;
-        if (o->on_progress) o->on_progress(o->ctx, &pr);
+        report(r, total, &pr);
 
         int stop = (o->stop && *o->stop) || (o->stop_at > 0 && r->st.step >= o->stop_at && r->st.step < total);
         if (stop || (o->save_every > 0 && r->st.step % o->save_every == 0 && r->st.step < total)) {
@@ -490,14 +491,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     /* the end: a final dev score if none at the last step, the checkpoint, the model */
     if (r->has_dev && (r->st.hist.n_dev == 0 || r->st.hist.dev_step[r->st.hist.n_dev - 1] != r->st.step)) {
         double score;
-        if ((rc = score_dev(r, &score))) goto done;
-        if ((rc = hist_push_dev(&r->st.hist, r->st.step, score))) goto done;
-        res->last_score = score;
-        if (score > r->st.best_score) {
-            r->st.best_score = score;
-            r->st.best_step = r->st.step;
-            if (o->best && (rc = ss_model_save(model, o->best, o->dtype))) goto done;
-        }
+        if ((rc = dev_eval(r, res, 0, &score))) goto done;
     }
     if ((rc = save_ckpt(r, res))) goto done;
     if ((rc = ss_model_save(model, o->output, o->dtype))) goto done;
@@ -507,18 +501,6 @@ done:
     res->best_score = r->st.best_score;
     res->hist = r->st.hist; /* handed over */
     memset(&r->st.hist, 0, sizeof r->st.hist);
-    free_views(r);
-    ss_free(r->ta);
-    ss_free(r->tb);
-    ss_free(r->la);
-    ss_free(r->lb);
-    ss_free(r->owned);
-    ss_free(r->score);
-    ss_free(r->group);
-    ss__plan_free(&r->plan);
-    if (r->has_dev) ss__pairs_free(&r->dev);
-    ss_free(r->dev_sim);
-    ss__loss_extra_free(r->lx);
-    ss__trainer_free(r->tr);
+    run_free(r);
     return rc;
 }

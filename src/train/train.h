@@ -15,37 +15,13 @@
 
 #include "train/augment.h"
 #include "train/docpairs.h"
+#include "train/history.h"
+#include "train/loss.h"
 #include "train/schedule.h"
 #include "semsearch.h"
 #include "train/trainset.h"
 
-/* cosent: a ranking loss on graded pairs (loss_extra.h); it needs a training
- * set whose examples carry scores (ss__load_opts.graded). */
-enum { SS__LOSS_INFONCE = 0, SS__LOSS_NTXENT = 1, SS__LOSS_TRIPLET = 2, SS__LOSS_COSENT = 3 };
-
-/* Everything recorded per step (kept in checkpoints, so that a resumed run
- * still has the whole curve for the metrics file and the plot). */
-typedef struct ss__train_history {
-    int64_t n, cap;                       /* steps recorded: row i is step i + 1 */
-    float *loss, *lr, *grad_norm, *temp;  /* (n) */
-    double *seconds;                      /* (n) wall time since the start of the run */
-    int32_t *epoch;                       /* (n) */
-    int64_t n_dev, cap_dev;
-    int64_t *dev_step;                    /* (n_dev) step after which the dev set was scored */
-    double *dev_score;                    /* (n_dev) */
-} ss__train_history;
-
-typedef struct ss__train_progress {
-    int64_t step, total; /* steps done (this one included), steps of the run */
-    int64_t epoch;       /* 0-based */
-    size_t batch, n_batches;
-    double loss, lr, grad_norm, temperature;
-    double pairs_per_s, seconds, eta; /* eta in seconds, < 0 if unknown */
-    int dev;                          /* 1: the dev set was scored after this step */
-    double dev_score, best_score;
-    int64_t best_step;
-    const ss__train_history *hist;
-} ss__train_progress;
+typedef ss_train_progress ss__train_progress; /* semsearch.h */
 
 typedef struct ss__train_opts {
     int batch_size;        /* pairs per step (default 64) */
@@ -84,14 +60,8 @@ typedef struct ss__train_opts {
 
 void ss__train_opts_init(ss__train_opts *o);
 
-/* What a run did (for the caller's summary). */
-typedef struct ss__train_result {
-    int64_t steps;        /* steps done in total (resumed runs included) */
-    int64_t saved_step;   /* step of the last checkpoint written, -1 if none */
-    int64_t best_step;    /* -1 without evaluation */
-    double best_score, last_score, last_loss;
-    ss__train_history hist; /* the whole curve (ss__train_history_free) */
-} ss__train_result;
+/* What a run did: the public ss_train_result (semsearch.h). */
+typedef ss_train_result ss__train_result;
 
 /* Trains model (fine-tuning whatever it holds) on ts. With resume (a
  * checkpoint path, or NULL) the optimizer state, step and data position come
@@ -102,7 +72,5 @@ typedef struct ss__train_result {
  * written after the last good checkpoint). */
 int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts *o, const char *resume,
                   ss__train_result *res);
-
-void ss__train_history_free(ss__train_history *h);
 
 #endif

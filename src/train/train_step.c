@@ -115,9 +115,9 @@ static int check_pair(const ss__trainer *t, const ss_batch *a, const ss_batch *b
     return SS_OK;
 }
 
-static int ensure(scratch *s, int B, int N, int C)
+/* work: w floats for the loss; da, db: d floats each */
+static int ensure(scratch *s, size_t w, size_t d)
 {
-    size_t w = 3 * (size_t)B * N, d = (size_t)N * C;
     if (w > s->work_cap) {
         float *p = ss__realloc(s->work, w * sizeof(float));
         if (!p) return ss__fail(SS_ERR_NOMEM, "out of memory");
@@ -181,15 +181,14 @@ static int backward_chunks(ss__encoder *e, const ss_config *c, const float *para
     return SS_OK;
 }
 
-int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
-                     float *loss, float *grad_norm)
+int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_loss *lf,
+                          const ss__step_opts *o, float *loss, float *grad_norm)
 {
-    int rc = check_pair(t, a, b, 1);
+    int rc = check_pair(t, a, b, lf ? lf->negatives : 0);
     if (rc) return rc;
-    if (!o) return ss__fail(SS_ERR_ARG, "training step: NULL options");
-    if (!(o->lr >= 0 && isfinite(o->lr)) || !(o->temperature > 0 && isfinite(o->temperature)) ||
-        !(o->weight_decay >= 0 && isfinite(o->weight_decay)) || !(o->beta1 >= 0 && o->beta1 < 1) ||
-        !(o->beta2 >= 0 && o->beta2 < 1) || !(o->eps > 0) ||
+    if (!o || !lf) return ss__fail(SS_ERR_ARG, "training step: NULL options");
+    if (!(o->lr >= 0 && isfinite(o->lr)) || !(o->weight_decay >= 0 && isfinite(o->weight_decay)) ||
+        !(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1) || !(o->eps > 0) ||
         !(o->grad_clip >= 0 && isfinite(o->grad_clip)))
         return ss__fail(SS_ERR_RANGE, "training step: option out of range");
     ss_model *m = t->model;
@@ -216,11 +215,11 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
         rc = ss__encoder_forward(s->ea, c, m->params, a, 1, c->dropout, ka, &ya);
         if (!rc) rc = ss__encoder_forward(s->eb, c, m->params, b, 1, c->dropout, kb, &yb);
     }
-    if (!rc) rc = ensure(s, B, N, C);
+    if (!rc) rc = ensure(s, lf->work_floats(lf->ctx, B, N, C), (size_t)N * C);
     if (rc) return rc;
-    double L = ss__infonce_neg_forward(s->work, ya, yb, B, N, C, o->temperature, o->symmetric);
-    if (!isfinite(L)) return ss__fail(SS_ERR_NUMERIC, "training step: the loss is %g", L);
-    ss__infonce_neg_backward(s->da, s->db, s->work, ya, yb, B, N, C, o->temperature, o->symmetric);
+    double L;
+    if (lf->grad(lf->ctx, ya, yb, B, N, C, s->da, s->db, s->work, &L))
+        return ss__fail(SS_ERR_NUMERIC, "training step: the loss is %g", L);
     size_t n = m->n_params;
     memset(t->grads, 0, n * sizeof(float));
     if (cached) {
@@ -242,9 +241,46 @@ int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const
     t->step++;
     ss__adamw_update(m->params, t->grads, t->m, t->v, s->groups, s->n_groups, gscale, o->lr,
                      o->beta1, o->beta2, o->eps, o->weight_decay, t->step);
+    if (lf->after_update) lf->after_update(lf->ctx, o, t->step);
     if (loss) *loss = (float)L;
     if (grad_norm) *grad_norm = (float)gn;
     return SS_OK;
+}
+
+/* ------------------------------------------ the default loss: InfoNCE */
+
+typedef struct infonce_ctx {
+    float temperature;
+    int symmetric;
+} infonce_ctx;
+
+static size_t infonce_work(const void *ctx, int B, int N, int C)
+{
+    (void)ctx, (void)C;
+    return 3 * (size_t)B * N;
+}
+
+static int infonce_grad(void *ctx, const float *ya, const float *yb, int B, int N, int C, float *da, float *db,
+                        float *work, double *L)
+{
+    const infonce_ctx *x = ctx;
+    *L = ss__infonce_neg_forward(work, ya, yb, B, N, C, x->temperature, x->symmetric);
+    if (!isfinite(*L)) return 1;
+    ss__infonce_neg_backward(da, db, work, ya, yb, B, N, C, x->temperature, x->symmetric);
+    return 0;
+}
+
+int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
+                     float *loss, float *grad_norm)
+{
+    int rc = check_pair(t, a, b, 1);
+    if (rc) return rc;
+    if (!o) return ss__fail(SS_ERR_ARG, "training step: NULL options");
+    if (!(o->temperature > 0 && isfinite(o->temperature)))
+        return ss__fail(SS_ERR_RANGE, "training step: option out of range");
+    infonce_ctx x = {o->temperature, o->symmetric};
+    const ss__step_loss lf = {infonce_grad, infonce_work, NULL, &x, 1};
+    return ss__trainer_step_loss(t, a, b, &lf, o, loss, grad_norm);
 }
 
 int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, float temperature,
@@ -259,7 +295,7 @@ int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
     const float *ya, *yb;
     rc = ss__encoder_forward(s->ea, &m->cfg, m->params, a, 0, 0.0f, 0, &ya);
     if (!rc) rc = ss__encoder_forward(s->eb, &m->cfg, m->params, b, 0, 0.0f, 0, &yb);
-    if (!rc) rc = ensure(s, a->B, a->B, m->cfg.d_model);
+    if (!rc) rc = ensure(s, 3 * (size_t)a->B * a->B, (size_t)a->B * m->cfg.d_model);
     if (rc) return rc;
     double L = ss__infonce_forward(s->work, ya, yb, a->B, m->cfg.d_model, temperature, 1);
     if (!isfinite(L)) return ss__fail(SS_ERR_NUMERIC, "validation loss is %g", L);

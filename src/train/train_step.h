@@ -30,6 +30,24 @@ typedef struct ss__trainer {
     void *scratch;        /* activations etc. */
 } ss__trainer;
 
+/* The loss a step minimizes, as a parameter of the step: given the
+ * embeddings ya (B,C) and yb (N,C) of the two sides it sets *L and fills da
+ * (B,C), db (N,C) with the gradient of L with respect to them; it returns
+ * non-zero when the loss (or a gradient it computes, such as a learned
+ * temperature's) is not finite. work holds work_floats(ctx, B, N, C) floats
+ * (from ss__malloc: aligned for double). after_update (may be NULL) runs
+ * after the model's AdamW update of step `step`: a loss with parameters of
+ * its own updates them there. negatives: b may hold more texts than a (hard
+ * negatives); otherwise both sides hold the same number. */
+typedef struct ss__step_loss {
+    int (*grad)(void *ctx, const float *ya, const float *yb, int B, int N, int C, float *da, float *db,
+                float *work, double *L);
+    size_t (*work_floats)(const void *ctx, int B, int N, int C);
+    void (*after_update)(void *ctx, const struct ss__step_opts *o, int64_t step);
+    void *ctx;
+    int negatives;
+} ss__step_loss;
+
 int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out);
 void ss__trainer_free(ss__trainer *t);
 /* a holds B texts, b B or more: a[i] and b[i] are positives, every other
@@ -40,6 +58,12 @@ void ss__trainer_free(ss__trainer *t);
  * leaves the parameters and moments untouched. */
 int ss__trainer_step(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_opts *o,
                      float *loss, float *grad_norm);
+/* The one training step, for any loss: two dropout keys from the trainer's
+ * RNG, the forward of both sides, the loss and its gradient, the backward,
+ * clipping, AdamW (no decay on 1-d tensors), then loss->after_update.
+ * ss__trainer_step is this with in-batch InfoNCE at o->temperature. */
+int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_loss *loss,
+                          const ss__step_opts *o, float *L, float *grad_norm);
 /* With o->chunk > 0 and a side longer than that, the step is the same
  * computation in bounded memory (GradCache, Gao et al. 2021): every chunk is
  * embedded without keeping more than its own activations, the loss gradient

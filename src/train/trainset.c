@@ -416,6 +416,164 @@ static int share_text(const ss__trainset *ts, uint32_t x, uint32_t y)
     return 0;
 }
 
+/* The examples' uses of an epoch (it[].ex, n of them): every example of a
+ * source floor(weight) times, and a fresh random subset for the fraction. */
+static size_t plan_uses(const ss__trainset *ts, uint64_t *rng, uint32_t *idx, ss__plan_item *it)
+{
+    size_t n = 0;
+    for (int s = 0; s < ts->n_src; s++) {
+        const ss__source *src = &ts->src[s];
+        double w = src->weight, full = floor(w);
+        for (long r = 0; r < (long)full; r++)
+            for (size_t e = 0; e < src->n; e++) it[n++].ex = (uint32_t)(src->first + e);
+        size_t part = (size_t)llround((w - full) * (double)src->n);
+        /* a fresh random subset each epoch: partial Fisher-Yates */
+        for (size_t e = 0; e < src->n; e++) idx[e] = (uint32_t)e;
+        for (size_t e = 0; e < part; e++) {
+            size_t j = e + (size_t)ss__rand_below(rng, src->n - e);
+            uint32_t t = idx[e];
+            idx[e] = idx[j];
+            idx[j] = t;
+            it[n++].ex = (uint32_t)(src->first + idx[e]);
+        }
+    }
+    return n;
+}
+
+/* The pair of each use: two different texts of the example; then the uses
+ * in random order. */
+static void plan_pairs(const ss__trainset *ts, uint64_t *rng, ss__plan_item *it, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t *m = ts->members + ts->ex_off[it[i].ex];
+        size_t k = ss__trainset_ex_size(ts, it[i].ex);
+        if (ss__trainset_is_doc(ts, it[i].ex)) {
+            /* a document: one of its paragraphs; the pair is made from it
+             * (and the title and heading) when the batch is built */
+            size_t t = ss__trainset_form(ts, it[i].ex) == SS__FORM_DOC_TITLED;
+            it[i].a = it[i].b = m[t + (size_t)ss__rand_below(rng, k - t)];
+        } else if (ss__trainset_form(ts, it[i].ex) == SS__FORM_TRIPLET) {
+            it[i].a = m[0]; /* the negative m[2] is found when the batch is built */
+            it[i].b = m[1];
+        } else if (k == 1) {
+            it[i].a = it[i].b = m[0];
+        } else {
+            size_t x = (size_t)ss__rand_below(rng, k), y = (size_t)ss__rand_below(rng, k - 1);
+            if (y >= x) y++;
+            it[i].a = m[x];
+            it[i].b = m[y];
+        }
+    }
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)ss__rand_below(rng, i);
+        ss__plan_item t = it[i - 1];
+        it[i - 1] = it[j];
+        it[j] = t;
+    }
+}
+
+/* The order batches are filled in: sort keys (length: bytes of both sides,
+ * or word distance then length), sorted over the whole epoch with a
+ * curriculum (curric), else in chunks of 64 batches: similar lengths meet,
+ * yet the order stays random; no sort for SS__CURRIC_RANDOM. */
+static void plan_order(const ss__trainset *ts, const ss__plan_item *it, size_t n, int curriculum, int curric,
+                       int batch_size, uint64_t *wa, uint64_t *wb, sortkey *keys)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t len = (uint64_t)ts->text_len[it[i].a] + ts->text_len[it[i].b];
+        keys[i].key = len;
+        if (curric && curriculum == SS__CURRIC_OVERLAP) {
+            double d = word_distance(ts, it[i].a, it[i].b, wa, wb);
+            keys[i].key = ((uint64_t)llround(d * 1000000.0) << 32) | SS_MIN(len, (uint64_t)UINT32_MAX);
+        }
+        keys[i].pos = (uint32_t)i;
+    }
+    size_t chunk = curric ? n : (size_t)batch_size * 64;
+    for (size_t c = 0; c < n && curriculum != SS__CURRIC_RANDOM; c += chunk)
+        qsort(keys + c, SS_MIN(chunk, n - c), sizeof *keys, cmp_key);
+}
+
+/* Fills batches (ord, start: nb batches, *n_ord items) in key order; an
+ * example that shares a text with the batch being filled waits (FIFO) for
+ * the next one. A lone leftover joins the previous batch if it shares no text
+ * with it, else it is dropped (counted in *dropped). Returns nb. */
+static size_t plan_fill(const ss__trainset *ts, const ss__plan_item *it, size_t n, const sortkey *keys,
+                        int batch_size, uint32_t *stamp, uint32_t *pend, ss__plan_item *ord, size_t *start,
+                        size_t *n_ord, size_t *dropped)
+{
+    size_t nb = 0, no = 0, next = 0, np = 0;
+    uint32_t cur = 0;
+    while (next < n || np > 0) {
+        cur++;
+        size_t first = no, count = 0, keep = 0;
+        for (size_t p = 0; p < np; p++) {
+            uint32_t i = pend[p];
+            if (count < (size_t)batch_size && fits(ts, stamp, it[i].ex, cur)) {
+                mark(ts, stamp, it[i].ex, cur);
+                ord[no++] = it[i];
+                count++;
+            } else {
+                pend[keep++] = i;
+            }
+        }
+        np = keep;
+        while (count < (size_t)batch_size && next < n) {
+            uint32_t i = keys[next++].pos;
+            if (fits(ts, stamp, it[i].ex, cur)) {
+                mark(ts, stamp, it[i].ex, cur);
+                ord[no++] = it[i];
+                count++;
+            } else {
+                pend[np++] = i;
+            }
+        }
+        if (count >= 2) {
+            start[nb++] = first;
+            continue;
+        }
+        int joined = 0;
+        if (count == 1 && nb > 0) {
+            joined = 1;
+            for (size_t q = start[nb - 1]; q < first && joined; q++)
+                if (share_text(ts, ord[q].ex, ord[first].ex)) joined = 0;
+        }
+        if (!joined) {
+            no = first;
+            *dropped += count;
+        }
+    }
+    start[nb] = no;
+    *n_ord = no;
+    return nb;
+}
+
+/* The batches in random order: the items of ord copied to dst batch by batch
+ * in that order, *start replaced by the new starts. perm has room for nb
+ * entries. */
+static int plan_shuffle_batches(uint64_t *rng, const ss__plan_item *ord, size_t nb, size_t **start,
+                                size_t *perm, ss__plan_item *dst)
+{
+    for (size_t b = 0; b < nb; b++) perm[b] = b;
+    for (size_t b = nb; b > 1; b--) {
+        size_t j = (size_t)ss__rand_below(rng, b), t = perm[b - 1];
+        perm[b - 1] = perm[j];
+        perm[j] = t;
+    }
+    size_t o = 0;
+    size_t *ns = ss__malloc(sizeof *ns * (nb + 1));
+    if (!ns) return ss__fail(SS_ERR_NOMEM, "out of memory (epoch plan)");
+    for (size_t b = 0; b < nb; b++) {
+        size_t s0 = (*start)[perm[b]], s1 = (*start)[perm[b] + 1];
+        ns[b] = o;
+        memcpy(dst + o, ord + s0, sizeof *dst * (s1 - s0));
+        o += s1 - s0;
+    }
+    ns[nb] = o;
+    ss_free(*start);
+    *start = ns;
+    return SS_OK;
+}
+
 int ss__trainset_plan(const ss__trainset *ts, uint64_t seed, int64_t epoch, int batch_size,
                       int curriculum, ss__plan *out)
 {
@@ -455,138 +613,17 @@ int ss__trainset_plan(const ss__trainset *ts, uint64_t seed, int64_t epoch, int 
         goto done;
     }
 
-    size_t n = 0;
-    for (int s = 0; s < ts->n_src; s++) {
-        const ss__source *src = &ts->src[s];
-        double w = src->weight, full = floor(w);
-        for (long r = 0; r < (long)full; r++)
-            for (size_t e = 0; e < src->n; e++) it[n++].ex = (uint32_t)(src->first + e);
-        size_t part = (size_t)llround((w - full) * (double)src->n);
-        /* a fresh random subset each epoch: partial Fisher-Yates */
-        for (size_t e = 0; e < src->n; e++) idx[e] = (uint32_t)e;
-        for (size_t e = 0; e < part; e++) {
-            size_t j = e + (size_t)ss__rand_below(rng, src->n - e);
-            uint32_t t = idx[e];
-            idx[e] = idx[j];
-            idx[j] = t;
-            it[n++].ex = (uint32_t)(src->first + idx[e]);
-        }
-    }
-    /* The pair of each use: two different texts of the example. */
-    for (size_t i = 0; i < n; i++) {
-        const uint32_t *m = ts->members + ts->ex_off[it[i].ex];
-        size_t k = ss__trainset_ex_size(ts, it[i].ex);
-        if (ss__trainset_is_doc(ts, it[i].ex)) {
-            /* a document: one of its paragraphs; the pair is made from it
-             * (and the title and heading) when the batch is built */
-            size_t t = ss__trainset_form(ts, it[i].ex) == SS__FORM_DOC_TITLED;
-            it[i].a = it[i].b = m[t + (size_t)ss__rand_below(rng, k - t)];
-        } else if (ss__trainset_form(ts, it[i].ex) == SS__FORM_TRIPLET) {
-            it[i].a = m[0]; /* the negative m[2] is found when the batch is built */
-            it[i].b = m[1];
-        } else if (k == 1) {
-            it[i].a = it[i].b = m[0];
-        } else {
-            size_t x = (size_t)ss__rand_below(rng, k), y = (size_t)ss__rand_below(rng, k - 1);
-            if (y >= x) y++;
-            it[i].a = m[x];
-            it[i].b = m[y];
-        }
-    }
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)ss__rand_below(rng, i);
-        ss__plan_item t = it[i - 1];
-        it[i - 1] = it[j];
-        it[j] = t;
-    }
-
-    /* Sort keys: length (bytes of both sides), or word distance then length. */
+    size_t n = plan_uses(ts, rng, idx, it);
+    plan_pairs(ts, rng, it, n);
+    /* a curriculum orders epoch 0 only */
     int curric = (curriculum == SS__CURRIC_LENGTH || curriculum == SS__CURRIC_OVERLAP) && epoch == 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t len = (uint64_t)ts->text_len[it[i].a] + ts->text_len[it[i].b];
-        keys[i].key = len;
-        if (curric && curriculum == SS__CURRIC_OVERLAP) {
-            double d = word_distance(ts, it[i].a, it[i].b, wa, wb);
-            keys[i].key = ((uint64_t)llround(d * 1000000.0) << 32) | SS_MIN(len, (uint64_t)UINT32_MAX);
-        }
-        keys[i].pos = (uint32_t)i;
-    }
-    /* Curriculum: one sort of the whole epoch. Otherwise sort chunks of 64
-     * batches: similar lengths meet, yet the order stays random. */
-    size_t chunk = curric ? n : (size_t)batch_size * 64;
-    for (size_t c = 0; c < n && curriculum != SS__CURRIC_RANDOM; c += chunk)
-        qsort(keys + c, SS_MIN(chunk, n - c), sizeof *keys, cmp_key);
-
-    /* Fill batches in key order; an example that shares a text with the
-     * batch being filled waits (FIFO) for the next one. */
-    size_t nb = 0, no = 0, next = 0, np = 0;
-    uint32_t cur = 0;
-    while (next < n || np > 0) {
-        cur++;
-        size_t first = no, count = 0, keep = 0;
-        for (size_t p = 0; p < np; p++) {
-            uint32_t i = pend[p];
-            if (count < (size_t)batch_size && fits(ts, stamp, it[i].ex, cur)) {
-                mark(ts, stamp, it[i].ex, cur);
-                ord[no++] = it[i];
-                count++;
-            } else {
-                pend[keep++] = i;
-            }
-        }
-        np = keep;
-        while (count < (size_t)batch_size && next < n) {
-            uint32_t i = keys[next++].pos;
-            if (fits(ts, stamp, it[i].ex, cur)) {
-                mark(ts, stamp, it[i].ex, cur);
-                ord[no++] = it[i];
-                count++;
-            } else {
-                pend[np++] = i;
-            }
-        }
-        if (count >= 2) {
-            start[nb++] = first;
-            continue;
-        }
-        /* A lone leftover: join the previous batch if it shares no text. */
-        int joined = 0;
-        if (count == 1 && nb > 0) {
-            joined = 1;
-            for (size_t q = start[nb - 1]; q < first && joined; q++)
-                if (share_text(ts, ord[q].ex, ord[first].ex)) joined = 0;
-        }
-        if (!joined) {
-            no = first;
-            out->dropped += count;
-        }
-    }
-    start[nb] = no;
-
+    plan_order(ts, it, n, curriculum, curric, batch_size, wa, wb, keys);
+    size_t no;
+    size_t nb = plan_fill(ts, it, n, keys, batch_size, stamp, pend, ord, start, &no, &out->dropped);
     if (!curric) {
-        /* batches in random order (items reordered to match) */
-        size_t *perm = (size_t *)keys; /* reuse: n >= nb entries, each larger than a size_t */
-        for (size_t b = 0; b < nb; b++) perm[b] = b;
-        for (size_t b = nb; b > 1; b--) {
-            size_t j = (size_t)ss__rand_below(rng, b), t = perm[b - 1];
-            perm[b - 1] = perm[j];
-            perm[j] = t;
-        }
-        size_t o = 0;
-        size_t *ns = ss__malloc(sizeof *ns * (nb + 1));
-        if (!ns) {
-            rc = ss__fail(SS_ERR_NOMEM, "out of memory (epoch plan)");
-            goto done;
-        }
-        for (size_t b = 0; b < nb; b++) {
-            size_t s0 = start[perm[b]], s1 = start[perm[b] + 1];
-            ns[b] = o;
-            memcpy(it + o, ord + s0, sizeof *it * (s1 - s0));
-            o += s1 - s0;
-        }
-        ns[nb] = o;
-        ss_free(start);
-        start = ns;
+        /* batches in random order; keys reused as the permutation: n >= nb
+         * entries, each larger than a size_t */
+        if ((rc = plan_shuffle_batches(rng, ord, nb, &start, (size_t *)keys, it))) goto done;
         ss__plan_item *t = ord;
         ord = it;
         it = t;

@@ -827,6 +827,97 @@ static void test_cosent(void)
     free(work);
 }
 
+/* The public API (semsearch.h) trains as the library's own loop: the same
+ * model bit for bit; and it mines negatives that are no text of their example. */
+static void test_public_api(void)
+{
+    ss_tokenizer *tok;
+    if (!tap_ok(ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &tok) == 0, "public API: the vocabulary"))
+        return;
+    ss_config c;
+    ss_config_init(&c);
+    c.vocab_size = ss_tokenizer_vocab_size(tok);
+    c.d_model = 8;
+    c.n_layers = 1;
+    c.n_heads = 2;
+    c.d_ff = 16;
+    c.max_len = 16;
+    ss_model *m1 = NULL, *m2 = NULL;
+    int rc = ss_model_init(&c, tok, 3, &m1);
+    if (!rc) rc = ss_model_init(&c, tok, 3, &m2);
+    char dir[] = "/tmp/ss_train_api_XXXXXX", data[300], ck1[300], ck2[300], o1[300], o2[300];
+    if (!tap_ok(rc == 0 && mkdtemp(dir), "public API: two equal tiny models")) goto done;
+    snprintf(data, sizeof data, "%s/d.groups.tsv", dir);
+    snprintf(ck1, sizeof ck1, "%s/a.ckpt.gguf", dir);
+    snprintf(ck2, sizeof ck2, "%s/b.ckpt.gguf", dir);
+    snprintf(o1, sizeof o1, "%s/a.gguf", dir);
+    snprintf(o2, sizeof o2, "%s/b.gguf", dir);
+    FILE *f = fopen(data, "w");
+    for (int i = 0; f && i < 24; i++) fprintf(f, "a cat number %d\ta kitten number %d\tthe cat %d\n", i, i, i);
+    if (f) fclose(f);
+    ss_trainset *ts = NULL;
+    ss_trainset_options lo;
+    ss_trainset_options_init(&lo);
+    rc = ss_trainset_new(&ts);
+    if (!rc) rc = ss_trainset_add_file(ts, data, 1.0, &lo);
+    ss_trainset_source src;
+    tap_ok(rc == 0 && ss_trainset_n_sources(ts) == 1 && ss_trainset_get_source(ts, 0, &src) == 0 &&
+               src.kind == SS_SOURCE_GROUPS && src.examples == 24 && ss_trainset_n_examples(ts) == 24 &&
+               ss_trainset_n_texts(ts) == 72,
+           "public API: a groups file, its source and counts (%s)", rc ? ss_errmsg() : "ok");
+    ss_train_options po;
+    ss_train_options_init(&po);
+    po.batch_size = 4;
+    po.steps = 3;
+    po.seed = 7;
+    po.checkpoint = ck1;
+    po.output = o1;
+    ss_train_result r1, r2;
+    int rc1 = ss_train_run(m1, ts, &po, NULL, &r1);
+    ss__train_opts io;
+    ss__train_opts_init(&io);
+    io.batch_size = 4;
+    io.steps = 3;
+    io.seed = 7;
+    io.checkpoint = ck2;
+    io.output = o2;
+    int rc2 = ss__train_run(m2, ts, &io, NULL, &r2);
+    tap_ok(rc1 == 0 && rc2 == 0 && r1.steps == 3 && r1.hist.n == 3 &&
+               !memcmp(r1.hist.loss, r2.hist.loss, 3 * sizeof *r1.hist.loss) &&
+               !memcmp(m1->params, m2->params, m1->n_params * sizeof(float)),
+           "public API: ss_train_run is the library's loop, bit for bit");
+    ss_train_result_free(&r1);
+    ss_train_result_free(&r2);
+    ss_train_result_free(NULL);
+    tap_ok(ss_train_loss_kind("cosent") == SS_LOSS_COSENT && ss_train_loss_kind("x") < 0 &&
+               !strcmp(ss_train_loss_name(SS_LOSS_NTXENT), "ntxent") &&
+               ss_train_schedule_kind("linear") == SS_SCHED_LINEAR && ss_train_check_doc_pairs("title:1") == 0 &&
+               ss_train_check_doc_pairs("nonsense:1") == SS_ERR_ARG,
+           "public API: loss and schedule names, document-pair specs");
+    ss_mine_options mo;
+    ss_mine_options_init(&mo);
+    ss_triplet *tr = NULL;
+    size_t nt = 0;
+    rc = ss_mine_negatives(m1, ts, &mo, &tr, &nt);
+    int good = rc == 0 && nt > 0 && nt <= 24;
+    for (size_t i = 0; good && i < nt; i++)
+        good = strcmp(tr[i].negative, tr[i].anchor) && strcmp(tr[i].negative, tr[i].positive) &&
+               strlen(tr[i].negative) == tr[i].negative_len;
+    tap_ok(good, "public API: %zu mined triplets, each negative another example's text", nt);
+    ss_free(tr);
+    ss_trainset_free(ts);
+    remove(data);
+    remove(ck1);
+    remove(ck2);
+    remove(o1);
+    remove(o2);
+    rmdir(dir);
+done:
+    ss_model_free(m1);
+    ss_model_free(m2);
+    ss_tokenizer_free(tok);
+}
+
 /* A checkpoint holds the model, the moments and the state; a model file is
  * not a checkpoint. */
 static void test_checkpoint(void)
@@ -1190,6 +1281,7 @@ int main(void)
     test_losses();
     test_cosent();
     test_checkpoint();
+    test_public_api();
     test_alloc_failures();
     return tap_done();
 }
