@@ -298,6 +298,13 @@ http GET /v1/models; status "GET /v1/models without the key" 401
 post /v1/embeddings -H 'Authorization: Bearer s3cret' -d '{"input":["a","b","c","d"]}'; status "4 inputs (--max-inputs 3)" 400
 post /v1/embeddings -H 'Authorization: Bearer s3cret' --data-binary @"$T/long.json"; status "a 70 kB body (--max-body 2048)" 413
 post /search -H 'Authorization: Bearer s3cret' -d '{"query":"x"}'; status "search without -d" 400
+if command -v node >/dev/null 2>&1 && node -e "require('openai')" 2>/dev/null; then
+    node "$top_srcdir/tests/serve_openai.js" "$URL/v1" s3cret > "$T/node.out" 2>&1
+    ok $? "the official OpenAI Node client: embeddings (base64 and float), models, 401, 400"
+    [ -s "$T/node.out" ] && grep -v '^ok$' "$T/node.out" | head -10 | sed 's/^/# /'
+else
+    skip "the official OpenAI Node client" "node or its openai package missing (npm install openai; NODE_PATH)"
+fi
 if [ -n "$PY" ]; then
     "$PY" -c '
 import socket, sys, time

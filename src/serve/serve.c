@@ -661,10 +661,11 @@ int serve_run(const serve_opts *o)
                      MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, handle, &S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        flags, (uint16_t)o->port, NULL, NULL, handle, &S, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)o,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_NOTIFY_COMPLETED, completed, &S, MHD_OPTION_NOTIFY_CONNECTION, conn_notify, &S,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conns, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)o, MHD_OPTION_END);
+        MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "semsearch: serve: cannot listen on %s port %d: %s\n", o->host, o->port,
                 errno ? strerror(errno) : "failed");
