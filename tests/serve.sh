@@ -324,6 +324,42 @@ h=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health"); [ "$h" = 200 ]; ok $?
 stop; [ $stopped -eq 0 ]; ok $? "exits 0"
 [ ! -s "$T/log" ] || ! grep -q '"POST' "$T/log"; ok $? "--quiet: no request log"
 
+# ---------------------------------------------------------------- --allow-write
+serve -d "$T/w.db" --allow-write -q; ok $? "serve --allow-write on a new database"
+post /documents -d '{"documents":[{"text":"a dog runs in the park","id":"d1","source":"s1","meta":{"x":1}},{"text":"a cat sleeps on a sofa","id":"d2"},{"text":"a red bus on the street","source":"s2"}]}'
+[ "$code" = 200 ] && grep -q '"added":3,"skipped":0' "$T/body"; ok $? "POST /documents adds 3"
+post /documents -d '{"documents":[{"text":"a dog runs in the park"}]}'
+[ "$code" = 200 ] && grep -q '"added":0,"skipped":1' "$T/body"; ok $? "a text already stored is skipped, as by index"
+post /search -d '{"query":"a dog","k":3}'; cp "$T/body" "$T/w-search.json"
+$SEMSEARCH query -d "$T/w.db" --json -k 3 "a dog" > "$T/w-query.json" 2>/dev/null
+if [ -n "$PY" ]; then
+    "$PY" -c '
+import json, sys
+g = json.load(open(sys.argv[1])); w = json.loads(open(sys.argv[2]).read())
+assert [(r["id"], r["doc"], r["text"], r.get("source"), r.get("meta")) for r in g["results"]] == \
+       [(r["id"], r["doc"], r["text"], r.get("source"), r.get("meta")) for r in w["results"]], (g, w)
+assert g["results"][0]["id"] == "d1" and g["results"][0]["meta"] == {"x": 1}
+' "$T/w-search.json" "$T/w-query.json"
+    ok $? "the added documents are searched, as query finds them in the file (id, source, meta)"
+fi
+http DELETE /documents -d '{"id":"d1"}'; [ "$code" = 200 ] && grep -q '"deleted":1' "$T/body"; ok $? "DELETE /documents by id"
+http DELETE /documents -d '{"source":"s2"}'; [ "$code" = 200 ] && grep -q '"deleted":1' "$T/body"; ok $? "DELETE /documents by source"
+post /search -d '{"query":"a dog","k":5}'
+[ "$code" = 200 ] && ! grep -q '"d1"' "$T/body" && ! grep -q 'red bus' "$T/body"; ok $? "deleted documents are no longer found"
+post /documents -d '{"documents":[{"text":"x","id":5}]}'; status "an id that is not a string" 400
+post /documents -d '{"documents":[{"txt":"x"}]}'; status "a document without text" 400
+post /documents -d '{"documents":[]}'; status "no documents" 400
+awk 'BEGIN { printf "{\"documents\":[{\"text\":\""; for (i = 0; i < 400; i++) printf "word%d ", i; print "\"}]}" }' > "$T/longdoc.json"
+post /documents --data-binary @"$T/longdoc.json"; status "a document longer than the window (index splits it; the server refuses)" 400
+http DELETE /documents -d '{"id":"a","source":"b"}'; status "DELETE with both id and source" 400
+http PUT /documents; status "PUT /documents" 405
+stop; [ $stopped -eq 0 ]; ok $? "exits 0"
+serve -d "$T/w.db" -q
+post /documents -d '{"documents":[{"text":"x"}]}'; status "POST /documents without --allow-write" 403
+http DELETE /documents -d '{"id":"d2"}'; status "DELETE /documents without --allow-write" 403
+stop
+run_fails "--allow-write without -d" "allow-write needs -d" $SEMSEARCH serve --allow-write --port 0
+
 run_fails "a non-loopback address without --api-key is refused" "refusing to listen on 0.0.0.0" $SEMSEARCH serve --host 0.0.0.0 --port 0
 run_fails "an unknown host" "--host" $SEMSEARCH serve --host no.such.host.invalid --port 0
 run_fails "a bad port" "--port" $SEMSEARCH serve --port 70000

@@ -40,12 +40,14 @@ static const char serve_usage[] =
     "      --timeout SEC      a connection idle this long is closed (default 30)\n"
     "      --batch-tokens N   token budget of one encoder call (default 16384)\n"
     "      --batch-wait MS    wait for more requests to join a batch (default 2)\n"
+    "      --allow-write      POST /documents adds documents to -d DB (created if\n"
+    "                         missing), DELETE /documents removes them by id or source\n"
     "  -q, --quiet            no log line per request\n";
 
 int cmd_serve(int argc, char **argv);
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_HOST = 256, O_KEY, O_BODY, O_INPUTS, O_TEXT, O_MAXK, O_CONNS, O_TIMEOUT, O_BTOK, O_BWAIT };
+    enum { O_HOST = 256, O_KEY, O_BODY, O_INPUTS, O_TEXT, O_MAXK, O_CONNS, O_TIMEOUT, O_BTOK, O_BWAIT, O_WRITE };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"db", required_argument, 0, 'd'},
                                          {"host", required_argument, 0, O_HOST},
@@ -61,6 +63,7 @@ int cmd_serve(int argc, char **argv)
                                          {"timeout", required_argument, 0, O_TIMEOUT},
                                          {"batch-tokens", required_argument, 0, O_BTOK},
                                          {"batch-wait", required_argument, 0, O_BWAIT},
+                                         {"allow-write", no_argument, 0, O_WRITE},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -124,6 +127,7 @@ int cmd_serve(int argc, char **argv)
             if (cli_double("--batch-wait", optarg, 0, 1000, &d)) return 2;
             o.batch_wait_us = (int)(d * 1000);
             break;
+        case O_WRITE: o.allow_write = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': return cli_usage(serve_usage, 0);
         default: return cli_usage(serve_usage, 1);

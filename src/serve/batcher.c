@@ -488,3 +488,11 @@ int batcher_dim(const batcher *b) { return b->dim; }
 int batcher_max_len(const batcher *b) { return b->max_len; }
 const char *batcher_model_name(const batcher *b) { return b->model_name; }
 int batcher_has_db(const batcher *b) { return b->w[0].store != NULL; }
+
+void batcher_store_model(const batcher *b, ss_store_model *m)
+{
+    m->name = b->model_name;
+    m->fingerprint = ss_model_fingerprint(b->w[0].model);
+    m->path = b->model_abs;
+    m->dim = b->dim;
+}

@@ -61,5 +61,7 @@ int batcher_dim(const batcher *b);
 int batcher_max_len(const batcher *b);
 const char *batcher_model_name(const batcher *b);
 int batcher_has_db(const batcher *b);
+/* The model as a database records it (strings owned by the batcher). */
+void batcher_store_model(const batcher *b, ss_store_model *m);
 
 #endif

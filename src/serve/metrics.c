@@ -13,7 +13,7 @@
 #include "serve/metrics.h"
 
 static const char *const route_names[RT_COUNT] = {"/v1/embeddings", "/search", "/v1/models", "/health", "/metrics",
-                                                  "other"};
+                                                  "/documents", "other"};
 /* latency buckets (seconds) and batch-size buckets (inputs per encoder call) */
 static const double lat_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_LAT (sizeof lat_le / sizeof *lat_le)

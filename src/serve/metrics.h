@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 /* Routes counted apart (a request to anything else is "other"). */
-enum { RT_EMBEDDINGS, RT_SEARCH, RT_MODELS, RT_HEALTH, RT_METRICS, RT_OTHER, RT_COUNT };
+enum { RT_EMBEDDINGS, RT_SEARCH, RT_MODELS, RT_HEALTH, RT_METRICS, RT_DOCUMENTS, RT_OTHER, RT_COUNT };
 
 void metrics_init(void);
 const char *metrics_route_name(int route);

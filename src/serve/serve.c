@@ -54,6 +54,8 @@ typedef struct server {
     pthread_mutex_t mu;
     pthread_cond_t idle;
     long inflight; /* requests between their headers and their end */
+    pthread_mutex_t wmu; /* the writer: one connection, one write at a time */
+    ss_store *writer;    /* with --allow-write */
 } server;
 
 typedef struct req {
@@ -92,7 +94,9 @@ static enum MHD_Result send_text(struct MHD_Connection *c, req *r, int status, c
     if (status == 401) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                r->route == RT_EMBEDDINGS || r->route == RT_SEARCH ? "POST" : "GET, HEAD");
+                                r->route == RT_EMBEDDINGS || r->route == RT_SEARCH ? "POST"
+                                : r->route == RT_DOCUMENTS                         ? "POST, DELETE"
+                                                                                   : "GET, HEAD");
     r->status = status;
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -125,6 +129,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req *r, int status, 
     va_end(ap);
     const char *type = status == 401 ? "authentication_error"
                        : status == 404 ? "not_found_error"
+                       : status == 403 ? "permission_error"
                        : status == 429 || status == 503 ? "overloaded_error"
                        : status >= 500 ? "server_error" : "invalid_request_error";
     json_t *e = json_pack("{s:{s:s,s:s,s:n,s:s?}}", "error", "message", msg, "type", type, "param", "code", code);
@@ -143,6 +148,7 @@ static int route_of(const char *url)
     if (!strcmp(url, "/v1/models") || !strcmp(url, "/models")) return RT_MODELS;
     if (!strcmp(url, "/health")) return RT_HEALTH;
     if (!strcmp(url, "/metrics")) return RT_METRICS;
+    if (!strcmp(url, "/documents")) return RT_DOCUMENTS;
     return RT_OTHER;
 }
 
@@ -466,6 +472,153 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, req *r)
     return send_text(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", t, len);
 }
 
+/* POST /documents {"documents": [{"text", "id", "source", "meta"}]}: embeds
+ * and adds them in one transaction (texts already stored are skipped, as
+ * by index). A text longer than the model's window is refused: `semsearch
+ * index` splits such a text into passages, which the server does not. */
+static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_t *body)
+{
+    json_t *list = json_object_get(body, "documents");
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return send_error(c, r, 400, "invalid_documents", "'documents' must be a non-empty array of {\"text\", \"id\", \"source\", \"meta\"}");
+    size_t n = json_array_size(list), i;
+    if (n > S->o->max_inputs)
+        return send_error(c, r, 400, "invalid_documents", "'documents' has %zu documents; at most %zu per request", n, S->o->max_inputs);
+    int dim = batcher_dim(S->b);
+    ss_doc *docs = calloc(n, sizeof *docs);
+    char **metas = calloc(n, sizeof *metas);
+    const char **texts = calloc(n, sizeof *texts);
+    size_t *lens = calloc(n, sizeof *lens);
+    job j;
+    memset(&j, 0, sizeof j);
+    j.vecs = malloc(n * (size_t)dim * sizeof *j.vecs);
+    j.tokens = malloc(n * sizeof *j.tokens);
+    j.truncated = malloc(n * sizeof *j.truncated);
+    enum MHD_Result ret = MHD_NO;
+    int done = 0;
+    if (!docs || !metas || !texts || !lens || !j.vecs || !j.tokens || !j.truncated) {
+        ret = send_error(c, r, 503, NULL, "out of memory");
+        done = 1;
+    }
+    for (i = 0; i < n && !done; i++) {
+        json_t *d = json_array_get(list, i), *t = json_object_get(d, "text"), *v;
+        if (!json_is_object(d) || !json_is_string(t) || json_string_length(t) == 0) {
+            ret = send_error(c, r, 400, "invalid_documents", "documents[%zu] must be an object with a non-empty \"text\" string", i);
+            done = 1;
+            break;
+        }
+        if (json_string_length(t) > S->o->max_text) {
+            ret = send_error(c, r, 400, "invalid_documents", "documents[%zu] has %zu bytes; at most %zu per text", i, json_string_length(t), S->o->max_text);
+            done = 1;
+            break;
+        }
+        docs[i].text = texts[i] = json_string_value(t);
+        docs[i].len = lens[i] = json_string_length(t);
+        const char *key;
+        json_object_foreach(d, key, v)
+        {
+            if (!strcmp(key, "text")) continue;
+            if (!strcmp(key, "id") || !strcmp(key, "source")) {
+                if (!json_is_string(v) && !json_is_null(v)) {
+                    ret = send_error(c, r, 400, "invalid_documents", "documents[%zu].%s must be a string", i, key);
+                    done = 1;
+                    break;
+                }
+                if (key[0] == 'i') docs[i].id = json_string_value(v);
+                else docs[i].source = json_string_value(v);
+            } else if (!strcmp(key, "meta")) {
+                if (!json_is_null(v) && !(metas[i] = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY))) {
+                    ret = send_error(c, r, 503, NULL, "out of memory");
+                    done = 1;
+                    break;
+                }
+                docs[i].meta = metas[i];
+            } else {
+                ret = send_error(c, r, 400, "unknown_field", "documents[%zu]: unknown field '%.100s' (text, id, source, meta)", i, key);
+                done = 1;
+                break;
+            }
+        }
+    }
+    if (!done) {
+        j.n = n;
+        j.texts = texts;
+        j.lens = lens;
+        r->inputs = n;
+        batcher_run(S->b, &j);
+        if (j.status) {
+            ret = send_error(c, r, j.status, NULL, "%s", j.msg);
+            done = 1;
+        }
+        for (i = 0; i < n && !done; i++)
+            if (j.truncated[i]) {
+                ret = send_error(c, r, 400, "document_too_long",
+                                 "documents[%zu] is longer than the model's window of %d tokens: `semsearch index` splits such a text into passages",
+                                 i, batcher_max_len(S->b));
+                done = 1;
+            }
+    }
+    if (!done) {
+        size_t added = 0;
+        pthread_mutex_lock(&S->wmu);
+        int rc = ss_store_add(S->writer, docs, j.vecs, n, &added);
+        const char *why = rc ? ss_errmsg() : "";
+        if (rc) ret = send_error(c, r, rc == SS_ERR_ARG || rc == SS_ERR_NUMERIC ? 400 : 500, NULL, "adding: %s", why);
+        pthread_mutex_unlock(&S->wmu);
+        if (!rc) ret = send_json(c, r, 200, json_pack("{s:I,s:I}", "added", (json_int_t)added, "skipped", (json_int_t)(n - added)));
+    }
+    for (i = 0; metas && i < n; i++) free(metas[i]);
+    free(metas);
+    free(docs);
+    free(texts);
+    free(lens);
+    free(j.vecs);
+    free(j.tokens);
+    free(j.truncated);
+    return ret;
+}
+
+/* DELETE /documents {"id": "X"} or {"ids": [...]} or {"source": "NAME"}. */
+static enum MHD_Result do_delete(server *S, struct MHD_Connection *c, req *r, json_t *body)
+{
+    json_t *id = json_object_get(body, "id"), *ids = json_object_get(body, "ids"), *src = json_object_get(body, "source");
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    if (strcmp(key, "id") && strcmp(key, "ids") && strcmp(key, "source"))
+        return send_error(c, r, 400, "unknown_field", "unknown field '%.100s' (id, ids, source)", key);
+    if ((id != NULL) + (ids != NULL) + (src != NULL) != 1 || (id && !json_is_string(id)) || (src && !json_is_string(src)) ||
+        (ids && !json_is_array(ids)))
+        return send_error(c, r, 400, "invalid_delete", "give one of \"id\": a string, \"ids\": an array of strings, \"source\": a string");
+    size_t k = ids ? json_array_size(ids) : 1, total = 0;
+    for (size_t i = 0; ids && i < k; i++)
+        if (!json_is_string(json_array_get(ids, i))) return send_error(c, r, 400, "invalid_delete", "ids[%zu] is not a string", i);
+    pthread_mutex_lock(&S->wmu);
+    int rc = 0;
+    for (size_t i = 0; i < k && !rc; i++) {
+        size_t del = 0;
+        if (src) rc = ss_store_delete_source(S->writer, json_string_value(src), &del);
+        else rc = ss_store_delete(S->writer, json_string_value(ids ? json_array_get(ids, i) : id), &del);
+        total += del;
+    }
+    enum MHD_Result ret;
+    if (rc) ret = send_error(c, r, 500, NULL, "deleting: %s", ss_errmsg());
+    else ret = send_json(c, r, 200, json_pack("{s:I}", "deleted", (json_int_t)total));
+    pthread_mutex_unlock(&S->wmu);
+    return ret;
+}
+
+static enum MHD_Result do_documents(server *S, struct MHD_Connection *c, req *r)
+{
+    if (!S->writer) return send_error(c, r, 403, "writing_disabled", "writing is off: start the server with --allow-write -d DB");
+    char msg[512];
+    json_t *body = parse_body(r, msg, sizeof msg);
+    if (!body) return send_error(c, r, 400, "invalid_json", "%s", msg);
+    enum MHD_Result ret = strcmp(r->method, "DELETE") == 0 ? do_delete(S, c, r, body) : do_add(S, c, r, body);
+    json_decref(body);
+    return ret;
+}
+
 /* ------------------------------------------------------------ MHD callbacks */
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -493,10 +646,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         S->inflight++;
         pthread_mutex_unlock(&S->mu);
         /* what can be answered from the headers alone is answered now */
-        int post = r->route == RT_EMBEDDINGS || r->route == RT_SEARCH;
-        if (r->route == RT_OTHER) return send_error(c, r, 404, "not_found", "no route %.100s %.100s (POST /v1/embeddings, POST /search, GET /v1/models, GET /health, GET /metrics)", method, url);
-        if (post ? strcmp(method, "POST") != 0 : strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-            return send_error(c, r, 405, "method_not_allowed", "%s %s: use %s", method, url, post ? "POST" : "GET");
+        int post = r->route == RT_EMBEDDINGS || r->route == RT_SEARCH || r->route == RT_DOCUMENTS;
+        if (r->route == RT_OTHER) return send_error(c, r, 404, "not_found", "no route %.100s %.100s (POST /v1/embeddings, POST /search, POST and DELETE /documents, GET /v1/models, GET /health, GET /metrics)", method, url);
+        int del = r->route == RT_DOCUMENTS && !strcmp(method, "DELETE");
+        if (post ? strcmp(method, "POST") != 0 && !del : strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return send_error(c, r, 405, "method_not_allowed", "%s %s: use %s", method, url,
+                              r->route == RT_DOCUMENTS ? "POST or DELETE" : post ? "POST" : "GET");
         if (r->route != RT_HEALTH && !authorized(S, c))
             return send_error(c, r, 401, "invalid_api_key", "a valid API key is required: send 'Authorization: Bearer KEY'");
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -547,6 +702,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case RT_MODELS: return do_models(S, c, r);
     case RT_HEALTH: return send_json(c, r, 200, json_pack("{s:s}", "status", "ok"));
     case RT_METRICS: return do_metrics(c, r);
+    case RT_DOCUMENTS: return do_documents(S, c, r);
     default: return send_error(c, r, 404, "not_found", "no such route");
     }
 }
@@ -644,6 +800,11 @@ int serve_run(const serve_opts *o)
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
+    if (o->allow_write && !o->db) {
+        fprintf(stderr, "semsearch: serve: --allow-write needs -d DB\n");
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return 2;
+    }
     metrics_init();
     batcher_opts bo = {o->model, o->db, o->workers, o->batch_tokens, o->batch_wait_us, o->max_queue};
     char err[1024];
@@ -652,10 +813,28 @@ int serve_run(const serve_opts *o)
     S.o = o;
     pthread_mutex_init(&S.mu, NULL);
     pthread_cond_init(&S.idle, NULL);
-    if (batcher_start(&bo, &S.b, err, sizeof err)) {
-        fprintf(stderr, "semsearch: serve: %s\n", err);
+    pthread_mutex_init(&S.wmu, NULL);
+    if (o->allow_write && ss_store_open(o->db, SS_STORE_CREATE, &S.writer) != SS_OK) {
+        fprintf(stderr, "semsearch: serve: %s\n", ss_errmsg());
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return 1;
+    }
+    if (batcher_start(&bo, &S.b, err, sizeof err)) {
+        fprintf(stderr, "semsearch: serve: %s\n", err);
+        ss_store_close(S.writer);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return 1;
+    }
+    if (S.writer) {
+        ss_store_model sm;
+        batcher_store_model(S.b, &sm);
+        if (ss_store_use_model(S.writer, &sm) != SS_OK) {
+            fprintf(stderr, "semsearch: serve: %s\n", ss_errmsg());
+            ss_store_close(S.writer);
+            batcher_stop(S.b);
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            return 1;
+        }
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_AUTO;
@@ -670,6 +849,7 @@ int serve_run(const serve_opts *o)
         fprintf(stderr, "semsearch: serve: cannot listen on %s port %d: %s\n", o->host, o->port,
                 errno ? strerror(errno) : "failed");
         batcher_stop(S.b);
+        ss_store_close(S.writer);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return 1;
     }
@@ -704,6 +884,8 @@ int serve_run(const serve_opts *o)
     MHD_stop_daemon(d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
     batcher_stop(S.b);
+    ss_store_close(S.writer);
+    pthread_mutex_destroy(&S.wmu);
     pthread_mutex_destroy(&S.mu);
     pthread_cond_destroy(&S.idle);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -14,6 +14,7 @@ typedef struct serve_opts {
     const char *api_key;  /* NULL: none (then only a loopback address is allowed) */
     int workers;          /* encoder workers */
     int quiet;            /* no log line per request */
+    int allow_write;      /* POST and DELETE /documents (needs db) */
     size_t max_body;      /* bytes of a request body (413 beyond) */
     size_t max_inputs;    /* texts (or queries) per request */
     size_t max_text;      /* bytes per text */
