@@ -35,6 +35,7 @@ struct batcher {
     pthread_cond_t done;  /* a job is done */
     job *head, *tail;
     size_t queued;
+    long arriving; /* requests announced (batcher_expect) and not queued yet */
     int stop;
     worker *w;
     int n_workers;
@@ -266,7 +267,9 @@ static void *work(void *arg)
         until.tv_nsec %= 1000000000L;
         while (nb > 0 && total < b->o.max_tokens) {
             pthread_mutex_lock(&b->mu);
-            while (!b->head && !b->stop)
+            /* wait only for requests on their way (headers in, body being
+             * read): a lone client is not made to wait for company */
+            while (!b->head && !b->stop && b->arriving > 0)
                 if (pthread_cond_timedwait(&b->work, &b->mu, &until) == ETIMEDOUT) break;
             j = pop(b);
             pthread_mutex_unlock(&b->mu);
@@ -442,6 +445,10 @@ void batcher_run(batcher *b, job *j)
     j->msg[0] = 0;
     j->next = NULL;
     pthread_mutex_lock(&b->mu);
+    if (j->expected && *j->expected) {
+        *j->expected = 0;
+        b->arriving--;
+    }
     if (b->stop || b->queued >= b->o.max_queue) {
         pthread_mutex_unlock(&b->mu);
         snprintf(j->msg, sizeof j->msg, "%s", b->stop ? "the server is stopping" : "too many requests waiting: retry later");
@@ -495,4 +502,25 @@ void batcher_store_model(const batcher *b, ss_store_model *m)
     m->fingerprint = ss_model_fingerprint(b->w[0].model);
     m->path = b->model_abs;
     m->dim = b->dim;
+}
+
+void batcher_expect(batcher *b, int *flag)
+{
+    pthread_mutex_lock(&b->mu);
+    if (!*flag) {
+        *flag = 1;
+        b->arriving++;
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+void batcher_unexpect(batcher *b, int *flag)
+{
+    pthread_mutex_lock(&b->mu);
+    if (*flag) {
+        *flag = 0;
+        b->arriving--;
+        pthread_cond_broadcast(&b->work); /* a worker waiting for it waits no more */
+    }
+    pthread_mutex_unlock(&b->mu);
 }

@@ -41,6 +41,7 @@ typedef struct job {
     json_t *results;           /* search: an array of n {"query","results"} objects */
     int status;                /* 0, or the HTTP status of a failure (with msg) */
     char msg[512];
+    int *expected;             /* the flag given to batcher_expect, or NULL */
     /* the batcher's */
     int done;
     size_t ntok;
@@ -54,6 +55,12 @@ typedef struct batcher batcher;
 int batcher_start(const batcher_opts *o, batcher **out, char *err, size_t errlen);
 /* Queues a job and waits for it (j->status says how it went). */
 void batcher_run(batcher *b, job *j);
+/* A request that will bring a job (its headers are in): a worker that has
+ * a batch waits (at most the batch wait) for such requests only. *flag is
+ * the request's: set here, cleared when its job is queued (job.expected)
+ * or by batcher_unexpect when it ends without one. */
+void batcher_expect(batcher *b, int *flag);
+void batcher_unexpect(batcher *b, int *flag);
 /* Lets the workers finish what is queued, joins them, frees everything. */
 void batcher_stop(batcher *b);
 

@@ -70,6 +70,7 @@ typedef struct req {
     size_t discarded;
     int status;
     size_t inputs, tokens;
+    int expected; /* announced to the batcher */
 } req;
 
 static double now(void)
@@ -338,6 +339,7 @@ static enum MHD_Result do_embeddings(server *S, struct MHD_Connection *c, req *r
         ret = send_error(c, r, 503, NULL, "out of memory");
     } else {
         r->inputs = n;
+        j.expected = &r->expected;
         batcher_run(S->b, &j);
         if (j.status) {
             ret = send_error(c, r, j.status, NULL, "%s", j.msg);
@@ -439,6 +441,7 @@ static enum MHD_Result do_search(server *S, struct MHD_Connection *c, req *r)
     j.texts = texts;
     j.lens = lens;
     r->inputs = n;
+    j.expected = &r->expected;
     batcher_run(S->b, &j);
     if (j.status) {
         ret = send_error(c, r, j.status, NULL, "%s", j.msg);
@@ -545,6 +548,7 @@ static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_
         j.texts = texts;
         j.lens = lens;
         r->inputs = n;
+        j.expected = &r->expected;
         batcher_run(S->b, &j);
         if (j.status) {
             ret = send_error(c, r, j.status, NULL, "%s", j.msg);
@@ -662,6 +666,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             if (errno || end == cl || v > S->o->max_body)
                 return send_error(c, r, 413, "payload_too_large", "the request body is over %zu bytes", S->o->max_body);
         }
+        if (post) batcher_expect(S->b, &r->expected);
         return MHD_YES;
     }
     if (r->status) { /* answered from the headers: the rest is ignored */
@@ -713,6 +718,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     req *r = *con_cls;
     if (!r) return;
     *con_cls = NULL;
+    batcher_unexpect(S->b, &r->expected);
     double dt = now() - r->t0;
     /* a client gone before its answer: 499, as nginx logs it */
     int status = r->status && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : r->status ? r->status : 499;
