@@ -265,6 +265,9 @@ s.close()  # gone before the answer
     h=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health"); [ "$h" = 200 ]; ok $? "  and the server still answers /health"
 fi
 kill -0 $SPID; ok $? "the server is still running after the catalogue"
+if [ -n "$PY" ]; then
+    "$PY" "$top_srcdir/tests/serve_fuzz.py" "$PORT" 400 15; ok $? "400 fuzzed requests (mutated bytes, JSON values, headers, lengths): no 5xx, /health after"
+fi
 
 # ---------------------------------------------------------------- SIGTERM
 if [ -n "$PY" ]; then
