@@ -260,7 +260,6 @@ s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{\"input\": \"a whole request\"}           ")
 s.close()  # gone before the answer
 ' "$PORT"
-    code=200; printf '{"error":{"message":"x"}}' > "$T/body"
     ok $? "clients that disconnect mid-request and before their answer"
     h=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health"); [ "$h" = 200 ]; ok $? "  and the server still answers /health"
 fi

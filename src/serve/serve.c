@@ -721,7 +721,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     batcher_unexpect(S->b, &r->expected);
     double dt = now() - r->t0;
     /* a client gone before its answer: 499, as nginx logs it */
-    int status = r->status && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : r->status ? r->status : 499;
+    int status = r->status ? r->status : 499;
     metrics_request(r->route, status, dt);
     if (!S->o->quiet) {
         const char *how = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
