@@ -11,3 +11,4 @@ CMD("index", cmd_index, "add lines (or TSV/JSONL documents) to a database with t
 CMD("query", cmd_query, "the documents nearest to a text (or to each stdin line)")
 CMD("info", cmd_info, "describe a database: documents, model, sizes")
 CMD("delete", cmd_delete, "delete documents from a database by id or source")
+CMD("serve", cmd_serve, "serve embeddings (OpenAI API) and search over HTTP, batching concurrent requests")
