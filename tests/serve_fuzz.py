@@ -8,6 +8,7 @@ dropped, doubled or given a wrong length; the request cut anywhere), sends
 it on its own connection, closes the sending side and reads the answer.
 Fails on a 5xx answer (but 503, overload) or when the server stops
 answering /health; prints the statuses seen. Deterministic for a SEED."""
+import errno
 import json
 import random
 import socket
@@ -86,9 +87,12 @@ def mutate(s):
 def send(data, timeout=10):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
         out = b""
+        s.sendall(data)
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:  # the server answered and closed first (an early 4xx): read what it sent
+            pass
         while True:
             k = s.recv(65536)
             if not k:
@@ -96,6 +100,9 @@ def send(data, timeout=10):
             out += k
     except (ConnectionResetError, BrokenPipeError, socket.timeout):
         pass
+    except OSError as e:  # ENOTCONN and the like: the server closed the connection; not a server error
+        if e.errno not in (errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET):
+            raise
     finally:
         s.close()
     return out

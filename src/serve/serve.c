@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <microhttpd.h>
 
 #include "semsearch.h"
@@ -257,15 +259,14 @@ static json_t *parse_body(req *r, char *msg, size_t msglen)
     return j;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Base64 of n float32 in little-endian order, as OpenAI's encoding_format=base64. */
+/* Base64 of n float32 in little-endian order, as OpenAI's encoding_format=base64
+ * (OpenSSL's encoder: libcrypto is linked already for the model fingerprint). */
 static json_t *base64_floats(const float *v, size_t n)
 {
     size_t bytes = n * 4, olen = (bytes + 2) / 3 * 4;
-    unsigned char *in = malloc(bytes);
+    unsigned char *in = malloc(bytes ? bytes : 1);
     char *out = malloc(olen + 1);
-    if (!in || !out) {
+    if (!in || !out || bytes > INT_MAX) {
         free(in);
         free(out);
         return NULL;
@@ -278,16 +279,7 @@ static json_t *base64_floats(const float *v, size_t n)
         in[4 * i + 2] = (unsigned char)(u >> 16);
         in[4 * i + 3] = (unsigned char)(u >> 24);
     }
-    size_t o = 0;
-    for (size_t i = 0; i < bytes; i += 3) {
-        uint32_t x = (uint32_t)in[i] << 16;
-        if (i + 1 < bytes) x |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < bytes) x |= in[i + 2];
-        out[o++] = b64[(x >> 18) & 63];
-        out[o++] = b64[(x >> 12) & 63];
-        out[o++] = i + 1 < bytes ? b64[(x >> 6) & 63] : '=';
-        out[o++] = i + 2 < bytes ? b64[x & 63] : '=';
-    }
+    size_t o = (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)bytes);
     json_t *j = json_stringn_nocheck(out, o);
     free(in);
     free(out);
