@@ -447,321 +447,378 @@ enum {
     O_LEARNT, O_MARGIN, O_DOCPAIRS, O_INITEMB, O_GRADCACHE, O_NONORM, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
 };
 
-int cmd_train(int argc, char **argv);
-int cmd_train(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'},     {"init", required_argument, 0, 'i'},
-        {"resume", required_argument, 0, 'r'},     {"vocab", required_argument, 0, 'v'},
-        {"d-model", required_argument, 0, O_DIM},  {"layers", required_argument, 0, O_LAYERS},
-        {"heads", required_argument, 0, O_HEADS},  {"ffn", required_argument, 0, O_FF},
-        {"casefold", no_argument, 0, 'c'},
-        {"pooling", required_argument, 0, O_POOLING}, {"max-len", required_argument, 0, O_MAXLEN},
-        {"dropout", required_argument, 0, O_DROPOUT}, {"f16", no_argument, 0, O_F16},
-        {"data", required_argument, 0, 'd'},       {"min-score", required_argument, 0, O_MINSCORE},
-        {"skip-bad", no_argument, 0, O_SKIPBAD},   {"aug-delete", required_argument, 0, O_AUGDEL},
-        {"aug-crop", required_argument, 0, O_AUGCROP}, {"aug-swap", required_argument, 0, O_AUGSWAP},
-        {"curriculum", required_argument, 0, O_CURRIC}, {"doc-pairs", required_argument, 0, O_DOCPAIRS},
-        {"init-embeddings", required_argument, 0, O_INITEMB}, {"grad-cache", required_argument, 0, O_GRADCACHE},
-        {"no-out-norm", no_argument, 0, O_NONORM}, {"batch-size", required_argument, 0, 'b'},
-        {"epochs", required_argument, 0, 'e'},     {"steps", required_argument, 0, 'n'},
-        {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
-        {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
-        {"weight-decay", required_argument, 0, O_WD}, {"grad-clip", required_argument, 0, O_CLIP},
-        {"loss", required_argument, 0, O_LOSS},    {"temperature", required_argument, 0, O_TEMP},
-        {"learn-temperature", no_argument, 0, O_LEARNT}, {"margin", required_argument, 0, O_MARGIN},
-        {"cosent-scale", required_argument, 0, O_COSENT_SCALE},
-        {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, 't'},
-        {"checkpoint", required_argument, 0, O_CKPT}, {"save-every", required_argument, 0, O_SAVE},
-        {"stop-at", required_argument, 0, O_STOPAT}, {"eval", required_argument, 0, O_EVAL},
-        {"eval-every", required_argument, 0, O_EVALEVERY}, {"metrics", required_argument, 0, O_METRICS},
-        {"plot", required_argument, 0, O_PLOT},    {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+static const struct option train_opts[] = {
+    {"output", required_argument, 0, 'o'},     {"init", required_argument, 0, 'i'},
+    {"resume", required_argument, 0, 'r'},     {"vocab", required_argument, 0, 'v'},
+    {"d-model", required_argument, 0, O_DIM},  {"layers", required_argument, 0, O_LAYERS},
+    {"heads", required_argument, 0, O_HEADS},  {"ffn", required_argument, 0, O_FF},
+    {"casefold", no_argument, 0, 'c'},
+    {"pooling", required_argument, 0, O_POOLING}, {"max-len", required_argument, 0, O_MAXLEN},
+    {"dropout", required_argument, 0, O_DROPOUT}, {"f16", no_argument, 0, O_F16},
+    {"data", required_argument, 0, 'd'},       {"min-score", required_argument, 0, O_MINSCORE},
+    {"skip-bad", no_argument, 0, O_SKIPBAD},   {"aug-delete", required_argument, 0, O_AUGDEL},
+    {"aug-crop", required_argument, 0, O_AUGCROP}, {"aug-swap", required_argument, 0, O_AUGSWAP},
+    {"curriculum", required_argument, 0, O_CURRIC}, {"doc-pairs", required_argument, 0, O_DOCPAIRS},
+    {"init-embeddings", required_argument, 0, O_INITEMB}, {"grad-cache", required_argument, 0, O_GRADCACHE},
+    {"no-out-norm", no_argument, 0, O_NONORM}, {"batch-size", required_argument, 0, 'b'},
+    {"epochs", required_argument, 0, 'e'},     {"steps", required_argument, 0, 'n'},
+    {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
+    {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
+    {"weight-decay", required_argument, 0, O_WD}, {"grad-clip", required_argument, 0, O_CLIP},
+    {"loss", required_argument, 0, O_LOSS},    {"temperature", required_argument, 0, O_TEMP},
+    {"learn-temperature", no_argument, 0, O_LEARNT}, {"margin", required_argument, 0, O_MARGIN},
+    {"cosent-scale", required_argument, 0, O_COSENT_SCALE},
+    {"seed", required_argument, 0, O_SEED},    {"threads", required_argument, 0, 't'},
+    {"checkpoint", required_argument, 0, O_CKPT}, {"save-every", required_argument, 0, O_SAVE},
+    {"stop-at", required_argument, 0, O_STOPAT}, {"eval", required_argument, 0, O_EVAL},
+    {"eval-every", required_argument, 0, O_EVALEVERY}, {"metrics", required_argument, 0, O_METRICS},
+    {"plot", required_argument, 0, O_PLOT},    {"quiet", no_argument, 0, 'q'},
+    {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+
+/* What the command line asks for: the library's options as far as they
+ * go, and what the command does itself (the model, the data, the outputs). */
+typedef struct train_args {
     ss_train_options o;
-    ss_train_options_init(&o);
-    ss_config cfg;
-    ss_config_init(&cfg);
-    const char *init = NULL, *resume = NULL, *vocab = NULL, *init_emb = NULL, *metrics = NULL, *plot = NULL;
-    char **data = calloc((size_t)argc + 1, sizeof *data);
-    int n_data = 0, c, quiet = 0, casefold = 0, threads = 0, shape_given = 0, dropout_given = 0, max_len_given = 0;
-    int dim_given = 0;
+    ss_config cfg; /* a new model's shape; --max-len and --dropout for any */
     ss_trainset_options lo;
-    ss_trainset_options_init(&lo);
+    const char *init, *resume, *vocab, *init_emb, *metrics, *plot;
+    char **data; /* the --data files and the operands, n_data of them */
+    int n_data, quiet, casefold, threads;
+    int shape_given, dropout_given, max_len_given, dim_given;
+} train_args;
+
+/* The option functions return GO_ON, or the command's exit code. */
+enum { GO_ON = -1, BAD_VALUE = 2 /* the message said what is wrong: one line, as in the other commands */ };
+
+static int set_pooling(ss_config *cfg, const char *arg)
+{
+    if (!strcmp(arg, "mean")) cfg->pooling = SS_POOL_MEAN;
+    else if (!strcmp(arg, "cls")) cfg->pooling = SS_POOL_CLS;
+    else if (!strcmp(arg, "max")) cfg->pooling = SS_POOL_MAX;
+    else {
+        cli_error("--pooling: '%s' is not mean, cls or max", arg);
+        return BAD_VALUE;
+    }
+    return GO_ON;
+}
+
+static int set_curriculum(ss_train_options *o, const char *arg)
+{
+    if (!strcmp(arg, "length")) o->curriculum = SS_CURRIC_LENGTH;
+    else if (!strcmp(arg, "overlap")) o->curriculum = SS_CURRIC_OVERLAP;
+    else if (!strcmp(arg, "none")) o->curriculum = SS_CURRIC_NONE;
+    else {
+        cli_error("--curriculum: '%s' is not length or overlap", arg);
+        return BAD_VALUE;
+    }
+    return GO_ON;
+}
+
+/* --warmup N (steps) or P% (a share of the run) */
+static int set_warmup(ss_train_options *o, char *arg)
+{
+    size_t n = strlen(arg);
+    if (n > 1 && arg[n - 1] == '%') {
+        double d;
+        arg[n - 1] = '\0';
+        if (cli_double("--warmup", arg, 0, 100, &d)) return BAD_VALUE;
+        o->warmup_frac = d;
+        o->warmup_frac /= 100;
+        o->warmup_steps = -1;
+    } else {
+        long v;
+        if (cli_int("--warmup", arg, 0, 1L << 40, &v)) return BAD_VALUE;
+        o->warmup_steps = v;
+    }
+    return GO_ON;
+}
+
+/* One option c with its argument arg (getopt's optarg). */
+static int set_option(train_args *a, int c, char *arg)
+{
+    ss_train_options *o = &a->o;
+    ss_config *cfg = &a->cfg;
     long v;
     double d;
-    if (!data) return cli_error("out of memory");
 #define INT_OPT(name, lo_, hi_, dst)                                                                             \
     do {                                                                                                         \
-        if (cli_int(name, optarg, lo_, hi_, &v)) goto bad_value;                                                 \
+        if (cli_int(name, arg, lo_, hi_, &v)) return BAD_VALUE;                                                  \
         dst = v;                                                                                                 \
     } while (0)
 #define DBL_OPT(name, lo_, hi_, dst)                                                                             \
     do {                                                                                                         \
-        if (cli_double(name, optarg, lo_, hi_, &d)) goto bad_value;                                              \
+        if (cli_double(name, arg, lo_, hi_, &d)) return BAD_VALUE;                                               \
         dst = d;                                                                                                 \
     } while (0)
-    while ((c = getopt_long(argc, argv, "o:i:r:v:cd:b:e:n:t:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': o.output = optarg; break;
-        case 'i': init = optarg; break;
-        case O_INITEMB: init_emb = optarg; break;
-        case O_NONORM: cfg.no_out_norm = 1; shape_given = 1; break;
-        case O_GRADCACHE: INT_OPT("--grad-cache", 1, 1 << 20, o.grad_cache); break;
-        case 'r': resume = optarg; break;
-        case 'v': vocab = optarg; shape_given = 1; break;
-        case 'c': casefold = 1; shape_given = 1; break;
-        case O_DIM: INT_OPT("--d-model", 1, 65536, cfg.d_model); shape_given = dim_given = 1; break;
-        case O_LAYERS: INT_OPT("--layers", 0, 1024, cfg.n_layers); shape_given = 1; break;
-        case O_HEADS: INT_OPT("--heads", 1, 65536, cfg.n_heads); shape_given = 1; break;
-        case O_FF: INT_OPT("--ffn", 1, 1 << 20, cfg.d_ff); shape_given = 1; break;
-        case O_POOLING:
-            if (!strcmp(optarg, "mean")) cfg.pooling = SS_POOL_MEAN;
-            else if (!strcmp(optarg, "cls")) cfg.pooling = SS_POOL_CLS;
-            else if (!strcmp(optarg, "max")) cfg.pooling = SS_POOL_MAX;
-            else {
-                cli_error("--pooling: '%s' is not mean, cls or max", optarg);
-                goto bad_value;
-            }
-            shape_given = 1;
-            break;
-        case O_MAXLEN: INT_OPT("--max-len", 3, 65536, cfg.max_len); max_len_given = 1; break;
-        case O_DROPOUT: DBL_OPT("--dropout", 0, 0.9, cfg.dropout); dropout_given = 1; break;
-        case O_F16: o.dtype = SS_DTYPE_F16; break;
-        case 'd': data[n_data++] = optarg; break;
-        case O_MINSCORE: DBL_OPT("--min-score", -1e300, 1e300, lo.min_score); lo.has_min_score = 1; break;
-        case O_SKIPBAD: lo.skip_bad = 1; break;
-        case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o.aug_delete); break;
-        case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o.aug_crop); break;
-        case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o.aug_swap); break;
-        case O_DOCPAIRS:
-            if (ss_train_check_doc_pairs(optarg)) {
-                cli_error("--doc-pairs: %s", ss_errmsg());
-                goto bad_value;
-            }
-            o.doc_pairs = optarg;
-            break;
-        case O_CURRIC:
-            if (!strcmp(optarg, "length")) o.curriculum = SS_CURRIC_LENGTH;
-            else if (!strcmp(optarg, "overlap")) o.curriculum = SS_CURRIC_OVERLAP;
-            else if (!strcmp(optarg, "none")) o.curriculum = SS_CURRIC_NONE;
-            else {
-                cli_error("--curriculum: '%s' is not length or overlap", optarg);
-                goto bad_value;
-            }
-            break;
-        case 'b': INT_OPT("--batch-size", 2, 1 << 16, o.batch_size); break;
-        case 'e': DBL_OPT("--epochs", 1e-9, 1e6, o.epochs); break;
-        case 'n': INT_OPT("--steps", 1, 1L << 40, o.steps); break;
-        case O_LR: DBL_OPT("--lr", 0, 1e9, o.lr); break;
-        case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o.min_lr); break;
-        case O_WARMUP: {
-            size_t n = strlen(optarg);
-            if (n > 1 && optarg[n - 1] == '%') {
-                optarg[n - 1] = '\0';
-                DBL_OPT("--warmup", 0, 100, o.warmup_frac);
-                o.warmup_frac /= 100;
-                o.warmup_steps = -1;
-            } else {
-                INT_OPT("--warmup", 0, 1L << 40, o.warmup_steps);
-            }
-            break;
+    switch (c) {
+    case 'o': o->output = arg; break;
+    case 'i': a->init = arg; break;
+    case O_INITEMB: a->init_emb = arg; break;
+    case O_NONORM: cfg->no_out_norm = 1; a->shape_given = 1; break;
+    case O_GRADCACHE: INT_OPT("--grad-cache", 1, 1 << 20, o->grad_cache); break;
+    case 'r': a->resume = arg; break;
+    case 'v': a->vocab = arg; a->shape_given = 1; break;
+    case 'c': a->casefold = 1; a->shape_given = 1; break;
+    case O_DIM: INT_OPT("--d-model", 1, 65536, cfg->d_model); a->shape_given = a->dim_given = 1; break;
+    case O_LAYERS: INT_OPT("--layers", 0, 1024, cfg->n_layers); a->shape_given = 1; break;
+    case O_HEADS: INT_OPT("--heads", 1, 65536, cfg->n_heads); a->shape_given = 1; break;
+    case O_FF: INT_OPT("--ffn", 1, 1 << 20, cfg->d_ff); a->shape_given = 1; break;
+    case O_POOLING: a->shape_given = 1; return set_pooling(cfg, arg);
+    case O_MAXLEN: INT_OPT("--max-len", 3, 65536, cfg->max_len); a->max_len_given = 1; break;
+    case O_DROPOUT: DBL_OPT("--dropout", 0, 0.9, cfg->dropout); a->dropout_given = 1; break;
+    case O_F16: o->dtype = SS_DTYPE_F16; break;
+    case 'd': a->data[a->n_data++] = arg; break;
+    case O_MINSCORE: DBL_OPT("--min-score", -1e300, 1e300, a->lo.min_score); a->lo.has_min_score = 1; break;
+    case O_SKIPBAD: a->lo.skip_bad = 1; break;
+    case O_AUGDEL: DBL_OPT("--aug-delete", 0, 1, o->aug_delete); break;
+    case O_AUGCROP: DBL_OPT("--aug-crop", 0, 1, o->aug_crop); break;
+    case O_AUGSWAP: DBL_OPT("--aug-swap", 0, 1, o->aug_swap); break;
+    case O_DOCPAIRS:
+        if (ss_train_check_doc_pairs(arg)) {
+            cli_error("--doc-pairs: %s", ss_errmsg());
+            return BAD_VALUE;
         }
-        case O_SCHED:
-            if ((o.schedule = ss_train_schedule_kind(optarg)) < 0) {
-                cli_error("--schedule: '%s' is not cosine, linear or constant", optarg);
-                goto bad_value;
-            }
-            break;
-        case O_WD: DBL_OPT("--weight-decay", 0, 10, o.weight_decay); break;
-        case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o.grad_clip); break;
-        case O_LOSS:
-            if ((o.loss = ss_train_loss_kind(optarg)) < 0) {
-                cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", optarg);
-                goto bad_value;
-            }
-            break;
-        case O_TEMP: DBL_OPT("--temperature", 1e-4, 100, o.temperature); break;
-        case O_LEARNT: o.learn_temperature = 1; break;
-        case O_MARGIN: DBL_OPT("--margin", 0, 2, o.margin); break;
-        case O_COSENT_SCALE: DBL_OPT("--cosent-scale", 1e-3, 1e4, o.cosent_scale); break;
-        case O_SEED: INT_OPT("--seed", 0, 0x7fffffffL, o.seed); break;
-        case 't': INT_OPT("--threads", 1, 1024, threads); break;
-        case O_CKPT: o.checkpoint = optarg; break;
-        case O_SAVE: INT_OPT("--save-every", 0, 1L << 40, o.save_every); break;
-        case O_STOPAT: INT_OPT("--stop-at", 1, 1L << 40, o.stop_at); break;
-        case O_EVAL: o.eval_path = optarg; break;
-        case O_EVALEVERY: INT_OPT("--eval-every", 0, 1L << 40, o.eval_every); break;
-        case O_METRICS: metrics = optarg; break;
-        case O_PLOT: plot = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': free(data); return cli_usage(train_usage, 0);
-        default: goto usage_error;
+        o->doc_pairs = arg;
+        break;
+    case O_CURRIC: return set_curriculum(o, arg);
+    case 'b': INT_OPT("--batch-size", 2, 1 << 16, o->batch_size); break;
+    case 'e': DBL_OPT("--epochs", 1e-9, 1e6, o->epochs); break;
+    case 'n': INT_OPT("--steps", 1, 1L << 40, o->steps); break;
+    case O_LR: DBL_OPT("--lr", 0, 1e9, o->lr); break;
+    case O_MINLR: DBL_OPT("--min-lr", 0, 1e9, o->min_lr); break;
+    case O_WARMUP: return set_warmup(o, arg);
+    case O_SCHED:
+        if ((o->schedule = ss_train_schedule_kind(arg)) < 0) {
+            cli_error("--schedule: '%s' is not cosine, linear or constant", arg);
+            return BAD_VALUE;
         }
+        break;
+    case O_WD: DBL_OPT("--weight-decay", 0, 10, o->weight_decay); break;
+    case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o->grad_clip); break;
+    case O_LOSS:
+        if ((o->loss = ss_train_loss_kind(arg)) < 0) {
+            cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", arg);
+            return BAD_VALUE;
+        }
+        break;
+    case O_TEMP: DBL_OPT("--temperature", 1e-4, 100, o->temperature); break;
+    case O_LEARNT: o->learn_temperature = 1; break;
+    case O_MARGIN: DBL_OPT("--margin", 0, 2, o->margin); break;
+    case O_COSENT_SCALE: DBL_OPT("--cosent-scale", 1e-3, 1e4, o->cosent_scale); break;
+    case O_SEED: INT_OPT("--seed", 0, 0x7fffffffL, o->seed); break;
+    case 't': INT_OPT("--threads", 1, 1024, a->threads); break;
+    case O_CKPT: o->checkpoint = arg; break;
+    case O_SAVE: INT_OPT("--save-every", 0, 1L << 40, o->save_every); break;
+    case O_STOPAT: INT_OPT("--stop-at", 1, 1L << 40, o->stop_at); break;
+    case O_EVAL: o->eval_path = arg; break;
+    case O_EVALEVERY: INT_OPT("--eval-every", 0, 1L << 40, o->eval_every); break;
+    case O_METRICS: a->metrics = arg; break;
+    case O_PLOT: a->plot = arg; break;
+    case 'q': a->quiet = 1; break;
+    case 'h': return cli_usage(train_usage, 0);
+    default: return cli_usage(train_usage, 1);
     }
 #undef INT_OPT
 #undef DBL_OPT
-    for (int i = optind; i < argc; i++) data[n_data++] = argv[i];
-    if (argc == 1) {
-        free(data);
-        return cli_usage(train_usage, 0);
-    }
-    if (!o.output) {
-        cli_error("train: no --output given");
-        goto usage_error;
-    }
-    if (n_data == 0) {
-        cli_error("train: no --data given: nothing to train on");
-        goto usage_error;
-    }
-    if (init && resume) {
-        cli_error("train: --init and --resume exclude each other (a checkpoint holds its model)");
-        goto usage_error;
-    }
-    if ((init || resume) && init_emb) {
-        cli_error("train: --init-embeddings starts a new model; not with %s", init ? "--init" : "--resume");
-        goto usage_error;
-    }
-    if (init_emb && !vocab) vocab = init_emb; /* its tokenizer */
-    if ((init || resume) && shape_given) {
-        cli_error("train: --vocab, --d-model, --layers, --heads, --ffn, --pooling and --casefold make a new "
-                  "model; not with %s",
-                  init ? "--init" : "--resume");
-        goto usage_error;
-    }
-    if (o.learn_temperature && (o.loss == SS_LOSS_TRIPLET || o.loss == SS_LOSS_COSENT)) {
-        cli_error("train: the %s loss has no temperature to learn", o.loss == SS_LOSS_TRIPLET ? "triplet" : "cosent");
-        goto usage_error;
-    }
-    if (o.loss == SS_LOSS_COSENT) {
+    return GO_ON;
+}
+
+/* The command line into *a (a->data is the caller's to free, also on
+ * failure); GO_ON, or the exit code (of --help, a bad value...). */
+static int parse_args(int argc, char **argv, train_args *a)
+{
+    memset(a, 0, sizeof *a);
+    ss_train_options_init(&a->o);
+    ss_config_init(&a->cfg);
+    ss_trainset_options_init(&a->lo);
+    a->data = calloc((size_t)argc + 1, sizeof *a->data);
+    if (!a->data) return cli_error("out of memory");
+    int c, rc;
+    while ((c = getopt_long(argc, argv, "o:i:r:v:cd:b:e:n:t:qh", train_opts, NULL)) != -1)
+        if ((rc = set_option(a, c, optarg)) != GO_ON) return rc;
+    for (int i = optind; i < argc; i++) a->data[a->n_data++] = argv[i];
+    if (argc == 1) return cli_usage(train_usage, 0);
+    return GO_ON;
+}
+
+/* Options that do not go together, with what follows from the others
+ * (--init-embeddings' tokenizer, cosent's graded pairs): 0, or 1 when the
+ * message said what is wrong. */
+static int check_args(train_args *a)
+{
+    const ss_train_options *o = &a->o;
+    if (!o->output) return cli_error("train: no --output given");
+    if (a->n_data == 0) return cli_error("train: no --data given: nothing to train on");
+    if (a->init && a->resume)
+        return cli_error("train: --init and --resume exclude each other (a checkpoint holds its model)");
+    if ((a->init || a->resume) && a->init_emb)
+        return cli_error("train: --init-embeddings starts a new model; not with %s", a->init ? "--init" : "--resume");
+    if (a->init_emb && !a->vocab) a->vocab = a->init_emb; /* its tokenizer */
+    if ((a->init || a->resume) && a->shape_given)
+        return cli_error("train: --vocab, --d-model, --layers, --heads, --ffn, --pooling and --casefold make a new "
+                         "model; not with %s",
+                         a->init ? "--init" : "--resume");
+    if (o->learn_temperature && (o->loss == SS_LOSS_TRIPLET || o->loss == SS_LOSS_COSENT))
+        return cli_error("train: the %s loss has no temperature to learn",
+                         o->loss == SS_LOSS_TRIPLET ? "triplet" : "cosent");
+    if (o->loss == SS_LOSS_COSENT) {
         /* every pair of a scored file is used, with its score: no threshold */
-        if (lo.has_min_score) {
-            cli_error("train: --min-score does not apply to --loss cosent (it uses every pair with its score)");
-            goto usage_error;
-        }
-        lo.graded = 1;
+        if (a->lo.has_min_score)
+            return cli_error("train: --min-score does not apply to --loss cosent (it uses every pair with its score)");
+        a->lo.graded = 1;
     }
     int stdin_uses = 0;
-    for (int i = 0; i < n_data; i++) stdin_uses += !strcmp(data[i], "-") || !strncmp(data[i], "-:", 2);
-    if (stdin_uses > 1) {
-        cli_error("train: stdin ('-') can be read only once");
-        goto usage_error;
-    }
-    if (o.min_lr > o.lr) {
-        cli_error("train: --min-lr %g is above the peak --lr %g (the schedule decays from --lr to --min-lr)",
-                  o.min_lr, o.lr);
-        goto usage_error;
-    }
-    if (threads) ss_set_threads(threads);
+    for (int i = 0; i < a->n_data; i++) stdin_uses += !strcmp(a->data[i], "-") || !strncmp(a->data[i], "-:", 2);
+    if (stdin_uses > 1) return cli_error("train: stdin ('-') can be read only once");
+    if (o->min_lr > o->lr)
+        return cli_error("train: --min-lr %g is above the peak --lr %g (the schedule decays from --lr to --min-lr)",
+                         o->min_lr, o->lr);
+    return 0;
+}
 
-    int rc = 0, exit_code = 1;
-    char *ckpt = NULL, *best = NULL;
-    ss_trainset *ts = NULL;
-    ss_model *model = NULL, *emb_src = NULL;
-    ss_tokenizer *tok = NULL;
+/* What a run holds; freed by run(). */
+typedef struct train_run {
+    char *ckpt, *best; /* o.checkpoint and o.best */
+    ss_trainset *ts;
+    ss_model *model, *emb_src;
+    ss_tokenizer *tok;
     view vw;
-    memset(&vw, 0, sizeof vw);
-    vw.quiet = quiet;
-    vw.tty = isatty(STDERR_FILENO);
-    int user_ckpt = o.checkpoint != NULL;
-    ckpt = o.checkpoint ? strdup(o.checkpoint) : beside(o.output, ".ckpt.gguf");
-    best = o.eval_path ? beside(o.output, ".best.gguf") : NULL;
-    if (!ckpt || (o.eval_path && !best)) {
-        rc = cli_error("out of memory");
-        goto out;
-    }
-    o.checkpoint = ckpt;
-    o.best = best;
-    if (!strcmp(ckpt, o.output) || cli_same_file(ckpt, o.output)) {
-        rc = cli_error("train: the checkpoint and the output are the same file '%s'", ckpt);
-        goto out;
-    }
+} train_run;
+
+/* The checkpoint (beside -o unless given) and the best model (beside -o,
+ * with --eval); no output is an input, every one can be written. */
+static int plan_outputs(train_args *a, train_run *r)
+{
+    ss_train_options *o = &a->o;
+    int user_ckpt = o->checkpoint != NULL;
+    r->ckpt = o->checkpoint ? strdup(o->checkpoint) : beside(o->output, ".ckpt.gguf");
+    r->best = o->eval_path ? beside(o->output, ".best.gguf") : NULL;
+    if (!r->ckpt || (o->eval_path && !r->best)) return cli_error("out of memory");
+    o->checkpoint = r->ckpt;
+    o->best = r->best;
+    if (!strcmp(r->ckpt, o->output) || cli_same_file(r->ckpt, o->output))
+        return cli_error("train: the checkpoint and the output are the same file '%s'", r->ckpt);
     /* -o /dev/null or a FIFO is written in place; files "beside" it would
      * be made in /dev */
     struct stat ost;
-    if (stat(o.output, &ost) == 0 && !S_ISREG(ost.st_mode) && !S_ISDIR(ost.st_mode) &&
-        (!user_ckpt || o.eval_path)) {
-        rc = cli_error("train: -o %s is not a regular file: %s", o.output,
-                       o.eval_path ? "--eval writes the best model beside -o; give a file"
-                                   : "give the checkpoint's path with --checkpoint");
-        goto out;
-    }
+    if (stat(o->output, &ost) == 0 && !S_ISREG(ost.st_mode) && !S_ISDIR(ost.st_mode) &&
+        (!user_ckpt || o->eval_path))
+        return cli_error("train: -o %s is not a regular file: %s", o->output,
+                         o->eval_path ? "--eval writes the best model beside -o; give a file"
+                                      : "give the checkpoint's path with --checkpoint");
+    const char *outs[] = {o->output, o->checkpoint, o->best, a->plot, a->metrics};
+    return check_outputs(outs, sizeof outs / sizeof *outs, a->data, a->n_data, o->eval_path, a->vocab);
+}
 
-    const char *outs[] = {o.output, o.checkpoint, o.best, plot, metrics};
-    if ((rc = check_outputs(outs, sizeof outs / sizeof *outs, data, n_data, o.eval_path, vocab))) goto out;
-    vw.csv_path = metrics;
-
-    /* data first: a bad line should not wait for a model to load */
-    int has_text = 0;
-    if ((rc = load_data(data, n_data, &lo, quiet, &ts, &has_text))) goto out;
-
-    /* the model */
-    if (resume || init)
-        rc = load_model(resume ? resume : init, &cfg, max_len_given, dropout_given, &o.max_len, &model);
+/* The data first (a bad line should not wait for a model to load), then
+ * the model; unless quiet, a line on what is trained. */
+static int load_inputs(train_args *a, train_run *r)
+{
+    ss_train_options *o = &a->o;
+    int has_text = 0, rc;
+    if ((rc = load_data(a->data, a->n_data, &a->lo, a->quiet, &r->ts, &has_text))) return rc;
+    if (a->resume || a->init)
+        rc = load_model(a->resume ? a->resume : a->init, &a->cfg, a->max_len_given, a->dropout_given, &o->max_len,
+                        &r->model);
     else
-        rc = new_model(&cfg, vocab, casefold, init_emb, dim_given, max_len_given, o.seed, &tok, &emb_src, &model);
-    if (rc) goto out;
-    ss_config mcfg;
-    ss_model_config(model, &mcfg);
-    if (has_text && !(mcfg.dropout > 0) && !(o.aug_delete > 0 || o.aug_crop > 0 || o.aug_swap > 0))
+        rc = new_model(&a->cfg, a->vocab, a->casefold, a->init_emb, a->dim_given, a->max_len_given, o->seed, &r->tok,
+                       &r->emb_src, &r->model);
+    if (rc) return rc;
+    ss_config mc;
+    ss_model_config(r->model, &mc);
+    if (has_text && !(mc.dropout > 0) && !(o->aug_delete > 0 || o->aug_crop > 0 || o->aug_swap > 0))
         fprintf(stderr, "semsearch: warning: plain text with no dropout and no --aug-*: both views of a sentence "
                         "are the same\n");
-
-    o.on_progress = on_progress;
-    o.on_log = on_log;
-    o.ctx = &vw;
-    o.stop = &stop_flag;
-    if (!quiet) {
-        ss_config mc;
-        ss_model_config(model, &mc);
+    if (!a->quiet)
         fprintf(stderr, "semsearch: %s model: %zu parameters (dim %d, %d layers, %d heads, ff %d, %d positions), "
-                        "%u texts, loss %s, batch %d, %d threads\n", resume ? "resumed" : init ? "initial" : "new",
-                ss_model_num_params(model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len, (unsigned)ss_trainset_n_texts(ts),
-                ss_train_loss_name(o.loss), o.batch_size, ss_get_threads());
-    }
+                        "%u texts, loss %s, batch %d, %d threads\n",
+                a->resume ? "resumed" : a->init ? "initial" : "new",
+                ss_model_num_params(r->model), mc.d_model, mc.n_layers, mc.n_heads, mc.d_ff, mc.max_len,
+                (unsigned)ss_trainset_n_texts(r->ts), ss_train_loss_name(o->loss), o->batch_size, ss_get_threads());
+    return 0;
+}
 
+/* ss_train_run with SIGINT and SIGTERM caught by on_signal (a checkpoint,
+ * then a stop), the previous handlers back afterwards. A signal ignored by
+ * whoever started us (a background job of a script) stays ignored. */
+static int run_catching_signals(ss_model *model, const ss_trainset *ts, const ss_train_options *o,
+                                const char *resume, ss_train_result *res)
+{
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    /* a signal ignored by whoever started us (a background job of a script)
-     * stays ignored */
     sigaction(SIGINT, NULL, &old_int);
     sigaction(SIGTERM, NULL, &old_term);
     if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
     if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
-    ss_train_result res;
-    rc = ss_train_run(model, ts, &o, resume, &res);
+    int rc = ss_train_run(model, ts, o, resume, res);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    clear_line(&vw);
+    return rc;
+}
+
+/* The run, then the metrics, the plot and the last line; the exit code. */
+static int train(train_args *a, train_run *r)
+{
+    ss_train_options *o = &a->o;
+    o->on_progress = on_progress;
+    o->on_log = on_log;
+    o->ctx = &r->vw;
+    o->stop = &stop_flag;
+    ss_train_result res;
+    int rc = run_catching_signals(r->model, r->ts, o, a->resume, &res);
+    clear_line(&r->vw);
     char msg[1024];
     snprintf(msg, sizeof msg, "%s", ss_errmsg());
-    write_csv(&vw, &res.hist);
+    write_csv(&r->vw, &res.hist);
     int plot_failed = 0;
-    if (plot && res.hist.n > 0) {
+    if (a->plot && res.hist.n > 0) {
         char title[512];
-        snprintf(title, sizeof title, "semsearch train: %s", o.output);
-        plot_failed = write_plot(plot, title, &res.hist);
+        snprintf(title, sizeof title, "semsearch train: %s", o->output);
+        plot_failed = write_plot(a->plot, title, &res.hist);
     }
-    exit_code = report_end(rc, msg, &res, &o, resume, best);
+    int exit_code = report_end(rc, msg, &res, o, a->resume, r->best);
     /* the model is written, but an asked-for output is not (reported above) */
-    if (exit_code == 0 && (vw.csv_error || plot_failed)) exit_code = 1;
+    if (exit_code == 0 && (r->vw.csv_error || plot_failed)) exit_code = 1;
     ss_train_result_free(&res);
-    rc = exit_code;
-out:
-    if (vw.csv && fclose(vw.csv) != 0 && rc == 0) rc = cli_error("%s: write error: %s", metrics, strerror(errno));
-    ss_model_free(model);
-    ss_model_free(emb_src);
-    ss_tokenizer_free(tok);
-    ss_trainset_free(ts);
-    free(ckpt);
-    free(best);
-    free(data);
+    return exit_code;
+}
+
+/* Checked arguments to a trained model; the exit code. */
+static int run(train_args *a)
+{
+    train_run r;
+    memset(&r, 0, sizeof r);
+    r.vw.quiet = a->quiet;
+    r.vw.tty = isatty(STDERR_FILENO);
+    int rc = plan_outputs(a, &r);
+    if (!rc) {
+        r.vw.csv_path = a->metrics;
+        rc = load_inputs(a, &r);
+    }
+    if (!rc) rc = train(a, &r);
+    if (r.vw.csv && fclose(r.vw.csv) != 0 && rc == 0)
+        rc = cli_error("%s: write error: %s", a->metrics, strerror(errno));
+    ss_model_free(r.model);
+    ss_model_free(r.emb_src);
+    ss_tokenizer_free(r.tok);
+    ss_trainset_free(r.ts);
+    free(r.ckpt);
+    free(r.best);
     return rc;
-usage_error:
-    free(data);
-    return cli_usage(train_usage, 1);
-bad_value: /* the message said what is wrong: one line, as in the other commands */
-    free(data);
-    return 2;
+}
+
+int cmd_train(int argc, char **argv);
+int cmd_train(int argc, char **argv)
+{
+    train_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == GO_ON && check_args(&a)) rc = cli_usage(train_usage, 1);
+    if (rc == GO_ON) {
+        if (a.threads) ss_set_threads(a.threads);
+        rc = run(&a);
+    }
+    free(a.data);
+    return rc;
 }
