@@ -137,41 +137,40 @@ int ss_model_copy_embeddings(ss_model *dst, const ss_model *src)
 
 /* ------------------------------------------------------------- the run */
 
+/* The public options as the internal ones, field by field: F(public,
+ * internal). One list for both directions: ss_train_options_init takes the
+ * defaults from ss__train_opts_init (whose pointers are NULL), ss_train_run
+ * hands the options to ss__train_run. Not in it: doc_pairs (a string,
+ * parsed into t.docs) and the fields ss__train_run fills in itself. */
+#define SS__TRAIN_OPTION_FIELDS(F)                                                                               \
+    F(batch_size, batch_size) F(steps, steps) F(epochs, epochs) F(max_len, max_len) F(schedule, sched.kind)    \
+    F(lr, sched.lr) F(min_lr, sched.min_lr) F(warmup_frac, warmup_frac) F(warmup_steps, warmup_steps)           \
+    F(loss, loss) F(temperature, temperature) F(learn_temperature, learn_temperature) F(margin, margin)         \
+    F(cosent_scale, cosent_scale) F(weight_decay, weight_decay) F(beta1, beta1) F(beta2, beta2) F(eps, eps)     \
+    F(grad_clip, grad_clip) F(curriculum, curriculum) F(aug_delete, aug.del) F(aug_crop, aug.crop)             \
+    F(aug_swap, aug.swap) F(grad_cache, grad_cache) F(seed, seed) F(checkpoint, checkpoint)                    \
+    F(save_every, save_every) F(stop_at, stop_at) F(output, output) F(best, best) F(dtype, dtype)              \
+    F(eval_path, eval_path) F(eval_every, eval_every) F(stop, stop) F(on_progress, on_progress)                \
+    F(on_log, on_log) F(ctx, ctx)
+
+/* each pair of the same type, so that a copy either way is exact (a
+ * distinct pointer type draws a warning, a size difference an error) */
+#define SS__SAME_TYPE(pub, in)                                                                                   \
+    _Static_assert(sizeof(&((ss_train_options *)0)->pub == &((ss__train_opts *)0)->in) &&                      \
+                       sizeof ((ss_train_options *)0)->pub == sizeof ((ss__train_opts *)0)->in,                \
+                   "ss_train_options." #pub);
+SS__TRAIN_OPTION_FIELDS(SS__SAME_TYPE)
+#undef SS__SAME_TYPE
+
 void ss_train_options_init(ss_train_options *o)
 {
     if (!o) return;
     ss__train_opts t;
     ss__train_opts_init(&t);
     memset(o, 0, sizeof *o);
-    o->batch_size = t.batch_size;
-    o->steps = t.steps;
-    o->epochs = t.epochs;
-    o->max_len = t.max_len;
-    o->schedule = t.sched.kind;
-    o->lr = t.sched.lr;
-    o->min_lr = t.sched.min_lr;
-    o->warmup_frac = t.warmup_frac;
-    o->warmup_steps = t.warmup_steps;
-    o->loss = t.loss;
-    o->temperature = t.temperature;
-    o->learn_temperature = t.learn_temperature;
-    o->margin = t.margin;
-    o->cosent_scale = t.cosent_scale;
-    o->weight_decay = t.weight_decay;
-    o->beta1 = t.beta1;
-    o->beta2 = t.beta2;
-    o->eps = t.eps;
-    o->grad_clip = t.grad_clip;
-    o->curriculum = t.curriculum;
-    o->aug_delete = t.aug.del;
-    o->aug_crop = t.aug.crop;
-    o->aug_swap = t.aug.swap;
-    o->grad_cache = t.grad_cache;
-    o->seed = t.seed;
-    o->save_every = t.save_every;
-    o->stop_at = t.stop_at;
-    o->dtype = t.dtype;
-    o->eval_every = t.eval_every;
+#define SS__TO_PUBLIC(pub, in) o->pub = t.in;
+    SS__TRAIN_OPTION_FIELDS(SS__TO_PUBLIC)
+#undef SS__TO_PUBLIC
 }
 
 int ss_train_loss_kind(const char *name) { return name ? ss__loss_kind(name) : -1; }
@@ -199,43 +198,9 @@ int ss_train_run(ss_model *model, const ss_trainset *ts, const ss_train_options 
     }
     ss__train_opts t;
     ss__train_opts_init(&t);
-    t.batch_size = o->batch_size;
-    t.steps = o->steps;
-    t.epochs = o->epochs;
-    t.max_len = o->max_len;
-    t.sched.kind = o->schedule;
-    t.sched.lr = o->lr;
-    t.sched.min_lr = o->min_lr;
-    t.warmup_frac = o->warmup_frac;
-    t.warmup_steps = o->warmup_steps;
-    t.temperature = o->temperature;
-    t.learn_temperature = o->learn_temperature;
-    t.margin = o->margin;
-    t.cosent_scale = o->cosent_scale;
-    t.loss = o->loss;
-    t.weight_decay = o->weight_decay;
-    t.beta1 = o->beta1;
-    t.beta2 = o->beta2;
-    t.eps = o->eps;
-    t.grad_clip = o->grad_clip;
-    t.curriculum = o->curriculum;
-    t.aug.del = o->aug_delete;
-    t.aug.crop = o->aug_crop;
-    t.aug.swap = o->aug_swap;
-    t.grad_cache = o->grad_cache;
-    t.seed = o->seed;
-    t.checkpoint = o->checkpoint;
-    t.save_every = o->save_every;
-    t.stop_at = o->stop_at;
-    t.output = o->output;
-    t.best = o->best;
-    t.dtype = o->dtype;
-    t.eval_path = o->eval_path;
-    t.eval_every = o->eval_every;
-    t.stop = o->stop;
-    t.on_progress = o->on_progress;
-    t.on_log = o->on_log;
-    t.ctx = o->ctx;
+#define SS__TO_INTERNAL(pub, in) t.in = o->pub;
+    SS__TRAIN_OPTION_FIELDS(SS__TO_INTERNAL)
+#undef SS__TO_INTERNAL
     if (o->doc_pairs) {
         int rc = ss__docpair_parse(o->doc_pairs, &t.docs);
         if (rc) {
