@@ -17,6 +17,7 @@
 #include "base/common.h"
 #include "nn/model.h"
 #include "tap.h"
+#include "tiny.h"
 #include "base/textio.h"
 #include "train/train.h"
 #include "train/trainset.h"
@@ -502,15 +503,9 @@ int main(void)
     ss_tokenizer *tok = NULL;
     ss_model *m = NULL;
     ss_config c;
-    ss_config_init(&c);
     int rc = ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &tok);
     if (!rc) {
-        c.vocab_size = ss_tokenizer_vocab_size(tok);
-        c.d_model = 8;
-        c.n_layers = 1;
-        c.n_heads = 2;
-        c.d_ff = 16;
-        c.max_len = 16;
+        tiny_config(&c, tok);
         rc = ss_model_init(&c, tok, 1, &m);
     }
     model_path = strdup(path_of("tiny.gguf"));

@@ -19,6 +19,7 @@
 #include "nn/model.h"
 #include "train/schedule.h"
 #include "tap.h"
+#include "tiny.h"
 #include "train/train.h"
 #include "train/train_step.h"
 #include "train/trainset.h"
@@ -835,13 +836,7 @@ static void test_public_api(void)
     if (!tap_ok(ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &tok) == 0, "public API: the vocabulary"))
         return;
     ss_config c;
-    ss_config_init(&c);
-    c.vocab_size = ss_tokenizer_vocab_size(tok);
-    c.d_model = 8;
-    c.n_layers = 1;
-    c.n_heads = 2;
-    c.d_ff = 16;
-    c.max_len = 16;
+    tiny_config(&c, tok);
     ss_model *m1 = NULL, *m2 = NULL;
     int rc = ss_model_init(&c, tok, 3, &m1);
     if (!rc) rc = ss_model_init(&c, tok, 3, &m2);
@@ -926,13 +921,7 @@ static void test_checkpoint(void)
     if (!tap_ok(ss_tokenizer_load(tap_srcpath("vocab/en-16k.model"), &tok) == 0, "load the shipped vocabulary"))
         return;
     ss_config c;
-    ss_config_init(&c);
-    c.vocab_size = ss_tokenizer_vocab_size(tok);
-    c.d_model = 8;
-    c.n_layers = 1;
-    c.n_heads = 2;
-    c.d_ff = 16;
-    c.max_len = 16;
+    tiny_config(&c, tok);
     ss_model *m;
     if (!tap_ok(ss_model_init(&c, tok, 1, &m) == 0, "a tiny model")) return;
     size_t n = m->n_params;
