@@ -471,6 +471,11 @@ SS_API size_t ss_trainset_n_texts(const ss_trainset *ts);
  * left as they are). */
 SS_API SS_NODISCARD int ss_model_set_dropout(ss_model *m, float rate);
 SS_API SS_NODISCARD int ss_model_copy_embeddings(ss_model *dst, const ss_model *src);
+/* Every transformer block of m made the identity (its attention and
+ * feed-forward output projections zero), so m computes what its embeddings
+ * alone compute: a model stacked on a static stage starts where it ended.
+ * Training moves the projections from the first step. */
+SS_API SS_NODISCARD int ss_model_identity_blocks(ss_model *m);
 
 /* Training a model (fine-tuning whatever it holds) on a training set. A run
  * is resumable exactly: the data order, augmentation, dropout, the AdamW

@@ -189,6 +189,16 @@ $SEMSEARCH train -o "$T/tx.gguf" --init-embeddings "$T/static.gguf" --layers 1 -
 ok $? "--init-embeddings: a transformer from the static model's embeddings, trained with --grad-cache"
 $SEMSEARCH model info -m "$T/tx.gguf" > "$T/info" 2>&1
 grep -q 'layers.*1' "$T/info"; ok $? "the new model has the transformer's shape"
+# the blocks start as the identity: before training moves them, the
+# transformer embeds exactly as the static model it stands on
+$SEMSEARCH train -o "$T/tx0.gguf" --init-embeddings "$T/static.gguf" --layers 2 --heads 2 --ffn 64 \
+    --data "$GRP" -b 16 -q -t 1 --steps 1 --lr 1e-20 --dropout 0 --save-every 0 2>"$T/err"
+printf 'the first line\nand a second, longer one of words\n' > "$T/two.txt"
+$SEMSEARCH embed -m "$T/static.gguf" < "$T/two.txt" > "$T/e_static" &&
+    $SEMSEARCH embed -m "$T/tx0.gguf" < "$T/two.txt" > "$T/e_tx0"
+paste "$T/e_static" "$T/e_tx0" | awk -F'\t' '{ n = NF / 2; for (i = 1; i <= n; i++) { d = $i - $(i + n);
+    if (d > 1e-6 || d < -1e-6) bad++ } } END { exit !(NR == 2 && n == 32 && !bad) }'
+ok $? "--init-embeddings: the new transformer starts computing what the static model computes"
 run_fails "--init-embeddings with another width" "embeddings are .* x 32, the new model's .* x 64" \
     $SEMSEARCH train -o "$T/x.gguf" --init-embeddings "$T/static.gguf" --d-model 64 --layers 1 --data "$GRP" -q --steps 1
 run_fails "--init-embeddings with --init" "starts a new model; not with --init" \

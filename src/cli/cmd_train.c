@@ -46,7 +46,9 @@ static const char train_usage[] =
     "  -i, --init PATH          start from this model (fine-tuning)\n"
     "      --init-embeddings M  new model: token and position embeddings (and the\n"
     "                           output norm) from model M, e.g. a static one\n"
-    "                           (--layers 0); its tokenizer unless -v is given\n"
+    "                           (--layers 0); its tokenizer unless -v is given.\n"
+    "                           The blocks start as the identity: the new model\n"
+    "                           begins computing what M computes\n"
     "  -r, --resume CKPT        continue an interrupted run exactly (same options)\n"
     "  -v, --vocab PATH         new model: SentencePiece model, or a model file whose\n"
     "                           tokenizer to use (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
@@ -434,7 +436,7 @@ static int new_model(ss_config *cfg, const char *vocab, int casefold, const char
         return cli_error("--heads %d does not divide --d-model %d", cfg->n_heads, cfg->d_model);
     cfg->vocab_size = ss_tokenizer_vocab_size(*tok);
     if ((rc = ss_model_init(cfg, *tok, seed, model))) return cli_lib_error(rc);
-    if (*emb_src && ss_model_copy_embeddings(*model, *emb_src))
+    if (*emb_src && (ss_model_copy_embeddings(*model, *emb_src) || ss_model_identity_blocks(*model)))
         return cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
     return 0;
 }

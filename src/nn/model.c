@@ -233,6 +233,25 @@ int ss__model_copy_embeddings(ss_model *dst, const ss_model *src)
     return SS_OK;
 }
 
+/* Zero every block's output projections (attention and feed-forward, weights
+ * and biases): each residual branch then adds nothing, and the model computes
+ * what its embeddings alone compute. A transformer stacked on a static first
+ * stage so starts exactly where that stage ended (ReZero's idea), instead of
+ * first losing it to random blocks. The projections get gradients at once. */
+void ss__model_identity_blocks(ss_model *m)
+{
+    ss__layout L;
+    ss__model_layout(&m->cfg, &L);
+    size_t C = (size_t)m->cfg.d_model, F = (size_t)m->cfg.d_ff;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        float *b = m->params + L.blk0 + (size_t)l * L.blk_size;
+        memset(b + L.blk.projw, 0, C * C * sizeof(float));
+        memset(b + L.blk.projb, 0, C * sizeof(float));
+        memset(b + L.blk.downw, 0, C * F * sizeof(float));
+        memset(b + L.blk.downb, 0, C * sizeof(float));
+    }
+}
+
 void ss_model_free(ss_model *m)
 {
     if (!m) return;

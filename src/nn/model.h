@@ -52,5 +52,6 @@ void ss__model_init_params(ss_model *m, uint64_t seed);
  * Both need the same tokenizer and width; positions beyond the shorter of
  * the two are left as they are. */
 int ss__model_copy_embeddings(ss_model *dst, const ss_model *src);
+void ss__model_identity_blocks(ss_model *m);
 
 #endif

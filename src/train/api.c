@@ -135,6 +135,13 @@ int ss_model_copy_embeddings(ss_model *dst, const ss_model *src)
     return ss__model_copy_embeddings(dst, src);
 }
 
+int ss_model_identity_blocks(ss_model *m)
+{
+    if (!m) return ss__fail(SS_ERR_ARG, "ss_model_identity_blocks: NULL model");
+    ss__model_identity_blocks(m);
+    return SS_OK;
+}
+
 /* ------------------------------------------------------------- the run */
 
 /* The public options as the internal ones, field by field: F(public,
