@@ -186,6 +186,12 @@ SS_API SS_NODISCARD int ss_model_load(const char *path, ss_model **out);
 /* Writes a GGUF model file (temp file, then rename). */
 SS_API SS_NODISCARD int ss_model_save(const ss_model *m, const char *path, int dtype);
 SS_API void ss_model_free(ss_model *m);
+/* a's weights become (1 - w) a + w b, 0 <= w <= 1: weight averaging ("model
+ * soups"; WiSE-FT). Meaningful between runs from one starting model, e.g. a
+ * fine-tuned model and the model it was fine-tuned from, where it trades
+ * the fine-tuned gains against what the start did well. Same shape, pooling
+ * and tokenizer, else SS_ERR_MODEL and a is unchanged. */
+SS_API SS_NODISCARD int ss_model_mix(ss_model *a, const ss_model *b, float w);
 /* The shipped default model (models/en-base.gguf): looked for under
  * $SEMSEARCH_DATA, then beside the running program (its directory, the
  * parent, ../share/semsearch), then the installed data directory. *path is
@@ -526,6 +532,9 @@ typedef struct ss_train_options {
     float margin;          /* triplet margin on cosine (0.2) */
     float cosent_scale;    /* CoSENT lambda (20) */
     float weight_decay, beta1, beta2, eps, grad_clip; /* AdamW (0.01, 0.9, 0.999, 1e-8, clip 1) */
+    float embedding_lr; /* the token and position embeddings' learning rate as a
+                           fraction of lr (1); 0 freezes them, e.g. to train
+                           blocks on a static stage without moving its table */
     int curriculum;        /* SS_CURRIC_* */
     double aug_delete, aug_crop, aug_swap; /* views of lone sentences (0: off) */
     const char *doc_pairs; /* pairs made from documents: "title:W,section:W,ict:W,crop:W"

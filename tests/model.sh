@@ -99,4 +99,24 @@ run_fails "convert needs -o" "no -o given" $SEMSEARCH model convert -m "$T/m.ggu
 run_fails "convert of a missing model names it" "/nonexistent.gguf" $SEMSEARCH model convert -m /nonexistent.gguf -o "$T/x.gguf"
 [ ! -e "$T/x.gguf" ]; ok $? "a failed convert writes nothing"
 
+# model mix: weight averaging of two models of one shape
+$SEMSEARCH model init -v "$VOCAB" $TINY --seed 2 -o "$T/mb.gguf" 2>/dev/null
+run_ok "model mix -w 0: the first model" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" -w 0 --f32 -o "$T/mix0.gguf"
+run_ok "model mix -w 1: the second model" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" -w 1 --f32 -o "$T/mix1.gguf"
+$SEMSEARCH embed -m "$T/mb.gguf" "$T/two.txt" > "$T/eb"
+$SEMSEARCH embed -m "$T/mix0.gguf" "$T/two.txt" > "$T/em0"; same "mix -w 0 embeds as the first model" "$T/e32" "$T/em0"
+$SEMSEARCH embed -m "$T/mix1.gguf" "$T/two.txt" > "$T/em1"; same "mix -w 1 embeds as the second model" "$T/eb" "$T/em1"
+$SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" --f32 -o "$T/mixab.gguf" 2>"$T/err" &&
+    $SEMSEARCH model mix -m "$T/mb.gguf" -m "$T/m.gguf" --f32 -o "$T/mixba.gguf" 2>>"$T/err"
+cmp -s "$T/mixab.gguf" "$T/mixba.gguf"; ok $? "the half-and-half mix is the same either way round"
+grep -q "wrote $T/mixab.gguf (0.5 of $T/m.gguf, 0.5 of $T/mb.gguf; f32)" "$T/err"; ok $? "mix says what it wrote"
+$SEMSEARCH embed -m "$T/mixab.gguf" "$T/two.txt" > "$T/emab"
+! cmp -s "$T/emab" "$T/e32" && ! cmp -s "$T/emab" "$T/eb"; ok $? "the mix is neither model"
+$SEMSEARCH model init -v "$VOCAB" --d-model 16 --layers 1 --heads 2 --ffn 32 --max-len 24 -o "$T/mw.gguf" 2>/dev/null
+run_fails "mix of two shapes" "the models differ in shape" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mw.gguf" -o "$T/x.gguf"
+[ ! -e "$T/x.gguf" ]; ok $? "a failed mix writes nothing"
+run_fails "mix needs two models" "give two models" $SEMSEARCH model mix -m "$T/m.gguf" -o "$T/x.gguf"
+run_fails "mix weight out of [0, 1]" "--weight" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" -w 1.5 -o "$T/x.gguf"
+run_fails "mix onto one of its inputs" "is the input" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" -o "$T/mb.gguf"
+
 done_testing

@@ -199,6 +199,11 @@ $SEMSEARCH embed -m "$T/static.gguf" < "$T/two.txt" > "$T/e_static" &&
 paste "$T/e_static" "$T/e_tx0" | awk -F'\t' '{ n = NF / 2; for (i = 1; i <= n; i++) { d = $i - $(i + n);
     if (d > 1e-6 || d < -1e-6) bad++ } } END { exit !(NR == 2 && n == 32 && !bad) }'
 ok $? "--init-embeddings: the new transformer starts computing what the static model computes"
+$SEMSEARCH train -o "$T/txf.gguf" --init "$T/tx0.gguf" --embedding-lr 0 --data "$GRP" -b 16 -q -t 1 --steps 2 \
+    --save-every 0 2>"$T/err"
+ok $? "--embedding-lr 0: the blocks train on a frozen table"
+run_fails "--embedding-lr below 0" "--embedding-lr" \
+    $SEMSEARCH train -o "$T/x.gguf" --data "$GRP" $TINY --embedding-lr -1 --steps 1
 run_fails "--init-embeddings with another width" "embeddings are .* x 32, the new model's .* x 64" \
     $SEMSEARCH train -o "$T/x.gguf" --init-embeddings "$T/static.gguf" --d-model 64 --layers 1 --data "$GRP" -q --steps 1
 run_fails "--init-embeddings with --init" "starts a new model; not with --init" \

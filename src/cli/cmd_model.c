@@ -261,12 +261,87 @@ static int model_convert(int argc, char **argv)
     return 0;
 }
 
+static const char mix_usage[] =
+    "usage: semsearch model mix -m A -m B [-w W] [--f16 | --f32] -o FILE\n"
+    "\n"
+    "Averages two models' weights: (1 - W) A + W B (\"model soups\"; WiSE-FT).\n"
+    "It pays between runs from one starting point, such as a model fine-tuned on\n"
+    "one task and the model it started from: the mix keeps much of the task's gain\n"
+    "and of what the start did well elsewhere. The models must have the same shape\n"
+    "and tokenizer. The output is written whole or not at all.\n"
+    "\n"
+    "  -m, --model PATH   a model (give two; a training checkpoint works too)\n"
+    "  -w, --weight W     the share of the second model, 0 to 1 (default 0.5)\n"
+    "      --f16          store the weights as f16 (the default)\n"
+    "      --f32          store the weights as f32\n"
+    "  -o, --output PATH  model to write (required)\n";
+
+static int model_mix(int argc, char **argv)
+{
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"weight", required_argument, 0, 'w'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"f16", no_argument, 0, 'H'},
+                                         {"f32", no_argument, 0, 'F'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *in[2] = {NULL, NULL}, *out = NULL;
+    int n_in = 0, dtype = SS_DTYPE_F16, c;
+    double w = 0.5;
+    while ((c = getopt_long(argc, argv, "m:w:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (n_in == 2) {
+                cli_error("model mix: more than two -m given");
+                return cli_usage(mix_usage, 1);
+            }
+            in[n_in++] = optarg;
+            break;
+        case 'w':
+            if (cli_double("--weight", optarg, 0, 1, &w)) return 2;
+            break;
+        case 'o': out = optarg; break;
+        case 'H': dtype = SS_DTYPE_F16; break;
+        case 'F': dtype = SS_DTYPE_F32; break;
+        case 'h': return cli_usage(mix_usage, 0);
+        default: return cli_usage(mix_usage, 1);
+        }
+    }
+    if (argc == 1) return cli_usage(mix_usage, 0);
+    if (n_in < 2 || !out || optind < argc) {
+        cli_error(n_in < 2 ? "model mix: give two models (-m A -m B)" : !out ? "model mix: no -o given"
+                                                                          : "model mix: unexpected argument");
+        return cli_usage(mix_usage, 1);
+    }
+    ss_model *a = NULL, *b = NULL;
+    const char *const ins[2] = {in[0], in[1]};
+    if (cli_output_not_input("model mix", out, ins, 2)) return 2;
+    int rc = ss_model_load(in[0], &a);
+    if (!rc) rc = ss_model_load(in[1], &b);
+    if (rc) {
+        ss_model_free(a);
+        return cli_lib_error(rc);
+    }
+    if ((rc = ss_model_mix(a, b, (float)w))) {
+        cli_error("model mix: %s and %s: %s", in[0], in[1], ss_errmsg());
+    } else if ((rc = ss_model_save(a, out, dtype))) {
+        cli_lib_error(rc);
+    }
+    ss_model_free(a);
+    ss_model_free(b);
+    if (rc) return 1;
+    fprintf(stderr, "semsearch: wrote %s (%.3g of %s, %.3g of %s; %s)\n", out, 1 - w, in[0], w, in[1],
+            dtype == SS_DTYPE_F16 ? "f16" : "f32");
+    return 0;
+}
+
 int cmd_model(int argc, char **argv);
 int cmd_model(int argc, char **argv)
 {
     static const char usage[] = "usage: semsearch model init [options] -o FILE\n"
                                 "       semsearch model info [-m MODEL] [--json]\n"
                                 "       semsearch model convert -m MODEL [--f16 | --f32] -o FILE\n"
+                                "       semsearch model mix -m A -m B [-w W] -o FILE\n"
                                 "('semsearch model init --help' describes the options)\n";
     /* getopt's messages start with argv[0]: "semsearch: model init: ..." */
     static char name[64];
@@ -274,6 +349,7 @@ int cmd_model(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "init")) sub = model_init;
     else if (argc >= 2 && !strcmp(argv[1], "info")) sub = model_info;
     else if (argc >= 2 && !strcmp(argv[1], "convert")) sub = model_convert;
+    else if (argc >= 2 && !strcmp(argv[1], "mix")) sub = model_mix;
     if (sub) {
         snprintf(name, sizeof name, "semsearch: model %s", argv[1]);
         argv[1] = name;

@@ -90,6 +90,9 @@ static const char train_usage[] =
     "      --schedule S         cosine, linear or constant after warmup (default cosine)\n"
     "      --weight-decay X     AdamW decoupled weight decay (default 0.01)\n"
     "      --grad-clip X        clip the gradient norm to X, 0 = off (default 1)\n"
+    "      --embedding-lr F     the token and position embeddings learn at F x the\n"
+    "                           learning rate (default 1); 0 freezes them, e.g. to\n"
+    "                           train blocks on a static stage, keeping its table\n"
     "      --loss L             infonce, ntxent, triplet or cosent (default infonce);\n"
     "                           cosent ranks graded pairs (*.scored.tsv, *.labeled.tsv as\n"
     "                           0/1: every pair with its score): a pair scored above\n"
@@ -445,7 +448,7 @@ static int new_model(ss_config *cfg, const char *vocab, int casefold, const char
 
 enum {
     O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
-    O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_LOSS, O_TEMP,
+    O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_EMBLR, O_LOSS, O_TEMP,
     O_LEARNT, O_MARGIN, O_DOCPAIRS, O_INITEMB, O_GRADCACHE, O_NONORM, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT
 };
 
@@ -467,6 +470,7 @@ static const struct option train_opts[] = {
     {"lr", required_argument, 0, O_LR},        {"min-lr", required_argument, 0, O_MINLR},
     {"warmup", required_argument, 0, O_WARMUP}, {"schedule", required_argument, 0, O_SCHED},
     {"weight-decay", required_argument, 0, O_WD}, {"grad-clip", required_argument, 0, O_CLIP},
+    {"embedding-lr", required_argument, 0, O_EMBLR},
     {"loss", required_argument, 0, O_LOSS},    {"temperature", required_argument, 0, O_TEMP},
     {"learn-temperature", no_argument, 0, O_LEARNT}, {"margin", required_argument, 0, O_MARGIN},
     {"cosent-scale", required_argument, 0, O_COSENT_SCALE},
@@ -597,6 +601,7 @@ static int set_option(train_args *a, int c, char *arg)
         break;
     case O_WD: DBL_OPT("--weight-decay", 0, 10, o->weight_decay); break;
     case O_CLIP: DBL_OPT("--grad-clip", 0, 1e9, o->grad_clip); break;
+    case O_EMBLR: DBL_OPT("--embedding-lr", 0, 1e3, o->embedding_lr); break;
     case O_LOSS:
         if ((o->loss = ss_train_loss_kind(arg)) < 0) {
             cli_error("--loss: '%s' is not infonce, ntxent, triplet or cosent", arg);

@@ -252,6 +252,27 @@ void ss__model_identity_blocks(ss_model *m)
     }
 }
 
+int ss_model_mix(ss_model *a, const ss_model *b, float w)
+{
+    if (!a || !b) return ss__fail(SS_ERR_ARG, "ss_model_mix: NULL model");
+    if (!(w >= 0 && w <= 1)) return ss__fail(SS_ERR_RANGE, "mixing weight %g is not in [0, 1]", (double)w);
+    const ss_config *x = &a->cfg, *y = &b->cfg;
+    if (x->vocab_size != y->vocab_size || x->d_model != y->d_model || x->n_layers != y->n_layers ||
+        x->n_heads != y->n_heads || x->d_ff != y->d_ff || x->max_len != y->max_len ||
+        x->pooling != y->pooling || x->no_out_norm != y->no_out_norm || a->n_params != b->n_params)
+        return ss__fail(SS_ERR_MODEL, "the models differ in shape (%d x %d, %d layers, %d heads, ffn %d, %d "
+                        "positions vs %d x %d, %d layers, %d heads, ffn %d, %d positions) or pooling",
+                        x->vocab_size, x->d_model, x->n_layers, x->n_heads, x->d_ff, x->max_len, y->vocab_size,
+                        y->d_model, y->n_layers, y->n_heads, y->d_ff, y->max_len);
+    size_t la, lb;
+    const void *ta = ss_tokenizer_bytes(a->tok, &la), *tb = ss_tokenizer_bytes(b->tok, &lb);
+    if (la != lb || memcmp(ta, tb, la) || ss_tokenizer_get_norm(a->tok) != ss_tokenizer_get_norm(b->tok))
+        return ss__fail(SS_ERR_MODEL, "the models have different tokenizers");
+    for (size_t i = 0; i < a->n_params; i++) a->params[i] = (1 - w) * a->params[i] + w * b->params[i];
+    ss__clear_error();
+    return SS_OK;
+}
+
 void ss_model_free(ss_model *m)
 {
     if (!m) return;

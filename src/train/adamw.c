@@ -20,9 +20,11 @@ void ss__adamw_update(float *p, const float *g, float *m, float *v,
      * no barrier between tensors */
 #pragma omp parallel if (total >= PAR_MIN)
     for (int k = 0; k < ngroups; k++) {
+        float sk = groups[k].lr_scale;
+        if (sk == 0) continue; /* frozen: no step, no decay, moments kept */
         float *pk = p + groups[k].offset, *mk = m + groups[k].offset, *vk = v + groups[k].offset;
         const float *gk = g + groups[k].offset;
-        float decay = groups[k].decay ? 1.0f - lr * wd : 1.0f;
+        float decay = groups[k].decay ? 1.0f - lr * sk * wd : 1.0f, stepk = step * sk;
         long n = (long)groups[k].n;
 #pragma omp for simd schedule(static) nowait
         for (long i = 0; i < n; i++) {
@@ -31,7 +33,7 @@ void ss__adamw_update(float *p, const float *g, float *m, float *v,
             float vi = beta2 * vk[i] + (1.0f - beta2) * gi * gi;
             mk[i] = mi;
             vk[i] = vi;
-            pk[i] = pk[i] * decay - step * mi / (sqrtf(vi) * rbc2 + eps);
+            pk[i] = pk[i] * decay - stepk * mi / (sqrtf(vi) * rbc2 + eps);
         }
     }
 }

@@ -11,6 +11,7 @@
 typedef struct ss__adamw_group {
     size_t offset, n;
     int decay;
+    float lr_scale; /* this tensor's learning rate is lr * lr_scale; 0 freezes it */
 } ss__adamw_group;
 
 /* One AdamW step over the groups (one parallel region for all of them);

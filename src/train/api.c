@@ -154,7 +154,7 @@ int ss_model_identity_blocks(ss_model *m)
     F(lr, sched.lr) F(min_lr, sched.min_lr) F(warmup_frac, warmup_frac) F(warmup_steps, warmup_steps)           \
     F(loss, loss) F(temperature, temperature) F(learn_temperature, learn_temperature) F(margin, margin)         \
     F(cosent_scale, cosent_scale) F(weight_decay, weight_decay) F(beta1, beta1) F(beta2, beta2) F(eps, eps)     \
-    F(grad_clip, grad_clip) F(curriculum, curriculum) F(aug_delete, aug.del) F(aug_crop, aug.crop)             \
+    F(grad_clip, grad_clip) F(embedding_lr, embedding_lr) F(curriculum, curriculum) F(aug_delete, aug.del) F(aug_crop, aug.crop)             \
     F(aug_swap, aug.swap) F(grad_cache, grad_cache) F(seed, seed) F(checkpoint, checkpoint)                    \
     F(save_every, save_every) F(stop_at, stop_at) F(output, output) F(best, best) F(dtype, dtype)              \
     F(eval_path, eval_path) F(eval_every, eval_every) F(stop, stop) F(on_progress, on_progress)                \

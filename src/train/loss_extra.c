@@ -277,7 +277,7 @@ static void extra_after_update(void *ctx, const ss__step_opts *o, int64_t step)
 {
     ss__loss_extra *x = ctx;
     if (!x->o.learn_temperature) return;
-    const ss__adamw_group one = {0, 1, 0};
+    const ss__adamw_group one = {0, 1, 0, 1.0f};
     ss__adamw_update(&x->logt, &x->dlogt, &x->logt_m, &x->logt_v, &one, 1, 1.0f, o->lr, o->beta1, o->beta2,
                      o->eps, 0.0f, step);
     if (x->logt < logf(TAU_MIN)) x->logt = logf(TAU_MIN);

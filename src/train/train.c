@@ -39,6 +39,7 @@ void ss__train_opts_init(ss__train_opts *o)
     o->beta2 = so.beta2;
     o->eps = so.eps;
     o->grad_clip = so.grad_clip;
+    o->embedding_lr = so.embedding_lr;
     o->seed = 42;
     o->save_every = 1000;
     o->eval_every = 500;
@@ -326,6 +327,7 @@ static int train_batch(run *r, int n, int n_neg, int same, double lr, int64_t la
     so.grad_clip = o->grad_clip;
     so.symmetric = 1;
     so.chunk = o->grad_cache;
+    so.embedding_lr = o->embedding_lr;
     if (r->lx)
         rc = ss__loss_extra_step(r->lx, &ba, same ? &ba : &bb, o->loss == SS__LOSS_COSENT ? r->score : NULL,
                                  r->group, &so, loss, gnorm);

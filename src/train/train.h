@@ -37,6 +37,7 @@ typedef struct ss__train_opts {
     float cosent_scale;    /* CoSENT lambda (default 20) */
     int loss;              /* SS__LOSS_* */
     float weight_decay, beta1, beta2, eps, grad_clip;
+    float embedding_lr;    /* embeddings' learning rate as a fraction of lr (1; 0 freezes) */
     int curriculum;        /* SS__CURRIC_* */
     ss__aug_opts aug;      /* views of lone sentences */
     ss__docpair_opts docs; /* pairs made from documents */

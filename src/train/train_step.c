@@ -23,6 +23,7 @@ typedef struct scratch {
     double *partials;      /* grad norm chunks */
     ss__adamw_group *groups; /* per tensor: its range and whether it decays */
     int n_groups;
+    int embed_group[2];      /* the groups of token_embd and pos_embd (-1: none) */
 } scratch;
 
 void ss__step_opts_init(ss__step_opts *o)
@@ -37,6 +38,7 @@ void ss__step_opts_init(ss__step_opts *o)
     o->grad_clip = 1.0f;
     o->symmetric = 1;
     o->chunk = 0;
+    o->embedding_lr = 1.0f;
 }
 
 void ss__trainer_free(ss__trainer *t)
@@ -98,6 +100,12 @@ int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out)
         s->groups[i].offset = tab[i].offset;
         s->groups[i].n = tab[i].numel;
         s->groups[i].decay = tab[i].ndim == 2;
+        s->groups[i].lr_scale = 1.0f;
+    }
+    s->embed_group[0] = s->embed_group[1] = -1;
+    for (int i = 0; i < nt; i++) {
+        if (!strcmp(tab[i].name, "token_embd.weight")) s->embed_group[0] = i;
+        if (!strcmp(tab[i].name, "pos_embd.weight")) s->embed_group[1] = i;
     }
     s->n_groups = nt;
     ss_free(tab);
@@ -239,6 +247,8 @@ int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
         if (coef < 1) gscale = (float)coef;
     }
     t->step++;
+    for (int k = 0; k < 2; k++)
+        if (s->embed_group[k] >= 0) s->groups[s->embed_group[k]].lr_scale = o->embedding_lr;
     ss__adamw_update(m->params, t->grads, t->m, t->v, s->groups, s->n_groups, gscale, o->lr,
                      o->beta1, o->beta2, o->eps, o->weight_decay, t->step);
     if (lf->after_update) lf->after_update(lf->ctx, o, t->step);

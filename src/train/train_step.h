@@ -17,9 +17,11 @@ typedef struct ss__step_opts {
     int symmetric;      /* 1: (a->b + b->a)/2, 0: a->b only */
     int chunk;          /* gradient caching: at most this many texts per forward
                            and backward (0 = the whole batch at once) */
+    float embedding_lr; /* the token and position embeddings' learning rate as a
+                           fraction of lr (1; 0 freezes them) */
 } ss__step_opts;
 
-/* lr 5e-4, temp 0.05, wd 0.01, 0.9, 0.999, 1e-8, clip 1.0, sym 1 */
+/* lr 5e-4, temp 0.05, wd 0.01, 0.9, 0.999, 1e-8, clip 1.0, sym 1, embedding_lr 1 */
 void ss__step_opts_init(ss__step_opts *o);
 
 typedef struct ss__trainer {

@@ -305,6 +305,49 @@ static void test_training_decreases_loss(void)
     batch_free(&a), batch_free(&b);
 }
 
+/* --embedding-lr: 0 freezes the token and position tables while the blocks
+ * learn; 0.5 moves them, less far than 1 does. */
+static void test_embedding_lr(void)
+{
+    ss_config c;
+    tiny_config(&c, 40);
+    ss_batch a, b;
+    toy_pairs(&a, &b, 16, 12, 40, 5);
+    ss__layout L;
+    ss__model_layout(&c, &L);
+    size_t ne = L.blk0; /* token and position tables: [0, blk0) */
+    double moved[3] = {0, 0, 0}, blocks[3] = {0, 0, 0};
+    const float scales[3] = {0.0f, 0.5f, 1.0f};
+    int rc = 0;
+    for (int k = 0; k < 3 && !rc; k++) {
+        ss_model *m = tiny_model(&c, 2);
+        float *p0 = malloc(m->n_params * sizeof *p0);
+        memcpy(p0, m->params, m->n_params * sizeof *p0);
+        ss__trainer *t;
+        rc = ss__trainer_new(m, 1, &t);
+        ss__step_opts o;
+        ss__step_opts_init(&o);
+        o.lr = 1e-2f;
+        o.embedding_lr = scales[k];
+        float loss, gn;
+        for (int s = 0; s < 5 && !rc; s++) rc = ss__trainer_step(t, &a, &b, &o, &loss, &gn);
+        for (size_t i = 0; i < m->n_params; i++) {
+            double d = fabs((double)m->params[i] - p0[i]);
+            if (i < ne) moved[k] += d;
+            else blocks[k] += d;
+        }
+        ss__trainer_free(t);
+        ss_model_free(m);
+        free(p0);
+    }
+    tap_ok(rc == 0, "training with --embedding-lr 0, 0.5 and 1 (%s)", rc ? ss_errmsg() : "ok");
+    tap_ok(moved[0] == 0 && blocks[0] > 0, "embedding_lr 0: the tables stay bit for bit, the blocks learn (%g, %g)",
+           moved[0], blocks[0]);
+    tap_ok(moved[1] > 0 && moved[1] < moved[2], "embedding_lr 0.5 moves the tables less than 1 (%g < %g)", moved[1],
+           moved[2]);
+    batch_free(&a), batch_free(&b);
+}
+
 static void test_errors(void)
 {
     ss_config c;
@@ -361,7 +404,7 @@ static void test_alloc_failures(void)
         if (!rc) ss__model_init_params(m, 1);
         if (!rc) rc = ss__trainer_new(m, 1, &t);
         if (!rc) rc = ss__trainer_step(t, &a, &b, &(ss__step_opts){1e-3f, 0.05f, 0.01f, 0.9f,
-                                                                     0.999f, 1e-8f, 1.0f, 1},
+                                                                     0.999f, 1e-8f, 1.0f, 1, 0, 1.0f},
                                        &loss, &gn);
         if (!rc) rc = ss__trainer_eval_loss(t, &a, &b, 0.05f, &loss);
         ss__fail_alloc_after(0);
@@ -454,6 +497,7 @@ int main(void)
     for (int p = 0; p < 3; p++) test_padding_invariance(p);
     test_determinism_and_threads();
     test_training_decreases_loss();
+    test_embedding_lr();
     test_errors();
     test_alloc_failures();
     test_embed();
