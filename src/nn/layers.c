@@ -241,6 +241,8 @@ void ss__matmul_backward(float *dinp, float *dw, float *dbias, const float *dout
     if (dbias) colsum_add(dbias, dout, N, OC);
 }
 
+void ss__bias_backward(float *dbias, const float *dout, int N, int OC) { colsum_add(dbias, dout, N, OC); }
+
 /* ---------------------------------------------------------------- attention */
 
 /* softmax of one row of scores in place */

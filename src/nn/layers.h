@@ -63,6 +63,9 @@ void ss__matmul_forward(float *out, const float *inp, const float *w, const floa
 void ss__matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int IC, int OC);
 
+/* dbias (OC) += column sums of dout (N,OC), in a fixed order */
+void ss__bias_backward(float *dbias, const float *dout, int N, int OC);
+
 /* Multi-head self-attention within each sequence.
  * qkv (N,3C) holds q, k, v (head h at channels h*hs..) -> out (N,C).
  * att (att[B]) = softmax(q k^T / sqrt(hs)) of each sequence and head,
