@@ -6,36 +6,70 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "base/fastmath.h"
 #include "nn/layers.h"
 #include "nn/lowp.h"
 
 #define PAR_MIN 8192
 
-void ss__f32_to_bf16_n(const float *src, uint16_t *dst, size_t n)
+#define VCHUNK 4096
+
+SS_VEC static void bf16_range(const uint32_t *restrict u, uint16_t *restrict dst, size_t n)
 {
-#pragma omp parallel for simd schedule(static) if (n >= 4 * PAR_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &src[i], 4);
         /* NaN: keep it a (quiet) NaN; else round to nearest, ties to even */
-        uint32_t r = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x00400000u) : u + 0x7fffu + ((u >> 16) & 1u);
+        uint32_t x = u[i];
+        uint32_t r = (x & 0x7fffffffu) > 0x7f800000u ? (x | 0x00400000u) : x + 0x7fffu + ((x >> 16) & 1u);
         dst[i] = (uint16_t)(r >> 16);
     }
+}
+
+void ss__f32_to_bf16_n(const float *src, uint16_t *dst, size_t n)
+{
+    const uint32_t *u = (const uint32_t *)(const void *)src; /* the bits of the floats */
+    long nc = (long)((n + VCHUNK - 1) / VCHUNK);
+#pragma omp parallel for schedule(static) if (n >= 4 * PAR_MIN)
+    for (long k = 0; k < nc; k++) {
+        size_t i = (size_t)k * VCHUNK;
+        bf16_range(u + i, dst + i, SS_MIN((size_t)VCHUNK, n - i));
+    }
+}
+
+/* 1.5 * 2^23: adding and subtracting it rounds a float of magnitude below
+ * 2^22 to an integer, nearest even, in two vectorizable instructions */
+#define ROUND_MAGIC 12582912.0f
+
+SS_VEC static void quant_row(int8_t *restrict o, float *scale, const float *restrict r, int C)
+{
+    float mx = 0.0f;
+#pragma omp simd reduction(max : mx)
+    for (int c = 0; c < C; c++) {
+        float a = fabsf(r[c]); /* not fmaxf: a libm call */
+        mx = a > mx ? a : mx;
+    }
+    float inv = mx > 0.0f ? SS__Q8_MAX / mx : 0.0f;
+    *scale = mx / SS__Q8_MAX;
+#pragma omp simd
+    for (int c = 0; c < C; c++) o[c] = (int8_t)(int)((r[c] * inv + ROUND_MAGIC) - ROUND_MAGIC);
 }
 
 void ss__quant_rows_dynamic(int8_t *q, float *scale, const float *x, int N, int C)
 {
 #pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const float *r = x + (size_t)n * C;
-        int8_t *o = q + (size_t)n * C;
-        float mx = 0.0f;
-#pragma omp simd reduction(max : mx)
-        for (int c = 0; c < C; c++) mx = fmaxf(mx, fabsf(r[c]));
-        float s = mx / SS__Q8_MAX, inv = mx > 0.0f ? SS__Q8_MAX / mx : 0.0f;
-        scale[n] = s;
+    for (int n = 0; n < N; n++) quant_row(q + (size_t)n * C, scale + n, x + (size_t)n * C, C);
+}
+
+/* o = a * (s * ws) + bias */
+SS_VEC static void dequant_row(float *restrict o, const int32_t *restrict a, float s, const float *restrict ws,
+                               const float *restrict bias, int OC)
+{
+    if (bias) {
 #pragma omp simd
-        for (int c = 0; c < C; c++) o[c] = (int8_t)lrintf(r[c] * inv);
+        for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]) + bias[j];
+    } else {
+#pragma omp simd
+        for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]);
     }
 }
 
@@ -339,19 +373,9 @@ int ss__lowp_matmul_q8(ss__lowp *lp, float *out, const float *inp, const ss__q8 
     ss__quant_rows_dynamic(xq, xs, inp, N, IC);
     memset(xq + (size_t)N * IC, 0, (Np - (size_t)N) * IC);
     if ((rc = run(lp, e, xq, q->q, acc, NULL))) return rc;
-    const float *ws = q->scale;
 #pragma omp parallel for schedule(static) if ((size_t)N * OC >= PAR_MIN)
-    for (int n = 0; n < N; n++) {
-        const int32_t *a = acc + (size_t)n * OC;
-        float *o = out + (size_t)n * OC, s = xs[n];
-        if (bias) {
-#pragma omp simd
-            for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]) + bias[j];
-        } else {
-#pragma omp simd
-            for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]);
-        }
-    }
+    for (int n = 0; n < N; n++)
+        dequant_row(out + (size_t)n * OC, acc + (size_t)n * OC, xs[n], q->scale, bias, OC);
     return SS_OK;
 }
 

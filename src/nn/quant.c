@@ -25,7 +25,7 @@ void ss__q8_quantize(int8_t *q, float *scale, const float *w, size_t rows, size_
     for (size_t r = 0; r < rows; r++) {
         const float *x = w + r * cols;
         float mx = 0.0f;
-        for (size_t c = 0; c < cols; c++) mx = fmaxf(mx, fabsf(x[c]));
+        for (size_t c = 0; c < cols; c++) mx = fabsf(x[c]) > mx ? fabsf(x[c]) : mx;
         float s = scale17((double)mx / SS__Q8_MAX);
         scale[r] = s;
         int8_t *o = q + r * cols;
