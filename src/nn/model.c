@@ -268,13 +268,33 @@ void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, 
     }
 }
 
-void ss__model_drop_quant(ss_model *m)
+void ss__model_materialize(ss_model *m)
 {
-    if (!m || !m->q8) return;
+    if (!m || !m->lazy) return;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
+            size_t rows, cols, off;
+            ss__model_block_matrix(&m->cfg, l, k, &rows, &cols, &off);
+            const ss__q8 *q = &m->q8[ss__q8_index(l, k)];
+            ss__q8_dequantize(m->params + off, q->q, q->scale, rows, cols);
+        }
+    m->lazy = 0;
+}
+
+static void free_q8(ss_model *m)
+{
+    if (!m->q8) return;
     size_t n = (size_t)m->cfg.n_layers * SS__Q8_PER_BLOCK;
     for (size_t i = 0; i < n; i++) ss__q8_clear(&m->q8[i]);
     ss_free(m->q8);
     m->q8 = NULL;
+}
+
+void ss__model_drop_quant(ss_model *m)
+{
+    if (!m || !m->q8) return;
+    ss__model_materialize(m);
+    free_q8(m);
 }
 
 int ss__model_quantize(ss_model *m)
@@ -332,7 +352,7 @@ int ss_model_effective_precision(const ss_model *m)
 void ss_model_free(ss_model *m)
 {
     if (!m) return;
-    ss__model_drop_quant(m);
+    free_q8(m);
     ss_tokenizer_free(m->tok);
     ss_free(m->params);
     ss__encoder_free(m->runtime);
@@ -587,6 +607,7 @@ int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens, size_
             if (b.lengths[i] == 0) b.mask[(size_t)i * b.T] = 1;
         const float *e;
         int prec = ss_model_effective_precision(m);
+        if (prec != SS_MATMUL_INT8) ss__model_materialize(m);
         if (prec == SS_MATMUL_INT8 && !m->q8 && m->cfg.n_layers) rc = ss__model_quantize(m);
         if (!rc) rc = ss__encoder_set_precision(m->runtime, prec, m->q8);
         if (!rc) rc = ss__encoder_forward(m->runtime, &m->cfg, m->params, &b, 0, 0.0f, 0, &e);

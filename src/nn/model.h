@@ -39,8 +39,11 @@ struct ss_model {
     char fingerprint[65];   /* hex SHA-256 of the loaded file, "" if none */
     int prec;               /* SS_PREC_* asked for (ss_model_set_precision) */
     ss__q8 *q8;             /* SS_MATMUL_INT8's weights, SS__Q8_PER_BLOCK per block
-                               (ss__q8_index), or NULL; params hold their
-                               dequantized values when they come from a file */
+                               (ss__q8_index), or NULL */
+    int lazy;               /* 1: the blocks' matrices in params are not filled
+                               in yet, q8 holds them (an int8 file): their f32
+                               pages are never touched unless something needs
+                               them (ss__model_materialize) */
     void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
 };
 
@@ -53,8 +56,13 @@ enum { SS__Q8_QKV, SS__Q8_PROJ, SS__Q8_UP, SS__Q8_DOWN, SS__Q8_PER_BLOCK };
 static inline size_t ss__q8_index(int layer, int which) { return (size_t)layer * SS__Q8_PER_BLOCK + which; }
 /* Fills m->q8 by quantizing the blocks' matrices of m->params (replacing any). */
 int ss__model_quantize(ss_model *m);
-/* Frees m->q8: after the parameters change (training) it would be stale. */
+/* Frees m->q8 (after filling params in): once the parameters change
+ * (training) it would be stale. */
 void ss__model_drop_quant(ss_model *m);
+/* Fills the blocks' matrices of params from q8 if they are not yet (lazy):
+ * everything that reads params calls it first (ss_embed in f32/bf16,
+ * saving, training). */
+void ss__model_materialize(ss_model *m);
 /* The shape (rows, cols) and offset in the parameter buffer of block l's
  * matrix which (SS__Q8_*). */
 void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, size_t *cols, size_t *offset);

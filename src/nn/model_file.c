@@ -126,6 +126,8 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
 int ss_model_save(const ss_model *m, const char *path, int dtype)
 {
     if (!m || !path) return ss__fail(SS_ERR_ARG, "ss_model_save: NULL argument");
+    /* the parameters of an int8 file filled in: a cache, the model unchanged */
+    ss__model_materialize((ss_model *)m);
     ss__gguf_writer *w;
     int rc = ss__gguf_writer_new(&w);
     if (rc) return rc;
@@ -236,29 +238,61 @@ static int read_tokenizer(const ss__gguf *g, ss_tokenizer **tok)
     return SS_OK;
 }
 
-/* An int8 model file: its blocks' int8 matrices as stored, for SS_MATMUL_INT8
- * (m->params already hold their dequantized values), and that precision by
- * default. A file with only some of them int8 gets the rest quantized. */
-static int read_q8(const ss__gguf *g, ss_model *m)
+static const char *const q8_names[SS__Q8_PER_BLOCK] = {"attn_qkv", "attn_out", "ffn_up", "ffn_down"};
+
+/* 1 if every block matrix of the file is q8_row */
+static int blocks_all_q8(const ss__gguf *g, const ss_config *c)
 {
-    int any = 0;
-    for (size_t i = 0; i < ss__gguf_tensor_count(g); i++)
-        if (ss__gguf_tensor_at(g, i)->type == SS_GGML_Q8_ROW) any = 1;
-    if (!any) return SS_OK;
-    m->prec = SS_MATMUL_INT8;
-    int L = m->cfg.n_layers, rc = ss__model_quantize(m);
-    if (rc) return rc;
-    static const char *const names[SS__Q8_PER_BLOCK] = {"attn_qkv", "attn_out", "ffn_up", "ffn_down"};
-    for (int l = 0; l < L && !rc; l++)
-        for (int k = 0; k < SS__Q8_PER_BLOCK && !rc; k++) {
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
             char name[64];
-            snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[k]);
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, q8_names[k]);
             const ss__gguf_tensor *t = ss__gguf_find_tensor(g, name);
-            ss__q8 *q = &m->q8[ss__q8_index(l, k)];
-            int64_t shape[2] = {(int64_t)q->rows, (int64_t)q->cols};
-            if (t && t->type == SS_GGML_Q8_ROW) rc = ss__gguf_read_q8_row(g, name, 2, shape, q->q, q->scale);
+            if (!t || t->type != SS_GGML_Q8_ROW) return 0;
         }
+    return c->n_layers > 0;
+}
+
+/* The blocks' int8 matrices as stored into m->q8, leaving their f32
+ * copies in m->params unfilled (m->lazy): an int8 model computing in int8
+ * never touches those pages, so it takes about its file's size in memory. */
+static int read_q8_blocks(const ss__gguf *g, ss_model *m)
+{
+    size_t n = (size_t)m->cfg.n_layers * SS__Q8_PER_BLOCK;
+    m->q8 = ss__calloc(n, sizeof *m->q8);
+    if (!m->q8) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int rc = SS_OK;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK && !rc; k++) {
+            size_t rows, cols, off;
+            ss__model_block_matrix(&m->cfg, l, k, &rows, &cols, &off);
+            ss__q8 *q = &m->q8[ss__q8_index(l, k)];
+            q->q = ss__malloc(rows * cols + 1);
+            q->scale = ss__malloc(rows * sizeof(float) + 1);
+            q->rows = rows, q->cols = cols;
+            if (!q->q || !q->scale) {
+                rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, q8_names[k]);
+            int64_t shape[2] = {(int64_t)rows, (int64_t)cols};
+            rc = ss__gguf_read_q8_row(g, name, 2, shape, q->q, q->scale);
+        }
+    if (!rc) m->lazy = 1;
     return rc;
+}
+
+/* 1 if tensor t of the model is a block matrix read by read_q8_blocks */
+static int is_block_matrix(const ss__tensor_info *t)
+{
+    if (strncmp(t->name, "blk.", 4) || t->ndim != 2) return 0;
+    for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
+        const char *p = strchr(t->name + 4, '.');
+        size_t len = strlen(q8_names[k]);
+        if (p && !strncmp(p + 1, q8_names[k], len) && !strcmp(p + 1 + len, ".weight")) return 1;
+    }
+    return 0;
 }
 
 int ss__model_file_read(const ss__gguf *g, ss_model **out)
@@ -301,8 +335,15 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
         ss_free(tab);
         return rc;
     }
+    /* an int8 file computes in int8 by default */
+    int any_q8 = 0;
+    for (size_t i = 0; i < ss__gguf_tensor_count(g); i++) any_q8 |= ss__gguf_tensor_at(g, i)->type == SS_GGML_Q8_ROW;
+    if (any_q8) m->prec = SS_MATMUL_INT8;
+    int lazy = blocks_all_q8(g, &c);
+    if (lazy) rc = read_q8_blocks(g, m);
     for (int i = 0; i < nt && !rc; i++) {
         const ss__tensor_info *t = &tab[i];
+        if (lazy && is_block_matrix(t)) continue; /* in m->q8 */
         if (t->offset + t->numel > m->n_params) {
             rc = ss__fail(SS_ERR, "tensor '%s' lies outside the parameter buffer", t->name);
             break;
@@ -317,7 +358,9 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
             }
     }
     ss_free(tab);
-    if (!rc) rc = read_q8(g, m);
+    /* int8 matrices in only some blocks: all of them quantized from the
+     * parameters (the int8 ones come back as stored, quant.h) */
+    if (!rc && any_q8 && !lazy && c.n_layers) rc = ss__model_quantize(m);
     size_t size;
     const void *bytes = ss__gguf_bytes(g, &size);
     if (!rc) rc = ss__sha256_hex(bytes, size, m->fingerprint);

@@ -222,7 +222,8 @@ int ss_train_run(ss_model *model, const ss_trainset *ts, const ss_train_options 
         res->saved_step = res->best_step = -1;
         return ss__fail(SS_ERR_ARG, "ss_train_run: precision %d: training runs in f32 or bf16", o->precision);
     }
-    /* the parameters change: int8 weights made from them would be stale */
+    /* the parameters change: int8 weights made from them would be stale
+     * (dropping them fills the f32 parameters in from an int8 file first) */
     if (model) {
         ss__model_drop_quant(model);
         model->prec = SS_MATMUL_F32;
