@@ -48,4 +48,13 @@ s8=$(sp $SEMSEARCH eval -m "$T/f8.gguf" "$DEV")
 echo "$s32 $s16 $s8" | awk 'NF == 6 { for (i = 3; i <= 6; i++) { d = $i - $((i + 1) % 2 + 1); if (d < 0) d = -d; if (d >= 0.01) exit 1 }; exit 0 } { exit 1 }'
 ok $? "eval (spearman pearson): f32 $s32, bf16 $s16, int8 model $s8 (within 0.01)"
 
+# training from an int8 model trains its dequantized weights: the same run
+# as from the model converted back to f32
+$SEMSEARCH model convert --f32 -m "$T/f8.gguf" -o "$T/f8f.gguf" 2>/dev/null
+SHORT="-q -t 1 --steps 5 --lr 1e-3 --seed 5"
+run_ok "train --init an int8 model" $SEMSEARCH train -o "$T/i8.gguf" --data "$GRP" --init "$T/f8.gguf" $SHORT
+$SEMSEARCH train -o "$T/i32.gguf" --data "$GRP" --init "$T/f8f.gguf" $SHORT 2>/dev/null
+same "... trains exactly as from its f32 conversion" "$T/i8.gguf" "$T/i32.gguf"
+$SEMSEARCH model info -m "$T/i8.gguf" | grep -q "^dtype	f32$"; ok $? "... and writes an f32 model"
+
 done_testing

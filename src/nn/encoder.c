@@ -112,7 +112,10 @@ struct ss__encoder {
     int prec;
     const ss__q8 *q8;
     ss__lowp *lp;
+    const ss__q8 *wte; /* int8 token table, or NULL */
 };
+
+void ss__encoder_set_token_table(ss__encoder *e, const ss__q8 *wte) { e->wte = wte; }
 
 static _Thread_local int default_prec = SS_MATMUL_F32;
 
@@ -282,8 +285,12 @@ int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
 
     ss__layout L;
     ss__model_layout(c, &L);
-    ss__embedding_forward(e->x0, e->ids, e->pos, params + L.wte, params + L.wpe, (int)N, C, p,
-                          ss__dropout_site(key, ss__site_embed()));
+    if (e->wte && e->wte->rows == (size_t)c->vocab_size && e->wte->cols == (size_t)C)
+        ss__embedding_forward_q8(e->x0, e->ids, e->pos, e->wte->q, e->wte->scale, params + L.wpe, (int)N, C, p,
+                                 ss__dropout_site(key, ss__site_embed()));
+    else
+        ss__embedding_forward(e->x0, e->ids, e->pos, params + L.wte, params + L.wpe, (int)N, C, p,
+                              ss__dropout_site(key, ss__site_embed()));
     float *x = e->x0;
     for (int l = 0; l < NL; l++) {
         enc_layer *y = &e->lay[train ? l : 0];

@@ -64,6 +64,9 @@ void ss__encoder_default_precision(int prec);
  * f32 parameters rounded at each product; int8 with q8 (ss__q8_index
  * layout, may be NULL: then f32). q8 must outlive the forwards. */
 int ss__encoder_set_precision(ss__encoder *e, int prec, const ss__q8 *q8);
+/* The token table as int8 (an int8 model file's, rows = vocabulary) for the
+ * next forwards instead of the parameters' one, or NULL. */
+void ss__encoder_set_token_table(ss__encoder *e, const ss__q8 *wte);
 
 /* Runs the model (params in m->params) on a batch. train: keep what
  * backward needs; p: dropout probability (0 = none); key: dropout key.

@@ -221,6 +221,7 @@ int ss__model_copy_embeddings(ss_model *dst, const ss_model *src)
     const void *ta = ss_tokenizer_bytes(dst->tok, &la), *tb = ss_tokenizer_bytes(src->tok, &lb);
     if (la != lb || memcmp(ta, tb, la) || ss_tokenizer_get_norm(dst->tok) != ss_tokenizer_get_norm(src->tok))
         return ss__fail(SS_ERR_MODEL, "the embeddings come from a model with another tokenizer");
+    ss__model_materialize((ss_model *)src); /* a cache filled in: src unchanged */
     ss__layout L, M;
     ss__model_layout(d, &L);
     ss__model_layout(s, &M);
@@ -268,9 +269,9 @@ void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, 
     }
 }
 
-void ss__model_materialize(ss_model *m)
+void ss__model_materialize_blocks(ss_model *m)
 {
-    if (!m || !m->lazy) return;
+    if (!m || !(m->lazy & SS__LAZY_BLOCKS)) return;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
             size_t rows, cols, off;
@@ -278,7 +279,20 @@ void ss__model_materialize(ss_model *m)
             const ss__q8 *q = &m->q8[ss__q8_index(l, k)];
             ss__q8_dequantize(m->params + off, q->q, q->scale, rows, cols);
         }
-    m->lazy = 0;
+    m->lazy &= ~SS__LAZY_BLOCKS;
+}
+
+void ss__model_materialize(ss_model *m)
+{
+    if (!m || !m->lazy) return;
+    ss__model_materialize_blocks(m);
+    if (m->lazy & SS__LAZY_TOKENS) {
+        ss__layout L;
+        ss__model_layout(&m->cfg, &L);
+        ss__q8_dequantize(m->params + L.wte, m->wte_q8.q, m->wte_q8.scale, m->wte_q8.rows, m->wte_q8.cols);
+        ss__q8_clear(&m->wte_q8); /* the f32 table is the one now */
+        m->lazy &= ~SS__LAZY_TOKENS;
+    }
 }
 
 static void free_q8(ss_model *m)
@@ -292,8 +306,8 @@ static void free_q8(ss_model *m)
 
 void ss__model_drop_quant(ss_model *m)
 {
-    if (!m || !m->q8) return;
-    ss__model_materialize(m);
+    if (!m) return;
+    ss__model_materialize(m); /* the token table too (a static int8 model has no q8) */
     free_q8(m);
 }
 
@@ -353,6 +367,7 @@ void ss_model_free(ss_model *m)
 {
     if (!m) return;
     free_q8(m);
+    ss__q8_clear(&m->wte_q8);
     ss_tokenizer_free(m->tok);
     ss_free(m->params);
     ss__encoder_free(m->runtime);
@@ -607,9 +622,10 @@ int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens, size_
             if (b.lengths[i] == 0) b.mask[(size_t)i * b.T] = 1;
         const float *e;
         int prec = ss_model_effective_precision(m);
-        if (prec != SS_MATMUL_INT8) ss__model_materialize(m);
+        if (prec != SS_MATMUL_INT8) ss__model_materialize_blocks(m);
         if (prec == SS_MATMUL_INT8 && !m->q8 && m->cfg.n_layers) rc = ss__model_quantize(m);
         if (!rc) rc = ss__encoder_set_precision(m->runtime, prec, m->q8);
+        ss__encoder_set_token_table(m->runtime, m->lazy & SS__LAZY_TOKENS ? &m->wte_q8 : NULL);
         if (!rc) rc = ss__encoder_forward(m->runtime, &m->cfg, m->params, &b, 0, 0.0f, 0, &e);
         if (rc) {
             ss_batch_free(&b);

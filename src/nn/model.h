@@ -40,8 +40,9 @@ struct ss_model {
     int prec;               /* SS_PREC_* asked for (ss_model_set_precision) */
     ss__q8 *q8;             /* SS_MATMUL_INT8's weights, SS__Q8_PER_BLOCK per block
                                (ss__q8_index), or NULL */
-    int lazy;               /* 1: the blocks' matrices in params are not filled
-                               in yet, q8 holds them (an int8 file): their f32
+    ss__q8 wte_q8;          /* the token table of an int8 file, q NULL if none */
+    int lazy;               /* SS__LAZY_*: parts of params not filled in yet
+                               (an int8 file), held by q8 / wte_q8: their f32
                                pages are never touched unless something needs
                                them (ss__model_materialize) */
     void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
@@ -63,6 +64,10 @@ void ss__model_drop_quant(ss_model *m);
  * everything that reads params calls it first (ss_embed in f32/bf16,
  * saving, training). */
 void ss__model_materialize(ss_model *m);
+enum { SS__LAZY_BLOCKS = 1, SS__LAZY_TOKENS = 2 };
+/* Only the blocks' matrices (what f32/bf16 products read; the token table
+ * is looked up in int8 alike). */
+void ss__model_materialize_blocks(ss_model *m);
 /* The shape (rows, cols) and offset in the parameter buffer of block l's
  * matrix which (SS__Q8_*). */
 void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, size_t *cols, size_t *offset);

@@ -279,7 +279,23 @@ static int read_q8_blocks(const ss__gguf *g, ss_model *m)
             int64_t shape[2] = {(int64_t)rows, (int64_t)cols};
             rc = ss__gguf_read_q8_row(g, name, 2, shape, q->q, q->scale);
         }
-    if (!rc) m->lazy = 1;
+    if (!rc) m->lazy |= SS__LAZY_BLOCKS;
+    return rc;
+}
+
+/* An int8 token table as stored into m->wte_q8, the f32 one left unfilled:
+ * the table is most of a static model (16000 x 512), a quarter in int8. */
+static int read_q8_tokens(const ss__gguf *g, ss_model *m)
+{
+    size_t rows = (size_t)m->cfg.vocab_size, cols = (size_t)m->cfg.d_model;
+    ss__q8 *q = &m->wte_q8;
+    q->q = ss__malloc(rows * cols + 1);
+    q->scale = ss__malloc(rows * sizeof(float) + 1);
+    q->rows = rows, q->cols = cols;
+    if (!q->q || !q->scale) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int64_t shape[2] = {(int64_t)rows, (int64_t)cols};
+    int rc = ss__gguf_read_q8_row(g, "token_embd.weight", 2, shape, q->q, q->scale);
+    if (!rc) m->lazy |= SS__LAZY_TOKENS;
     return rc;
 }
 
@@ -341,9 +357,13 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
     if (any_q8) m->prec = SS_MATMUL_INT8;
     int lazy = blocks_all_q8(g, &c);
     if (lazy) rc = read_q8_blocks(g, m);
+    const ss__gguf_tensor *te = ss__gguf_find_tensor(g, "token_embd.weight");
+    int lazy_tokens = te && te->type == SS_GGML_Q8_ROW;
+    if (!rc && lazy_tokens) rc = read_q8_tokens(g, m);
     for (int i = 0; i < nt && !rc; i++) {
         const ss__tensor_info *t = &tab[i];
         if (lazy && is_block_matrix(t)) continue; /* in m->q8 */
+        if (lazy_tokens && !strcmp(t->name, "token_embd.weight")) continue; /* in m->wte_q8 */
         if (t->offset + t->numel > m->n_params) {
             rc = ss__fail(SS_ERR, "tensor '%s' lies outside the parameter buffer", t->name);
             break;

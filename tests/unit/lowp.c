@@ -66,6 +66,27 @@ static uint16_t bf16_of(float f)
     return h;
 }
 
+/* the int8 token table lookup gives the bits of the dequantized table's */
+static void test_embedding_q8(void)
+{
+    int V = 50, C = 24, L = 10, N = 37;
+    double *w = randv((size_t)V * C, 0.5), *pe = randv((size_t)L * C, 0.1);
+    float *fw = tof(w, (size_t)V * C), *fpe = tof(pe, (size_t)L * C), *scale = malloc(sizeof(float) * V);
+    int8_t *q = malloc((size_t)V * C);
+    ss__q8_quantize(q, scale, fw, (size_t)V, (size_t)C);
+    ss__q8_dequantize(fw, q, scale, (size_t)V, (size_t)C);
+    int32_t ids[37], pos[37];
+    for (int n = 0; n < N; n++) ids[n] = (int32_t)(ss__rng_next(rng) % (uint64_t)V), pos[n] = n % L;
+    float *a = malloc(sizeof(float) * N * C), *b = malloc(sizeof(float) * N * C);
+    for (int drop = 0; drop < 2; drop++) {
+        ss__embedding_forward(a, ids, pos, fw, fpe, N, C, drop ? 0.3f : 0.0f, 99);
+        ss__embedding_forward_q8(b, ids, pos, q, scale, fpe, N, C, drop ? 0.3f : 0.0f, 99);
+        tap_ok(!memcmp(a, b, sizeof(float) * N * C), "int8 token table: the same bits as the dequantized table%s",
+               drop ? " (with dropout)" : "");
+    }
+    free(w), free(pe), free(fw), free(fpe), free(scale), free(q), free(a), free(b);
+}
+
 static void test_bf16_rounding(void)
 {
     tap_ok(bf16_of(1.0f) == 0x3f80, "bf16: 1.0 is 0x3f80");
@@ -256,6 +277,7 @@ int main(void)
              ss__lowp_supported(SS_MATMUL_INT8) ? "yes" : "no");
     test_bf16_rounding();
     test_q8();
+    test_embedding_q8();
     ss__lowp *lp = NULL;
     if (ss__lowp_new(&lp)) {
         tap_ok(0, "oneDNN context: %s", ss_errmsg());
