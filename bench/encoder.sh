@@ -31,6 +31,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 run() { echo "# $*" >&2; "$@" | tee -a "$tmp/lines" >&2; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+load0=$(load)
 run "$bench" peak
 SEMSEARCH_THREADS=1 run "$bench" peak
 run "$bench" train 64 32 "$secs" f32
@@ -51,6 +53,7 @@ run "$PYTHON3" "$here/torch_bench.py" infer 2 256 32 "$secs"
 OMP_WAIT_POLICY=PASSIVE run "$PYTHON3" "$here/torch_bench.py" infer 2 256 32 "$secs"
 run "$PYTHON3" "$here/torch_bench.py" infer 2 256 32 "$secs" bf16
 
+load1=$(load)
 # the model file of this configuration, in each storage type
 "$build/semsearch" model init --seed 1 -o "$tmp/m.gguf" 2>/dev/null
 "$build/semsearch" model convert -m "$tmp/m.gguf" --f16 -o "$tmp/m16.gguf" 2>/dev/null
@@ -58,7 +61,7 @@ run "$PYTHON3" "$here/torch_bench.py" infer 2 256 32 "$secs" bf16
 for f in m m16 m8; do echo "file=$f bytes=$(wc -c < "$tmp/$f.gguf")" >> "$tmp/lines"; done
 echo "file=params bytes=$("$build/semsearch" model info -m "$tmp/m.gguf" | awk -F'\t' '$1 == "params" {print $2}')" >> "$tmp/lines"
 
-"$PYTHON3" - "$tmp/lines" "bench/encoder.sh $build $secs" <<'PY'
+"$PYTHON3" - "$tmp/lines" "bench/encoder.sh $build $secs" "$load0" "$load1" <<'PY'
 import sys
 rows, files, peak = [], {}, {}
 for line in open(sys.argv[1]):
@@ -69,7 +72,7 @@ for line in open(sys.argv[1]):
         peak[int(kv["threads"])] = float(kv["gflops"])
     else:
         rows.append(kv)
-print("Command: `%s`\n" % sys.argv[2])
+print("Command: `%s` (load average %s at the start, %s at the end)\n" % tuple(sys.argv[2:5]))
 print("cblas_sgemm peak (2048x1024x1024): %.0f GFLOP/s with %d threads, %.0f with 1\n"
       % (peak[max(peak)], max(peak), peak.get(1, 0)))
 print("| what | side | precision | threads | per second | GFLOP/s | peak RSS (MB) |")
