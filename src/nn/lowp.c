@@ -60,19 +60,6 @@ void ss__quant_rows_dynamic(int8_t *q, float *scale, const float *x, int N, int 
     for (int n = 0; n < N; n++) quant_row(q + (size_t)n * C, scale + n, x + (size_t)n * C, C);
 }
 
-/* o = a * (s * ws) + bias */
-SS_VEC static void dequant_row(float *restrict o, const int32_t *restrict a, float s, const float *restrict ws,
-                               const float *restrict bias, int OC)
-{
-    if (bias) {
-#pragma omp simd
-        for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]) + bias[j];
-    } else {
-#pragma omp simd
-        for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]);
-    }
-}
-
 #ifndef HAVE_DNNL
 
 int ss__lowp_supported(int prec) { return prec == SS_MATMUL_F32; }
@@ -299,6 +286,19 @@ static int run(ss__lowp *lp, const mm_entry *e, const void *a, const void *b, vo
     for (int i = 0; i < 4; i++)
         if (m[i]) dnnl_memory_destroy(m[i]);
     return s == dnnl_success ? SS_OK : dnnl_fail(s, "a matmul");
+}
+
+/* o = a * (s * ws) + bias */
+SS_VEC static void dequant_row(float *restrict o, const int32_t *restrict a, float s, const float *restrict ws,
+                               const float *restrict bias, int OC)
+{
+    if (bias) {
+#pragma omp simd
+        for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]) + bias[j];
+    } else {
+#pragma omp simd
+        for (int j = 0; j < OC; j++) o[j] = (float)a[j] * (s * ws[j]);
+    }
 }
 
 /* ------------------------------------------------------------ products */

@@ -300,7 +300,10 @@ int main(void)
             ss__q8_clear(&q);
             free(x), free(w), free(ref), free(fx), free(fw), free(out);
         }
-    tap_ok(!bad, "60 int8 products of 30 shapes through the primitive cache (%d wrong)", bad);
+    if (ss__lowp_supported(SS_MATMUL_INT8))
+        tap_ok(!bad, "60 int8 products of 30 shapes through the primitive cache (%d wrong)", bad);
+    else
+        printf("ok %d # SKIP the primitive cache: no VNNI or no oneDNN\n", ++tap_n);
     ss__lowp_free(lp);
     test_encoder();
     return tap_done();
