@@ -1,8 +1,11 @@
 /* encoder_bench.c: throughput of the semsearch encoder (see bench/encoder.sh).
  *
  *   encoder_bench peak                 sgemm GFLOP/s on a large product
- *   encoder_bench train  B T SECONDS   training steps (B pairs of length T)
- *   encoder_bench infer  B T SECONDS   inference batches (B sentences of length T)
+ *   encoder_bench train  B T SECONDS [PREC]  training steps (B pairs of length T)
+ *   encoder_bench infer  B T SECONDS [PREC]  inference batches (B sentences of length T)
+ *
+ * PREC: the matrix products in f32 (default), bf16 or int8 (inference only;
+ * the weights quantized per output channel as `model convert --int8` does).
  *
  * The model is the default configuration (d_model 256, 4 layers, 4 heads,
  * FFN 1024, vocabulary 16000) with random weights and random token ids, so
@@ -21,6 +24,7 @@
 
 #include "base/common.h"
 #include "nn/encoder.h"
+#include "nn/lowp.h"
 #include "nn/model.h"
 #include "base/rng.h"
 #include "train/train_step.h"
@@ -96,7 +100,7 @@ static int peak(void)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: encoder_bench peak | train B T SECONDS | infer B T SECONDS\n");
+        fprintf(stderr, "usage: encoder_bench peak | train B T SECONDS [PREC] | infer B T SECONDS [PREC]\n");
         return 2;
     }
     passive_wait(argv);
@@ -114,6 +118,15 @@ int main(int argc, char **argv)
         return 1;
     }
     ss__model_init_params(m, 1);
+    int prec = argc > 5 ? ss_precision_kind(argv[5]) : SS_MATMUL_F32;
+    if (prec < 0 || (prec == SS_MATMUL_INT8 && !strcmp(argv[1], "train"))) {
+        fprintf(stderr, "encoder_bench: precision '%s': f32 or bf16 (train), f32, bf16 or int8 (infer)\n", argv[5]);
+        return 2;
+    }
+    if (!ss__lowp_supported(prec)) {
+        fprintf(stderr, "encoder_bench: %s is not supported here (oneDNN ISA: %s)\n", argv[5], ss__lowp_isa());
+        return 1;
+    }
     uint64_t s[4];
     ss__rng_seed(s, 3);
     int rc = 0, iters = 0;
@@ -126,6 +139,7 @@ int main(int argc, char **argv)
         ss__step_opts o;
         ss__step_opts_init(&o);
         float loss, gn;
+        ss__encoder_default_precision(prec); /* what ss_train_run does */
         rc = ss__trainer_new(m, 1, &tr);
         if (!rc) rc = ss__trainer_step(tr, &a, &b, &o, &loss, &gn); /* warm up */
         t0 = now();
@@ -144,6 +158,8 @@ int main(int argc, char **argv)
         ss__encoder *e;
         const float *y;
         rc = ss__encoder_new(&e);
+        if (!rc && prec == SS_MATMUL_INT8) rc = ss__model_quantize(m);
+        if (!rc) rc = ss__encoder_set_precision(e, prec, m->q8);
         if (!rc) rc = ss__encoder_forward(e, &c, m->params, &a, 0, 0, 0, &y);
         t0 = now();
         while (!rc && (iters < 2 || now() - t0 < secs)) {
@@ -160,9 +176,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "encoder_bench: %s\n", ss_errmsg());
         return 1;
     }
-    printf("side=semsearch what=%s threads=%d B=%d T=%d iters=%d per_s=%.2f gflops=%.1f "
+    printf("side=semsearch what=%s prec=%s threads=%d B=%d T=%d iters=%d per_s=%.2f gflops=%.1f "
            "rss_mb=%.1f\n",
-           argv[1], ss_get_threads(), B, T, iters, items / dt, flops / dt / 1e9,
+           argv[1], ss_precision_name(prec), ss_get_threads(), B, T, iters, items / dt, flops / dt / 1e9,
            peak_rss_kb() / 1024.0);
     ss_model_free(m);
     return 0;

@@ -1,6 +1,6 @@
 """torch_bench.py: the PyTorch side of bench/encoder.sh.
 
-    torch_bench.py train|infer THREADS B T SECONDS
+    torch_bench.py train|infer THREADS B T SECONDS [f32|bf16]
 
 THREADS 0 keeps PyTorch's default intra-op thread count. The model is
 tests/torch_ref.py's Encoder with the default semsearch configuration
@@ -8,8 +8,11 @@ tests/torch_ref.py's Encoder with the default semsearch configuration
 random weights and random token ids. A training step is what
 ss__trainer_step does: forward of both sides with dropout, symmetric in-batch
 InfoNCE, backward, global-norm clipping to 1.0, AdamW (no decay on LayerNorm
-weights and biases). Prints one key=value line like encoder_bench.
+weights and biases). bf16: the same under torch.autocast("cpu", bfloat16),
+PyTorch's own mixed precision (matrix products in bf16 through oneDNN).
+Prints one key=value line like encoder_bench.
 """
+import contextlib
 import os
 import resource
 import sys
@@ -30,6 +33,8 @@ def forward_flops(B, T):
 
 def main(argv):
     mode, threads, B, T, secs = argv[1], int(argv[2]), int(argv[3]), int(argv[4]), float(argv[5])
+    prec = argv[6] if len(argv) > 6 else "f32"
+    amp = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if prec == "bf16" else contextlib.nullcontext
     if threads > 0:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -48,7 +53,8 @@ def main(argv):
 
         def step():
             opt.zero_grad(set_to_none=True)
-            loss = infonce(model(ids_a, mask), model(ids_b, mask), 0.05)
+            with amp():
+                loss = infonce(model(ids_a, mask).float(), model(ids_b, mask).float(), 0.05)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -60,7 +66,7 @@ def main(argv):
         flops = 3 * 2 * forward_flops(B, T) * iters
     else:
         model.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), amp():
             model(ids_a, mask)
             t0 = time.perf_counter()
             while iters < 2 or time.perf_counter() - t0 < secs:
@@ -69,8 +75,8 @@ def main(argv):
         flops = forward_flops(B, T) * iters
     dt = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("side=torch what=%s threads=%d B=%d T=%d iters=%d per_s=%.2f gflops=%.1f rss_mb=%.1f"
-          % (mode, torch.get_num_threads(), B, T, iters, iters * B / dt, flops / dt / 1e9, rss))
+    print("side=torch what=%s prec=%s threads=%d B=%d T=%d iters=%d per_s=%.2f gflops=%.1f rss_mb=%.1f"
+          % (mode, prec, torch.get_num_threads(), B, T, iters, iters * B / dt, flops / dt / 1e9, rss))
     return 0
 
 

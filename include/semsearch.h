@@ -160,7 +160,9 @@ SS_API SS_NODISCARD int ss_tokenizer_train(const ss_tokenizer_train_opts *o);
 typedef struct ss_model ss_model;
 
 enum { SS_POOL_MEAN = 0, SS_POOL_CLS = 1, SS_POOL_MAX = 2 };
-enum { SS_DTYPE_F32 = 0, SS_DTYPE_F16 = 1 };
+/* SS_DTYPE_INT8: the matrices (token and position tables, the blocks'
+ * weights) as int8 with a scale per row, the rest f32 (docs/design.md). */
+enum { SS_DTYPE_F32 = 0, SS_DTYPE_F16 = 1, SS_DTYPE_INT8 = 2 };
 
 typedef struct ss_config {
     int vocab_size; /* taken from the tokenizer */
@@ -205,6 +207,27 @@ SS_API SS_NODISCARD int ss_default_model_path(char **path);
  * and the SQLite extension. *path is malloc'd (ss_free); SS_ERR_IO naming
  * the recorded file and every place looked at when neither exists. */
 SS_API SS_NODISCARD int ss_store_model_path(const char *recorded, char **path);
+/* The precision of a model's matrix products in ss_embed (and of training's,
+ * ss_train_options.precision): SS_MATMUL_F32; SS_MATMUL_BF16, bf16 products
+ * with f32 accumulation; SS_MATMUL_INT8, int8 weights (those of an int8 model
+ * file, else quantized on the spot) times activations quantized per row.
+ * A model loads with SS_MATMUL_INT8 when its file has int8 weights, else
+ * SS_MATMUL_F32; $SEMSEARCH_PRECISION (f32, bf16, int8) overrides that. On a
+ * CPU without the instructions (AVX-512 BF16, VNNI), a build without oneDNN,
+ * or with SEMSEARCH_ISA=f32, the products run in f32 instead (an int8
+ * model's weights are then its int8 values in f32). */
+enum { SS_MATMUL_F32 = 0, SS_MATMUL_BF16 = 1, SS_MATMUL_INT8 = 2 };
+SS_API SS_NODISCARD int ss_model_set_precision(ss_model *m, int prec);
+/* The precision set, and the one the products really run in (after the
+ * fallback to f32). */
+SS_API int ss_model_precision(const ss_model *m);
+SS_API int ss_model_effective_precision(const ss_model *m);
+/* "f32", "bf16", "int8" <-> SS_MATMUL_*; -1 / "?" when unknown */
+SS_API int ss_precision_kind(const char *name);
+SS_API const char *ss_precision_name(int prec);
+/* 1 if prec runs on this CPU and build (else its products fall back to f32) */
+SS_API int ss_precision_supported(int prec);
+
 SS_API void ss_model_config(const ss_model *m, ss_config *c);
 SS_API int ss_model_dim(const ss_model *m);
 SS_API size_t ss_model_num_params(const ss_model *m);
@@ -548,6 +571,12 @@ typedef struct ss_train_options {
     const char *output;     /* final model (required) */
     const char *best;       /* best model by dev score (with eval_path) */
     int dtype;              /* SS_DTYPE_* of output and best */
+    int precision;          /* SS_MATMUL_F32 (default) or SS_MATMUL_BF16: matrix
+                               products in bf16, f32 accumulation, master weights
+                               and AdamW state (f32 where bf16 is not supported).
+                               Training computes from the f32 parameters: a model
+                               loaded from an int8 file trains from its
+                               dequantized weights and is f32 from then on */
     const char *eval_path;  /* *.scored.tsv dev set: Spearman every eval_every steps */
     int64_t eval_every;     /* 0: only at the end (default 500) */
 
@@ -794,6 +823,15 @@ SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);
  * NUL-terminated and released with ss_free(). */
 SS_API SS_NODISCARD int ss_utf8_repair(const char *text, size_t len, char **out, size_t *out_len);
 
+/* One tensor of a model file. */
+typedef struct ss_model_tensor {
+    char name[64];    /* e.g. "blk.0.attn_qkv.weight" (cut at 63 bytes) */
+    const char *type; /* "f32", "f16", "q8_row" (int8, a scale per row); static */
+    int ndim;
+    int64_t shape[4]; /* row-major: shape[0] is the slowest dimension */
+    uint64_t bytes;   /* in the file */
+} ss_model_tensor;
+
 /* A model file as stored (semsearch model info), beyond ss_model_config: */
 typedef struct ss_model_file_info {
     uint64_t file_size;       /* bytes */
@@ -804,6 +842,7 @@ typedef struct ss_model_file_info {
                                  "mixed"; static */
     size_t tensors;           /* tensors in the file (a training checkpoint
                                  holds more than the model's) */
+    ss_model_tensor *tensor;  /* each of them, in file order */
 } ss_model_file_info;
 
 /* Reads the header of a model file or checkpoint: no full check of the

@@ -118,5 +118,98 @@ run_fails "mix of two shapes" "the models differ in shape" $SEMSEARCH model mix 
 run_fails "mix needs two models" "give two models" $SEMSEARCH model mix -m "$T/m.gguf" -o "$T/x.gguf"
 run_fails "mix weight out of [0, 1]" "--weight" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" -w 1.5 -o "$T/x.gguf"
 run_fails "mix onto one of its inputs" "is the input" $SEMSEARCH model mix -m "$T/m.gguf" -m "$T/mb.gguf" -o "$T/mb.gguf"
+# int8 models (#14): matrices as q8_row (int8, a f32 scale per row)
+run_ok "model convert --int8" $SEMSEARCH model convert -m "$T/m.gguf" --int8 -o "$T/m8.gguf"
+$SEMSEARCH model convert -m "$T/m.gguf" --int8 -o "$T/m8b.gguf" 2>/dev/null
+same "a model converted twice is byte-identical" "$T/m8.gguf" "$T/m8b.gguf"
+$SEMSEARCH model convert -m "$T/m8.gguf" --int8 -o "$T/m8c.gguf" 2>/dev/null
+same "an int8 model converted to int8 again is unchanged" "$T/m8.gguf" "$T/m8c.gguf"
+$SEMSEARCH model info -m "$T/m8.gguf" > "$T/info8"
+grep -q "^tensor.blk.0.attn_qkv.weight	q8_row 48x16 $((48 * 4 + 48 * 16))$" "$T/info8" &&
+    grep -q "^tensor.token_embd.weight	q8_row 16000x16 " "$T/info8" &&
+    grep -q "^tensor.blk.1.ln2.bias	f32 16 64$" "$T/info8" && grep -q "^dtype	mixed$" "$T/info8"
+ok $? "model info lists each tensor's type, shape and bytes (matrices q8_row, vectors f32)"
+grep -q "^precision	int8$" "$T/info8"; ok $? "an int8 model computes in int8 by default"
+SEMSEARCH_ISA=f32 $SEMSEARCH model info -m "$T/m8.gguf" | grep -q "^precision_used	f32$"
+ok $? "SEMSEARCH_ISA=f32 forces the f32 fallback"
+cos_min() { # the smallest cosine between the lines of two TSV vector files
+    paste "$1" "$2" | awk -F'\t' '{n=NF/2; d=0; a=0; b=0; for(i=1;i<=n;i++){d+=$i*$(i+n); a+=$i*$i; b+=$(i+n)*$(i+n)}
+        c=d/sqrt(a*b); if(NR==1||c<m)m=c} END{printf "%.6f\n", m}'
+}
+head -40 "$DATA/sample.txt" > "$T/s40.txt"
+$SEMSEARCH embed -m "$T/m.gguf" "$T/s40.txt" > "$T/v32"
+run_ok "embed with an int8 model" $SEMSEARCH embed -m "$T/m8.gguf" "$T/s40.txt"
+mv "$T/out" "$T/v8"
+c=$(cos_min "$T/v32" "$T/v8"); awk -v c="$c" 'BEGIN{exit !(c >= 0.99)}'; ok $? "int8 vectors agree with f32 (min cosine $c >= 0.99)"
+SEMSEARCH_ISA=f32 $SEMSEARCH embed -m "$T/m8.gguf" "$T/s40.txt" > "$T/v8f"
+c=$(cos_min "$T/v8f" "$T/v8"); awk -v c="$c" 'BEGIN{exit !(c >= 0.999)}'
+ok $? "the forced f32 fallback of the int8 model agrees with int8 compute (min cosine $c >= 0.999)"
+run_ok "embed --precision bf16" $SEMSEARCH embed -m "$T/m.gguf" -p bf16 "$T/s40.txt"
+c=$(cos_min "$T/v32" "$T/out"); awk -v c="$c" 'BEGIN{exit !(c >= 0.999)}'; ok $? "bf16 vectors agree with f32 (min cosine $c >= 0.999)"
+run_fails "embed --precision checks its value" "'f8' is not f32, bf16 or int8" $SEMSEARCH embed -m "$T/m.gguf" -p f8 "$T/s40.txt"
+SEMSEARCH_PRECISION=int4 $SEMSEARCH embed -m "$T/m.gguf" "$T/s40.txt" >/dev/null 2>"$T/err"
+[ $? -ne 0 ] && grep -q "SEMSEARCH_PRECISION is 'int4'" "$T/err"; ok $? "a bad SEMSEARCH_PRECISION is a clear error"
+SEMSEARCH_PRECISION=int8 $SEMSEARCH embed -m "$T/m.gguf" "$T/s40.txt" > "$T/v8e"
+c=$(cos_min "$T/v32" "$T/v8e"); awk -v c="$c" 'BEGIN{exit !(c >= 0.99)}'; ok $? "SEMSEARCH_PRECISION=int8 quantizes an f32 model on loading (min cosine $c)"
+run_ok "index with an int8 model" $SEMSEARCH index -m "$T/m8.gguf" -d "$T/i8.db" "$T/s40.txt"
+run_ok "query with an int8 model" $SEMSEARCH query -d "$T/i8.db" -k 3 "$(head -1 "$T/s40.txt")"
+[ "$(wc -l < "$T/out")" -ge 1 ]; ok $? "... which finds documents"
+# damaged int8 files: truncated, a vector labelled int8, a matrix labelled i8/f32, a -128
+n=$(wc -c < "$T/m8.gguf")
+head -c $((n - 100)) "$T/m8.gguf" > "$T/trunc8.gguf"
+run_fails "a truncated int8 model is a clear load error" "trunc8.gguf: .*(truncated|beyond|end of the file)" $SEMSEARCH model info -m "$T/trunc8.gguf"
+if [ -n "${PYTHON3:-}" ]; then
+    # gguf_edit IN OUT TENSOR (type=N | byte=OFFSET:VALUE): rewrites a tensor's type or one of its data bytes
+    gguf_edit() {
+        "$PYTHON3" - "$@" <<'PY'
+import struct, sys
+src, dst, name, edit = sys.argv[1:5]
+b = bytearray(open(src, "rb").read())
+p = 24
+n_t, n_kv = struct.unpack_from("<QQ", b, 8)
+def skip(t, p):
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    if t == 8: return p + 8 + struct.unpack_from("<Q", b, p)[0]
+    if t == 9:
+        et, n = struct.unpack_from("<IQ", b, p); p += 12
+        for _ in range(n): p = skip(et, p)
+        return p
+    return p + sizes[t]
+align = 32
+for _ in range(n_kv):
+    k = struct.unpack_from("<Q", b, p)[0]; key = b[p + 8:p + 8 + k].decode(); p += 8 + k
+    t = struct.unpack_from("<I", b, p)[0]; p += 4
+    if key == "general.alignment": align = struct.unpack_from("<I", b, p)[0]
+    p = skip(t, p)
+infos = []
+for _ in range(n_t):
+    k = struct.unpack_from("<Q", b, p)[0]; tn = b[p + 8:p + 8 + k].decode(); p += 8 + k
+    nd = struct.unpack_from("<I", b, p)[0]; p += 4 + 8 * nd
+    infos.append((tn, p)); p += 12
+data = (p + align - 1) // align * align
+for tn, tp in infos:
+    if tn != name: continue
+    what, val = edit.split("=")
+    if what == "type": struct.pack_into("<I", b, tp, int(val))
+    else:
+        off, v = map(int, val.split(":"))
+        b[data + struct.unpack_from("<Q", b, tp + 4)[0] + off] = v
+open(dst, "wb").write(b)
+PY
+    }
+    gguf_edit "$T/m8.gguf" "$T/bad8.gguf" blk.0.ln1.bias type=1000
+    run_fails "a vector labelled q8_row is a clear load error" "blk.0.ln1.bias' is q8_row, but only matrices" $SEMSEARCH embed -m "$T/bad8.gguf" "$T/s40.txt"
+    gguf_edit "$T/m8.gguf" "$T/bad8.gguf" blk.0.attn_qkv.weight type=24
+    run_fails "an int8 matrix labelled i8 is a clear load error" "attn_qkv.weight' has type i8, expected f32, f16 or q8_row" $SEMSEARCH model info -m "$T/bad8.gguf"
+    gguf_edit "$T/m8.gguf" "$T/bad8.gguf" blk.1.ffn_down.weight type=0
+    run_fails "an int8 matrix labelled f32 is a clear load error" "bad8.gguf: (corrupt|truncated|tensor)" $SEMSEARCH model info -m "$T/bad8.gguf"
+    # the first int8 value of the matrix: after its 16 scales of 4 bytes
+    gguf_edit "$T/m8.gguf" "$T/bad8.gguf" blk.0.ffn_down.weight byte=64:128
+    run_fails "an int8 value of -128 is a clear load error" "ffn_down.weight' \(q8_row\): value -128 at row 0, column 0" $SEMSEARCH model info -m "$T/bad8.gguf"
+    gguf_edit "$T/m8.gguf" "$T/bad8.gguf" blk.0.ffn_down.weight byte=3:255
+    run_fails "a NaN or negative int8 scale is a clear load error" "ffn_down.weight' \(q8_row\): row 0 has the scale" $SEMSEARCH model info -m "$T/bad8.gguf"
+else
+    for w in "vector labelled q8_row" "matrix labelled i8" "matrix labelled f32" "-128" "bad scale"; do skip "damaged int8 file: $w" "no python3"; done
+fi
 
 done_testing

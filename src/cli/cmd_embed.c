@@ -38,6 +38,9 @@ static const char embed_usage[] =
     "                      (default tsv)\n"
     "  -o, --output FILE   write to FILE (whole or not at all) instead of stdout\n"
     "  -b, --batch N       texts per encoder batch (default 64)\n"
+    "  -p, --precision P   matrix products in f32, bf16 or int8 (default: int8 for\n"
+    "                      an int8 model, else f32; or SEMSEARCH_PRECISION); f32\n"
+    "                      where the CPU lacks AVX-512 BF16 / VNNI\n"
     "  -q, --quiet         no progress line (drawn on stderr when it is a terminal)\n"
     "  -t, --threads N     threads (default: SEMSEARCH_THREADS or all cores)\n"
     "  FILE                input files ('-' or none: stdin; .gz is read as gzip)\n";
@@ -258,12 +261,13 @@ int cmd_embed(int argc, char **argv)
         {"model", required_argument, 0, 'm'},   {"format", required_argument, 0, 'f'},
         {"output", required_argument, 0, 'o'},  {"batch", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-        {"quiet", no_argument, 0, 'q'},         {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, 'q'},         {"precision", required_argument, 0, 'p'},
+        {0, 0, 0, 0}};
     static const char *const fmt_names[] = {"tsv", "jsonl", "npy", "f32"};
     const char *model_path = NULL, *out = NULL;
-    int format = FMT_TSV, c, quiet = 0;
+    int format = FMT_TSV, c, quiet = 0, prec = -1;
     long batch = 0, threads = 0;
-    while ((c = getopt_long(argc, argv, "m:f:o:b:t:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:f:o:b:t:p:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
         case 'q': quiet = 1; break;
@@ -279,6 +283,12 @@ int cmd_embed(int argc, char **argv)
             break;
         case 'b':
             if (cli_int("--batch", optarg, 1, 65536, &batch)) return 2;
+            break;
+        case 'p':
+            if ((prec = ss_precision_kind(optarg)) < 0) {
+                cli_error("--precision: '%s' is not f32, bf16 or int8", optarg);
+                return 2;
+            }
             break;
         case 't':
             if (cli_int("--threads", optarg, 1, 1024, &threads)) return 2;
@@ -308,6 +318,7 @@ int cmd_embed(int argc, char **argv)
     ss_model *m;
     int rc = ss_model_load(mp, &m);
     free(mp);
+    if (!rc && prec >= 0 && (rc = ss_model_set_precision(m, prec))) ss_model_free(m);
     if (rc) return cli_lib_error(rc);
     int dim = ss_model_dim(m);
 

@@ -40,7 +40,10 @@ static const char info_usage[] =
     "\n"
     "Checks a model file completely (every tensor, shape and value) and prints\n"
     "what it holds as key<TAB>value lines: hyperparameters, parameter count,\n"
-    "tensor type, file size, SHA-256 fingerprint, tokenizer.\n"
+    "tensor type, file size, SHA-256 fingerprint, tokenizer, the precision of\n"
+    "the matrix products (precision: asked for; precision_used: after the\n"
+    "fallback to f32 on a CPU without bf16/VNNI), then one line per tensor:\n"
+    "tensor.NAME<TAB>TYPE (f32, f16, q8_row) SHAPE BYTES.\n"
     "\n"
     "  -m, --model PATH   model file (default: the shipped " CLI_DEFAULT_MODEL ")\n"
     "  -j, --json         one JSON object instead\n";
@@ -191,6 +194,8 @@ static int model_info(int argc, char **argv)
     field(json, &first, "architecture", 0, "%s", fi.architecture);
     field(json, &first, "name", 0, "%s", fi.name ? fi.name : "");
     field(json, &first, "dtype", 0, "%s", fi.dtype);
+    field(json, &first, "precision", 0, "%s", ss_precision_name(ss_model_precision(m)));
+    field(json, &first, "precision_used", 0, "%s", ss_precision_name(ss_model_effective_precision(m)));
     field(json, &first, "params", 1, "%zu", ss_model_num_params(m));
     field(json, &first, "tensors", 1, "%zu", fi.tensors);
     field(json, &first, "vocab_size", 1, "%d", cfg.vocab_size);
@@ -207,7 +212,25 @@ static int model_info(int argc, char **argv)
     field(json, &first, "tokenizer_vocab_size", 1, "%d", ss_tokenizer_vocab_size(tok));
     field(json, &first, "normalization", 0, "%s",
           ss_tokenizer_get_norm(tok) & SS_NORM_CASEFOLD ? "nfkc+casefold" : "nfkc");
-    if (json) printf("}\n");
+    /* each tensor: "tensor.NAME<TAB>TYPE SHAPE BYTES" lines, or a
+     * "tensor_list" array of objects */
+    if (json) printf(",\"tensor_list\":[");
+    for (size_t i = 0; i < fi.tensors; i++) {
+        const ss_model_tensor *t = &fi.tensor[i];
+        char shape[128];
+        size_t k = 0;
+        shape[0] = '\0';
+        for (int d = 0; d < t->ndim && k < sizeof shape; d++)
+            k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%" PRId64, d ? "x" : "", t->shape[d]);
+        if (json) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_string(t->name, strlen(t->name));
+            printf(",\"type\":\"%s\",\"shape\":\"%s\",\"bytes\":%" PRIu64 "}", t->type, shape, t->bytes);
+        } else {
+            printf("tensor.%s\t%s %s %" PRIu64 "\n", t->name, t->type, shape, t->bytes);
+        }
+    }
+    if (json) printf("]}\n");
     ss_model_file_info_clear(&fi);
     ss_model_free(m);
     free(def);
@@ -215,14 +238,18 @@ static int model_info(int argc, char **argv)
 }
 
 static const char convert_usage[] =
-    "usage: semsearch model convert -m MODEL [--f16 | --f32] -o FILE\n"
+    "usage: semsearch model convert -m MODEL [--f16 | --f32 | --int8] -o FILE\n"
     "\n"
-    "Rewrites a model (or a training checkpoint: only the model is kept) with f16\n"
-    "or f32 weights. The output is written whole or not at all.\n"
+    "Rewrites a model (or a training checkpoint: only the model is kept) with f16,\n"
+    "f32 or int8 weights. The output is written whole or not at all.\n"
     "\n"
     "  -m, --model PATH   model to read (required)\n"
     "      --f16          store the weights as f16 (the default; half the size)\n"
     "      --f32          store the weights as f32\n"
+    "      --int8         store the matrices (token and position tables, the\n"
+    "                     blocks' weights) as int8 with a scale per row (q8_row,\n"
+    "                     about a quarter of f32), the rest f32. Commands run\n"
+    "                     such a model with int8 matrix products (VNNI)\n"
     "  -o, --output PATH  model to write (required)\n";
 
 static int model_convert(int argc, char **argv)
@@ -231,6 +258,7 @@ static int model_convert(int argc, char **argv)
                                          {"output", required_argument, 0, 'o'},
                                          {"f16", no_argument, 0, 'H'},
                                          {"f32", no_argument, 0, 'F'},
+                                         {"int8", no_argument, 0, 'I'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *in = NULL, *out = NULL;
@@ -241,6 +269,7 @@ static int model_convert(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'H': dtype = SS_DTYPE_F16; break;
         case 'F': dtype = SS_DTYPE_F32; break;
+        case 'I': dtype = SS_DTYPE_INT8; break;
         case 'h': return cli_usage(convert_usage, 0);
         default: return cli_usage(convert_usage, 1);
         }
@@ -257,7 +286,8 @@ static int model_convert(int argc, char **argv)
     rc = ss_model_save(m, out, dtype);
     ss_model_free(m);
     if (rc) return cli_lib_error(rc);
-    fprintf(stderr, "semsearch: wrote %s (%s)\n", out, dtype == SS_DTYPE_F16 ? "f16" : "f32");
+    fprintf(stderr, "semsearch: wrote %s (%s)\n", out,
+            dtype == SS_DTYPE_F16 ? "f16" : dtype == SS_DTYPE_INT8 ? "int8" : "f32");
     return 0;
 }
 
@@ -340,7 +370,7 @@ int cmd_model(int argc, char **argv)
 {
     static const char usage[] = "usage: semsearch model init [options] -o FILE\n"
                                 "       semsearch model info [-m MODEL] [--json]\n"
-                                "       semsearch model convert -m MODEL [--f16 | --f32] -o FILE\n"
+                                "       semsearch model convert -m MODEL [--f16 | --f32 | --int8] -o FILE\n"
                                 "       semsearch model mix -m A -m B [-w W] -o FILE\n"
                                 "('semsearch model init --help' describes the options)\n";
     /* getopt's messages start with argv[0]: "semsearch: model init: ..." */

@@ -7,6 +7,7 @@
 #include "base/common.h"
 #include "nn/encoder.h"
 #include "nn/layers.h"
+#include "nn/lowp.h"
 #include "nn/model.h"
 #include "base/rng.h"
 
@@ -107,7 +108,52 @@ struct ss__encoder {
     float *x0, *lnf, *mf, *rf, *pooled, *norm, *emb, *tmp, *attd;
     /* backward buffers */
     float *dres, *dtmp, *dln, *dqkv, *dh, *datt, *dpool;
+    /* precision of the matrix products (lowp.h) */
+    int prec;
+    const ss__q8 *q8;
+    ss__lowp *lp;
+    const ss__q8 *wte; /* int8 token table, or NULL */
 };
+
+void ss__encoder_set_token_table(ss__encoder *e, const ss__q8 *wte) { e->wte = wte; }
+
+static _Thread_local int default_prec = SS_MATMUL_F32;
+
+void ss__encoder_default_precision(int prec) { default_prec = prec; }
+
+int ss__encoder_set_precision(ss__encoder *e, int prec, const ss__q8 *q8)
+{
+    if (!ss__lowp_supported(prec)) prec = SS_MATMUL_F32;
+    if (prec != SS_MATMUL_F32 && !e->lp) {
+        int rc = ss__lowp_new(&e->lp);
+        if (rc) return rc;
+    }
+    e->prec = prec;
+    e->q8 = q8;
+    return SS_OK;
+}
+
+/* out (N,OC) = inp w^T + bias in the encoder's precision; which: the block
+ * matrix (SS__Q8_*) of layer l, for int8 */
+static int mm_forward(ss__encoder *e, int l, int which, float *out, const float *inp, const float *w,
+                      const float *bias, int N, int IC, int OC)
+{
+    if (e->prec == SS_MATMUL_INT8 && e->q8)
+        return ss__lowp_matmul_q8(e->lp, out, inp, &e->q8[ss__q8_index(l, which)], bias, N, IC, OC);
+    if (e->prec == SS_MATMUL_BF16) return ss__lowp_matmul_bf16(e->lp, out, inp, w, bias, N, IC, OC);
+    ss__matmul_forward(out, inp, w, bias, N, IC, OC);
+    return SS_OK;
+}
+
+/* training runs in f32 or bf16 (never int8) */
+static int mm_backward(ss__encoder *e, float *dinp, float *dw, float *dbias, const float *dout,
+                       const float *inp, const float *w, int N, int IC, int OC)
+{
+    if (e->prec == SS_MATMUL_BF16)
+        return ss__lowp_matmul_bf16_backward(e->lp, dinp, dw, dbias, dout, inp, w, N, IC, OC);
+    ss__matmul_backward(dinp, dw, dbias, dout, inp, w, N, IC, OC);
+    return SS_OK;
+}
 
 #define ALIGN_F 16 /* floats: 64-byte alignment of every buffer */
 
@@ -159,12 +205,19 @@ static size_t plan(ss__encoder *e, const ss_config *c, int B, size_t N, size_t a
 int ss__encoder_new(ss__encoder **out)
 {
     *out = ss__calloc(1, sizeof **out);
-    return *out ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!*out) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int rc = ss__encoder_set_precision(*out, default_prec == SS_MATMUL_BF16 ? SS_MATMUL_BF16 : SS_MATMUL_F32, NULL);
+    if (rc) {
+        ss_free(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void ss__encoder_free(ss__encoder *e)
 {
     if (!e) return;
+    ss__lowp_free(e->lp);
     ss_free(e->raw);
     ss_free(e->lay);
     ss_free(e);
@@ -232,23 +285,34 @@ int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
 
     ss__layout L;
     ss__model_layout(c, &L);
-    ss__embedding_forward(e->x0, e->ids, e->pos, params + L.wte, params + L.wpe, (int)N, C, p,
-                          ss__dropout_site(key, ss__site_embed()));
+    if (e->wte && e->wte->rows == (size_t)c->vocab_size && e->wte->cols == (size_t)C)
+        ss__embedding_forward_q8(e->x0, e->ids, e->pos, e->wte->q, e->wte->scale, params + L.wpe, (int)N, C, p,
+                                 ss__dropout_site(key, ss__site_embed()));
+    else
+        ss__embedding_forward(e->x0, e->ids, e->pos, params + L.wte, params + L.wpe, (int)N, C, p,
+                              ss__dropout_site(key, ss__site_embed()));
     float *x = e->x0;
     for (int l = 0; l < NL; l++) {
         enc_layer *y = &e->lay[train ? l : 0];
         const float *W = params + L.blk0 + (size_t)l * L.blk_size;
         ss__layernorm_forward(y->ln1, y->m1, y->r1, x, W + L.blk.ln1w, W + L.blk.ln1b, (int)N, C);
-        ss__matmul_forward(y->qkv, y->ln1, W + L.blk.qkvw, W + L.blk.qkvb, (int)N, C, 3 * C);
+        if ((rc = mm_forward(e, l, SS__Q8_QKV, y->qkv, y->ln1, W + L.blk.qkvw, W + L.blk.qkvb, (int)N, C,
+                             3 * C)))
+            return rc;
         ss__attention_forward(y->ao, y->att, e->attd, y->qkv, sq, C, NH, p,
                               ss__dropout_site(key, ss__site_attn(l)));
-        ss__matmul_forward(e->tmp, y->ao, W + L.blk.projw, W + L.blk.projb, (int)N, C, C);
+        if ((rc = mm_forward(e, l, SS__Q8_PROJ, e->tmp, y->ao, W + L.blk.projw, W + L.blk.projb, (int)N, C,
+                             C)))
+            return rc;
         ss__residual_forward(y->xmid, x, e->tmp, NC, p, ss__dropout_site(key, ss__site_proj(l)));
         ss__layernorm_forward(y->ln2, y->m2, y->r2, y->xmid, W + L.blk.ln2w, W + L.blk.ln2b,
                               (int)N, C);
-        ss__matmul_forward(y->h, y->ln2, W + L.blk.upw, W + L.blk.upb, (int)N, C, F);
+        if ((rc = mm_forward(e, l, SS__Q8_UP, y->h, y->ln2, W + L.blk.upw, W + L.blk.upb, (int)N, C, F)))
+            return rc;
         ss__gelu_forward(y->g, y->h, N * (size_t)F);
-        ss__matmul_forward(e->tmp, y->g, W + L.blk.downw, W + L.blk.downb, (int)N, F, C);
+        if ((rc = mm_forward(e, l, SS__Q8_DOWN, e->tmp, y->g, W + L.blk.downw, W + L.blk.downb, (int)N, F,
+                             C)))
+            return rc;
         ss__residual_forward(y->xout, y->xmid, e->tmp, NC, p,
                              ss__dropout_site(key, ss__site_ffn(l)));
         x = y->xout;
@@ -302,11 +366,11 @@ int ss__encoder_backward(ss__encoder *e, const ss_config *c, const float *params
             ss__residual_backward(e->dtmp, e->dres, NC, p, ss__dropout_site(key, ss__site_ffn(l)));
             dy = e->dtmp;
         }
-        ss__matmul_backward(e->dh, GW + L.blk.downw, GW + L.blk.downb, dy, y->g, W + L.blk.downw,
-                            N, F, C);
+        int rc = mm_backward(e, e->dh, GW + L.blk.downw, GW + L.blk.downb, dy, y->g, W + L.blk.downw, N, F, C);
+        if (rc) return rc;
         ss__gelu_backward(e->dh, y->h, e->dh, (size_t)N * F);
-        ss__matmul_backward(e->dln, GW + L.blk.upw, GW + L.blk.upb, e->dh, y->ln2, W + L.blk.upw,
-                            N, C, F);
+        if ((rc = mm_backward(e, e->dln, GW + L.blk.upw, GW + L.blk.upb, e->dh, y->ln2, W + L.blk.upw, N, C, F)))
+            return rc;
         ss__layernorm_backward(e->dres, GW + L.blk.ln2w, GW + L.blk.ln2b, e->dln, y->xmid,
                                W + L.blk.ln2w, y->m2, y->r2, N, C);
         /* attention branch */
@@ -315,12 +379,14 @@ int ss__encoder_backward(ss__encoder *e, const ss_config *c, const float *params
             ss__residual_backward(e->dtmp, e->dres, NC, p, ss__dropout_site(key, ss__site_proj(l)));
             dy = e->dtmp;
         }
-        ss__matmul_backward(e->dln, GW + L.blk.projw, GW + L.blk.projb, dy, y->ao,
-                            W + L.blk.projw, N, C, C);
+        if ((rc = mm_backward(e, e->dln, GW + L.blk.projw, GW + L.blk.projb, dy, y->ao, W + L.blk.projw, N, C,
+                              C)))
+            return rc;
         ss__attention_backward(e->dqkv, e->datt, e->attd, e->dln, y->qkv, y->att, sq, C, NH, p,
                                ss__dropout_site(key, ss__site_attn(l)));
-        ss__matmul_backward(e->dln, GW + L.blk.qkvw, GW + L.blk.qkvb, e->dqkv, y->ln1,
-                            W + L.blk.qkvw, N, C, 3 * C);
+        if ((rc = mm_backward(e, e->dln, GW + L.blk.qkvw, GW + L.blk.qkvb, e->dqkv, y->ln1, W + L.blk.qkvw, N,
+                              C, 3 * C)))
+            return rc;
         ss__layernorm_backward(e->dres, GW + L.blk.ln1w, GW + L.blk.ln1b, e->dln, xin,
                                W + L.blk.ln1w, y->m1, y->r1, N, C);
     }

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/quant.h"
 #include "semsearch.h"
 
 /* Offsets (in floats) of the tensors in the parameter buffer; the same
@@ -51,8 +52,21 @@ int ss__batch_pack(const ss_batch *b, int32_t *ids, int32_t *pos, int *len);
 
 typedef struct ss__encoder ss__encoder;
 
+/* A new encoder computes its matrix products in the precision last given
+ * to ss__encoder_default_precision on this thread (SS_MATMUL_F32 at first):
+ * ss_train_run sets SS_MATMUL_BF16 there for a bf16 run, so that the training
+ * step's encoders compute in bf16 without knowing it. */
 int ss__encoder_new(ss__encoder **out);
 void ss__encoder_free(ss__encoder *e);
+void ss__encoder_default_precision(int prec);
+/* The precision of the matrix products of the next forwards and backwards
+ * (SS_PREC_*, one that ss__lowp_supported; else f32 is used): bf16 with the
+ * f32 parameters rounded at each product; int8 with q8 (ss__q8_index
+ * layout, may be NULL: then f32). q8 must outlive the forwards. */
+int ss__encoder_set_precision(ss__encoder *e, int prec, const ss__q8 *q8);
+/* The token table as int8 (an int8 model file's, rows = vocabulary) for the
+ * next forwards instead of the parameters' one, or NULL. */
+void ss__encoder_set_token_table(ss__encoder *e, const ss__q8 *wte);
 
 /* Runs the model (params in m->params) on a batch. train: keep what
  * backward needs; p: dropout probability (0 = none); key: dropout key.

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ size_t ss__ggml_type_size(int type)
     case SS_GGML_I32: return 4;
     case SS_GGML_I64: return 8;
     case SS_GGML_F64: return 8;
+    case SS_GGML_Q8_ROW: return 1; /* plus a f32 scale per row: tensor_nbytes */
     default: return 0;
     }
 }
@@ -49,6 +51,7 @@ const char *ss__ggml_type_name(int type)
     case SS_GGML_I32: return "i32";
     case SS_GGML_I64: return "i64";
     case SS_GGML_F64: return "f64";
+    case SS_GGML_Q8_ROW: return "q8_row";
     default: return "?";
     }
 }
@@ -84,6 +87,7 @@ typedef struct wtensor {
     int64_t shape[SS_GGUF_MAX_DIMS];
     int type;      /* in the file */
     int from_f32;  /* data is f32, converted to type on write */
+    int owned;     /* data is the writer's to free */
     const void *data;
     uint64_t nbytes; /* in the file */
 } wtensor;
@@ -110,7 +114,10 @@ void ss__gguf_writer_free(ss__gguf_writer *w)
 {
     if (!w) return;
     for (size_t i = 0; i < w->n_kv; i++) ss_free(w->keys[i]);
-    for (size_t i = 0; i < w->n_t; i++) ss_free(w->t[i].name);
+    for (size_t i = 0; i < w->n_t; i++) {
+        ss_free(w->t[i].name);
+        if (w->t[i].owned) ss_free((void *)w->t[i].data);
+    }
     ss_free(w->keys);
     ss_free(w->t);
     ss_free(w->meta);
@@ -243,6 +250,24 @@ int ss__gguf_set_arr_str(ss__gguf_writer *w, const char *key, const char *const 
     return kv_end(w, key, mark, rc);
 }
 
+/* Bytes of a tensor of numel elements: numel * the element size, plus for
+ * q8_row a f32 scale per row (rows: the product of all dimensions but the
+ * last). 0 with *ok = 0 when that overflows. */
+static uint64_t tensor_nbytes(int type, int ndim, const int64_t *shape, uint64_t numel, int *ok)
+{
+    *ok = 1;
+    uint64_t n = numel * ss__ggml_type_size(type);
+    if (type != SS_GGML_Q8_ROW) return n;
+    uint64_t rows = 1;
+    for (int d = 0; d + 1 < ndim; d++) {
+        uint64_t ne = (uint64_t)shape[d];
+        if (ne && rows > ((uint64_t)INT64_MAX / 4) / ne) return *ok = 0, 0;
+        rows *= ne;
+    }
+    if (rows * 4 > (uint64_t)INT64_MAX - n) return *ok = 0, 0;
+    return n + rows * 4;
+}
+
 static int add_tensor(ss__gguf_writer *w, const char *name, int ndim, const int64_t *shape, int type,
                       const void *data, int from_f32)
 {
@@ -276,7 +301,12 @@ static int add_tensor(ss__gguf_writer *w, const char *name, int ndim, const int6
     t->type = type;
     t->from_f32 = from_f32;
     t->data = data;
-    t->nbytes = numel * esz;
+    int ok;
+    t->nbytes = tensor_nbytes(type, ndim, shape, numel, &ok);
+    if (!ok) {
+        ss_free(t->name);
+        return ss__fail(SS_ERR_ARG, "gguf: tensor '%s': bad shape", name);
+    }
     w->n_t++;
     return SS_OK;
 }
@@ -293,6 +323,18 @@ int ss__gguf_add_tensor(ss__gguf_writer *w, const char *name, int ndim, const in
                         const void *data)
 {
     return add_tensor(w, name, ndim, shape, type, data, 0);
+}
+
+int ss__gguf_add_tensor_owned(ss__gguf_writer *w, const char *name, int ndim, const int64_t *shape, int type,
+                              void *data)
+{
+    int rc = add_tensor(w, name, ndim, shape, type, data, 0);
+    if (rc) {
+        ss_free(data);
+        return rc;
+    }
+    w->t[w->n_t - 1].owned = 1;
+    return SS_OK;
 }
 
 /* Output with a byte position and a sticky error. */
@@ -556,7 +598,7 @@ static int parse_tensor_info(cur *c, uint64_t i, ss__gguf_tensor *t)
     size_t esz = ss__ggml_type_size((int)type);
     if (!esz)
         return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' has ggml type %" PRIu32 ", which semsearch cannot read"
-                                       " (only f32, f16 and plain integer types, no quantized ones)",
+                                       " (only f32, f16, q8_row and plain integer types, no ggml quantized ones)",
                         c->path, t->name, type);
     t->type = (int)type;
     uint64_t numel = 1;
@@ -567,7 +609,9 @@ static int parse_tensor_info(cur *c, uint64_t i, ss__gguf_tensor *t)
         numel *= ne;
     }
     t->numel = numel;
-    t->nbytes = numel * esz;
+    int ok;
+    t->nbytes = tensor_nbytes(t->type, t->ndim, t->shape, numel, &ok);
+    if (!ok) return ss__fail(SS_ERR_FORMAT, "%s: corrupt: tensor '%s' is too large", c->path, t->name);
     return SS_OK;
 }
 
@@ -984,15 +1028,16 @@ static int find_checked(const ss__gguf *g, const char *name, int ndim, const int
     return SS_OK;
 }
 
-/* The tensor exists with this shape and an f32 or f16 type. */
+/* The tensor exists with this shape and an f32, f16 or q8_row type. */
 static int find_checked_float(const ss__gguf *g, const char *name, int ndim, const int64_t *shape,
                               const ss__gguf_tensor **out)
 {
     int rc = find_checked(g, name, ndim, shape, out);
     if (rc) return rc;
-    if ((*out)->type != SS_GGML_F32 && (*out)->type != SS_GGML_F16)
-        return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' has type %s, expected f32 or f16", g->path, name,
-                        ss__ggml_type_name((*out)->type));
+    int type = (*out)->type;
+    if (type != SS_GGML_F32 && type != SS_GGML_F16 && type != SS_GGML_Q8_ROW)
+        return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' has type %s, expected f32, f16 or q8_row", g->path, name,
+                        ss__ggml_type_name(type));
     return SS_OK;
 }
 
@@ -1000,6 +1045,32 @@ int ss__gguf_check_f32(const ss__gguf *g, const char *name, int ndim, const int6
 {
     const ss__gguf_tensor *t;
     return find_checked_float(g, name, ndim, shape, &t);
+}
+
+/* A q8_row tensor (quant.h) dequantized into dst, and/or as is into q and
+ * scale, after checking every scale (finite, >= 0) and value (not -128). */
+static int read_q8_row(const ss__gguf *g, const ss__gguf_tensor *t, float *dst, int8_t *q, float *scale)
+{
+    size_t cols = t->ndim ? (size_t)t->shape[t->ndim - 1] : 1;
+    size_t rows = cols ? (size_t)(t->numel / cols) : 0;
+    const uint8_t *p = t->data, *v = p + 4 * rows;
+    for (size_t r = 0; r < rows; r++) {
+        float s;
+        memcpy(&s, p + 4 * r, 4);
+        if (!(s >= 0.0f) || isinf(s))
+            return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' (q8_row): row %zu has the scale %g", g->path, t->name,
+                            r, (double)s);
+        const int8_t *x = (const int8_t *)(v + r * cols);
+        for (size_t c = 0; c < cols; c++) {
+            if (x[c] == -128)
+                return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' (q8_row): value -128 at row %zu, column %zu "
+                                "(the range is -127..127)", g->path, t->name, r, c);
+            if (dst) dst[r * cols + c] = (float)x[c] * s;
+        }
+        if (scale) scale[r] = s;
+    }
+    if (q) memcpy(q, v, rows * cols);
+    return SS_OK;
 }
 
 int ss__gguf_read_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape, float *dst)
@@ -1016,8 +1087,22 @@ int ss__gguf_read_f32(const ss__gguf *g, const char *name, int ndim, const int64
             memcpy(&h, p + 2 * i, 2);
             dst[i] = ss__f16_to_f32(h);
         }
+    } else {
+        return read_q8_row(g, t, dst, NULL, NULL);
     }
     return SS_OK;
+}
+
+int ss__gguf_read_q8_row(const ss__gguf *g, const char *name, int ndim, const int64_t *shape, int8_t *q,
+                         float *scale)
+{
+    const ss__gguf_tensor *t;
+    int rc = find_checked(g, name, ndim, shape, &t);
+    if (rc) return rc;
+    if (t->type != SS_GGML_Q8_ROW)
+        return ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' has type %s, expected q8_row", g->path, name,
+                        ss__ggml_type_name(t->type));
+    return read_q8_row(g, t, NULL, q, scale);
 }
 
 int ss__gguf_read_raw(const ss__gguf *g, const char *name, int type, int ndim, const int64_t *shape, void *dst)

@@ -35,11 +35,12 @@ enum {
     SS_GGUF_F64 = 12
 };
 
-/* Tensor element types (ggml_type) this code reads and writes; quantized
- * types are refused. */
+/* Tensor element types (ggml_type) this code reads and writes; ggml's
+ * quantized types are refused. SS_GGML_Q8_ROW is semsearch's own: int8 with
+ * a f32 scale per row (layout in nn/quant.h), an id far above ggml's. */
 enum {
     SS_GGML_F32 = 0, SS_GGML_F16 = 1, SS_GGML_I8 = 24, SS_GGML_I16 = 25,
-    SS_GGML_I32 = 26, SS_GGML_I64 = 27, SS_GGML_F64 = 28
+    SS_GGML_I32 = 26, SS_GGML_I64 = 27, SS_GGML_F64 = 28, SS_GGML_Q8_ROW = 1000
 };
 
 /* Bytes of one element of a ggml type, 0 if unsupported. */
@@ -79,6 +80,11 @@ int ss__gguf_add_tensor_f32(ss__gguf_writer *w, const char *name, int ndim, cons
 /* A tensor of any supported type, data already in that type (not copied). */
 int ss__gguf_add_tensor(ss__gguf_writer *w, const char *name, int ndim, const int64_t *shape,
                         int type, const void *data);
+
+/* The same, data allocated with ss__malloc and taken over by the writer
+ * (freed with it, or at once on failure). */
+int ss__gguf_add_tensor_owned(ss__gguf_writer *w, const char *name, int ndim, const int64_t *shape, int type,
+                              void *data);
 
 /* Writes the file: a temporary file beside path, then rename; on failure no
  * file is created or replaced. The writer can be written again. */
@@ -144,13 +150,17 @@ int ss__gguf_get_arr(const ss__gguf *g, const char *key, int elem_type, const vo
 /* A string array as n NUL-terminated strings in one block (one ss_free). */
 int ss__gguf_get_arr_str(const ss__gguf *g, const char *key, char ***v, uint64_t *n);
 
-/* Reads tensor name into dst as f32 (from f32 or f16), after checking that it
+/* Reads tensor name into dst as f32 (from f32, f16 or q8_row), after checking that it
  * exists and has exactly this row-major shape: SS_ERR_FORMAT otherwise, with
  * a message such as "m.gguf: tensor 'x' has shape (4, 8), expected (4, 16)". */
 int ss__gguf_read_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape, float *dst);
 /* The checks of ss__gguf_read_f32 without reading: lets a loader validate
  * every tensor before allocating for any. */
 int ss__gguf_check_f32(const ss__gguf *g, const char *name, int ndim, const int64_t *shape);
+/* A q8_row tensor as stored: q (numel int8) and scale (one per row), with
+ * the checks of ss__gguf_read_f32 (shape, scales finite and >= 0, no -128). */
+int ss__gguf_read_q8_row(const ss__gguf *g, const char *name, int ndim, const int64_t *shape, int8_t *q,
+                         float *scale);
 /* The same for a tensor of exactly type (copied as is, nbytes into dst). */
 int ss__gguf_read_raw(const ss__gguf *g, const char *name, int type, int ndim, const int64_t *shape,
                       void *dst);

@@ -101,6 +101,21 @@ void ss__embedding_forward(float *out, const int32_t *ids, const int32_t *pos, c
     }
 }
 
+void ss__embedding_forward_q8(float *out, const int32_t *ids, const int32_t *pos, const int8_t *wq,
+                              const float *ws, const float *wpe, int N, int C, float p, uint64_t key)
+{
+    uint32_t thr = ss__dropout_threshold(p);
+    float scale = thr ? 1.0f / (1.0f - p) : 1.0f;
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN)
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * C, s = ws[ids[n]];
+        const int8_t *te = wq + (size_t)ids[n] * C;
+        const float *pe = wpe + (size_t)pos[n] * C;
+        for (int c = 0; c < C; c++) o[c] = (float)te[c] * s + pe[c];
+        if (thr) dropout_range(o, o, NULL, (size_t)n * C, (size_t)C, key, thr, scale);
+    }
+}
+
 void ss__embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
                             const int32_t *pos, int N, int C, float p, uint64_t key)
 {
@@ -240,6 +255,8 @@ void ss__matmul_backward(float *dinp, float *dw, float *dbias, const float *dout
                 dw, IC);
     if (dbias) colsum_add(dbias, dout, N, OC);
 }
+
+void ss__bias_backward(float *dbias, const float *dout, int N, int OC) { colsum_add(dbias, dout, N, OC); }
 
 /* ---------------------------------------------------------------- attention */
 

@@ -43,6 +43,11 @@ size_t ss__seqs_layout(int B, const int *len, int NH, int *start, size_t *att);
 /* out (N,C) = dropout(wte[ids[n]] (V,C) + wpe[pos[n]] (L,C)) */
 void ss__embedding_forward(float *out, const int32_t *ids, const int32_t *pos, const float *wte,
                            const float *wpe, int N, int C, float p, uint64_t key);
+/* The same from a token table stored as int8 with a scale per row
+ * (quant.h): wte[id] = wq[id] * ws[id], computed as the dequantized table
+ * would be, so the results are the same bits. */
+void ss__embedding_forward_q8(float *out, const int32_t *ids, const int32_t *pos, const int8_t *wq,
+                              const float *ws, const float *wpe, int N, int C, float p, uint64_t key);
 /* dwte (V,C) +=, dwpe (L,C) += from dout (N,C) */
 void ss__embedding_backward(float *dwte, float *dwpe, const float *dout, const int32_t *ids,
                             const int32_t *pos, int N, int C, float p, uint64_t key);
@@ -62,6 +67,9 @@ void ss__matmul_forward(float *out, const float *inp, const float *w, const floa
  * dbias (OC) += column sums of dout (skipped if NULL) */
 void ss__matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                          const float *inp, const float *w, int N, int IC, int OC);
+
+/* dbias (OC) += column sums of dout (N,OC), in a fixed order */
+void ss__bias_backward(float *dbias, const float *dout, int N, int OC);
 
 /* Multi-head self-attention within each sequence.
  * qkv (N,3C) holds q, k, v (head h at channels h*hs..) -> out (N,C).

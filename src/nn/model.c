@@ -11,6 +11,7 @@
 
 #include "base/common.h"
 #include "nn/encoder.h"
+#include "nn/lowp.h"
 #include "nn/model.h"
 #include "base/rng.h"
 
@@ -220,6 +221,7 @@ int ss__model_copy_embeddings(ss_model *dst, const ss_model *src)
     const void *ta = ss_tokenizer_bytes(dst->tok, &la), *tb = ss_tokenizer_bytes(src->tok, &lb);
     if (la != lb || memcmp(ta, tb, la) || ss_tokenizer_get_norm(dst->tok) != ss_tokenizer_get_norm(src->tok))
         return ss__fail(SS_ERR_MODEL, "the embeddings come from a model with another tokenizer");
+    ss__model_materialize((ss_model *)src); /* a cache filled in: src unchanged */
     ss__layout L, M;
     ss__model_layout(d, &L);
     ss__model_layout(s, &M);
@@ -268,14 +270,129 @@ int ss_model_mix(ss_model *a, const ss_model *b, float w)
     const void *ta = ss_tokenizer_bytes(a->tok, &la), *tb = ss_tokenizer_bytes(b->tok, &lb);
     if (la != lb || memcmp(ta, tb, la) || ss_tokenizer_get_norm(a->tok) != ss_tokenizer_get_norm(b->tok))
         return ss__fail(SS_ERR_MODEL, "the models have different tokenizers");
+    /* int8 models: mix their f32 expansions (b's is a cache, so b stays
+     * logically const); a's int8 copy no longer matches and is dropped */
+    ss__model_drop_quant(a);
+    ss__model_materialize((ss_model *)b);
     for (size_t i = 0; i < a->n_params; i++) a->params[i] = (1 - w) * a->params[i] + w * b->params[i];
     ss__clear_error();
     return SS_OK;
 }
 
+/* ------------------------------------------------------------ precision */
+
+void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, size_t *cols, size_t *offset)
+{
+    ss__layout L;
+    ss__model_layout(c, &L);
+    size_t C = (size_t)c->d_model, F = (size_t)c->d_ff, b = L.blk0 + (size_t)l * L.blk_size;
+    switch (which) {
+    case SS__Q8_QKV: *rows = 3 * C, *cols = C, *offset = b + L.blk.qkvw; break;
+    case SS__Q8_PROJ: *rows = C, *cols = C, *offset = b + L.blk.projw; break;
+    case SS__Q8_UP: *rows = F, *cols = C, *offset = b + L.blk.upw; break;
+    default: *rows = C, *cols = F, *offset = b + L.blk.downw; break;
+    }
+}
+
+void ss__model_materialize_blocks(ss_model *m)
+{
+    if (!m || !(m->lazy & SS__LAZY_BLOCKS)) return;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
+            size_t rows, cols, off;
+            ss__model_block_matrix(&m->cfg, l, k, &rows, &cols, &off);
+            const ss__q8 *q = &m->q8[ss__q8_index(l, k)];
+            ss__q8_dequantize(m->params + off, q->q, q->scale, rows, cols);
+        }
+    m->lazy &= ~SS__LAZY_BLOCKS;
+}
+
+void ss__model_materialize(ss_model *m)
+{
+    if (!m || !m->lazy) return;
+    ss__model_materialize_blocks(m);
+    if (m->lazy & SS__LAZY_TOKENS) {
+        ss__layout L;
+        ss__model_layout(&m->cfg, &L);
+        ss__q8_dequantize(m->params + L.wte, m->wte_q8.q, m->wte_q8.scale, m->wte_q8.rows, m->wte_q8.cols);
+        ss__q8_clear(&m->wte_q8); /* the f32 table is the one now */
+        m->lazy &= ~SS__LAZY_TOKENS;
+    }
+}
+
+static void free_q8(ss_model *m)
+{
+    if (!m->q8) return;
+    size_t n = (size_t)m->cfg.n_layers * SS__Q8_PER_BLOCK;
+    for (size_t i = 0; i < n; i++) ss__q8_clear(&m->q8[i]);
+    ss_free(m->q8);
+    m->q8 = NULL;
+}
+
+void ss__model_drop_quant(ss_model *m)
+{
+    if (!m) return;
+    ss__model_materialize(m); /* the token table too (a static int8 model has no q8) */
+    free_q8(m);
+}
+
+int ss__model_quantize(ss_model *m)
+{
+    ss__model_drop_quant(m);
+    size_t n = (size_t)m->cfg.n_layers * SS__Q8_PER_BLOCK;
+    if (!n) return SS_OK;
+    ss__q8 *q = ss__calloc(n, sizeof *q);
+    if (!q) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int rc = SS_OK;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK && !rc; k++) {
+            size_t rows, cols, off;
+            ss__model_block_matrix(&m->cfg, l, k, &rows, &cols, &off);
+            rc = ss__q8_from_f32(&q[ss__q8_index(l, k)], m->params + off, rows, cols);
+        }
+    m->q8 = q;
+    if (rc) ss__model_drop_quant(m);
+    return rc;
+}
+
+static const char *const prec_names[] = {"f32", "bf16", "int8"}; /* by SS_PREC_* */
+
+int ss_precision_kind(const char *name)
+{
+    for (int i = 0; name && i < 3; i++)
+        if (!strcmp(name, prec_names[i])) return i;
+    return -1;
+}
+
+const char *ss_precision_name(int prec) { return prec >= 0 && prec < 3 ? prec_names[prec] : "?"; }
+
+int ss_precision_supported(int prec) { return ss__lowp_supported(prec); }
+
+int ss_model_set_precision(ss_model *m, int prec)
+{
+    if (!m) return ss__fail(SS_ERR_ARG, "ss_model_set_precision: NULL model");
+    if (prec < SS_MATMUL_F32 || prec > SS_MATMUL_INT8) return ss__fail(SS_ERR_ARG, "precision %d is unknown", prec);
+    /* int8 weights now, so that running out of memory shows here */
+    if (prec == SS_MATMUL_INT8 && !m->q8 && m->cfg.n_layers && ss__lowp_supported(prec)) {
+        int rc = ss__model_quantize(m);
+        if (rc) return rc;
+    }
+    m->prec = prec;
+    return SS_OK;
+}
+
+int ss_model_precision(const ss_model *m) { return m ? m->prec : SS_MATMUL_F32; }
+
+int ss_model_effective_precision(const ss_model *m)
+{
+    return m && ss__lowp_supported(m->prec) ? m->prec : SS_MATMUL_F32;
+}
+
 void ss_model_free(ss_model *m)
 {
     if (!m) return;
+    free_q8(m);
+    ss__q8_clear(&m->wte_q8);
     ss_tokenizer_free(m->tok);
     ss_free(m->params);
     ss__encoder_free(m->runtime);
@@ -529,7 +646,12 @@ int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens, size_
         for (int i = 0; i < k; i++)
             if (b.lengths[i] == 0) b.mask[(size_t)i * b.T] = 1;
         const float *e;
-        rc = ss__encoder_forward(m->runtime, &m->cfg, m->params, &b, 0, 0.0f, 0, &e);
+        int prec = ss_model_effective_precision(m);
+        if (prec != SS_MATMUL_INT8) ss__model_materialize_blocks(m);
+        if (prec == SS_MATMUL_INT8 && !m->q8 && m->cfg.n_layers) rc = ss__model_quantize(m);
+        if (!rc) rc = ss__encoder_set_precision(m->runtime, prec, m->q8);
+        ss__encoder_set_token_table(m->runtime, m->lazy & SS__LAZY_TOKENS ? &m->wte_q8 : NULL);
+        if (!rc) rc = ss__encoder_forward(m->runtime, &m->cfg, m->params, &b, 0, 0.0f, 0, &e);
         if (rc) {
             ss_batch_free(&b);
             break;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/quant.h"
 #include "semsearch.h"
 
 /* One tensor of the parameter buffer. shape[0] is the slowest-varying
@@ -36,6 +37,14 @@ struct ss_model {
     float *params;          /* ss__model_param_count(&cfg) floats, owned */
     size_t n_params;
     char fingerprint[65];   /* hex SHA-256 of the loaded file, "" if none */
+    int prec;               /* SS_PREC_* asked for (ss_model_set_precision) */
+    ss__q8 *q8;             /* SS_MATMUL_INT8's weights, SS__Q8_PER_BLOCK per block
+                               (ss__q8_index), or NULL */
+    ss__q8 wte_q8;          /* the token table of an int8 file, q NULL if none */
+    int lazy;               /* SS__LAZY_*: parts of params not filled in yet
+                               (an int8 file), held by q8 / wte_q8: their f32
+                               pages are never touched unless something needs
+                               them (ss__model_materialize) */
     void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
 };
 
@@ -43,6 +52,26 @@ struct ss_model {
  * NULL for tests), parameters allocated but not initialized. The file reader
  * fills params; ss_model_init initializes them randomly. Fails with
  * SS_ERR_MODEL when c->vocab_size differs from the tokenizer's. */
+/* The int8 matrices of a block, in this order. */
+enum { SS__Q8_QKV, SS__Q8_PROJ, SS__Q8_UP, SS__Q8_DOWN, SS__Q8_PER_BLOCK };
+static inline size_t ss__q8_index(int layer, int which) { return (size_t)layer * SS__Q8_PER_BLOCK + which; }
+/* Fills m->q8 by quantizing the blocks' matrices of m->params (replacing any). */
+int ss__model_quantize(ss_model *m);
+/* Frees m->q8 (after filling params in): once the parameters change
+ * (training) it would be stale. */
+void ss__model_drop_quant(ss_model *m);
+/* Fills the blocks' matrices of params from q8 if they are not yet (lazy):
+ * everything that reads params calls it first (ss_embed in f32/bf16,
+ * saving, training). */
+void ss__model_materialize(ss_model *m);
+enum { SS__LAZY_BLOCKS = 1, SS__LAZY_TOKENS = 2 };
+/* Only the blocks' matrices (what f32/bf16 products read; the token table
+ * is looked up in int8 alike). */
+void ss__model_materialize_blocks(ss_model *m);
+/* The shape (rows, cols) and offset in the parameter buffer of block l's
+ * matrix which (SS__Q8_*). */
+void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, size_t *cols, size_t *offset);
+
 int ss__model_alloc(const ss_config *c, ss_tokenizer *tok, ss_model **out);
 /* Random initialization of m->params from a seed (what ss_model_init does). */
 void ss__model_init_params(ss_model *m, uint64_t seed);

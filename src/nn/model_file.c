@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "nn/layers.h"
 #include "nn/model.h"
 #include "nn/model_file.h"
+#include "nn/quant.h"
 #include "base/textio.h"
 
 static const char *const pool_names[] = {"mean", "cls", "max"}; /* by SS_POOL_* */
@@ -49,11 +51,29 @@ static int check_values(const ss__tensor_info *t, const float *p, int dtype)
     return SS_OK;
 }
 
+/* A matrix as q8_row (quant.h): quantized from the f32 parameters, so that
+ * the same parameters always give the same bytes. */
+static int add_q8(ss__gguf_writer *w, const ss__tensor_info *t, const float *p)
+{
+    size_t rows = (size_t)t->shape[0], cols = (size_t)t->shape[1];
+    uint8_t *buf = ss__malloc(rows * 4 + rows * cols + 1);
+    if (!buf) return ss__fail(SS_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    float *scale = ss__malloc(rows * sizeof(float) + 1);
+    if (!scale) {
+        ss_free(buf);
+        return ss__fail(SS_ERR_NOMEM, "out of memory for tensor '%s'", t->name);
+    }
+    ss__q8_quantize((int8_t *)(buf + rows * 4), scale, p, rows, cols);
+    memcpy(buf, scale, rows * 4); /* little-endian host: gguf.c checks */
+    ss_free(scale);
+    return ss__gguf_add_tensor_owned(w, t->name, t->ndim, t->shape, SS_GGML_Q8_ROW, buf);
+}
+
 int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
 {
     if (!w || !m) return ss__fail(SS_ERR_ARG, "ss__model_file_add: NULL argument");
-    if (dtype != SS_DTYPE_F32 && dtype != SS_DTYPE_F16)
-        return ss__fail(SS_ERR_ARG, "model file: dtype %d is not SS_DTYPE_F32 or SS_DTYPE_F16", dtype);
+    if (dtype != SS_DTYPE_F32 && dtype != SS_DTYPE_F16 && dtype != SS_DTYPE_INT8)
+        return ss__fail(SS_ERR_ARG, "model file: dtype %d is not SS_DTYPE_F32, SS_DTYPE_F16 or SS_DTYPE_INT8", dtype);
     const ss_config *c = &m->cfg;
     int rc = ss__config_check(c);
     if (rc) return rc;
@@ -79,7 +99,7 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
     snprintf(name, sizeof name, "semsearch-d%d-l%d", c->d_model, c->n_layers);
     if (!rc) rc = ss__gguf_set_str(w, "general.architecture", SS_MODEL_ARCH);
     if (!rc) rc = ss__gguf_set_str(w, "general.name", name);
-    if (!rc) rc = ss__gguf_set_u32(w, "general.file_type", dtype == SS_DTYPE_F16 ? 1 : 0);
+    if (!rc) rc = ss__gguf_set_u32(w, "general.file_type", dtype == SS_DTYPE_F16 ? 1 : dtype == SS_DTYPE_INT8 ? SS_GGML_Q8_ROW : 0);
     if (!rc) rc = ss__gguf_set_u32(w, "semsearch.vocab_size", (uint32_t)c->vocab_size);
     if (!rc) rc = ss__gguf_set_u32(w, "semsearch.context_length", (uint32_t)c->max_len);
     if (!rc) rc = ss__gguf_set_u32(w, "semsearch.embedding_length", (uint32_t)c->d_model);
@@ -95,8 +115,10 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
     if (!rc) rc = ss__gguf_set_arr(w, "tokenizer.semsearch.spm", SS_GGUF_U8, spm, spm_len);
     if (!rc) rc = ss__gguf_set_u32(w, "tokenizer.semsearch.norm_flags", (uint32_t)ss_tokenizer_get_norm(m->tok));
     int ftype = dtype == SS_DTYPE_F16 ? SS_GGML_F16 : SS_GGML_F32;
-    for (int i = 0; i < nt && !rc; i++)
-        rc = ss__gguf_add_tensor_f32(w, tab[i].name, tab[i].ndim, tab[i].shape, ftype, m->params + tab[i].offset);
+    for (int i = 0; i < nt && !rc; i++) {
+        if (dtype == SS_DTYPE_INT8 && tab[i].ndim == 2) rc = add_q8(w, &tab[i], m->params + tab[i].offset);
+        else rc = ss__gguf_add_tensor_f32(w, tab[i].name, tab[i].ndim, tab[i].shape, ftype, m->params + tab[i].offset);
+    }
     ss_free(tab);
     return rc;
 }
@@ -104,6 +126,8 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
 int ss_model_save(const ss_model *m, const char *path, int dtype)
 {
     if (!m || !path) return ss__fail(SS_ERR_ARG, "ss_model_save: NULL argument");
+    /* the parameters of an int8 file filled in: a cache, the model unchanged */
+    ss__model_materialize((ss_model *)m);
     ss__gguf_writer *w;
     int rc = ss__gguf_writer_new(&w);
     if (rc) return rc;
@@ -214,6 +238,79 @@ static int read_tokenizer(const ss__gguf *g, ss_tokenizer **tok)
     return SS_OK;
 }
 
+static const char *const q8_names[SS__Q8_PER_BLOCK] = {"attn_qkv", "attn_out", "ffn_up", "ffn_down"};
+
+/* 1 if every block matrix of the file is q8_row */
+static int blocks_all_q8(const ss__gguf *g, const ss_config *c)
+{
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, q8_names[k]);
+            const ss__gguf_tensor *t = ss__gguf_find_tensor(g, name);
+            if (!t || t->type != SS_GGML_Q8_ROW) return 0;
+        }
+    return c->n_layers > 0;
+}
+
+/* The blocks' int8 matrices as stored into m->q8, leaving their f32
+ * copies in m->params unfilled (m->lazy): an int8 model computing in int8
+ * never touches those pages, so it takes about its file's size in memory. */
+static int read_q8_blocks(const ss__gguf *g, ss_model *m)
+{
+    size_t n = (size_t)m->cfg.n_layers * SS__Q8_PER_BLOCK;
+    m->q8 = ss__calloc(n, sizeof *m->q8);
+    if (!m->q8) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int rc = SS_OK;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++)
+        for (int k = 0; k < SS__Q8_PER_BLOCK && !rc; k++) {
+            size_t rows, cols, off;
+            ss__model_block_matrix(&m->cfg, l, k, &rows, &cols, &off);
+            ss__q8 *q = &m->q8[ss__q8_index(l, k)];
+            q->q = ss__malloc(rows * cols + 1);
+            q->scale = ss__malloc(rows * sizeof(float) + 1);
+            q->rows = rows, q->cols = cols;
+            if (!q->q || !q->scale) {
+                rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+                break;
+            }
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, q8_names[k]);
+            int64_t shape[2] = {(int64_t)rows, (int64_t)cols};
+            rc = ss__gguf_read_q8_row(g, name, 2, shape, q->q, q->scale);
+        }
+    if (!rc) m->lazy |= SS__LAZY_BLOCKS;
+    return rc;
+}
+
+/* An int8 token table as stored into m->wte_q8, the f32 one left unfilled:
+ * the table is most of a static model (16000 x 512), a quarter in int8. */
+static int read_q8_tokens(const ss__gguf *g, ss_model *m)
+{
+    size_t rows = (size_t)m->cfg.vocab_size, cols = (size_t)m->cfg.d_model;
+    ss__q8 *q = &m->wte_q8;
+    q->q = ss__malloc(rows * cols + 1);
+    q->scale = ss__malloc(rows * sizeof(float) + 1);
+    q->rows = rows, q->cols = cols;
+    if (!q->q || !q->scale) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    int64_t shape[2] = {(int64_t)rows, (int64_t)cols};
+    int rc = ss__gguf_read_q8_row(g, "token_embd.weight", 2, shape, q->q, q->scale);
+    if (!rc) m->lazy |= SS__LAZY_TOKENS;
+    return rc;
+}
+
+/* 1 if tensor t of the model is a block matrix read by read_q8_blocks */
+static int is_block_matrix(const ss__tensor_info *t)
+{
+    if (strncmp(t->name, "blk.", 4) || t->ndim != 2) return 0;
+    for (int k = 0; k < SS__Q8_PER_BLOCK; k++) {
+        const char *p = strchr(t->name + 4, '.');
+        size_t len = strlen(q8_names[k]);
+        if (p && !strncmp(p + 1, q8_names[k], len) && !strcmp(p + 1 + len, ".weight")) return 1;
+    }
+    return 0;
+}
+
 int ss__model_file_read(const ss__gguf *g, ss_model **out)
 {
     *out = NULL;
@@ -237,7 +334,13 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
     }
     /* Every tensor must be in the file, with its shape, before the buffer is
      * allocated: the config alone could ask for gigabytes (found by fuzzing). */
-    for (int i = 0; i < nt && !rc; i++) rc = ss__gguf_check_f32(g, tab[i].name, tab[i].ndim, tab[i].shape);
+    for (int i = 0; i < nt && !rc; i++) {
+        rc = ss__gguf_check_f32(g, tab[i].name, tab[i].ndim, tab[i].shape);
+        /* int8 is for matrices: a vector labelled q8_row is a damaged file */
+        if (!rc && tab[i].ndim != 2 && ss__gguf_find_tensor(g, tab[i].name)->type == SS_GGML_Q8_ROW)
+            rc = ss__fail(SS_ERR_FORMAT, "%s: tensor '%s' is q8_row, but only matrices are stored as int8", path,
+                          tab[i].name);
+    }
     if (rc) {
         ss_free(tab);
         ss_tokenizer_free(tok);
@@ -248,8 +351,19 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
         ss_free(tab);
         return rc;
     }
+    /* an int8 file computes in int8 by default */
+    int any_q8 = 0;
+    for (size_t i = 0; i < ss__gguf_tensor_count(g); i++) any_q8 |= ss__gguf_tensor_at(g, i)->type == SS_GGML_Q8_ROW;
+    if (any_q8) m->prec = SS_MATMUL_INT8;
+    int lazy = blocks_all_q8(g, &c);
+    if (lazy) rc = read_q8_blocks(g, m);
+    const ss__gguf_tensor *te = ss__gguf_find_tensor(g, "token_embd.weight");
+    int lazy_tokens = te && te->type == SS_GGML_Q8_ROW;
+    if (!rc && lazy_tokens) rc = read_q8_tokens(g, m);
     for (int i = 0; i < nt && !rc; i++) {
         const ss__tensor_info *t = &tab[i];
+        if (lazy && is_block_matrix(t)) continue; /* in m->q8 */
+        if (lazy_tokens && !strcmp(t->name, "token_embd.weight")) continue; /* in m->wte_q8 */
         if (t->offset + t->numel > m->n_params) {
             rc = ss__fail(SS_ERR, "tensor '%s' lies outside the parameter buffer", t->name);
             break;
@@ -264,6 +378,9 @@ int ss__model_file_read(const ss__gguf *g, ss_model **out)
             }
     }
     ss_free(tab);
+    /* int8 matrices in only some blocks: all of them quantized from the
+     * parameters (the int8 ones come back as stored, quant.h) */
+    if (!rc && any_q8 && !lazy && c.n_layers) rc = ss__model_quantize(m);
     size_t size;
     const void *bytes = ss__gguf_bytes(g, &size);
     if (!rc) rc = ss__sha256_hex(bytes, size, m->fingerprint);
@@ -284,6 +401,18 @@ int ss_model_load(const char *path, ss_model **out)
     if (rc) return rc;
     rc = ss__model_file_read(g, out);
     ss__gguf_close(g);
+    /* the environment's precision for programs that have no option for it */
+    const char *env = getenv("SEMSEARCH_PRECISION");
+    if (!rc && env && *env) {
+        int prec = ss_precision_kind(env);
+        if (prec < 0)
+            rc = ss__fail(SS_ERR_ARG, "SEMSEARCH_PRECISION is '%.32s', expected f32, bf16 or int8", env);
+        else rc = ss_model_set_precision(*out, prec);
+        if (rc) {
+            ss_model_free(*out);
+            *out = NULL;
+        }
+    }
     if (!rc) ss__clear_error();
     return rc;
 }
@@ -331,12 +460,25 @@ int ss_model_file_info_get(const char *path, ss_model_file_info *info)
     info->file_size = size;
     info->gguf_version = SS_GGUF_VERSION; /* the only version the reader accepts */
     info->architecture = SS_MODEL_ARCH;   /* ss_model_load refuses any other */
-    /* the tensor type: the model's tensors all have one type, or "mixed" */
+    /* the tensor type: the model's tensors all have one type, or "mixed";
+     * each tensor's type, name and shape in info->tensor */
     int type = -1;
     info->tensors = ss__gguf_tensor_count(g);
+    info->tensor = ss__calloc(info->tensors ? info->tensors : 1, sizeof *info->tensor);
+    if (!info->tensor) {
+        ss__gguf_close(g);
+        return ss__fail(SS_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < info->tensors; i++) {
-        int t = ss__gguf_tensor_at(g, i)->type;
+        const ss__gguf_tensor *gt = ss__gguf_tensor_at(g, i);
+        int t = gt->type;
         type = type == -1 || type == t ? t : -2;
+        ss_model_tensor *o = &info->tensor[i];
+        snprintf(o->name, sizeof o->name, "%s", gt->name);
+        o->type = ss__ggml_type_name(t);
+        o->ndim = gt->ndim;
+        for (int d = 0; d < gt->ndim && d < 4; d++) o->shape[d] = gt->shape[d];
+        o->bytes = gt->nbytes;
     }
     info->dtype = type >= 0 ? ss__ggml_type_name(type) : "mixed";
     char *name = NULL;
@@ -351,5 +493,6 @@ void ss_model_file_info_clear(ss_model_file_info *info)
 {
     if (!info) return;
     ss_free(info->name);
+    ss_free(info->tensor);
     memset(info, 0, sizeof *info);
 }

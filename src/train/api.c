@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/common.h"
+#include "nn/encoder.h"
 #include "nn/model.h"
 #include "train/mine.h"
 #include "train/train.h"
@@ -216,7 +217,23 @@ int ss_train_run(ss_model *model, const ss_trainset *ts, const ss_train_options 
             return rc;
         }
     }
-    return ss__train_run(model, ts, &t, resume, res);
+    if (o->precision != SS_MATMUL_F32 && o->precision != SS_MATMUL_BF16) {
+        memset(res, 0, sizeof *res);
+        res->saved_step = res->best_step = -1;
+        return ss__fail(SS_ERR_ARG, "ss_train_run: precision %d: training runs in f32 or bf16", o->precision);
+    }
+    /* the parameters change: int8 weights made from them would be stale
+     * (dropping them fills the f32 parameters in from an int8 file first) */
+    if (model) {
+        ss__model_drop_quant(model);
+        model->prec = SS_MATMUL_F32;
+    }
+    /* not in the field table: the training step's encoders take it as their
+     * thread's default precision (encoder.h) */
+    ss__encoder_default_precision(o->precision);
+    int rc = ss__train_run(model, ts, &t, resume, res);
+    ss__encoder_default_precision(SS_MATMUL_F32);
+    return rc;
 }
 
 void ss_train_result_free(ss_train_result *res)

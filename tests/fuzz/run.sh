@@ -22,6 +22,7 @@ for t in $targets; do
         $(pkg-config --libs libutf8proc sentencepiece sqlite3) \
         $(grep '^BLAS_LIBS = ' "$b/Makefile" | sed 's/^BLAS_LIBS = //') \
         $(grep '^CRYPTO_LIBS = ' "$b/Makefile" | sed 's/^CRYPTO_LIBS = //') \
+        $(grep '^DNNL_LIBS = ' "$b/Makefile" | sed 's/^DNNL_LIBS = //') \
         -lz -lm -lstdc++ -fopenmp -o "$b/fuzz_$t"
     mkdir -p "$top/tests/fuzz/corpus/$t"
     echo "fuzz: $t for ${secs}s" >&2
