@@ -732,6 +732,21 @@ typedef struct ss_hit {
  * another connection changed it. */
 SS_API SS_NODISCARD int ss_store_query(ss_store *s, const float *q, size_t nq,
                                        const ss_store_query_opts *o, ss_hit *hits, int *counts);
+/* ss_store_query over ns databases at once (the shards of one collection,
+ * e.g. made by ss_index_options.shard): each is searched and their results
+ * merged. hits (nq, k), best first, hits[i].doc a document of database
+ * which[i] (which is (nq, k) too); equal scores rank the smaller document
+ * number first, then the earlier database. Vector search is exact: the hits
+ * and scores are those of one database holding every document of the ns.
+ * Hybrid search fuses that exact vector ranking with the merged BM25
+ * rankings, each database scoring BM25 with its own statistics (document
+ * count, average length, document frequencies), so fused scores match one
+ * database's as far as the shards' statistics agree. Databases recording
+ * different models are SS_ERR_MODEL naming both; one with no documents yet
+ * adds nothing. */
+SS_API SS_NODISCARD int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size_t nq,
+                                            const ss_store_query_opts *o, ss_hit *hits, int *which,
+                                            int *counts);
 /* Reads the vectors now (SS_PREC_F32 and/or SS_PREC_INT8 as a bit mask of
  * 1 << precision) instead of at the first query. */
 SS_API SS_NODISCARD int ss_store_load(ss_store *s, int precisions);

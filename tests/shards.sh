@@ -1,0 +1,69 @@
+#!/bin/sh
+# shards.sh: one collection in several databases (#16): `query -d A -d B`
+# merges their top k as one database holding every document would rank it.
+. "$top_srcdir/tests/setup.sh"
+
+TINY="--d-model 16 --layers 1 --heads 2 --ffn 32 --max-len 24"
+$SEMSEARCH model init -v "$VOCAB" $TINY --seed 1 -o "$T/m1.gguf" 2>/dev/null
+$SEMSEARCH model init -v "$VOCAB" $TINY --seed 2 -o "$T/m2.gguf" 2>/dev/null
+[ -s "$T/m1.gguf" ] && [ -s "$T/m2.gguf" ]; ok $? "two tiny models"
+CORPUS="$top_srcdir/corpora/coco-captions.txt"
+# distinct lines: a text repeated in two databases is two documents there,
+# one in a single database
+head -n 600 "$CORPUS" | awk '!seen[$0]++' > "$T/all.txt"
+awk 'NR % 2 == 1' "$T/all.txt" > "$T/odd.txt"
+awk 'NR % 2 == 0' "$T/all.txt" > "$T/even.txt"
+head -n 40 "$T/all.txt" > "$T/queries.txt"
+# -b 1: each text embedded alone, so that a text's vector is the same bits in
+# every database (a batch's padding changes the float rounding of its rows)
+for d in all odd even; do
+    run_ok "index $d.txt" $SEMSEARCH index -b 1 -d "$T/$d.db" -m "$T/m1.gguf" "$T/$d.txt"
+done
+
+# the text and score columns: document numbers and sources differ by design
+hits() { cut -f1,3,5 "$1"; }
+
+# ------------------------------------------------------- vector search: exact
+$SEMSEARCH query -d "$T/all.db" --vectors -k 25 < "$T/queries.txt" > "$T/one" 2>/dev/null
+$SEMSEARCH query -d "$T/odd.db" -d "$T/even.db" --vectors -k 25 < "$T/queries.txt" > "$T/two" 2>"$T/err"
+ok $? "query -d odd -d even"
+[ "$(wc -l < "$T/one")" -eq 1000 ]; ok $? "40 queries x 25 hits from one database"
+hits "$T/one" > "$T/one.h"; hits "$T/two" > "$T/two.h"
+same "two databases: the same hits and scores (to the printed 6 digits) as one" "$T/one.h" "$T/two.h"
+$SEMSEARCH query -d "$T/even.db" -d "$T/odd.db" --vectors -k 25 < "$T/queries.txt" 2>/dev/null | cut -f1,3,5 > "$T/two.h"
+same "the order of -d does not matter" "$T/one.h" "$T/two.h"
+$SEMSEARCH query -d "$T/odd.db" -d "$T/even.db" --vectors --int8 -k 5 < "$T/queries.txt" > "$T/i8" 2>"$T/err"
+$SEMSEARCH query -d "$T/all.db" --vectors --int8 -k 5 < "$T/queries.txt" > "$T/i8one" 2>/dev/null
+hits "$T/i8" > "$T/i8.h"; hits "$T/i8one" > "$T/i8one.h"
+same "--int8 over two databases: as one" "$T/i8one.h" "$T/i8.h"
+line=$(sed -n 7p "$T/all.txt")
+run_ok "one TEXT over two databases" $SEMSEARCH query -d "$T/odd.db" -d "$T/even.db" -k 3 --json "$line"
+grep -q '"db":"[^"]*odd.db"' "$T/out" && grep -q "\"rank\":1,\"score\":1.000000" "$T/out"
+ok $? "--json names each hit's database; the text itself is rank 1"
+$SEMSEARCH query -d "$T/all.db" -k 10 --vectors --min-score 0.8 "$line" | cut -f1,2,4 > "$T/a" 2>/dev/null
+$SEMSEARCH query -d "$T/odd.db" -d "$T/even.db" -k 10 --vectors --min-score 0.8 "$line" | cut -f1,2,4 > "$T/b" 2>/dev/null
+same "--min-score over two databases" "$T/a" "$T/b"
+
+# ------------------------------------------------------------------- hybrid
+# BM25 is each database's own (document count, average length, document
+# frequencies): the fused ranking is not one database's, but its shape is
+$SEMSEARCH query -d "$T/odd.db" -d "$T/even.db" --hybrid -k 10 < "$T/queries.txt" > "$T/hy" 2>"$T/err"
+ok $? "--hybrid over two databases"
+awk -F'\t' '$2 == 1 { n++ } END { exit n != 40 }' "$T/hy"; ok $? "--hybrid: 10 hits for each of 40 queries"
+awk -F'\t' '$1 == p && $3 > s + 1e-6 { bad = 1 } { p = $1; s = $3 } END { exit bad }' "$T/hy"
+ok $? "--hybrid: fused scores never increase"
+
+# ------------------------------------------------------------------ errors
+$SEMSEARCH index -b 1 -d "$T/other.db" -m "$T/m2.gguf" "$T/even.txt" 2>/dev/null
+run_fails "databases of two models: an error naming them" "other.db.*m2.gguf.*m1.gguf" \
+    $SEMSEARCH query -d "$T/odd.db" -d "$T/other.db" "a dog"
+run_fails "a missing database among several" "nope.db" \
+    $SEMSEARCH query -d "$T/odd.db" -d "$T/nope.db" "a dog"
+$SEMSEARCH index -b 1 -d "$T/src.db" -m "$T/m1.gguf" --source only "$T/odd.txt" 2>/dev/null
+run_ok "--source that one of the databases has" \
+    $SEMSEARCH query -d "$T/src.db" -d "$T/even.db" --source only -k 3 "a dog"
+[ "$(wc -l < "$T/out")" -eq 3 ]; ok $? "... finds its documents"
+run_fails "--source that none has" "no source 'zzz' in any of the 2 databases" \
+    $SEMSEARCH query -d "$T/src.db" -d "$T/even.db" --source zzz "a dog"
+
+done_testing
