@@ -842,6 +842,7 @@ typedef struct ss_index_stats {
     long long bytes_total; /* its size, -1 when unknown (a pipe) */
     int window;            /* the model's window in tokens */
     int passage_tokens;    /* passage size in use */
+    long long other_shard; /* texts left to the other shards (shard, nshards) */
 } ss_index_stats;
 
 typedef struct ss_index_options {
@@ -856,6 +857,13 @@ typedef struct ss_index_options {
     int passage_tokens;   /* 0: the model's window; more is SS_ERR_ARG */
     int passage_overlap;  /* tokens shared by consecutive passages; -1: 16,
                              or a quarter of passage_tokens when less */
+    /* Sharding: with nshards > 1 only the texts of shard `shard` (0 <=
+     * shard < nshards) are added, the others counted in other_shard. A
+     * text's shard is a hash of its bytes modulo nshards, so that nshards
+     * runs over the same input make disjoint databases whose union is the
+     * one database one run would make (a repeated text falls in one shard,
+     * stored once): ss_store_query_many searches them as one. */
+    int shard, nshards;   /* default 0, 1: everything */
     /* Optional callbacks, all given ctx: after each committed batch; for
      * each text cut to the window (file "-" when not from a file); with the
      * unknown-vocabulary share of each embedded text (ss_embed_ex), before

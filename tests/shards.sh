@@ -66,4 +66,40 @@ run_ok "--source that one of the databases has" \
 run_fails "--source that none has" "no source 'zzz' in any of the 2 databases" \
     $SEMSEARCH query -d "$T/src.db" -d "$T/even.db" --source zzz "a dog"
 
+# ---------------------------------------------------------- index --shard
+# the corpus as it is, repeated lines included: a text's shard is a hash of
+# its bytes, so a repeated text lands in one shard and is stored once
+head -n 600 "$CORPUS" > "$T/raw.txt"
+run_ok "index the raw corpus into one database" $SEMSEARCH index -b 1 -d "$T/raw.db" -m "$T/m1.gguf" "$T/raw.txt"
+for i in 0 1; do
+    run_ok "index --shard $i/2 -d shard%r.db" \
+        $SEMSEARCH index -b 1 --shard $i/2 -d "$T/shard%r.db" -m "$T/m1.gguf" "$T/raw.txt"
+done
+grep -q "600 lines: [0-9]* added, [0-9]* already stored, 0 empty, [0-9]* for other shards (this is shard 1/2)" "$T/err"
+ok $? "the summary counts the other shards' lines: $(tail -1 "$T/err")"
+n_raw=$($SEMSEARCH info -d "$T/raw.db" | awk -F'\t' '$1 == "documents" { print $2 }')
+n0=$($SEMSEARCH info -d "$T/shard0.db" | awk -F'\t' '$1 == "documents" { print $2 }')
+n1=$($SEMSEARCH info -d "$T/shard1.db" | awk -F'\t' '$1 == "documents" { print $2 }')
+[ "$n0" -gt 0 ] && [ "$n1" -gt 0 ] && [ $((n0 + n1)) -eq "$n_raw" ]
+ok $? "two shards of $n0 and $n1 documents: together the $n_raw of one database"
+$SEMSEARCH query -d "$T/raw.db" --vectors -k 25 < "$T/queries.txt" 2>/dev/null | cut -f1,3,5 > "$T/one.h"
+$SEMSEARCH query -d "$T/shard0.db" -d "$T/shard1.db" --vectors -k 25 < "$T/queries.txt" 2>/dev/null | cut -f1,3,5 > "$T/two.h"
+[ -s "$T/one.h" ]; same "2 shards + query -d -d: the hits and scores of one database" "$T/one.h" "$T/two.h"
+run_fails "--shard 2/2" "--shard: '2/2' is not I/N" $SEMSEARCH index --shard 2/2 -d "$T/x.db" "$T/raw.txt"
+run_fails "--shard 1" "is not I/N" $SEMSEARCH index --shard 1 -d "$T/x.db" "$T/raw.txt"
+[ ! -e "$T/x.db" ]; ok $? "no database made for a bad --shard"
+if command -v mpirun > /dev/null 2>&1; then
+    # as root (CI's container) Open MPI wants to be told
+    MPIRUN="mpirun --oversubscribe -np 2"
+    [ "$(id -u)" -eq 0 ] && MPIRUN="$MPIRUN --allow-run-as-root"
+    run_ok "mpirun -np 2 semsearch index -d mpi%r.db" \
+        $MPIRUN $SEMSEARCH index -q -b 1 -d "$T/mpi%r.db" -m "$T/m1.gguf" "$T/raw.txt"
+    $SEMSEARCH query -d "$T/mpi0.db" -d "$T/mpi1.db" --vectors -k 25 < "$T/queries.txt" 2>/dev/null | cut -f1,3,5 > "$T/two.h"
+    same "the ranks' shards searched together: as one database" "$T/one.h" "$T/two.h"
+    run_fails "mpirun -np 2 index without %r in -d: an error" "put %r \\(the rank\\) in -d" \
+        $MPIRUN $SEMSEARCH index -q -d "$T/one-for-all.db" -m "$T/m1.gguf" "$T/raw.txt"
+else
+    skip "mpirun -np 2 semsearch index" "no mpirun"
+fi
+
 done_testing
