@@ -487,6 +487,30 @@ enum { SS_LOSS_INFONCE = 0, SS_LOSS_NTXENT = 1, SS_LOSS_TRIPLET = 2, SS_LOSS_COS
 enum { SS_SCHED_COSINE = 0, SS_SCHED_LINEAR = 1, SS_SCHED_CONSTANT = 2 };
 enum { SS_CURRIC_NONE = 0, SS_CURRIC_LENGTH = 1, SS_CURRIC_OVERLAP = 2 };
 
+/* Data parallelism over MPI (mpirun -np N): the processes of one run. Each
+ * process takes its slice of every global batch (the same batches as one
+ * process), the embeddings of the batch are gathered so that every process
+ * computes the loss of the whole batch (its in-batch and hard negatives),
+ * the gradients are summed (MPI_Allreduce), and process 0 alone writes the
+ * checkpoints and models and reports progress. The slices are embedded as
+ * gradient caching's chunks are (ss_train_options.grad_cache, each with its
+ * own dropout masks): a run of N processes equals the one-process run with
+ * grad_cache = the slice size, up to the order of float sums, and a run
+ * with grad_cache set equals the one-process run with the same grad_cache
+ * whatever N. A checkpoint resumes with any number of processes. */
+typedef struct ss__dist ss_dist;
+/* 1 when the library was built with MPI (configure --with-mpi). */
+SS_API int ss_dist_available(void);
+/* Joins the processes of mpirun (MPI_Init unless the program did); without
+ * MPI SS_ERR_ARG. Every process of the job calls it. */
+SS_API SS_NODISCARD int ss_dist_open(ss_dist **out);
+/* Leaves (MPI_Finalize when ss_dist_open initialized MPI): every process
+ * calls it, once all have finished. A process that fails alone should exit
+ * without it: the launcher then ends the others. */
+SS_API void ss_dist_close(ss_dist *d);
+SS_API int ss_dist_rank(const ss_dist *d); /* 0 for NULL */
+SS_API int ss_dist_size(const ss_dist *d); /* 1 for NULL */
+
 /* Everything recorded per step (kept in checkpoints: a resumed run still has
  * the whole curve). */
 typedef struct ss_train_history {
@@ -544,8 +568,9 @@ typedef struct ss_train_options {
 
     volatile sig_atomic_t *stop; /* becomes non-zero: checkpoint, SS_ERR_INTERRUPTED */
     void (*on_progress)(void *ctx, const ss_train_progress *p);
-    void (*on_log)(void *ctx, const char *msg);
+    void (*on_log)(void *ctx, const char *msg); /* both on process 0 only */
     void *ctx;
+    ss_dist *dist;          /* the processes sharing the run (NULL: this one alone) */
 } ss_train_options;
 
 /* What a run did. */
@@ -555,6 +580,8 @@ typedef struct ss_train_result {
     int64_t best_step;    /* -1 without evaluation */
     double best_score, last_score, last_loss;
     ss_train_history hist; /* the whole curve (ss_train_result_free) */
+    double comm_seconds;   /* with dist: this process's time in the collectives of
+                              the steps (gathering embeddings, summing gradients) */
 } ss_train_result;
 
 SS_API void ss_train_options_init(ss_train_options *o);
