@@ -581,7 +581,10 @@ typedef struct ss_train_result {
     double best_score, last_score, last_loss;
     ss_train_history hist; /* the whole curve (ss_train_result_free) */
     double comm_seconds;   /* with dist: this process's time in the collectives of
-                              the steps (gathering embeddings, summing gradients) */
+                              the run (gathering embeddings, summing gradients,
+                              the stop flag, the checkpoints' broadcasts)... */
+    double allreduce_seconds; /* ...of which summing the gradients, */
+    double wait_seconds;      /* and waiting for the slowest process before that */
 } ss_train_result;
 
 SS_API void ss_train_options_init(ss_train_options *o);

@@ -84,6 +84,9 @@ static const char train_usage[] =
     "      --grad-cache N       embed and back-propagate at most N texts at a time\n"
     "                           (GradCache): large batches in bounded memory, the\n"
     "                           same gradients (dropout drawn per chunk); infonce\n"
+    "  mpirun -np N semsearch train ...  data parallelism (an MPI build): each process\n"
+    "                           embeds a slice of every batch, the loss is the whole\n"
+    "                           batch's, gradients are summed; process 0 writes\n"
     "      --lr X               peak learning rate (default 5e-4)\n"
     "      --min-lr X           learning rate at the end of the decay (default 0)\n"
     "      --warmup N|P%        warmup steps, or a share of the run (default 5%)\n"
@@ -789,8 +792,10 @@ static int train(train_args *a, train_run *r)
     else exit_code = report_end(rc, msg, &res, o, a->resume, r->best);
     int64_t steps = r->vw.first_step >= 0 ? res.steps - r->vw.first_step : 0;
     if (ss_dist_size(o->dist) > 1 && !a->quiet && steps > 0)
-        fprintf(stderr, "semsearch: %d processes: %.3f s in MPI collectives, %.2f ms a step (process 0)\n",
-                ss_dist_size(o->dist), res.comm_seconds, 1e3 * res.comm_seconds / (double)steps);
+        fprintf(stderr, "semsearch: %d processes: %.3f s in MPI collectives, %.2f ms a step, of which the gradient "
+                        "allreduce %.2f ms and waiting for the slowest process %.2f ms (process 0)\n",
+                ss_dist_size(o->dist), res.comm_seconds, 1e3 * res.comm_seconds / (double)steps,
+                1e3 * res.allreduce_seconds / (double)steps, 1e3 * res.wait_seconds / (double)steps);
     /* the model is written, but an asked-for output is not (reported above) */
     if (exit_code == 0 && (r->vw.csv_error || plot_failed)) exit_code = 1;
     ss_train_result_free(&res);

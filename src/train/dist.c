@@ -14,7 +14,9 @@
 struct ss__dist {
     int rank, size;
     int finalize;   /* 1: MPI was initialized by ss_dist_open, which finalizes it */
-    double seconds; /* in collectives */
+    double seconds;   /* in collectives */
+    double reduce_s;  /* of which in the gradient sums */
+    double wait_s;    /* of which waiting for the slowest process before them */
 #ifdef HAVE_MPI
     MPI_Comm comm;
 #endif
@@ -34,6 +36,8 @@ int ss__dist_size(const ss__dist *d) { return d ? d->size : 1; }
 int ss_dist_rank(const ss_dist *d) { return ss__dist_rank(d); }
 int ss_dist_size(const ss_dist *d) { return ss__dist_size(d); }
 double ss__dist_seconds(const ss__dist *d) { return d ? d->seconds : 0; }
+double ss__dist_reduce_seconds(const ss__dist *d) { return d ? d->reduce_s : 0; }
+double ss__dist_wait_seconds(const ss__dist *d) { return d ? d->wait_s : 0; }
 
 #ifdef HAVE_MPI
 /* An MPI failure as a message; a lost process is what it means in practice. */
@@ -93,12 +97,21 @@ int ss__dist_allreduce_sum(ss__dist *d, float *buf, size_t n)
 {
     if (!d || d->size == 1) return SS_OK;
 #ifdef HAVE_MPI
+    /* the processes meet first, so that the time of the sum is the transfer
+     * alone and the wait (a slower process: load imbalance) is told apart */
     double t0 = ss__now_seconds();
+    int r = MPI_Barrier(d->comm);
+    if (r != MPI_SUCCESS) return mpi_fail(r, "MPI_Barrier");
+    double t1 = ss__now_seconds();
+    d->seconds += t1 - t0;
+    d->wait_s += t1 - t0;
+    t0 = t1;
     for (size_t i = 0; i < n; i += PIECE) {
-        int r = MPI_Allreduce(MPI_IN_PLACE, buf + i, (int)SS_MIN(PIECE, n - i), MPI_FLOAT, MPI_SUM, d->comm);
+        r = MPI_Allreduce(MPI_IN_PLACE, buf + i, (int)SS_MIN(PIECE, n - i), MPI_FLOAT, MPI_SUM, d->comm);
         if (r != MPI_SUCCESS) return mpi_fail(r, "MPI_Allreduce of the gradients");
     }
     d->seconds += ss__now_seconds() - t0;
+    d->reduce_s += ss__now_seconds() - t0;
 #endif
     return SS_OK;
 }

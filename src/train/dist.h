@@ -29,7 +29,12 @@ int ss__dist_allgather_rows(ss__dist *d, float *buf, const int *first, int width
 int ss__dist_bcast(ss__dist *d, void *buf, size_t bytes);
 /* *flag becomes the largest of the processes' flags. */
 int ss__dist_max_int(ss__dist *d, int *flag);
-/* Seconds spent in the collectives above since the handle was opened. */
+/* Seconds spent in the collectives above since the handle was opened, and
+ * of those in ss__dist_allreduce_sum. */
 double ss__dist_seconds(const ss__dist *d);
+double ss__dist_reduce_seconds(const ss__dist *d);
+/* ...and waiting at the barrier before the gradient sum for the slowest
+ * process (time the others spend idle, not transferring). */
+double ss__dist_wait_seconds(const ss__dist *d);
 
 #endif

@@ -448,13 +448,15 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     r->st.best_score = -INFINITY;
     r->st.best_step = -1;
     r->st.log_temp = logf(o->temperature);
-    double comm0 = 0;
+    double comm0 = 0, red0 = 0, wait0 = 0;
     int rc = run_setup(r);
     if (!rc) r->tr->dist = o->dist;
     if (rc || (resume && (rc = resume_from(r, resume)))) goto done;
     /* every process starts from process 0's model and moments */
     if ((rc = dist_sync(r))) goto done;
     comm0 = ss__dist_seconds(o->dist);
+    red0 = ss__dist_reduce_seconds(o->dist);
+    wait0 = ss__dist_wait_seconds(o->dist);
     /* process 0 alone scores the dev set and writes models */
     int lead = ss__dist_rank(o->dist) == 0;
 
@@ -538,6 +540,8 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     if ((rc = dist_agree(r, lead ? ss_model_save(model, o->output, o->dtype) : SS_OK, o->output))) goto done;
 done:
     res->comm_seconds = ss__dist_seconds(o->dist) - comm0;
+    res->allreduce_seconds = ss__dist_reduce_seconds(o->dist) - red0;
+    res->wait_seconds = ss__dist_wait_seconds(o->dist) - wait0;
     res->steps = r->st.step;
     res->best_step = r->st.best_step;
     res->best_score = r->st.best_score;
