@@ -102,4 +102,35 @@ else
     skip "mpirun -np 2 semsearch index" "no mpirun"
 fi
 
+# ------------------------------------------------------- serve -d A -d B
+if command -v curl > /dev/null 2>&1 && [ -n "${PYTHON3:-}" ]; then
+    $SEMSEARCH serve --port 0 -d "$T/shard0.db" -d "$T/shard1.db" 2> "$T/log" &
+    SPID=$!
+    w=0; PORT=
+    while [ -z "$PORT" ] && [ $w -lt 600 ] && kill -0 $SPID 2>/dev/null; do
+        PORT=$(sed -n 's|^semsearch: serving on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$T/log")
+        sleep 0.05; w=$((w + 1))
+    done
+    [ -n "$PORT" ]; ok $? "serve -d shard0 -d shard1 starts"
+    line=$(sed -n 9p "$T/raw.txt")
+    printf '{"query": "%s", "k": 8, "hybrid": false}' "$line" > "$T/req.json"
+    curl -s -X POST --data-binary @"$T/req.json" "http://127.0.0.1:$PORT/search" > "$T/s.json"
+    $SEMSEARCH query -d "$T/raw.db" --vectors -k 8 --json "$line" > "$T/q.json" 2>/dev/null
+    "$PYTHON3" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+q = json.loads(open(sys.argv[2]).read())
+a = [(r["text"], round(r["score"], 5)) for r in s["results"]]
+b = [(r["text"], round(r["score"], 5)) for r in q["results"]]
+assert a == b and len(a) == 8, (a, b)
+assert {r["db"].split("/")[-1] for r in s["results"]} <= {"shard0.db", "shard1.db"}
+' "$T/s.json" "$T/q.json"
+    ok $? "serve /search over two shards: the hits and scores of one database"
+    kill -TERM $SPID; wait $SPID
+    run_fails "serve --allow-write with two databases: refused" "one database" \
+        $SEMSEARCH serve --port 0 --allow-write -d "$T/shard0.db" -d "$T/shard1.db"
+else
+    skip "serve -d A -d B" "no curl or python3"
+fi
+
 done_testing
