@@ -57,6 +57,8 @@ ok $? "--hybrid: fused scores never increase"
 $SEMSEARCH index -b 1 -d "$T/other.db" -m "$T/m2.gguf" "$T/even.txt" 2>/dev/null
 run_fails "databases of two models: an error naming them" "other.db.*m2.gguf.*m1.gguf" \
     $SEMSEARCH query -d "$T/odd.db" -d "$T/other.db" "a dog"
+run_fails "one database twice: an error" "are the same database" \
+    $SEMSEARCH query -d "$T/odd.db" -d "$T/even.db" -d "$T/./odd.db" "a dog"
 run_fails "a missing database among several" "nope.db" \
     $SEMSEARCH query -d "$T/odd.db" -d "$T/nope.db" "a dog"
 $SEMSEARCH index -b 1 -d "$T/src.db" -m "$T/m1.gguf" --source only "$T/odd.txt" 2>/dev/null

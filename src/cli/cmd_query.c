@@ -311,6 +311,11 @@ int cmd_query(int argc, char **argv)
     }
     if (!x.ns) x.dbs[x.ns++] = CLI_DEFAULT_DB;
     int rc = 0;
+    /* one file twice would return each of its hits twice */
+    for (size_t i = 0; i < x.ns && !rc; i++)
+        for (size_t j = 0; j < i && !rc; j++)
+            if (cli_same_file(x.dbs[i], x.dbs[j]))
+                rc = cli_error("query: -d %s and -d %s are the same database", x.dbs[j], x.dbs[i]) ? 2 : 2;
     for (size_t i = 0; i < x.ns && !rc; i++)
         if ((rc = ss_store_open(x.dbs[i], SS_STORE_READONLY, &x.stores[i]))) rc = cli_lib_error(rc);
     /* a source is a name as index stored it (./x is x); one the databases
