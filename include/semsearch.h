@@ -768,10 +768,10 @@ SS_API SS_NODISCARD int ss_store_query(ss_store *s, const float *q, size_t nq,
  * which[i] (which is (nq, k) too); equal scores rank the smaller document
  * number first, then the earlier database. Vector search is exact: the hits
  * and scores are those of one database holding every document of the ns.
- * Hybrid search fuses that exact vector ranking with the merged BM25
- * rankings, each database scoring BM25 with its own statistics (document
- * count, average length, document frequencies), so fused scores match one
- * database's as far as the shards' statistics agree. Databases recording
+ * So is hybrid search: every database scores BM25 with the statistics of
+ * all of them together (document count, average length, each word's
+ * document frequency), as one database would, and the fused scores are
+ * that database's. Databases recording
  * different models are SS_ERR_MODEL naming both; one with no documents yet
  * adds nothing. */
 SS_API SS_NODISCARD int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size_t nq,

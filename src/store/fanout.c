@@ -4,17 +4,17 @@
  *
  * The vector side is exact: a document of the k best of the union is among
  * the k best of its own store, so the merge of every store's top k is the
- * union's top k, with the same cosine scores. BM25 is FTS5's, computed by
- * each store with its own statistics (documents, average length, document
- * frequency of each word): the BM25 rankings are merged by those scores,
- * which equal one store's only as far as the shards' statistics agree
- * (shards of one corpus split at random come close, not to the bit). */
+ * union's top k, with the same cosine scores. So is the BM25 side: each
+ * store scores its documents with the statistics of all of them together
+ * (bm25g.h), the scores one store holding every document gives, and the
+ * union's BM25 top k is in the union of the stores' top ks as well. */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/common.h"
+#include "store/bm25g.h"
 #include "store/hybrid.h"
 #include "store/store.h"
 
@@ -106,7 +106,16 @@ int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size
     lexhit *lbuf = o->hybrid ? ss__malloc(ns * kv * sizeof *lbuf) : NULL;
     if (!sd || !vbuf || (o->hybrid && !lbuf)) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     if (!rc) rc = ss__qsides_alloc(&one, 1, o, 1);
-    for (size_t i = 0; i < ns && !rc; i++) rc = ss__store_query_sides(stores[i], q, nq, o, 1, &sd[i]);
+    for (size_t i = 0; i < ns && !rc; i++) rc = ss__store_query_sides(stores[i], q, nq, o, 1, o->hybrid, &sd[i]);
+    /* BM25 with the statistics of all the stores together (bm25g.h) */
+    for (size_t j = 0; j < nq && o->hybrid && !rc; j++) {
+        ss__bm25_stats g;
+        memset(&g, 0, sizeof g);
+        for (size_t i = 0; i < ns && !rc; i++) rc = ss__bm25g_stats(stores[i], o->texts[j], &g);
+        for (size_t i = 0; i < ns && !rc; i++)
+            rc = ss__bm25g_top(stores[i], o->texts[j], o->source, &g, (int)kv, sd[i].lex + j * kv, sd[i].lexs + j * kv,
+                               &sd[i].nlex[j]);
+    }
     for (size_t j = 0; j < nq && !rc; j++) {
         ss_hit *h = hits + j * (size_t)o->k;
         rc = merge(sd, ns, j, o->hybrid, &one, vbuf, lbuf);

@@ -32,6 +32,7 @@ struct ss_store {
     int64_t generation;    /* bumped by every write through this handle */
     sqlite3_blob *fetch_blob; /* f32 rows for int8 rescoring without f32 in memory */
     int64_t fetch_block;
+    int bm25g_ready;          /* bm25g.c's functions made on this connection */
     ss__vecmem mem;
 };
 
@@ -74,9 +75,10 @@ int ss__store_query_check(const ss_store_query_opts *o, int need_args);
  * RRF fusion too (to merge the BM25 rankings of several stores). */
 int ss__qsides_alloc(ss__qsides *sd, size_t nq, const ss_store_query_opts *o, int lex_scores);
 void ss__qsides_free(ss__qsides *sd);
-/* Fills *sd (allocated here; freed on failure) with s's candidates. */
+/* Fills *sd (allocated here; freed on failure) with s's candidates; with
+ * no_lex the BM25 side is left empty (nlex 0) for the caller to fill. */
 int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, int lex_scores,
-                          ss__qsides *sd);
+                          int no_lex, ss__qsides *sd);
 /* Query j's hits h[0..*count): the vector side cut at k and min_score, or
  * both sides fused (hybrid.h). */
 int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_hit *h, int *count);

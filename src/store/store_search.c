@@ -503,7 +503,7 @@ int ss__qsides_alloc(ss__qsides *sd, size_t nq, const ss_store_query_opts *o, in
 }
 
 int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, int lex_scores,
-                          ss__qsides *sd)
+                          int no_lex, ss__qsides *sd)
 {
     if (o->hybrid && !s->has_fts) return ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path);
     int rc = ss__qsides_alloc(sd, nq, o, lex_scores);
@@ -600,7 +600,7 @@ int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store
             if (!split) v[i].pos = 0;
         }
         sd->nvec[j] = n;
-        if (o->hybrid)
+        if (o->hybrid && !no_lex)
             rc = bm25(s, o->texts[j], o->source, kv, sd->lex + j * (size_t)kv,
                       sd->lexs ? sd->lexs + j * (size_t)kv : NULL, &sd->nlex[j]);
     }
@@ -655,7 +655,7 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     for (size_t j = 0; j < nq; j++) counts[j] = 0;
     if (nq == 0) return o->hybrid && !s->has_fts ? ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path) : SS_OK;
     ss__qsides sd;
-    rc = ss__store_query_sides(s, q, nq, o, 0, &sd);
+    rc = ss__store_query_sides(s, q, nq, o, 0, 0, &sd);
     for (size_t j = 0; j < nq && !rc; j++) rc = ss__qsides_finish(&sd, j, o, hits + j * (size_t)o->k, &counts[j]);
     ss__qsides_free(&sd);
     if (rc)
