@@ -70,6 +70,14 @@ run_ok "mpirun -np 2, triplets" $MPIRUN $SEMSEARCH train -o "$T/two-t.gguf" --da
     $TINY --steps 20 --grad-cache 8
 close "$T/one-t.gguf" "$T/two-t.gguf"; ok $? "hard negatives across processes: as one process (max difference $(cat "$T/diff"))"
 
+# the other losses see only the gathered embeddings: NT-Xent with a learned
+# temperature, without dropout, as one process
+run_ok "one process, ntxent --learn-temperature" $SEMSEARCH train -o "$T/one-n.gguf" --data "$GRP" $TINY --steps 20 \
+    --dropout 0 --loss ntxent --learn-temperature
+run_ok "mpirun -np 2, ntxent --learn-temperature" $MPIRUN $SEMSEARCH train -o "$T/two-n.gguf" --data "$GRP" $TINY \
+    --steps 20 --dropout 0 --loss ntxent --learn-temperature
+close "$T/one-n.gguf" "$T/two-n.gguf"; ok $? "ntxent, learned temperature: as one process (max difference $(cat "$T/diff"))"
+
 # ---------------------------------------------------------------- resume
 $MPIRUN $SEMSEARCH train -o "$T/r.gguf" --data "$GRP" $TINY --steps 30 --grad-cache 4 --stop-at 12 > "$T/out" 2> "$T/err"
 ok $? "mpirun -np 2 --stop-at 12: a checkpoint"
