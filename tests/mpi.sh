@@ -78,6 +78,17 @@ run_ok "mpirun -np 2, ntxent --learn-temperature" $MPIRUN $SEMSEARCH train -o "$
     --steps 20 --dropout 0 --loss ntxent --learn-temperature
 close "$T/one-n.gguf" "$T/two-n.gguf"; ok $? "ntxent, learned temperature: as one process (max difference $(cat "$T/diff"))"
 
+run_fails "--data - under mpirun: refused (only process 0 has stdin)" "only process 0 reads stdin" \
+    $MPIRUN $SEMSEARCH train -o "$T/x.gguf" --data - $TINY --steps 2
+[ ! -e "$T/x.gguf" ]; ok $? "... and nothing written"
+
+# two processes given different data (mpirun's A : B form): refused, not trained apart
+head -n 60 "$GRP" > "$T/other.groups.tsv"
+MPI1=$(echo "$MPIRUN" | sed 's/-np 2/-np 1/')
+run_fails "processes with other data than process 0: an error" "process 1 read other training data than process 0" \
+    $MPI1 $SEMSEARCH train -o "$T/y.gguf" --data "$GRP" $TINY --steps 2 : \
+    -np 1 $SEMSEARCH train -o "$T/y.gguf" --data "$T/other.groups.tsv" $TINY --steps 2
+
 # ---------------------------------------------------------------- resume
 $MPIRUN $SEMSEARCH train -o "$T/r.gguf" --data "$GRP" $TINY --steps 30 --grad-cache 4 --stop-at 12 > "$T/out" 2> "$T/err"
 ok $? "mpirun -np 2 --stop-at 12: a checkpoint"

@@ -835,6 +835,10 @@ static int join_processes(train_args *a, ss_dist **dist)
 {
     int rank, size;
     if (!cli_mpi_rank(&rank, &size) || size < 2) return GO_ON;
+    for (int i = 0; i < a->n_data; i++)
+        if (!strcmp(a->data[i], "-") || !strncmp(a->data[i], "-:", 2))
+            return cli_error("train: --data -: under mpirun only process 0 reads stdin; give a file (every "
+                             "process reads it)") ? 2 : 2;
     if (!ss_dist_available())
         return cli_error("train: started by mpirun with %d processes, but this semsearch was built without MPI "
                          "(configure --with-mpi): each would train alone", size) ? 2 : 2;

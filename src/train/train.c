@@ -179,6 +179,28 @@ static int batch_texts(run *r, int *n, int *n_neg, int *same)
     return SS_OK;
 }
 
+/* Every process must train on what process 0 does: the same data (under
+ * mpirun only process 0 has stdin; files may differ between machines), the
+ * same model shape and options, else their batches and buffers differ. */
+static int dist_check(run *r)
+{
+    if (ss__dist_size(r->o->dist) == 1) return SS_OK;
+    uint64_t mine[4] = {r->ts->fingerprint, (uint64_t)r->model->n_params, (uint64_t)r->o->batch_size, r->o->seed};
+    uint64_t lead[4];
+    memcpy(lead, mine, sizeof lead);
+    int rc = ss__dist_bcast(r->o->dist, lead, sizeof lead);
+    if (rc) return rc;
+    if (mine[0] != lead[0])
+        return ss__fail(SS_ERR_ARG, "process %d read other training data than process 0 (under mpirun every process "
+                                    "reads the --data files itself, and only process 0 has stdin)",
+                        ss__dist_rank(r->o->dist));
+    if (mine[1] != lead[1] || mine[2] != lead[2] || mine[3] != lead[3])
+        return ss__fail(SS_ERR_ARG, "process %d has another model or options than process 0 (%llu parameters, batch "
+                                    "%llu, seed %llu there)", ss__dist_rank(r->o->dist), (unsigned long long)lead[1],
+                        (unsigned long long)lead[2], (unsigned long long)lead[3]);
+    return SS_OK;
+}
+
 /* Process 0's parameters and AdamW moments to every process: the sums of
  * MPI_Allreduce may round differently on different processes, so drift is
  * cut at every checkpoint, and a resumed run starts where an uninterrupted
@@ -453,7 +475,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     if (!rc) r->tr->dist = o->dist;
     if (rc || (resume && (rc = resume_from(r, resume)))) goto done;
     /* every process starts from process 0's model and moments */
-    if ((rc = dist_sync(r))) goto done;
+    if ((rc = dist_check(r)) || (rc = dist_sync(r))) goto done;
     comm0 = ss__dist_seconds(o->dist);
     red0 = ss__dist_reduce_seconds(o->dist);
     wait0 = ss__dist_wait_seconds(o->dist);
