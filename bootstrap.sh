@@ -12,6 +12,8 @@ case "$mode" in demo|check|deps) ;; *) echo "usage: $0 [demo|check|deps]" >&2; e
 pkgs="build-essential autoconf automake libtool pkg-config libutf8proc-dev libsentencepiece-dev
       libopenblas-dev libdnnl-dev libsqlite3-dev sqlite3 zlib1g-dev libssl-dev libmicrohttpd-dev libjansson-dev curl"
 [ "$mode" = demo ] || pkgs="$pkgs python3 python3-numpy python3-scipy python3-sklearn python3-torch"
+# Open MPI: training under mpirun (optional for a build; tests/mpi.sh uses it)
+[ "$mode" = demo ] || pkgs="$pkgs libopenmpi-dev openmpi-bin"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -516,6 +516,30 @@ enum { SS_LOSS_INFONCE = 0, SS_LOSS_NTXENT = 1, SS_LOSS_TRIPLET = 2, SS_LOSS_COS
 enum { SS_SCHED_COSINE = 0, SS_SCHED_LINEAR = 1, SS_SCHED_CONSTANT = 2 };
 enum { SS_CURRIC_NONE = 0, SS_CURRIC_LENGTH = 1, SS_CURRIC_OVERLAP = 2 };
 
+/* Data parallelism over MPI (mpirun -np N): the processes of one run. Each
+ * process takes its slice of every global batch (the same batches as one
+ * process), the embeddings of the batch are gathered so that every process
+ * computes the loss of the whole batch (its in-batch and hard negatives),
+ * the gradients are summed (MPI_Allreduce), and process 0 alone writes the
+ * checkpoints and models and reports progress. The slices are embedded as
+ * gradient caching's chunks are (ss_train_options.grad_cache, each with its
+ * own dropout masks): a run of N processes equals the one-process run with
+ * grad_cache = the slice size, up to the order of float sums, and a run
+ * with grad_cache set equals the one-process run with the same grad_cache
+ * whatever N. A checkpoint resumes with any number of processes. */
+typedef struct ss__dist ss_dist;
+/* 1 when the library was built with MPI (configure --with-mpi). */
+SS_API int ss_dist_available(void);
+/* Joins the processes of mpirun (MPI_Init unless the program did); without
+ * MPI SS_ERR_ARG. Every process of the job calls it. */
+SS_API SS_NODISCARD int ss_dist_open(ss_dist **out);
+/* Leaves (MPI_Finalize when ss_dist_open initialized MPI): every process
+ * calls it, once all have finished. A process that fails alone should exit
+ * without it: the launcher then ends the others. */
+SS_API void ss_dist_close(ss_dist *d);
+SS_API int ss_dist_rank(const ss_dist *d); /* 0 for NULL */
+SS_API int ss_dist_size(const ss_dist *d); /* 1 for NULL */
+
 /* Everything recorded per step (kept in checkpoints: a resumed run still has
  * the whole curve). */
 typedef struct ss_train_history {
@@ -582,8 +606,9 @@ typedef struct ss_train_options {
 
     volatile sig_atomic_t *stop; /* becomes non-zero: checkpoint, SS_ERR_INTERRUPTED */
     void (*on_progress)(void *ctx, const ss_train_progress *p);
-    void (*on_log)(void *ctx, const char *msg);
+    void (*on_log)(void *ctx, const char *msg); /* both on process 0 only */
     void *ctx;
+    ss_dist *dist;          /* the processes sharing the run (NULL: this one alone) */
 } ss_train_options;
 
 /* What a run did. */
@@ -593,6 +618,11 @@ typedef struct ss_train_result {
     int64_t best_step;    /* -1 without evaluation */
     double best_score, last_score, last_loss;
     ss_train_history hist; /* the whole curve (ss_train_result_free) */
+    double comm_seconds;   /* with dist: this process's time in the collectives of
+                              the run (gathering embeddings, summing gradients,
+                              the stop flag, the checkpoints' broadcasts)... */
+    double allreduce_seconds; /* ...of which summing the gradients, */
+    double wait_seconds;      /* and waiting for the slowest process before that */
 } ss_train_result;
 
 SS_API void ss_train_options_init(ss_train_options *o);
@@ -770,6 +800,21 @@ typedef struct ss_hit {
  * another connection changed it. */
 SS_API SS_NODISCARD int ss_store_query(ss_store *s, const float *q, size_t nq,
                                        const ss_store_query_opts *o, ss_hit *hits, int *counts);
+/* ss_store_query over ns databases at once (the shards of one collection,
+ * e.g. made by ss_index_options.shard): each is searched and their results
+ * merged. hits (nq, k), best first, hits[i].doc a document of database
+ * which[i] (which is (nq, k) too); equal scores rank the smaller document
+ * number first, then the earlier database. Vector search is exact: the hits
+ * and scores are those of one database holding every document of the ns.
+ * So is hybrid search: every database scores BM25 with the statistics of
+ * all of them together (document count, average length, each word's
+ * document frequency), as one database would, and the fused scores are
+ * that database's. Databases recording
+ * different models are SS_ERR_MODEL naming both; one with no documents yet
+ * adds nothing. */
+SS_API SS_NODISCARD int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size_t nq,
+                                            const ss_store_query_opts *o, ss_hit *hits, int *which,
+                                            int *counts);
 /* Reads the vectors now (SS_PREC_F32 and/or SS_PREC_INT8 as a bit mask of
  * 1 << precision) instead of at the first query. */
 SS_API SS_NODISCARD int ss_store_load(ss_store *s, int precisions);
@@ -875,6 +920,7 @@ typedef struct ss_index_stats {
     long long bytes_total; /* its size, -1 when unknown (a pipe) */
     int window;            /* the model's window in tokens */
     int passage_tokens;    /* passage size in use */
+    long long other_shard; /* texts left to the other shards (shard, nshards) */
 } ss_index_stats;
 
 typedef struct ss_index_options {
@@ -889,6 +935,13 @@ typedef struct ss_index_options {
     int passage_tokens;   /* 0: the model's window; more is SS_ERR_ARG */
     int passage_overlap;  /* tokens shared by consecutive passages; -1: 16,
                              or a quarter of passage_tokens when less */
+    /* Sharding: with nshards > 1 only the texts of shard `shard` (0 <=
+     * shard < nshards) are added, the others counted in other_shard. A
+     * text's shard is a hash of its bytes modulo nshards, so that nshards
+     * runs over the same input make disjoint databases whose union is the
+     * one database one run would make (a repeated text falls in one shard,
+     * stored once): ss_store_query_many searches them as one. */
+    int shard, nshards;   /* default 0, 1: everything */
     /* Optional callbacks, all given ctx: after each committed batch; for
      * each text cut to the window (file "-" when not from a file); with the
      * unknown-vocabulary share of each embedded text (ss_embed_ex), before

@@ -253,6 +253,24 @@ void cli_json_string(const char *s, size_t len)
 
 /* ------------------------------------------------------------ progress */
 
+int cli_mpi_rank(int *rank, int *size)
+{
+    static const char *const names[][2] = {{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
+                                           {"PMI_RANK", "PMI_SIZE"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *r = getenv(names[i][0]), *s = getenv(names[i][1]);
+        if (!r || !s || !cli_is_number(r) || !cli_is_number(s)) continue;
+        long rv = strtol(r, NULL, 10), sv = strtol(s, NULL, 10);
+        if (sv < 1 || sv > 65536 || rv < 0 || rv >= sv) continue;
+        *rank = (int)rv;
+        *size = (int)sv;
+        return 1;
+    }
+    *rank = 0;
+    *size = 1;
+    return 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

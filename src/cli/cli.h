@@ -62,6 +62,11 @@ void cli_deprecated(const char *cmd, const char *old, const char *use, const cha
 /* Whether s is a whole number (an option value that cannot be a name). */
 int cli_is_number(const char *s);
 
+/* 1 when started by an MPI launcher (mpirun of Open MPI, MPICH's hydra),
+ * with this process's rank and the number of processes, read from the
+ * launcher's environment: `index` shards without linking MPI. */
+int cli_mpi_rank(int *rank, int *size);
+
 /* The CLI's clock: seconds on the monotonic clock (for durations). */
 double cli_now(void);
 

@@ -35,6 +35,11 @@ static const char index_usage[] =
     "                         fields are kept as the document's metadata)\n"
     "      --id-field NAME    JSONL: this field is the document's id\n"
     "  -b, --batch N          documents per batch and transaction (default 256)\n"
+    "      --shard I/N        add only shard I (0 to N-1) of the input: the texts\n"
+    "                         whose hash modulo N is I, so that N runs make N\n"
+    "                         disjoint databases that `query -d ... -d ...`\n"
+    "                         searches as one. Under `mpirun -np N` the default\n"
+    "                         is the process's rank of N. %r in DB becomes I\n"
     "      --passage-tokens N a text longer than the model's window is split into\n"
     "                         passages of at most N tokens, each with its vector\n"
     "                         (a query finds the document by its best passage);\n"
@@ -112,8 +117,9 @@ static void draw(indexer *x, const ss_index_stats *st, int final)
     } else {
         fputc('\r', stderr);
     }
-    fprintf(stderr, "%lld lines, %lld added, %lld already stored, %.0f lines/s\033[K", st->lines, st->added, st->dups,
-            rate);
+    fprintf(stderr, "%lld lines, %lld added, %lld already stored, ", st->lines, st->added, st->dups);
+    if (x->o.nshards > 1) fprintf(stderr, "%lld for other shards, ", st->other_shard);
+    fprintf(stderr, "%.0f lines/s\033[K", rate);
     if (final) fputc('\n', stderr);
 }
 
@@ -244,8 +250,13 @@ static void report(indexer *x, int rc, int re, const char *db)
     if (!rc && (st.lines || !re)) {
         ss_store_stats ss;
         long long total = ss_store_stats_get(x->store, &ss) == SS_OK ? (long long)ss.documents : -1;
-        fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty; %s has %lld document%s\n",
-                st.lines, st.lines == 1 ? "" : "s", st.added, st.dups, st.empty, db, total, total == 1 ? "" : "s");
+        char shard[96] = "";
+        if (x->o.nshards > 1)
+            snprintf(shard, sizeof shard, ", %lld for other shards (this is shard %d/%d)", st.other_shard, x->o.shard,
+                     x->o.nshards);
+        fprintf(stderr, "semsearch: %lld line%s: %lld added, %lld already stored, %lld empty%s; %s has %lld document%s\n",
+                st.lines, st.lines == 1 ? "" : "s", st.added, st.dups, st.empty, shard, db, total,
+                total == 1 ? "" : "s");
     }
     if (st.cut > x->cut_shown)
         fprintf(stderr, "semsearch: warning: %lld texts in all were cut to the model's window\n", st.cut);
@@ -276,10 +287,25 @@ static int index_inputs(indexer *x, char **files, int n, const char *source, int
     return rc;
 }
 
+/* DB with "%r" replaced by the shard number; each of several shards needs
+ * its own database, so a sharded run's DB must say where its shard goes. */
+static int shard_db_name(const char *db, int shard, int nshards, char *out, size_t cap)
+{
+    const char *p = strstr(db, "%r");
+    int n = p ? snprintf(out, cap, "%.*s%d%s", (int)(p - db), db, shard, p + 2) : snprintf(out, cap, "%s", db);
+    if (n < 0 || (size_t)n >= cap) return cli_error("-d: path too long") ? 2 : 2;
+    if (p && strstr(p + 2, "%r")) return cli_error("-d: '%s' has %%r twice", db) ? 2 : 2;
+    int rank, size;
+    if (!p && nshards > 1 && cli_mpi_rank(&rank, &size) && size > 1)
+        return cli_error("under mpirun each of the %d processes writes its own shard: put %%r (the rank) in -d, "
+                         "e.g. -d shard%%r.db", size) ? 2 : 2;
+    return 0;
+}
+
 int cmd_index(int argc, char **argv);
 int cmd_index(int argc, char **argv)
 {
-    enum { O_TEXTCOL = 256, O_IDCOL, O_TEXTFIELD, O_IDFIELD, O_REEMBED, O_PTOKENS, O_POVERLAP, O_NOPASS };
+    enum { O_TEXTCOL = 256, O_IDCOL, O_TEXTFIELD, O_IDFIELD, O_REEMBED, O_PTOKENS, O_POVERLAP, O_NOPASS, O_SHARD };
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"model", required_argument, 0, 'm'},
                                          {"source", required_argument, 0, 's'},
@@ -292,6 +318,7 @@ int cmd_index(int argc, char **argv)
                                          {"passage-tokens", required_argument, 0, O_PTOKENS},
                                          {"passage-overlap", required_argument, 0, O_POVERLAP},
                                          {"no-passages", no_argument, 0, O_NOPASS},
+                                         {"shard", required_argument, 0, O_SHARD},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
@@ -300,7 +327,7 @@ int cmd_index(int argc, char **argv)
     indexer x;
     memset(&x, 0, sizeof x);
     ss_index_options_init(&x.o);
-    int c, quiet = 0, re = 0;
+    int c, quiet = 0, re = 0, shard_given = 0;
     long v, ptokens = 0, poverlap = -1;
     while ((c = getopt_long(argc, argv, "d:m:s:b:qt:h", opts, NULL)) != -1) {
         switch (c) {
@@ -329,6 +356,16 @@ int cmd_index(int argc, char **argv)
             if (cli_int("--passage-overlap", optarg, 0, 65535, &poverlap)) return 2;
             break;
         case O_NOPASS: x.o.split = 0; break;
+        case O_SHARD: {
+            char *end;
+            long i = strtol(optarg, &end, 10), n = *end == '/' ? strtol(end + 1, &end, 10) : -1;
+            if (*end || !strchr(optarg, '/') || n < 1 || n > 65536 || i < 0 || i >= n)
+                return cli_error("--shard: '%s' is not I/N with 0 <= I < N", optarg) ? 2 : 2;
+            x.o.shard = (int)i;
+            x.o.nshards = (int)n;
+            shard_given = 1;
+            break;
+        }
         case 'q': quiet = 1; break;
         case 't':
             if (cli_int("--threads", optarg, 1, 1024, &v)) return 2;
@@ -339,6 +376,16 @@ int cmd_index(int argc, char **argv)
         }
     }
     if (check_options(&x.o, ptokens, poverlap)) return 2;
+    /* under mpirun: this process's shard, unless told */
+    int rank, size;
+    if (!shard_given && cli_mpi_rank(&rank, &size) && size > 1) {
+        x.o.shard = rank;
+        x.o.nshards = size;
+    }
+    char dbname[4096];
+    if (shard_db_name(db, x.o.shard, x.o.nshards, dbname, sizeof dbname)) return 2;
+    db = dbname;
+    if (re && x.o.nshards > 1) return cli_error("--reembed works on a whole database, not a shard") ? 2 : 2;
     x.o.format = x.o.text_field ? SS_INDEX_JSONL : x.o.text_column ? SS_INDEX_TSV : SS_INDEX_LINES;
     x.o.passage_tokens = (int)ptokens;
     x.o.passage_overlap = (int)poverlap;

@@ -15,7 +15,7 @@
 #include "base/textio.h"
 
 static const char query_usage[] =
-    "usage: semsearch query [-d DB] [-m MODEL] [-k N] [options] [TEXT...]\n"
+    "usage: semsearch query [-d DB]... [-m MODEL] [-k N] [options] [TEXT...]\n"
     "\n"
     "Prints the k documents nearest to TEXT (cosine similarity of the model's\n"
     "vectors), best first: rank, score, id and text, tab-separated (the id is\n"
@@ -25,7 +25,13 @@ static const char query_usage[] =
     "TEXT, answers one query per stdin line, with the query's line number as\n"
     "an extra first column ('-' as TEXT: the same).\n"
     "\n"
-    "  -d, --db PATH        database (default " CLI_DEFAULT_DB ")\n"
+    "  -d, --db PATH        database (default " CLI_DEFAULT_DB "); given several\n"
+    "                       times, searches them all as one collection (the\n"
+    "                       shards of `index --shard`): the hits and scores\n"
+    "                       (hybrid too: BM25 over all of them) are exactly\n"
+    "                       those of one database holding all their documents.\n"
+    "                       All must have the same model. #N ids\n"
+    "                       are numbers within their database (--json: \"db\")\n"
     "  -m, --model PATH     model (default: the one the database records, else\n"
     "                       the shipped " CLI_DEFAULT_MODEL "); it must be the\n"
     "                       model the database was indexed with\n"
@@ -47,8 +53,13 @@ static const char query_usage[] =
     "  -b, --batch N        stdin queries answered together (default 64)\n"
     "  -t, --threads N      threads (default: SEMSEARCH_THREADS or all cores)\n";
 
+#define QUERY_MAX_DBS 1024
+
 typedef struct querier {
-    ss_store *store;
+    ss_store *store;          /* the database of the hit being printed */
+    ss_store *stores[QUERY_MAX_DBS];
+    const char *dbs[QUERY_MAX_DBS];
+    size_t ns;
     store_model sm;
     ss_store_query_opts o;
     int json, multi, dim;
@@ -56,7 +67,8 @@ typedef struct querier {
     cli_unknown unk;
 } querier;
 
-static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, const ss_hit *h, int n)
+static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, const ss_hit *h, const int *which,
+                       int n)
 {
     if (x->json) {
         fputs("{", stdout);
@@ -68,6 +80,7 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
     int rank = 0;
     for (int i = 0; i < n; i++) {
         ss_store_doc d;
+        x->store = x->stores[which ? which[i] : 0];
         if (ss_store_get(x->store, h[i].doc, &d) != SS_OK) continue; /* deleted meanwhile */
         rank++;
         /* a document split into passages: the one that matched */
@@ -86,7 +99,13 @@ static void print_hits(querier *x, long qno, const char *qtext, size_t qlen, con
             printf("%s{\"rank\":%d,\"score\":%.6f,\"id\":", rank > 1 ? "," : "", rank, h[i].score);
             if (d.id) cli_json_string(d.id, strlen(d.id));
             else fputs("null", stdout);
-            printf(",\"doc\":%lld,\"text\":", (long long)d.doc);
+            printf(",\"doc\":%lld,", (long long)d.doc);
+            if (x->ns > 1) {
+                fputs("\"db\":", stdout);
+                cli_json_string(x->dbs[which[i]], strlen(x->dbs[which[i]]));
+                putchar(',');
+            }
+            fputs("\"text\":", stdout);
             cli_json_string(d.text, strlen(d.text));
             if (d.source) {
                 fputs(",\"source\":", stdout);
@@ -116,8 +135,9 @@ static int answer(querier *x, const char *const *texts, const size_t *lens, cons
     float *q = malloc(n * (size_t)x->dim * sizeof *q);
     ss_hit *h = malloc(n * k * sizeof *h);
     int *cnt = malloc(n * sizeof *cnt);
+    int *which = x->ns > 1 ? malloc(n * k * sizeof *which) : NULL;
     int rc = 0;
-    if (!q || !h || !cnt) rc = cli_error("out of memory");
+    if (!q || !h || !cnt || (x->ns > 1 && !which)) rc = cli_error("out of memory");
     /* One text embeds fastest on one thread, and then no OpenMP or BLAS
      * worker is left spinning on the cores the search is about to use. */
     int threads = ss_get_threads();
@@ -130,11 +150,14 @@ static int answer(querier *x, const char *const *texts, const size_t *lens, cons
     if (n == 1) ss_set_threads(threads);
     if (!rc) {
         x->o.texts = texts;
-        int e = ss_store_query(x->store, q, n, &x->o, h, cnt);
+        int e = x->ns > 1 ? ss_store_query_many(x->stores, x->ns, q, n, &x->o, h, which, cnt)
+                          : ss_store_query(x->stores[0], q, n, &x->o, h, cnt);
         x->o.texts = NULL;
         if (e) rc = cli_lib_error(e);
     }
-    for (size_t j = 0; j < n && !rc; j++) print_hits(x, qno[j], texts[j], lens[j], h + j * k, cnt[j]);
+    for (size_t j = 0; j < n && !rc; j++)
+        print_hits(x, qno[j], texts[j], lens[j], h + j * k, which ? which + j * k : NULL, cnt[j]);
+    free(which);
     free(q);
     free(h);
     free(cnt);
@@ -179,6 +202,18 @@ static int answer_stdin(querier *x)
     return rc;
 }
 
+/* 1 when the database has a document of that source. */
+static int cli_store_has_source(ss_store *s, const char *name)
+{
+    ss_store_source *src = NULL;
+    size_t n = 0;
+    if (ss_store_sources(s, &src, &n) != SS_OK) return 1; /* the search will say what is wrong */
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) found = src[i].name && !strcmp(src[i].name, name);
+    ss_free(src);
+    return found;
+}
+
 int cmd_query(int argc, char **argv);
 int cmd_query(int argc, char **argv)
 {
@@ -203,13 +238,16 @@ int cmd_query(int argc, char **argv)
     memset(&x, 0, sizeof x);
     ss_store_query_opts_init(&x.o);
     x.batch = 64;
-    const char *db = CLI_DEFAULT_DB, *model_path = NULL;
+    const char *model_path = NULL;
     int c, mode = -1; /* 1 hybrid, 0 vectors, -1 hybrid when the database can */
     long v;
     double d;
     while ((c = getopt_long(argc, argv, "d:m:k:s:jb:t:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
+        case 'd':
+            if (x.ns == QUERY_MAX_DBS) return cli_error("query: more than %d databases", QUERY_MAX_DBS) ? 2 : 2;
+            x.dbs[x.ns++] = optarg;
+            break;
         case 'm': model_path = optarg; break;
         case 'k':
             if (cli_int("--top", optarg, 1, 100000, &v)) return 2;
@@ -271,31 +309,47 @@ int cmd_query(int argc, char **argv)
             return 2;
         }
     }
-    int rc = ss_store_open(db, SS_STORE_READONLY, &x.store);
-    if (rc) {
-        free(text);
-        return cli_lib_error(rc);
-    }
-    /* a source is a name as index stored it (./x is x); one the database
-     * does not have is an error, not an empty answer */
+    if (!x.ns) x.dbs[x.ns++] = CLI_DEFAULT_DB;
+    int rc = 0;
+    /* one file twice would return each of its hits twice */
+    for (size_t i = 0; i < x.ns && !rc; i++)
+        for (size_t j = 0; j < i && !rc; j++)
+            if (cli_same_file(x.dbs[i], x.dbs[j]))
+                rc = cli_error("query: -d %s and -d %s are the same database", x.dbs[j], x.dbs[i]) ? 2 : 2;
+    for (size_t i = 0; i < x.ns && !rc; i++)
+        if ((rc = ss_store_open(x.dbs[i], SS_STORE_READONLY, &x.stores[i]))) rc = cli_lib_error(rc);
+    /* a source is a name as index stored it (./x is x); one the databases
+     * do not have is an error, not an empty answer (a shard may lack it) */
     char *src = NULL;
-    if (x.o.source) {
-        if (!(src = store_source_name(x.o.source)) || store_source_check(x.store, "query", db, src)) {
-            free(src);
-            free(text);
-            ss_store_close(x.store);
-            return 1;
+    if (!rc && x.o.source) {
+        if (!(src = store_source_name(x.o.source))) rc = 1;
+        size_t missing = 0;
+        for (size_t i = 0; !rc && i < x.ns && missing == i; i++) {
+            if (x.ns == 1) missing += store_source_check(x.stores[i], "query", x.dbs[i], src) != 0;
+            else missing += !cli_store_has_source(x.stores[i], src);
+        }
+        if (!rc && missing == x.ns) {
+            if (x.ns > 1) cli_error("query: no source '%s' in any of the %zu databases", src, x.ns);
+            rc = 1;
         }
         x.o.source = src;
     }
-    if (mode < 0) {
+    if (!rc && mode < 0) {
         /* hybrid won on the retrieval dev set (models/README.md): the default
-         * wherever the database has its full-text index */
-        ss_store_stats st;
-        mode = ss_store_stats_get(x.store, &st) == SS_OK && st.has_fts;
+         * wherever the databases have their full-text index */
+        mode = 1;
+        for (size_t i = 0; i < x.ns; i++) {
+            ss_store_stats st;
+            mode &= ss_store_stats_get(x.stores[i], &st) == SS_OK && st.has_fts;
+        }
     }
     x.o.hybrid = mode;
-    rc = store_model_load(x.store, model_path, &x.sm);
+    if (!rc) rc = store_model_load(x.stores[0], model_path, &x.sm);
+    /* every database must hold vectors of that model */
+    for (size_t i = 1; i < x.ns && !rc; i++) {
+        int e = ss_store_use_model(x.stores[i], &x.sm.info);
+        if (e) rc = cli_lib_error(e);
+    }
     if (!rc) {
         x.dim = ss_model_dim(x.sm.model);
         if (x.multi) {
@@ -311,6 +365,6 @@ int cmd_query(int argc, char **argv)
     free(src);
     free(text);
     store_model_free(&x.sm);
-    ss_store_close(x.store);
+    for (size_t i = 0; i < x.ns; i++) ss_store_close(x.stores[i]);
     return rc;
 }

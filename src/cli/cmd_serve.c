@@ -20,7 +20,9 @@ static const char serve_usage[] =
     "\n"
     "  -m, --model PATH       model (default: the one the database records, else\n"
     "                         the shipped " CLI_DEFAULT_MODEL ")\n"
-    "  -d, --db PATH          database to search (default: none, no /search)\n"
+    "  -d, --db PATH          database to search (default: none, no /search); given\n"
+    "                         several times, all are searched as one collection, as\n"
+    "                         `query -d A -d B` does (each hit names its \"db\")\n"
     "      --host ADDR        address to listen on (default 127.0.0.1); one that is\n"
     "                         not a loopback address needs --api-key\n"
     "  -p, --port N           port (default 8080; 0: a free one, printed on stderr)\n"
@@ -69,6 +71,8 @@ int cmd_serve(int argc, char **argv)
                                          {0, 0, 0, 0}};
     serve_opts o;
     serve_opts_init(&o);
+    static const char *more[1023];
+    int n_more = 0;
     const char *env_key = getenv("SEMSEARCH_API_KEY");
     if (env_key && *env_key) o.api_key = env_key;
     int c;
@@ -77,7 +81,16 @@ int cmd_serve(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "m:d:p:w:t:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
-        case 'd': o.db = optarg; break;
+        case 'd':
+            if (!o.db) {
+                o.db = optarg;
+            } else {
+                if (n_more == (int)(sizeof more / sizeof *more)) return cli_error("serve: too many databases") ? 2 : 2;
+                more[n_more++] = optarg;
+                o.more_dbs = more;
+                o.n_more_dbs = n_more;
+            }
+            break;
         case O_HOST: o.host = optarg; break;
         case 'p':
             if (cli_int("--port", optarg, 0, 65535, &v)) return 2;

@@ -87,6 +87,9 @@ static const char train_usage[] =
     "      --grad-cache N       embed and back-propagate at most N texts at a time\n"
     "                           (GradCache): large batches in bounded memory, the\n"
     "                           same gradients (dropout drawn per chunk); infonce\n"
+    "  mpirun -np N semsearch train ...  data parallelism (an MPI build): each process\n"
+    "                           embeds a slice of every batch, the loss is the whole\n"
+    "                           batch's, gradients are summed; process 0 writes\n"
     "      --lr X               peak learning rate (default 5e-4)\n"
     "      --min-lr X           learning rate at the end of the decay (default 0)\n"
     "      --warmup N|P%        warmup steps, or a share of the run (default 5%)\n"
@@ -139,6 +142,7 @@ static void on_signal(int sig)
 
 typedef struct view {
     int tty, quiet;
+    int64_t first_step; /* the step before this run's first (-1 until known) */
     int64_t log_every;
     double last_draw;
     int line_open; /* a live line is on the terminal */
@@ -207,6 +211,7 @@ static void write_csv(view *v, const ss_train_history *h)
 static void on_progress(void *ctx, const ss_train_progress *p)
 {
     view *v = ctx;
+    if (v->first_step < 0) v->first_step = p->step - 1;
     write_csv(v, p->hist);
     if (v->quiet) return;
     if (v->log_every == 0) v->log_every = p->total >= 200 ? p->total / 100 : 10; /* ~100 log lines a run */
@@ -793,7 +798,17 @@ static int train(train_args *a, train_run *r)
         snprintf(title, sizeof title, "semsearch train: %s", o->output);
         plot_failed = write_plot(a->plot, title, &res.hist);
     }
-    int exit_code = report_end(rc, msg, &res, o, a->resume, r->best);
+    /* the other processes of a run that ended as one have nothing to add */
+    int exit_code;
+    if (ss_dist_rank(o->dist) != 0 && (rc == SS_OK || rc == SS_ERR_INTERRUPTED))
+        exit_code = rc == SS_OK || !stop_flag ? 0 : 128 + (int)stop_flag;
+    else exit_code = report_end(rc, msg, &res, o, a->resume, r->best);
+    int64_t steps = r->vw.first_step >= 0 ? res.steps - r->vw.first_step : 0;
+    if (ss_dist_size(o->dist) > 1 && !a->quiet && steps > 0)
+        fprintf(stderr, "semsearch: %d processes: %.3f s in MPI collectives, %.2f ms a step, of which the gradient "
+                        "allreduce %.2f ms and waiting for the slowest process %.2f ms (process 0)\n",
+                ss_dist_size(o->dist), res.comm_seconds, 1e3 * res.comm_seconds / (double)steps,
+                1e3 * res.allreduce_seconds / (double)steps, 1e3 * res.wait_seconds / (double)steps);
     /* the model is written, but an asked-for output is not (reported above) */
     if (exit_code == 0 && (r->vw.csv_error || plot_failed)) exit_code = 1;
     ss_train_result_free(&res);
@@ -806,6 +821,7 @@ static int run(train_args *a)
     train_run r;
     memset(&r, 0, sizeof r);
     r.vw.quiet = a->quiet;
+    r.vw.first_step = -1;
     r.vw.tty = isatty(STDERR_FILENO);
     int rc = plan_outputs(a, &r);
     if (!rc) {
@@ -824,16 +840,52 @@ static int run(train_args *a)
     return rc;
 }
 
+/* Under mpirun -np N (N > 1): the run's processes (data parallelism). Only
+ * process 0 talks and writes the metrics and the plot; without --threads or
+ * SEMSEARCH_THREADS the cores are shared among the processes of a machine.
+ * GO_ON, or an exit code. */
+static int join_processes(train_args *a, ss_dist **dist)
+{
+    int rank, size;
+    if (!cli_mpi_rank(&rank, &size) || size < 2) return GO_ON;
+    for (int i = 0; i < a->n_data; i++)
+        if (!strcmp(a->data[i], "-") || !strncmp(a->data[i], "-:", 2))
+            return cli_error("train: --data -: under mpirun only process 0 reads stdin; give a file (every "
+                             "process reads it)") ? 2 : 2;
+    if (!ss_dist_available())
+        return cli_error("train: started by mpirun with %d processes, but this semsearch was built without MPI "
+                         "(configure --with-mpi): each would train alone", size) ? 2 : 2;
+    int rc = ss_dist_open(dist);
+    if (rc) return cli_lib_error(rc);
+    a->o.dist = *dist;
+    if (ss_dist_rank(*dist) != 0) {
+        a->quiet = 1;
+        a->metrics = NULL;
+        a->plot = NULL;
+    }
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (!a->threads && !getenv("SEMSEARCH_THREADS") && local && cli_is_number(local) && atol(local) > 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        a->threads = (int)(cores / atol(local) > 0 ? cores / atol(local) : 1);
+    }
+    return GO_ON;
+}
+
 int cmd_train(int argc, char **argv);
 int cmd_train(int argc, char **argv)
 {
     train_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc == GO_ON && check_args(&a)) rc = cli_usage(train_usage, 1);
+    ss_dist *dist = NULL;
+    if (rc == GO_ON) rc = join_processes(&a, &dist);
     if (rc == GO_ON) {
         if (a.threads) ss_set_threads(a.threads);
         rc = run(&a);
     }
     free(a.data);
+    /* a process that failed alone leaves without MPI_Finalize: mpirun then
+     * ends the others (and says which process failed) instead of hanging */
+    if (dist && (rc == 0 || rc >= 128)) ss_dist_close(dist);
     return rc;
 }

@@ -20,7 +20,9 @@ typedef struct worker {
     pthread_t thread;
     int started;
     ss_model *model;
-    ss_store *store;
+    ss_store *store;   /* the first database (NULL: none) */
+    ss_store **stores; /* all of them: store, then more_dbs */
+    int ns;
     /* the batch being embedded */
     const char **texts;
     size_t *lens;
@@ -85,7 +87,7 @@ static json_t *json_text(const char *s, size_t len)
     return j ? j : json_string("");
 }
 
-static json_t *doc_hit(ss_store *s, const ss_hit *h, int rank)
+static json_t *doc_hit(ss_store *s, const char *db, const ss_hit *h, int rank)
 {
     ss_store_doc d;
     if (ss_store_get(s, h->doc, &d) != SS_OK) return NULL; /* deleted meanwhile */
@@ -100,6 +102,7 @@ static json_t *doc_hit(ss_store *s, const ss_hit *h, int rank)
     json_object_set_new(o, "score", json_real(h->score));
     json_object_set_new(o, "id", d.id ? json_text(d.id, strlen(d.id)) : json_null());
     json_object_set_new(o, "doc", json_integer((json_int_t)d.doc));
+    if (db) json_object_set_new(o, "db", json_text(db, strlen(db))); /* several databases */
     json_object_set_new(o, "text", json_text(d.text, tl));
     if (d.source) json_object_set_new(o, "source", json_text(d.source, strlen(d.source)));
     if (d.meta) {
@@ -125,17 +128,19 @@ static void search_job(batcher *b, worker *w, job *j, const float *q)
         return;
     }
     if (j->source) {
-        ss_store_source *src = NULL;
-        size_t n = 0;
         int found = 0;
-        if (ss_store_sources(w->store, &src, &n) == SS_OK) {
-            for (size_t i = 0; i < n && !found; i++) found = src[i].name && !strcmp(src[i].name, j->source);
-        } else {
-            found = 1; /* the search will say what is wrong */
+        for (int d = 0; d < w->ns && !found; d++) {
+            ss_store_source *src = NULL;
+            size_t n = 0;
+            if (ss_store_sources(w->stores[d], &src, &n) == SS_OK) {
+                for (size_t i = 0; i < n && !found; i++) found = src[i].name && !strcmp(src[i].name, j->source);
+            } else {
+                found = 1; /* the search will say what is wrong */
+            }
+            ss_free(src);
         }
-        ss_free(src);
         if (!found) {
-            snprintf(j->msg, sizeof j->msg, "no source '%.200s' in the database", j->source);
+            snprintf(j->msg, sizeof j->msg, "no source '%.200s' in the database%s", j->source, w->ns > 1 ? "s" : "");
             j->status = 400;
             return;
         }
@@ -150,14 +155,17 @@ static void search_job(batcher *b, worker *w, job *j, const float *q)
     size_t k = (size_t)j->k;
     ss_hit *hits = malloc(j->n * k * sizeof *hits);
     int *cnt = malloc(j->n * sizeof *cnt);
-    if (!hits || !cnt) {
+    int *which = w->ns > 1 ? malloc(j->n * k * sizeof *which) : NULL;
+    if (!hits || !cnt || (w->ns > 1 && !which)) {
         free(hits);
         free(cnt);
+        free(which);
         snprintf(j->msg, sizeof j->msg, "out of memory");
         j->status = 503;
         return;
     }
-    int rc = ss_store_query(w->store, q, j->n, &o, hits, cnt);
+    int rc = w->ns > 1 ? ss_store_query_many(w->stores, (size_t)w->ns, q, j->n, &o, hits, which, cnt)
+                       : ss_store_query(w->store, q, j->n, &o, hits, cnt);
     if (rc) {
         snprintf(j->msg, sizeof j->msg, "search: %s", ss_errmsg());
         j->status = rc == SS_ERR_ARG || rc == SS_ERR_RANGE ? 400 : 500;
@@ -168,7 +176,9 @@ static void search_job(batcher *b, worker *w, job *j, const float *q)
             json_object_set_new(r, "query", json_text(j->texts[i], j->lens[i]));
             int rank = 0;
             for (int h = 0; h < cnt[i]; h++) {
-                json_t *x = doc_hit(w->store, hits + i * k + h, rank + 1);
+                int d = which ? which[i * k + (size_t)h] : 0;
+                json_t *x = doc_hit(w->stores[d], which ? (d ? b->o.more_dbs[d - 1] : b->o.db) : NULL,
+                                    hits + i * k + (size_t)h, rank + 1);
                 if (x) {
                     rank++;
                     json_array_append_new(list, x);
@@ -180,6 +190,7 @@ static void search_job(batcher *b, worker *w, job *j, const float *q)
     }
     free(hits);
     free(cnt);
+    free(which);
 }
 
 /* ------------------------------------------------------------ workers */
@@ -416,15 +427,28 @@ int batcher_start(const batcher_opts *o, batcher **out, char *err, size_t errlen
             b->extra = (ss_tokenizer_bos_id(tok) >= 0) + (ss_tokenizer_eos_id(tok) >= 0);
         }
         if (o->db) {
+            /* every database must hold vectors of the model (else an error naming both) */
             ss_store_model sm = {b->model_name, ss_model_fingerprint(w->model), b->model_abs, b->dim};
-            if ((rc = ss_store_open(o->db, SS_STORE_READONLY, &w->store)) != SS_OK ||
-                (rc = ss_store_use_model(w->store, &sm)) != SS_OK) {
-                snprintf(err, errlen, "%s", ss_errmsg());
+            if (!(w->stores = calloc((size_t)o->n_more_dbs + 1, sizeof *w->stores))) {
                 batcher_stop(b);
-                return 1;
+                return fail(err, errlen, "out of memory");
             }
-            ss_store_stats st;
-            if (i == 0 && ss_store_stats_get(w->store, &st) == SS_OK) b->has_fts = st.has_fts;
+            if (i == 0) b->has_fts = 1;
+            for (int d = 0; d <= o->n_more_dbs; d++) {
+                const char *path = d ? o->more_dbs[d - 1] : o->db;
+                if ((rc = ss_store_open(path, SS_STORE_READONLY, &w->stores[d])) != SS_OK ||
+                    (rc = ss_store_use_model(w->stores[d], &sm)) != SS_OK) {
+                    snprintf(err, errlen, "%s", ss_errmsg());
+                    if (w->stores[d]) w->ns = d + 1;
+                    batcher_stop(b);
+                    return 1;
+                }
+                w->ns = d + 1;
+                /* hybrid by default only where every database can */
+                ss_store_stats st;
+                if (i == 0) b->has_fts &= ss_store_stats_get(w->stores[d], &st) == SS_OK && st.has_fts;
+            }
+            w->store = w->stores[0];
         }
     }
     for (int i = 0; i < b->o.workers; i++) {
@@ -476,7 +500,8 @@ void batcher_stop(batcher *b)
         worker *w = &b->w[i];
         if (w->started) pthread_join(w->thread, NULL);
         ss_model_free(w->model);
-        ss_store_close(w->store);
+        for (int d = 0; d < w->ns; d++) ss_store_close(w->stores[d]);
+        free(w->stores);
         free(w->texts);
         free(w->lens);
         free(w->vecs);

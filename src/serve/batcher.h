@@ -5,8 +5,8 @@
  * (a few milliseconds) while the batch stays within its token budget, and
  * embeds all their texts in one ss_embed_ex call. Each worker has its own
  * model (the library's ss_embed keeps scratch buffers in the model: one
- * model per thread) and, for /search, its own read-only handle on the
- * database (a store handle is for one thread at a time). */
+ * model per thread) and, for /search, its own read-only handles on the
+ * databases (a store handle is for one thread at a time). */
 #ifndef SS_SERVE_BATCHER_H
 #define SS_SERVE_BATCHER_H
 
@@ -19,6 +19,8 @@
 typedef struct batcher_opts {
     const char *model;  /* model file, or NULL: the database's, else the shipped one */
     const char *db;     /* database for /search, or NULL */
+    const char *const *more_dbs; /* and these, searched with it as one collection */
+    int n_more_dbs;
     int workers;        /* encoder workers (>= 1) */
     size_t max_tokens;  /* token budget of one encoder call */
     int wait_us;        /* how long a worker waits for more jobs to join a batch */

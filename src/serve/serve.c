@@ -798,13 +798,15 @@ int serve_run(const serve_opts *o)
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
-    if (o->allow_write && !o->db) {
-        fprintf(stderr, "semsearch: serve: --allow-write needs -d DB\n");
+    if (o->allow_write && (!o->db || o->n_more_dbs)) {
+        fprintf(stderr, "semsearch: serve: --allow-write needs -d DB, %s\n",
+                o->db ? "one database (writes to shards would not know which one)" : "a database");
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return 2;
     }
     metrics_init();
-    batcher_opts bo = {o->model, o->db, o->workers, o->batch_tokens, o->batch_wait_us, o->max_queue};
+    batcher_opts bo = {o->model, o->db, o->more_dbs, o->n_more_dbs, o->workers, o->batch_tokens, o->batch_wait_us,
+                       o->max_queue};
     char err[1024];
     server S;
     memset(&S, 0, sizeof S);
@@ -861,6 +863,7 @@ int serve_run(const serve_opts *o)
     fprintf(stderr, "semsearch: serving on http://%s%s%s:%d (model %s, %d-d%s%s)\n", v6 ? "[" : "", shown,
             v6 ? "]" : "", port, batcher_model_name(S.b), batcher_dim(S.b), o->db ? ", database " : "",
             o->db ? o->db : "");
+    if (o->n_more_dbs) fprintf(stderr, "semsearch: searching %d databases as one collection\n", o->n_more_dbs + 1);
     fflush(stderr);
 
     int sig = 0;

@@ -11,6 +11,9 @@ typedef struct serve_opts {
     int port;             /* 0: any free port (printed) */
     const char *model;    /* NULL: the database's model, else the shipped one */
     const char *db;       /* NULL: no /search */
+    const char *const *more_dbs; /* further databases searched with db as one
+                                    collection (ss_store_query_many) */
+    int n_more_dbs;
     const char *api_key;  /* NULL: none (then only a loopback address is allowed) */
     int workers;          /* encoder workers */
     int quiet;            /* no log line per request */

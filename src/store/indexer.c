@@ -14,6 +14,7 @@
 
 #include "base/common.h"
 #include "base/textio.h"
+#include "store/store.h"
 #include "text/docinput.h"
 
 struct unit {
@@ -56,6 +57,7 @@ void ss_index_options_init(ss_index_options *o)
     o->format = SS_INDEX_LINES;
     o->split = 1;
     o->passage_overlap = -1;
+    o->nshards = 1;
 }
 
 int ss_model_window(const ss_model *m)
@@ -262,6 +264,15 @@ static int push(ss_indexer *x, const char *text, size_t len, const char *id, siz
         x->st.empty++;
         return SS_OK;
     }
+    /* by the text's bytes as stored: the key that finds it already stored */
+    if (x->o.nshards > 1 && (uint64_t)ss__text_hash(o[0], len) % (uint64_t)x->o.nshards != (uint64_t)x->o.shard) {
+        for (int i = 0; i < 4; i++) {
+            ss_free(o[i]);
+            o[i] = NULL;
+        }
+        x->st.other_shard++;
+        return SS_OK;
+    }
     x->docs[x->n] = (ss_doc){o[0], len, o[1], o[3], o[2]};
     x->docline[x->n] = x->st.lines;
     x->n++;
@@ -350,6 +361,8 @@ int ss_indexer_open(ss_store *s, ss_model *m, const ss_index_options *opts, ss_i
     if (opts) o = *opts;
     else ss_index_options_init(&o);
     if (o.batch < 1) return ss__fail(SS_ERR_ARG, "ss_indexer_open: batch must be at least 1");
+    if (o.nshards < 1 || o.shard < 0 || o.shard >= o.nshards)
+        return ss__fail(SS_ERR_ARG, "ss_indexer_open: shard %d of %d", o.shard, o.nshards);
     if (o.passage_tokens < 0) return ss__fail(SS_ERR_ARG, "ss_indexer_open: passage_tokens < 0");
     if (o.passage_tokens && o.passage_overlap >= o.passage_tokens)
         return ss__fail(SS_ERR_ARG, "ss_indexer_open: passage_overlap %d must be less than passage_tokens %d",

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "semsearch.h"
+#include "store/search.h"
 #include "store/vecmem.h"
 
 /* 1: the first; 2: documents split into passages (the passages table,
@@ -31,6 +32,7 @@ struct ss_store {
     int64_t generation;    /* bumped by every write through this handle */
     sqlite3_blob *fetch_blob; /* f32 rows for int8 rescoring without f32 in memory */
     int64_t fetch_block;
+    int bm25g_ready;          /* bm25g.c's functions made on this connection */
     ss__vecmem mem;
 };
 
@@ -50,5 +52,35 @@ int64_t ss__text_hash(const char *text, size_t len);
 /* store_search.c */
 /* Loads (or reloads when stale) the vectors needed for `precisions`. */
 int ss__store_ensure_loaded(ss_store *s, int precisions);
+
+/* A query in two halves, so that several stores can answer one (fanout.c):
+ * first each store's candidates (the "sides"), then the ranking made of
+ * them. For each query j: vec[j*kv ..] its best documents by cosine (id the
+ * document, pos its best passage, 0 for one stored whole), best first; with
+ * hybrid, lex[j*kv ..] its BM25 top documents and lexs their BM25 scores
+ * (convex fusion only). kv = ss__hybrid_depth(k) with hybrid, else k. */
+typedef struct ss__qsides {
+    int kv;
+    ss__hit *vec;
+    int *nvec;
+    int64_t *lex;
+    double *lexs;
+    int *nlex;
+} ss__qsides;
+
+/* The checks of ss_store_query that do not need a store; need_args is 0
+ * when a required pointer was NULL. */
+int ss__store_query_check(const ss_store_query_opts *o, int need_args);
+/* Buffers for nq queries (counts 0); lex_scores: BM25 scores kept with
+ * RRF fusion too (to merge the BM25 rankings of several stores). */
+int ss__qsides_alloc(ss__qsides *sd, size_t nq, const ss_store_query_opts *o, int lex_scores);
+void ss__qsides_free(ss__qsides *sd);
+/* Fills *sd (allocated here; freed on failure) with s's candidates; with
+ * no_lex the BM25 side is left empty (nlex 0) for the caller to fill. */
+int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, int lex_scores,
+                          int no_lex, ss__qsides *sd);
+/* Query j's hits h[0..*count): the vector side cut at k and min_score, or
+ * both sides fused (hybrid.h). */
+int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_hit *h, int *count);
 
 #endif

@@ -459,24 +459,60 @@ static int bm25(ss_store *s, const char *text, const char *source, int n, int64_
     return rc;
 }
 
-int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, ss_hit *hits, int *counts)
+int ss__store_query_check(const ss_store_query_opts *o, int need_args)
 {
-    if (!s || !o || (nq && (!q || !hits || !counts)))
-        return ss__fail(SS_ERR_ARG, "ss_store_query: NULL argument");
+    if (!o || !need_args) return ss__fail(SS_ERR_ARG, "ss_store_query: NULL argument");
     if (o->k <= 0 || o->k > 100000) return ss__fail(SS_ERR_RANGE, "ss_store_query: k = %d", o->k);
     if (o->precision != SS_PREC_F32 && o->precision != SS_PREC_INT8)
         return ss__fail(SS_ERR_ARG, "ss_store_query: unknown precision %d", o->precision);
     if (o->hybrid && !o->texts) return ss__fail(SS_ERR_ARG, "ss_store_query: hybrid search needs the texts");
-    if (o->hybrid && !s->has_fts) return ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path);
     if (o->hybrid && o->fusion != SS_FUSION_CONVEX && o->fusion != SS_FUSION_RRF)
         return ss__fail(SS_ERR_ARG, "ss_store_query: unknown fusion %d", o->fusion);
     if (o->hybrid && o->fusion == SS_FUSION_CONVEX && !(o->alpha >= 0 && o->alpha <= 1))
         return ss__fail(SS_ERR_RANGE, "the fusion weight %g is not in [0, 1]", (double)o->alpha);
     if (isnan(o->min_score)) return ss__fail(SS_ERR_NUMERIC, "ss_store_query: min_score is NaN");
-    for (size_t j = 0; j < nq; j++) counts[j] = 0;
-    if (nq == 0) return SS_OK;
-    int rc = begin_read(s);
-    if (rc) return rc;
+    return SS_OK;
+}
+
+void ss__qsides_free(ss__qsides *sd)
+{
+    ss_free(sd->vec);
+    ss_free(sd->nvec);
+    ss_free(sd->lex);
+    ss_free(sd->lexs);
+    ss_free(sd->nlex);
+    memset(sd, 0, sizeof *sd);
+}
+
+int ss__qsides_alloc(ss__qsides *sd, size_t nq, const ss_store_query_opts *o, int lex_scores)
+{
+    memset(sd, 0, sizeof *sd);
+    sd->kv = o->hybrid ? ss__hybrid_depth(o->k) : o->k; /* vector hits before fusion */
+    size_t n = nq ? nq : 1, kv = (size_t)sd->kv;
+    sd->vec = ss__malloc(n * kv * sizeof *sd->vec);
+    sd->nvec = ss__calloc(n, sizeof *sd->nvec);
+    sd->nlex = ss__calloc(n, sizeof *sd->nlex);
+    if (o->hybrid) sd->lex = ss__malloc(n * kv * sizeof *sd->lex);
+    lex_scores = o->hybrid && (lex_scores || o->fusion == SS_FUSION_CONVEX);
+    if (lex_scores) sd->lexs = ss__malloc(n * kv * sizeof *sd->lexs);
+    if (!sd->vec || !sd->nvec || !sd->nlex || (o->hybrid && !sd->lex) || (lex_scores && !sd->lexs)) {
+        ss__qsides_free(sd);
+        return ss__fail(SS_ERR_NOMEM, "out of memory");
+    }
+    return SS_OK;
+}
+
+int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, int lex_scores,
+                          int no_lex, ss__qsides *sd)
+{
+    if (o->hybrid && !s->has_fts) return ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path);
+    int rc = ss__qsides_alloc(sd, nq, o, lex_scores);
+    if (rc || nq == 0) return rc;
+    rc = begin_read(s);
+    if (rc) {
+        ss__qsides_free(sd);
+        return rc;
+    }
     int prec = o->precision, dim_before = s->dim;
     char fp_before[80];
     snprintf(fp_before, sizeof fp_before, "%s", s->model_fp ? s->model_fp : "");
@@ -493,16 +529,13 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     if (!rc && fp_before[0] && s->model_fp && s->model_fp[0] && (strcmp(fp_before, s->model_fp) || s->dim != dim_before))
         rc = ss__fail(SS_ERR_MODEL, "%s: the database was re-embedded with model '%s' meanwhile", s->path,
                       s->model_name);
-    if (rc) {
+    if (rc || (!stream && s->mem.live == 0) || s->dim == 0) { /* an error, or nothing stored yet */
         end_read(s);
+        if (rc) ss__qsides_free(sd);
         return rc;
     }
-    if ((!stream && s->mem.live == 0) || s->dim == 0) { /* nothing stored yet */
-        end_read(s);
-        return SS_OK;
-    }
     size_t d = (size_t)s->dim;
-    int kv = o->hybrid ? ss__hybrid_depth(o->k) : o->k; /* vector hits before fusion */
+    int kv = sd->kv;
     /* documents split into passages: more rows than documents, each
      * document's best row kept (collapse); enough rows fetched that kv
      * documents remain: kv plus every further passage, or kv times the most
@@ -519,16 +552,14 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     }
     if (rc) {
         end_read(s);
+        ss__qsides_free(sd);
         return rc;
     }
     float *qn = ss__malloc(nq * d * sizeof *qn);
     ss__hit *raw = ss__malloc(nq * (size_t)fetch * sizeof *raw);
     int *rawn = ss__malloc(nq * sizeof *rawn);
-    int64_t *lex = o->hybrid ? ss__malloc((size_t)kv * sizeof *lex) : NULL;
-    double *lexs = o->hybrid && o->fusion == SS_FUSION_CONVEX ? ss__malloc((size_t)kv * sizeof *lexs) : NULL;
     uint8_t *allow = NULL;
-    if (!qn || !raw || !rawn || (o->hybrid && !lex) || (o->hybrid && o->fusion == SS_FUSION_CONVEX && !lexs))
-        rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!qn || !raw || !rawn) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
     for (size_t j = 0; j < nq && !rc; j++) { /* normalize: scores are cosines */
         double ss = 0;
         for (size_t i = 0; i < d; i++) {
@@ -561,32 +592,17 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
         if (!rc && split) rc = collapse(s, m->block_ids, m->nblocks, raw, rawn, nq, fetch, kv);
     }
     for (size_t j = 0; j < nq && !rc; j++) {
-        ss__hit *r = raw + j * (size_t)fetch;
-        ss_hit *h = hits + j * (size_t)o->k;
-        if (o->hybrid) {
-            int nl = 0;
-            ss__fusion fo = {o->fusion, o->rrf_k, o->alpha};
-            rc = bm25(s, o->texts[j], o->source, kv, lex, lexs, &nl);
-            if (!rc) rc = ss__hybrid_fuse(r, rawn[j], lex, lexs, nl, &fo, o->k, o->min_score, h, &counts[j]);
-            for (int c = 0; !rc && c < counts[j]; c++) { /* the passage of the vector side's hit */
-                h[c].passage = 0;
-                for (int i = 0; split && i < rawn[j]; i++)
-                    if (r[i].id == h[c].doc) {
-                        h[c].passage = (int32_t)r[i].pos;
-                        break;
-                    }
-            }
-        } else {
-            int c = 0;
-            for (int i = 0; i < rawn[j] && c < o->k; i++) {
-                if (r[i].score < o->min_score) break;
-                h[c].doc = r[i].id;
-                h[c].score = r[i].score;
-                h[c].passage = split ? (int32_t)r[i].pos : 0;
-                c++;
-            }
-            counts[j] = c;
+        /* each query's kv best documents, pos its passage (0: stored whole) */
+        ss__hit *r = raw + j * (size_t)fetch, *v = sd->vec + j * (size_t)kv;
+        int n = SS_MIN(rawn[j], kv);
+        for (int i = 0; i < n; i++) {
+            v[i] = r[i];
+            if (!split) v[i].pos = 0;
         }
+        sd->nvec[j] = n;
+        if (o->hybrid && !no_lex)
+            rc = bm25(s, o->texts[j], o->source, kv, sd->lex + j * (size_t)kv,
+                      sd->lexs ? sd->lexs + j * (size_t)kv : NULL, &sd->nlex[j]);
     }
     if (s->fetch_blob) { /* never keep a BLOB handle across transactions */
         sqlite3_blob_close(s->fetch_blob);
@@ -596,9 +612,52 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     ss_free(qn);
     ss_free(raw);
     ss_free(rawn);
-    ss_free(lexs);
-    ss_free(lex);
     ss_free(allow);
+    if (rc) ss__qsides_free(sd);
+    return rc;
+}
+
+int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_hit *h, int *count)
+{
+    const ss__hit *r = sd->vec + j * (size_t)sd->kv;
+    int nv = sd->nvec[j];
+    *count = 0;
+    if (o->hybrid) {
+        ss__fusion fo = {o->fusion, o->rrf_k, o->alpha};
+        int rc = ss__hybrid_fuse(r, nv, sd->lex + j * (size_t)sd->kv, sd->lexs ? sd->lexs + j * (size_t)sd->kv : NULL,
+                                 sd->nlex[j], &fo, o->k, o->min_score, h, count);
+        for (int c = 0; !rc && c < *count; c++) { /* the passage of the vector side's hit */
+            h[c].passage = 0;
+            for (int i = 0; i < nv; i++)
+                if (r[i].id == h[c].doc) {
+                    h[c].passage = (int32_t)r[i].pos;
+                    break;
+                }
+        }
+        return rc;
+    }
+    int c = 0;
+    for (int i = 0; i < nv && c < o->k; i++) {
+        if (r[i].score < o->min_score) break;
+        h[c].doc = r[i].id;
+        h[c].score = r[i].score;
+        h[c].passage = (int32_t)r[i].pos;
+        c++;
+    }
+    *count = c;
+    return SS_OK;
+}
+
+int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, ss_hit *hits, int *counts)
+{
+    int rc = ss__store_query_check(o, s && (!nq || (q && hits && counts)));
+    if (rc) return rc;
+    for (size_t j = 0; j < nq; j++) counts[j] = 0;
+    if (nq == 0) return o->hybrid && !s->has_fts ? ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path) : SS_OK;
+    ss__qsides sd;
+    rc = ss__store_query_sides(s, q, nq, o, 0, 0, &sd);
+    for (size_t j = 0; j < nq && !rc; j++) rc = ss__qsides_finish(&sd, j, o, hits + j * (size_t)o->k, &counts[j]);
+    ss__qsides_free(&sd);
     if (rc)
         for (size_t j = 0; j < nq; j++) counts[j] = 0;
     return rc;

@@ -159,7 +159,7 @@ int ss_model_identity_blocks(ss_model *m)
     F(aug_swap, aug.swap) F(grad_cache, grad_cache) F(seed, seed) F(checkpoint, checkpoint)                    \
     F(save_every, save_every) F(stop_at, stop_at) F(output, output) F(best, best) F(dtype, dtype)              \
     F(eval_path, eval_path) F(eval_every, eval_every) F(stop, stop) F(on_progress, on_progress)                \
-    F(on_log, on_log) F(ctx, ctx)
+    F(on_log, on_log) F(ctx, ctx) F(dist, dist)
 
 /* each pair of the same type, so that a copy either way is exact (a
  * distinct pointer type draws a warning, a size difference an error) */

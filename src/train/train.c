@@ -73,7 +73,7 @@ typedef struct run {
 static void logf_(run *r, const char *fmt, ...) SS_PRINTF(2, 3);
 static void logf_(run *r, const char *fmt, ...)
 {
-    if (!r->o->on_log) return;
+    if (!r->o->on_log || ss__dist_rank(r->o->dist) != 0) return; /* process 0 speaks for all */
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -180,8 +180,61 @@ static int batch_texts(run *r, int *n, int *n_neg, int *same)
     return SS_OK;
 }
 
+/* Every process must train on what process 0 does: the same data (under
+ * mpirun only process 0 has stdin; files may differ between machines), the
+ * same model shape and options, else their batches and buffers differ. */
+static int dist_check(run *r)
+{
+    if (ss__dist_size(r->o->dist) == 1) return SS_OK;
+    uint64_t mine[4] = {r->ts->fingerprint, (uint64_t)r->model->n_params, (uint64_t)r->o->batch_size, r->o->seed};
+    uint64_t lead[4];
+    memcpy(lead, mine, sizeof lead);
+    int rc = ss__dist_bcast(r->o->dist, lead, sizeof lead);
+    if (rc) return rc;
+    if (mine[0] != lead[0])
+        return ss__fail(SS_ERR_ARG, "process %d read other training data than process 0 (under mpirun every process "
+                                    "reads the --data files itself, and only process 0 has stdin)",
+                        ss__dist_rank(r->o->dist));
+    if (mine[1] != lead[1] || mine[2] != lead[2] || mine[3] != lead[3])
+        return ss__fail(SS_ERR_ARG, "process %d has another model or options than process 0 (%llu parameters, batch "
+                                    "%llu, seed %llu there)", ss__dist_rank(r->o->dist), (unsigned long long)lead[1],
+                        (unsigned long long)lead[2], (unsigned long long)lead[3]);
+    return SS_OK;
+}
+
+/* Process 0's parameters and AdamW moments to every process: the sums of
+ * MPI_Allreduce may round differently on different processes, so drift is
+ * cut at every checkpoint, and a resumed run starts where an uninterrupted
+ * one goes on. */
+static int dist_sync(run *r)
+{
+    size_t n = r->model->n_params * sizeof(float);
+    int rc = ss__dist_bcast(r->o->dist, r->model->params, n);
+    if (!rc) rc = ss__dist_bcast(r->o->dist, r->tr->m, n);
+    if (!rc) rc = ss__dist_bcast(r->o->dist, r->tr->v, n);
+    return rc;
+}
+
+/* What process 0 did (rc there) made known to all: SS_OK, or an error on
+ * every process (process 0 keeps its own message). */
+static int dist_agree(run *r, int rc, const char *what)
+{
+    if (ss__dist_size(r->o->dist) == 1) return rc;
+    int code = rc;
+    int e = ss__dist_bcast(r->o->dist, &code, sizeof code);
+    if (e) return rc ? rc : e;
+    if (ss__dist_rank(r->o->dist) != 0 && code)
+        return ss__fail(code, "process 0 could not write %s (its message says why)", what);
+    return rc;
+}
+
 static int save_ckpt(run *r, ss__train_result *res)
 {
+    if (ss__dist_rank(r->o->dist) != 0) {
+        int rc = dist_agree(r, SS_OK, r->o->checkpoint);
+        if (!rc) res->saved_step = r->st.step;
+        return rc ? rc : dist_sync(r);
+    }
     r->st.rng[0] = r->tr->rng[0];
     r->st.rng[1] = r->tr->rng[1];
     r->st.rng[2] = r->tr->rng[2];
@@ -192,7 +245,8 @@ static int save_ckpt(run *r, ss__train_result *res)
         res->saved_step = r->st.step;
         logf_(r, "step %lld: checkpoint %s", (long long)r->st.step, r->o->checkpoint);
     }
-    return rc;
+    rc = dist_agree(r, rc, r->o->checkpoint);
+    return rc ? rc : dist_sync(r);
 }
 
 static int score_dev(run *r, double *score)
@@ -374,7 +428,7 @@ static void report(run *r, int64_t total, ss__train_progress *pr)
     pr->best_score = r->st.best_score;
     pr->best_step = r->st.best_step;
     pr->hist = &r->st.hist;
-    if (r->o->on_progress) r->o->on_progress(r->o->ctx, pr);
+    if (r->o->on_progress && ss__dist_rank(r->o->dist) == 0) r->o->on_progress(r->o->ctx, pr);
 }
 
 static void run_free(run *r)
@@ -418,8 +472,17 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
     r->st.best_score = -INFINITY;
     r->st.best_step = -1;
     r->st.log_temp = logf(o->temperature);
+    double comm0 = 0, red0 = 0, wait0 = 0;
     int rc = run_setup(r);
+    if (!rc) r->tr->dist = o->dist;
     if (rc || (resume && (rc = resume_from(r, resume)))) goto done;
+    /* every process starts from process 0's model and moments */
+    if ((rc = dist_check(r)) || (rc = dist_sync(r))) goto done;
+    comm0 = ss__dist_seconds(o->dist);
+    red0 = ss__dist_reduce_seconds(o->dist);
+    wait0 = ss__dist_wait_seconds(o->dist);
+    /* process 0 alone scores the dev set and writes models */
+    int lead = ss__dist_rank(o->dist) == 0;
 
     /* The length of the run comes from epoch 0 (every epoch has about as many batches). */
     if ((rc = set_plan(r, 0))) goto done;
@@ -436,7 +499,7 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         logf_(r, "epoch 1: %zu examples fit in no batch (they share a text with the others) and are left out",
               r->plan.dropped);
 
-    if (o->eval_path && (rc = dev_load(r))) goto done;
+    if (lead && o->eval_path && (rc = dev_load(r))) goto done;
 
     double t_start = ss__now_seconds(), base_sec = r->st.hist.n ? r->st.hist.seconds[r->st.hist.n - 1] : 0;
     double step_avg = -1, pps = 0;
@@ -480,6 +543,8 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         report(r, total, &pr);
 
         int stop = (o->stop && *o->stop) || (o->stop_at > 0 && r->st.step >= o->stop_at && r->st.step < total);
+        /* a signal to any process stops them all, after the same step */
+        if ((rc = ss__dist_max_int(o->dist, &stop))) goto done;
         if (stop || (o->save_every > 0 && r->st.step % o->save_every == 0 && r->st.step < total)) {
             if ((rc = save_ckpt(r, res))) goto done;
             last_saved = r->st.step;
@@ -496,8 +561,11 @@ int ss__train_run(ss_model *model, const ss__trainset *ts, const ss__train_opts 
         if ((rc = dev_eval(r, res, 0, &score))) goto done;
     }
     if ((rc = save_ckpt(r, res))) goto done;
-    if ((rc = ss_model_save(model, o->output, o->dtype))) goto done;
+    if ((rc = dist_agree(r, lead ? ss_model_save(model, o->output, o->dtype) : SS_OK, o->output))) goto done;
 done:
+    res->comm_seconds = ss__dist_seconds(o->dist) - comm0;
+    res->allreduce_seconds = ss__dist_reduce_seconds(o->dist) - red0;
+    res->wait_seconds = ss__dist_wait_seconds(o->dist) - wait0;
     res->steps = r->st.step;
     res->best_step = r->st.best_step;
     res->best_score = r->st.best_score;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "train/augment.h"
+#include "train/dist.h"
 #include "train/docpairs.h"
 #include "train/history.h"
 #include "train/loss.h"
@@ -57,6 +58,7 @@ typedef struct ss__train_opts {
     void (*on_progress)(void *ctx, const ss__train_progress *p);
     void (*on_log)(void *ctx, const char *msg);
     void *ctx;
+    ss__dist *dist; /* dist.h: the processes of the run, NULL: one */
 } ss__train_opts;
 
 void ss__train_opts_init(ss__train_opts *o);

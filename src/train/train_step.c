@@ -159,12 +159,13 @@ static ss_batch rows(const ss_batch *b, int r0, int r1)
  * chunk is the plain step exactly. */
 static uint64_t chunk_key(uint64_t key, int k) { return k ? ss__mix64(key ^ (0x9e3779b97f4a7c15ULL * (uint64_t)k)) : key; }
 
-/* Pass 1 of gradient caching: the embeddings of side x, chunk by chunk. */
-static int embed_chunks(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int chunk,
-                        uint64_t key, float *y)
+/* Pass 1 of gradient caching: the embeddings of rows [rb, re) of side x
+ * (rb a multiple of chunk), chunk by chunk. */
+static int embed_chunks(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int rb, int re,
+                        int chunk, uint64_t key, float *y)
 {
-    for (int r0 = 0, k = 0; r0 < x->B; r0 += chunk, k++) {
-        int r1 = SS_MIN(x->B, r0 + chunk);
+    for (int r0 = rb, k = rb / chunk; r0 < re; r0 += chunk, k++) {
+        int r1 = SS_MIN(re, r0 + chunk);
         ss_batch sb = rows(x, r0, r1);
         const float *out;
         int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, k), &out);
@@ -175,11 +176,11 @@ static int embed_chunks(ss__encoder *e, const ss_config *c, const float *params,
 }
 
 /* Pass 3: each chunk again, then its backward with its rows of dy. */
-static int backward_chunks(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int chunk,
-                           uint64_t key, const float *dy, float *grads)
+static int backward_chunks(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int rb, int re,
+                           int chunk, uint64_t key, const float *dy, float *grads)
 {
-    for (int r0 = 0, k = 0; r0 < x->B; r0 += chunk, k++) {
-        int r1 = SS_MIN(x->B, r0 + chunk);
+    for (int r0 = rb, k = rb / chunk; r0 < re; r0 += chunk, k++) {
+        int r1 = SS_MIN(re, r0 + chunk);
         ss_batch sb = rows(x, r0, r1);
         const float *out;
         int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, k), &out);
@@ -187,6 +188,20 @@ static int backward_chunks(ss__encoder *e, const ss_config *c, const float *para
         if (rc) return rc;
     }
     return SS_OK;
+}
+
+/* Rows [rb, re) of side x as one chunk (at most one: rb / chunk is its
+ * number), its activations kept in e for the backward. */
+static int embed_kept(ss__encoder *e, const ss_config *c, const float *params, const ss_batch *x, int rb, int re,
+                      int chunk, uint64_t key, float *y)
+{
+    if (re <= rb) return SS_OK;
+    if (re - rb > chunk) return ss__fail(SS_ERR_ARG, "training step: a slice of %d rows in chunks of %d", re - rb, chunk);
+    ss_batch sb = rows(x, rb, re);
+    const float *out;
+    int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, rb / chunk), &out);
+    if (!rc) memcpy(y + (size_t)rb * c->d_model, out, (size_t)(re - rb) * c->d_model * sizeof(float));
+    return rc;
 }
 
 int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, const ss__step_loss *lf,
@@ -205,7 +220,18 @@ int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
     int B = a->B, N = b->B, C = c->d_model;
     uint64_t ka = ss__rng_next(t->rng), kb = ss__rng_next(t->rng);
     const float *ya, *yb;
-    int cached = o->chunk > 0 && (B > o->chunk || N > o->chunk);
+    int P = ss__dist_size(t->dist), me = ss__dist_rank(t->dist);
+    int chunk = o->chunk > 0 ? o->chunk : P > 1 ? (N + P - 1) / P : 0;
+    int cached = chunk > 0 && (B > chunk || N > chunk);
+    /* the rows of each side this process embeds: [fa[me], fa[me + 1]) */
+    int fa[P + 1], fb[P + 1];
+    for (int p = 0; p <= P; p++) {
+        int ka_n = cached ? (B + chunk - 1) / chunk : 1, kb_n = cached ? (N + chunk - 1) / chunk : 1;
+        fa[p] = cached ? SS_MIN(B, (int)((int64_t)ka_n * p / P) * chunk) : p == P ? B : 0;
+        fb[p] = cached ? SS_MIN(N, (int)((int64_t)kb_n * p / P) * chunk) : p == P ? N : 0;
+    }
+    /* one chunk of each side: its activations are kept for the backward */
+    int keep = cached && P > 1 && !o->chunk;
     if (cached) {
         size_t need = (size_t)N * C; /* N >= B */
         if (need > s->y_cap) {
@@ -215,8 +241,16 @@ int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
             s->yb = q;
             s->y_cap = need;
         }
-        rc = embed_chunks(s->ea, c, m->params, a, o->chunk, ka, s->ya);
-        if (!rc) rc = embed_chunks(s->eb, c, m->params, b, o->chunk, kb, s->yb);
+        if (keep) {
+            rc = embed_kept(s->ea, c, m->params, a, fa[me], fa[me + 1], chunk, ka, s->ya);
+            if (!rc) rc = embed_kept(s->eb, c, m->params, b, fb[me], fb[me + 1], chunk, kb, s->yb);
+        } else {
+            rc = embed_chunks(s->ea, c, m->params, a, fa[me], fa[me + 1], chunk, ka, s->ya);
+            if (!rc) rc = embed_chunks(s->eb, c, m->params, b, fb[me], fb[me + 1], chunk, kb, s->yb);
+        }
+        /* every process gets the whole batch's embeddings: the negatives */
+        if (!rc) rc = ss__dist_allgather_rows(t->dist, s->ya, fa, C);
+        if (!rc) rc = ss__dist_allgather_rows(t->dist, s->yb, fb, C);
         ya = s->ya;
         yb = s->yb;
     } else {
@@ -230,13 +264,19 @@ int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
         return ss__fail(SS_ERR_NUMERIC, "training step: the loss is %g", L);
     size_t n = m->n_params;
     memset(t->grads, 0, n * sizeof(float));
-    if (cached) {
-        rc = backward_chunks(s->ea, c, m->params, a, o->chunk, ka, s->da, t->grads);
-        if (!rc) rc = backward_chunks(s->eb, c, m->params, b, o->chunk, kb, s->db, t->grads);
-    } else {
+    if (keep) {
+        if (fa[me + 1] > fa[me]) rc = ss__encoder_backward(s->ea, c, m->params, s->da + (size_t)fa[me] * C, t->grads);
+        if (!rc && fb[me + 1] > fb[me])
+            rc = ss__encoder_backward(s->eb, c, m->params, s->db + (size_t)fb[me] * C, t->grads);
+    } else if (cached) {
+        rc = backward_chunks(s->ea, c, m->params, a, fa[me], fa[me + 1], chunk, ka, s->da, t->grads);
+        if (!rc) rc = backward_chunks(s->eb, c, m->params, b, fb[me], fb[me + 1], chunk, kb, s->db, t->grads);
+    } else if (me == 0) { /* a batch within one chunk: process 0 takes it whole */
         rc = ss__encoder_backward(s->ea, c, m->params, s->da, t->grads);
         if (!rc) rc = ss__encoder_backward(s->eb, c, m->params, s->db, t->grads);
     }
+    /* the sum of every process's gradients: the whole batch's */
+    if (!rc) rc = ss__dist_allreduce_sum(t->dist, t->grads, n);
     if (rc) return rc;
     double gn = ss__grad_norm(t->grads, n, s->partials);
     if (!isfinite(gn)) return ss__fail(SS_ERR_NUMERIC, "training step: the gradient norm is %g", gn);

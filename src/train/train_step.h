@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "semsearch.h"
+#include "train/dist.h"
 
 typedef struct ss__step_opts {
     float lr;           /* learning rate for this step */
@@ -30,6 +31,7 @@ typedef struct ss__trainer {
     int64_t step;         /* AdamW steps taken */
     uint64_t rng[4];      /* dropout RNG state (xoshiro256**) */
     void *scratch;        /* activations etc. */
+    ss__dist *dist;       /* the processes sharing each step (NULL: one) */
 } ss__trainer;
 
 /* The loss a step minimizes, as a parameter of the step: given the
@@ -73,6 +75,17 @@ int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
  * again (the same dropout) and back-propagated with its slice of that
  * gradient. The gradients equal the plain step's up to summation order;
  * dropout masks are drawn per chunk. */
+
+/* With t->dist of P > 1 processes, every process is given the whole batch
+ * and embeds its slice of each side: rows in chunks of o->chunk (or, without
+ * gradient caching, of ceil(N / P), N the longer side), the chunks of a side
+ * split into P runs of consecutive chunks, each chunk with the key gradient
+ * caching gives it. The embeddings are gathered (every process then has the
+ * whole batch's, and computes the same loss and embedding gradients), each
+ * process back-propagates its rows, and the parameter gradients are summed:
+ * the step of one process with gradient caching at that chunk size, up to
+ * the order of float sums. A process whose slice is one chunk keeps its
+ * activations instead of embedding them twice. */
 
 /* Forward (no dropout) + loss only, for a validation loss. */
 int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, float temperature,
