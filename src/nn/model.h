@@ -48,13 +48,6 @@ struct ss_model {
     void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
 };
 
-/* A model with a config and a tokenizer (taken over, even on failure; may be
- * NULL for tests), parameters allocated but not initialized. The file reader
- * fills params; ss_model_init initializes them randomly. Fails with
- * SS_ERR_MODEL when c->vocab_size differs from the tokenizer's. */
-/* The int8 matrices of a block, in this order. */
-enum { SS__Q8_QKV, SS__Q8_PROJ, SS__Q8_UP, SS__Q8_DOWN, SS__Q8_PER_BLOCK };
-static inline size_t ss__q8_index(int layer, int which) { return (size_t)layer * SS__Q8_PER_BLOCK + which; }
 /* Fills m->q8 by quantizing the blocks' matrices of m->params (replacing any). */
 int ss__model_quantize(ss_model *m);
 /* Frees m->q8 (after filling params in): once the parameters change
@@ -72,6 +65,10 @@ void ss__model_materialize_blocks(ss_model *m);
  * matrix which (SS__Q8_*). */
 void ss__model_block_matrix(const ss_config *c, int l, int which, size_t *rows, size_t *cols, size_t *offset);
 
+/* A model with a config and a tokenizer (taken over, even on failure; may be
+ * NULL for tests), parameters allocated but not initialized. The file reader
+ * fills params; ss_model_init initializes them randomly. Fails with
+ * SS_ERR_MODEL when c->vocab_size differs from the tokenizer's. */
 int ss__model_alloc(const ss_config *c, ss_tokenizer *tok, ss_model **out);
 /* Random initialization of m->params from a seed (what ss_model_init does). */
 void ss__model_init_params(ss_model *m, uint64_t seed);
@@ -81,6 +78,7 @@ void ss__model_init_params(ss_model *m, uint64_t seed);
  * Both need the same tokenizer and width; positions beyond the shorter of
  * the two are left as they are. */
 int ss__model_copy_embeddings(ss_model *dst, const ss_model *src);
+/* Every block the identity (see ss_model_identity_blocks). */
 void ss__model_identity_blocks(ss_model *m);
 
 #endif

@@ -35,4 +35,8 @@ void ss__q8_dequantize(float *w, const int8_t *q, const float *scale, size_t row
 int ss__q8_from_f32(ss__q8 *q, const float *w, size_t rows, size_t cols);
 void ss__q8_clear(ss__q8 *q);
 
+/* The int8 matrices of a block, in this order. */
+enum { SS__Q8_QKV, SS__Q8_PROJ, SS__Q8_UP, SS__Q8_DOWN, SS__Q8_PER_BLOCK };
+static inline size_t ss__q8_index(int layer, int which) { return (size_t)layer * SS__Q8_PER_BLOCK + which; }
+
 #endif
