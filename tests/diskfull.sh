@@ -387,4 +387,48 @@ for free in 0 $((64 * 1024)); do
     integrity "delete, --reembed, free $free: integrity_check ok at the end" "$FS/d.db"
 done
 
+# ================================================================ 5. serve --allow-write
+# POST and DELETE /documents on a full disk: 507 with an error object,
+# nothing added or deleted, the server keeps answering; once there is
+# room the same requests succeed.
+if command -v curl >/dev/null 2>&1; then
+    rm -f "$FS"/*
+    cp "$T/base.db" "$FS/d.db"
+    cp "$FS/d.db" "$T/before.db"
+    : > "$T/slog"
+    SEMSEARCH_THREADS=1 $SEMSEARCH serve --port 0 -d "$FS/d.db" --allow-write 2> "$T/slog" &
+    SPID=$!
+    PORT= w=0
+    while [ -z "$PORT" ] && [ $w -lt 600 ] && kill -0 $SPID 2>/dev/null; do
+        PORT=$(sed -n 's|^semsearch: serving on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$T/slog")
+        [ -n "$PORT" ] || sleep 0.05
+        w=$((w + 1))
+    done
+    [ -n "$PORT" ]; ok $? "serve --allow-write on the small disk"
+    URL="http://127.0.0.1:$PORT"
+    awk 'NR <= 40 { printf "%s{\"text\": \"e%d: %s %s %s\", \"id\": \"e%d\"}", (NR > 1 ? "," : "{\"documents\": ["), NR, $1, $2, $3, NR } END { print "]}" }' \
+        "$CORPUS" > "$T/add.json"
+    code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+    fill 0
+    c=$(code -X POST -H 'Content-Type: application/json' --data-binary @"$T/add.json" "$URL/documents")
+    [ "$c" = 507 ] && grep -q '"code":"insufficient_storage"' "$T/body" && grep -q 'disk is full\|No space left' "$T/body"
+    ok $? "serve, full disk: POST /documents answers 507 insufficient_storage ($c)"
+    [ "$c" = 507 ] || sed "s/^/# /" "$T/body"
+    c=$(code -X DELETE -H 'Content-Type: application/json' -d '{"source": "a"}' "$URL/documents")
+    [ "$c" = 507 ]; ok $? "serve, full disk: DELETE /documents answers 507 ($c)"
+    c=$(code "$URL/health"); [ "$c" = 200 ]; ok $? "serve, full disk: the server still answers /health"
+    c=$(code -H 'Content-Type: application/json' -d '{"query": "a dog", "k": 3}' "$URL/search")
+    [ "$c" = 200 ]; ok $? "serve, full disk: and /search ($c)"
+    unfill
+    [ "$(docs "$FS/d.db")" = 300 ]; ok $? "serve, full disk: nothing added or deleted (300 documents)"
+    integrity "serve, full disk: integrity_check ok" "$FS/d.db"
+    c=$(code -X POST -H 'Content-Type: application/json' --data-binary @"$T/add.json" "$URL/documents")
+    [ "$c" = 200 ] && grep -q '"added":40' "$T/body"; ok $? "serve: once there is room, the same POST adds 40 ($c)"
+    kill -TERM $SPID 2>/dev/null
+    wait $SPID
+    [ "$(docs "$FS/d.db")" = 340 ]; ok $? "serve: 340 documents after the server stops"
+else
+    skip "serve on a full disk" "curl is missing"
+fi
+
 done_testing

@@ -467,6 +467,16 @@ static enum MHD_Result do_metrics(struct MHD_Connection *c, req *r)
     return send_text(c, r, 200, "text/plain; version=0.0.4; charset=utf-8", t, len);
 }
 
+/* The answer to a failed write: the client's fault (400), a full disk (507
+ * Insufficient Storage: nothing was written, retry once there is room), or
+ * the server's (500). */
+static int write_status(int rc, const char *why)
+{
+    if (rc == SS_ERR_ARG || rc == SS_ERR_NUMERIC) return 400;
+    if (strstr(why, "disk is full") || strstr(why, "No space left")) return 507;
+    return 500;
+}
+
 /* POST /documents {"documents": [{"text", "id", "source", "meta"}]}: embeds
  * and adds them in one transaction (texts already stored are skipped, as
  * by index). A text longer than the model's window is refused: `semsearch
@@ -559,7 +569,10 @@ static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_
         pthread_mutex_lock(&S->wmu);
         int rc = ss_store_add(S->writer, docs, j.vecs, n, &added);
         const char *why = rc ? ss_errmsg() : "";
-        if (rc) ret = send_error(c, r, rc == SS_ERR_ARG || rc == SS_ERR_NUMERIC ? 400 : 500, NULL, "adding: %s", why);
+        if (rc) {
+            int st = write_status(rc, why);
+            ret = send_error(c, r, st, st == 507 ? "insufficient_storage" : NULL, "adding: %s", why);
+        }
         pthread_mutex_unlock(&S->wmu);
         if (!rc) ret = send_json(c, r, 200, json_pack("{s:I,s:I}", "added", (json_int_t)added, "skipped", (json_int_t)(n - added)));
     }
@@ -598,7 +611,11 @@ static enum MHD_Result do_delete(server *S, struct MHD_Connection *c, req *r, js
         total += del;
     }
     enum MHD_Result ret;
-    if (rc) ret = send_error(c, r, 500, NULL, "deleting: %s", ss_errmsg());
+    if (rc) {
+        const char *why = ss_errmsg();
+        int st = write_status(rc, why);
+        ret = send_error(c, r, st, st == 507 ? "insufficient_storage" : NULL, "deleting: %s", why);
+    }
     else ret = send_json(c, r, 200, json_pack("{s:I}", "deleted", (json_int_t)total));
     pthread_mutex_unlock(&S->wmu);
     return ret;
