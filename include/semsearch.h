@@ -396,6 +396,8 @@ typedef struct ss_eval_file_options {
     int (*loaded)(void *ctx, const struct ss_eval_file_result *r);
     ss_eval_run_fn run; /* every ranking, in query order, on the calling thread */
     void *run_ctx;      /* for loaded and run */
+    int no_stem;        /* BM25 (and hybrid) over unstemmed words, as in a
+                           database made with SS_STORE_NO_STEM */
 } ss_eval_file_options;
 
 SS_API void ss_eval_file_options_init(ss_eval_file_options *o);
@@ -677,7 +679,11 @@ typedef struct ss_store ss_store;
 
 enum {
     SS_STORE_READONLY = 1 << 0, /* never write (query, info) */
-    SS_STORE_CREATE = 1 << 1    /* create the database when it is missing */
+    SS_STORE_CREATE = 1 << 1,   /* create the database when it is missing */
+    /* a database created now gets a full-text index of words as written,
+     * without the default English stemming (FTS5's porter tokenizer), for
+     * text in other languages; opening a stemmed database so is SS_ERR_ARG */
+    SS_STORE_NO_STEM = 1 << 2
 };
 
 /* Opens (and with SS_STORE_CREATE creates) a database. A missing file, a
@@ -855,6 +861,7 @@ typedef struct ss_store_stats {
     int has_fts;
     int64_t passages;        /* vectors beyond each document's first: the further
                                 passages of documents split into passages */
+    int fts_stem;            /* the full-text index stems English words */
 } ss_store_stats;
 
 SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);

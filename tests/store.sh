@@ -262,4 +262,28 @@ else
     skip "extension" "no sqlite3 shell, no semsearch.so, or under valgrind"
 fi
 
+
+# The full-text index stems English words by default ("runs" finds
+# "running"); index --no-stem keeps words as written. The choice is the
+# database's own, made once.
+printf 'The runner was running fast\nCats sleep all day\nA quiet evening at home\n' >"$T/stem.txt"
+run_ok "index: a stemmed full-text index by default" $SEMSEARCH index -q -d "$T/stem.db" "$T/stem.txt"
+$SEMSEARCH query -d "$T/stem.db" --alpha 0 --min-score 0.5 "runs" >"$T/out" 2>"$T/err"
+[ "$(cut -f4 "$T/out")" = "The runner was running fast" ]; ok $? "stemmed: BM25 alone finds 'running' for 'runs'"
+$SEMSEARCH info -d "$T/stem.db" | grep -qx "fts_tokenizer	porter unicode61"; ok $? "info: fts_tokenizer porter unicode61"
+run_ok "index --no-stem" $SEMSEARCH index -q --no-stem -d "$T/plain.db" "$T/stem.txt"
+$SEMSEARCH query -d "$T/plain.db" --alpha 0 --min-score 0.5 "runs" >"$T/out" 2>"$T/err" && [ ! -s "$T/out" ]
+ok $? "--no-stem: BM25 does not match 'runs' with 'running'"
+$SEMSEARCH query -d "$T/plain.db" --alpha 0 --min-score 0.5 "running" >"$T/out" 2>"$T/err"
+[ "$(cut -f4 "$T/out")" = "The runner was running fast" ]; ok $? "--no-stem: the word as written matches"
+$SEMSEARCH info -d "$T/plain.db" --json | grep -q '"fts_tokenizer":"unicode61"'; ok $? "info --json: fts_tokenizer unicode61"
+cp "$T/stem.db" "$T/stem.before"
+run_fails "index --no-stem on a stemmed database" "stem.db: its full-text index stems English words.*new database only" \
+    $SEMSEARCH index -q --no-stem -d "$T/stem.db" "$T/stem.txt"
+cmp -s "$T/stem.db" "$T/stem.before"; ok $? "... and the database is unchanged"
+run_fails "hybrid over a stemmed and an unstemmed database" "stem.db stems English words in its full-text index and .*plain.db does not" \
+    $SEMSEARCH query -d "$T/stem.db" -d "$T/plain.db" --hybrid "runs"
+run_ok "... vectors alone search both" $SEMSEARCH query -d "$T/stem.db" -d "$T/plain.db" --vectors -k 6 "runs"
+[ "$(wc -l <"$T/out")" -eq 6 ]; ok $? "... all 6 documents"
+
 done_testing

@@ -21,7 +21,8 @@
 
 static const char eval_usage[] =
     "usage: semsearch eval [-m MODEL] [--task sts|pairs|retrieval] [--json] [--baseline]\n"
-    "                      [--baseline-only] [--plot FILE.svg] [--runs PREFIX] FILE...\n"
+    "                      [--baseline-only] [--plot FILE.svg] [--runs PREFIX] [--no-stem]\n"
+    "                      FILE...\n"
     "\n"
     "Scores sentence pairs or groups by the cosine similarity of their embeddings and\n"
     "reports how well that matches the data. The task comes from the file name:\n"
@@ -52,6 +53,8 @@ static const char eval_usage[] =
     "  -r, --runs PREFIX    queries/corpus/qrels: write each system's top 100 of every\n"
     "                       scored query as a TREC run, PREFIX.SYSTEM.trec (qid Q0\n"
     "                       docid rank score run), for per-query analysis or trec_eval\n"
+    "      --no-stem        BM25 and hybrid over words as written, as in a database made\n"
+    "                       with index --no-stem (default: English stemming, as index)\n"
     "  FILE                 data files ('-': stdin, with --task)\n";
 
 static const char *const sys_name[SS_EVAL_NSYS] = {"model", "tf-idf"};
@@ -67,6 +70,7 @@ typedef struct {
     /* SS_EVAL_TASK_IR */
     ss__atomic runs[SS_EVAL_IR_NSYS]; /* --runs files, committed when every file is done */
     int runs_open[SS_EVAL_IR_NSYS];
+    int no_stem; /* BM25 over unstemmed words (--no-stem) */
 } result;
 
 /* Adds one system's data to the plot of the file. */
@@ -233,16 +237,18 @@ static int plot_file(ss__plot *plot, result *r)
 }
 
 /* Evaluates one file with every system asked for; adds to plot if any. */
-static int eval_file(const char *path, ss_eval_task task, ss_model *model, int baseline, ss__plot *plot,
-                     const char *runs, result *r)
+static int eval_file(const char *path, ss_eval_task task, ss_model *model, int baseline, int no_stem,
+                     ss__plot *plot, const char *runs, result *r)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
+    r->no_stem = no_stem;
     ss_eval_file_options o;
     ss_eval_file_options_init(&o);
     o.task = task;
     o.baseline = baseline;
     o.curves = plot != NULL;
+    o.no_stem = no_stem;
     progress_ctx pc = {r, 0, 0};
     runs_ctx rctx = {r, runs, model != NULL, 0, -1, 0};
     if (task == SS_EVAL_TASK_IR) {
@@ -311,10 +317,10 @@ static void print_text(const result *r)
             printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f\n", ir_name[s], 100 * e->ndcg_at_10, 100 * e->recall_at_10,
                    100 * e->recall_at_100, 100 * e->mrr_at_10, 100 * e->map_at_100);
         }
-        printf("(model: exact cosine; bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, unicode61 words joined by OR;\n"
+        printf("(model: exact cosine; bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, %s words joined by OR;\n"
                " hybrid: %s of the top %d of both, as query --hybrid;\n"
                " a hit with the query's own id is ignored)\n",
-               1.2, 0.75, fusion_desc(), r->e.hybrid_depth);
+               1.2, 0.75, r->no_stem ? "unicode61" : "porter-stemmed unicode61", fusion_desc(), r->e.hybrid_depth);
     } else {
         printf("%s: retrieval, %zu quer%s over %zu texts: x100\n", r->path, r->e.n, r->e.n == 1 ? "y" : "ies", r->e.n_texts);
         printf("%-8s %10s %10s %10s %10s %10s\n", "system", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10");
@@ -340,9 +346,9 @@ static void print_json(const result *r, const char *model_path)
         printf(",\"queries\":%zu,\"documents\":%zu,\"judgements\":%zu,\"scored\":%zu,"
                "\"skipped_unjudged\":%zu,\"skipped_no_relevant\":%zu",
                r->e.n, r->e.n_documents, r->e.n_judgements, r->e.n_scored, r->e.n_unjudged, r->e.n_no_relevant);
-        printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"unicode61\",\"k1\":1.2,\"b\":0.75,"
+        printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"%s\",\"k1\":1.2,\"b\":0.75,"
                "\"fusion\":\"%s\",\"alpha\":%g,\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
-               qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
+               r->no_stem ? "unicode61" : "porter unicode61", qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
                r->e.hybrid_depth);
         if (model_path) {
             printf(",\"model_file\":");
@@ -392,7 +398,7 @@ static void print_json(const result *r, const char *model_path)
 
 typedef struct {
     const char *model_path, *plot_path, *runs;
-    int json, baseline;
+    int json, baseline, no_stem;
     char **files;
     int nfiles;
     ss_eval_task *tasks; /* (nfiles) */
@@ -448,7 +454,7 @@ static int eval_files(const eval_args *a, ss_model *model)
         /* each file named as it starts (a large one takes minutes) */
         cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", a->files[i], i + 1, nfiles,
                           cli_progress_elapsed(&prog));
-        rc = eval_file(a->files[i], a->tasks[i], model, a->baseline, plot, a->runs, &res[i]);
+        rc = eval_file(a->files[i], a->tasks[i], model, a->baseline, a->no_stem, plot, a->runs, &res[i]);
     }
     cli_progress_end(&prog);
     if (!rc && plot && (rc = ss__plot_write(plot, a->plot_path))) rc = cli_lib_error(rc);
@@ -472,17 +478,17 @@ int cmd_eval(int argc, char **argv)
 {
     /* -t is --threads and -b --batch in every command: -t TASK and -b
      * (--baseline) are kept one release, with a warning */
-    enum { O_TASK = 256, O_BASELINE, O_THREADS };
+    enum { O_TASK = 256, O_BASELINE, O_THREADS, O_NO_STEM };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"task", required_argument, 0, O_TASK},
         {"json", no_argument, 0, 'j'},          {"baseline", no_argument, 0, O_BASELINE},
         {"threads", required_argument, 0, O_THREADS},
         {"baseline-only", no_argument, 0, 'B'}, {"plot", required_argument, 0, 'p'},
         {"runs", required_argument, 0, 'r'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"no-stem", no_argument, 0, O_NO_STEM}, {0, 0, 0, 0}};
     const char *model_path = NULL, *plot_path = NULL, *runs = NULL;
     ss_eval_task forced = SS_EVAL_TASK_NONE;
-    int json = 0, baseline = 0, baseline_only = 0, c;
+    int json = 0, baseline = 0, baseline_only = 0, no_stem = 0, c;
     while ((c = getopt_long(argc, argv, "m:t:jbBp:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -514,6 +520,7 @@ int cmd_eval(int argc, char **argv)
         case 'B': baseline = baseline_only = 1; break;
         case 'p': plot_path = optarg; break;
         case 'r': runs = optarg; break;
+        case O_NO_STEM: no_stem = 1; break;
         case 'h': return cli_usage(eval_usage, 0);
         default: return cli_usage(eval_usage, 1);
         }
@@ -530,7 +537,7 @@ int cmd_eval(int argc, char **argv)
         cli_error("--plot draws one file: give exactly one FILE");
         return 2;
     }
-    eval_args a = {model_path, plot_path, runs, json, baseline, files, nfiles, NULL};
+    eval_args a = {model_path, plot_path, runs, json, baseline, no_stem, files, nfiles, NULL};
     int rc = file_tasks(&a, forced);
     if (rc) return rc;
 

@@ -51,6 +51,9 @@ static const char index_usage[] =
     "      --reembed          first re-embed every stored document with MODEL (or\n"
     "                         without -m the model the database records),\n"
     "                         replacing all vectors (one transaction)\n"
+    "      --no-stem          a new database's full-text index (BM25, query --hybrid)\n"
+    "                         keeps words as written, for text not in English\n"
+    "                         (default: English stemming, so 'runs' finds 'running')\n"
     "  -q, --quiet            no progress display\n"
     "  -t, --threads N        threads (default: SEMSEARCH_THREADS or all cores)\n"
     "  FILE                   input files ('-' or none: stdin; .gz is read as gzip)\n";
@@ -305,7 +308,7 @@ static int shard_db_name(const char *db, int shard, int nshards, char *out, size
 int cmd_index(int argc, char **argv);
 int cmd_index(int argc, char **argv)
 {
-    enum { O_TEXTCOL = 256, O_IDCOL, O_TEXTFIELD, O_IDFIELD, O_REEMBED, O_PTOKENS, O_POVERLAP, O_NOPASS, O_SHARD };
+    enum { O_TEXTCOL = 256, O_IDCOL, O_TEXTFIELD, O_IDFIELD, O_REEMBED, O_PTOKENS, O_POVERLAP, O_NOPASS, O_SHARD, O_NOSTEM };
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"model", required_argument, 0, 'm'},
                                          {"source", required_argument, 0, 's'},
@@ -319,6 +322,7 @@ int cmd_index(int argc, char **argv)
                                          {"passage-overlap", required_argument, 0, O_POVERLAP},
                                          {"no-passages", no_argument, 0, O_NOPASS},
                                          {"shard", required_argument, 0, O_SHARD},
+                                         {"no-stem", no_argument, 0, O_NOSTEM},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
@@ -327,7 +331,7 @@ int cmd_index(int argc, char **argv)
     indexer x;
     memset(&x, 0, sizeof x);
     ss_index_options_init(&x.o);
-    int c, quiet = 0, re = 0, shard_given = 0;
+    int c, quiet = 0, re = 0, shard_given = 0, no_stem = 0;
     long v, ptokens = 0, poverlap = -1;
     while ((c = getopt_long(argc, argv, "d:m:s:b:qt:h", opts, NULL)) != -1) {
         switch (c) {
@@ -366,6 +370,7 @@ int cmd_index(int argc, char **argv)
             shard_given = 1;
             break;
         }
+        case O_NOSTEM: no_stem = 1; break;
         case 'q': quiet = 1; break;
         case 't':
             if (cli_int("--threads", optarg, 1, 1024, &v)) return 2;
@@ -413,7 +418,7 @@ int cmd_index(int argc, char **argv)
         store_model_free(&x.sm);
         return 2;
     }
-    int rc = ss_store_open(db, SS_STORE_CREATE, &x.store);
+    int rc = ss_store_open(db, SS_STORE_CREATE | (no_stem ? SS_STORE_NO_STEM : 0), &x.store);
     if (rc) {
         store_model_free(&x.sm);
         return cli_lib_error(rc);

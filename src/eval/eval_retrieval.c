@@ -963,7 +963,7 @@ void ss__ir_fts_close(sqlite3 *db, sqlite3_stmt *top)
     if (db) sqlite3_close(db);
 }
 
-int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int scores, sqlite3 **dbp,
+int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int scores, int stem, sqlite3 **dbp,
                      sqlite3_stmt **top)
 {
     *dbp = NULL;
@@ -977,9 +977,10 @@ int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int
         return rc;
     }
     /* the store's documents_fts, contentless: the same index, tokenizer and bm25() */
-    static const char ddl[] = "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content=''" SS__FTS_ARGS ");";
+    static const char stem_ddl[] = "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content=''" SS__FTS_ARGS_STEM ");";
+    static const char plain_ddl[] = "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content=''" SS__FTS_ARGS_PLAIN ");";
     const char *what = "create";
-    r = sqlite3_exec(db, ddl, NULL, NULL, NULL);
+    r = sqlite3_exec(db, stem ? stem_ddl : plain_ddl, NULL, NULL, NULL);
     if (r == SQLITE_OK) r = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (r == SQLITE_OK) {
         what = "insert";
@@ -1104,7 +1105,7 @@ static void bm25_part(void *ctx, int part, int slot)
     if (J->rc[slot]) return;
     int rc = SS_OK;
     if (!J->db[slot]) {
-        rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, 1, &J->db[slot], &J->top[slot]);
+        rc = ss__ir_fts_build(d->dtext, d->dlen, d->nd, 1, !d->fts_plain, &J->db[slot], &J->top[slot]);
         if (!rc && !(J->buf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->buf[slot])))
             rc = ss__fail(SS_ERR_NOMEM, "out of memory");
         if (!rc && J->ls && !(J->sbuf[slot] = ss__malloc((size_t)(J->depth + 1) * sizeof *J->sbuf[slot])))

@@ -74,6 +74,7 @@ typedef struct ss__ir_data {
     size_t n_no_relevant;          /* skipped: judged, but no relevance >= 1 */
     char *pool;                    /* owns every text */
     size_t pool_len;
+    int fts_plain;                 /* BM25 over unstemmed words (set after loading) */
 } ss__ir_data;
 
 /* Loads a data set; errors are "FILE:LINE: what" (unknown query or
@@ -138,10 +139,10 @@ int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn p
                          ss__ir_run_fn run, void *run_ctx, ss__ir_result *out);
 
 /* An in-memory FTS5 index of n texts (rowid i + 1 for text i), made as the
- * store makes documents_fts, and its top-n statement for ss__fts_top
+ * store makes documents_fts (stem: with English stemming), and its top-n statement for ss__fts_top
  * (SS__FTS_TOP_SQL, or SS__FTS_TOP_SCORES_SQL when scores). Close with
  * ss__ir_fts_close. */
-int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int scores, sqlite3 **db,
+int ss__ir_fts_build(const char *const *texts, const size_t *lens, size_t n, int scores, int stem, sqlite3 **db,
                      sqlite3_stmt **top);
 void ss__ir_fts_close(sqlite3 *db, sqlite3_stmt *top);
 

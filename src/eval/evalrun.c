@@ -97,6 +97,7 @@ static int eval_ir(ss_model *m, const char *path, const ss_eval_file_options *o,
     ss__ir_data d;
     int rc = ss__ir_load(path, &d);
     if (rc) return rc;
+    d.fts_plain = o->no_stem;
     r->n = d.nq;
     r->n_documents = d.nd;
     r->n_scored = d.n_eval;

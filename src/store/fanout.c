@@ -92,6 +92,13 @@ int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size
         if (o->hybrid && !s->has_fts)
             return ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path);
         if (!m.fingerprint[0]) continue; /* nothing indexed yet: adds nothing */
+        /* BM25's statistics are summed over the databases: their words must
+         * be the same words */
+        if (o->hybrid && first && first->fts_stem != s->fts_stem)
+            return ss__fail(SS_ERR_ARG,
+                            "%s stems English words in its full-text index and %s does not: hybrid search cannot "
+                            "rank both as one (--vectors can)",
+                            first->fts_stem ? first->path : s->path, first->fts_stem ? s->path : first->path);
         if (!first) first = s;
         else if (strcmp(first->model_fp, m.fingerprint) || first->dim != m.dim)
             return ss__fail(SS_ERR_MODEL, "%s was indexed with model '%s' (%s), %s with '%s' (%s): one query cannot "

@@ -137,8 +137,9 @@ static const char schema_sql[] =
 /* The full-text index is kept in step by the statements that add and delete
  * documents, not by triggers: a trigger makes every INSERT a multi-table
  * write, which costs a statement journal of every page it touches. */
-static const char fts_sql[] =
-    "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id'" SS__FTS_ARGS ");";
+#define FTS_SQL(args) "CREATE VIRTUAL TABLE documents_fts USING fts5(text, content='documents', content_rowid='id'" args ");"
+static const char fts_sql_stem[] = FTS_SQL(SS__FTS_ARGS_STEM);
+static const char fts_sql_plain[] = FTS_SQL(SS__FTS_ARGS_PLAIN);
 
 static int set_meta(ss_store *s, const char *key, const char *text, int64_t num, int is_num)
 {
@@ -153,7 +154,7 @@ static int set_meta(ss_store *s, const char *key, const char *text, int64_t num,
     return r == SQLITE_DONE ? SS_OK : ss__store_sqlerr(s, r, "write meta");
 }
 
-static int create_schema(ss_store *s)
+static int create_schema(ss_store *s, int stem)
 {
     /* page size before the first table: 64 KiB pages make a 1 MB block a
      * chain of 16 pages instead of 256 */
@@ -178,7 +179,7 @@ static int create_schema(ss_store *s)
         char ver[32];
         snprintf(ver, sizeof ver, "%s", SS_VERSION);
         rc = ss__store_exec(s, schema_sql);
-        if (!rc) rc = ss__store_exec(s, fts_sql);
+        if (!rc) rc = ss__store_exec(s, stem ? fts_sql_stem : fts_sql_plain);
         if (!rc) rc = set_meta(s, "block_size", NULL, SS_BLOCK_SIZE, 1);
         if (!rc) rc = set_meta(s, "created_by", ver, 0, 0);
         if (!rc) rc = ss__store_exec(s, "PRAGMA user_version=1");
@@ -271,14 +272,14 @@ static int read_header(ss_store *s, int64_t *app, int64_t *ver, int64_t *ntab)
     return rc;
 }
 
-static int check_schema(ss_store *s)
+static int check_schema(ss_store *s, int flags)
 {
     int64_t app = 0, ver = 0, ntab = 0;
     int rc = read_header(s, &app, &ver, &ntab);
     if (rc) return rc;
     if (ntab == 0 && app == 0) {
         if (s->readonly) return ss__fail(SS_ERR_FORMAT, "%s: empty database (nothing indexed yet)", s->path);
-        rc = create_schema(s);
+        rc = create_schema(s, !(flags & SS_STORE_NO_STEM));
         if (!rc) rc = read_header(s, &app, &ver, &ntab);
         if (rc) return rc;
     }
@@ -293,6 +294,18 @@ static int check_schema(ss_store *s)
     int64_t fts = 0;
     rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'documents_fts'", &fts);
     s->has_fts = fts > 0;
+    /* the tokenizer is in the table's own CREATE statement: databases made
+     * before stemming existed read as unstemmed, and stay so */
+    int64_t stem = 0;
+    if (!rc && s->has_fts)
+        rc = query_int(s, "SELECT count(*) FROM sqlite_schema WHERE name = 'documents_fts' AND sql LIKE '%porter%'",
+                       &stem);
+    s->fts_stem = stem > 0;
+    if (!rc && (flags & SS_STORE_NO_STEM) && s->fts_stem)
+        return ss__fail(SS_ERR_ARG,
+                        "%s: its full-text index stems English words (the database was made so); not stemming "
+                        "applies to a new database only",
+                        s->path);
     return rc;
 }
 
@@ -366,7 +379,7 @@ int ss_store_open(const char *path, int flags, ss_store **out)
         if (!ro && sqlite3_db_readonly(s->db, "main") == 1)
             rc = ss__fail(SS_ERR_IO, "%s: the database is read-only", path);
     }
-    if (!rc) rc = check_schema(s);
+    if (!rc) rc = check_schema(s, flags);
     /* a WAL database in a directory nobody may write (a read-only mount, a
      * shared archive) cannot get its -shm file: read it as immutable */
     /* (SQLITE_CANTOPEN when the -shm cannot be made, SQLITE_READONLY when
@@ -383,7 +396,7 @@ int ss_store_open(const char *path, int flags, ss_store **out)
             rc = r == SQLITE_OK ? SS_OK : s->db ? ss__store_sqlerr(s, r, "open") : ss__fail(SS_ERR_NOMEM, "out of memory");
             if (!rc) {
                 sqlite3_extended_result_codes(s->db, 1);
-                rc = check_schema(s);
+                rc = check_schema(s, flags);
             }
         }
     }
@@ -1400,5 +1413,6 @@ int ss_store_stats_get(ss_store *s, ss_store_stats *st)
     st->free_slots = st->blocks * s->block_size - st->documents - st->passages;
     st->file_bytes = file_size(s->path, "") + file_size(s->path, "-wal");
     st->has_fts = s->has_fts;
+    st->fts_stem = s->fts_stem;
     return rc;
 }

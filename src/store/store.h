@@ -24,6 +24,7 @@ struct ss_store {
     char *path;
     int readonly;
     int has_fts;
+    int fts_stem; /* documents_fts stems English words (porter) */
     int block_size;
     /* the model recorded in the database (or declared, pending == 1) */
     char *model_name, *model_fp, *model_path;
