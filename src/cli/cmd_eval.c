@@ -21,8 +21,7 @@
 
 static const char eval_usage[] =
     "usage: semsearch eval [-m MODEL] [--task sts|pairs|retrieval] [--json] [--baseline]\n"
-    "                      [--baseline-only] [--plot FILE.svg] [--runs PREFIX] [--no-stem]\n"
-    "                      FILE...\n"
+    "                      [--baseline-only] [--plot FILE.svg] [--runs PREFIX] [--no-stem] FILE...\n"
     "\n"
     "Scores sentence pairs or groups by the cosine similarity of their embeddings and\n"
     "reports how well that matches the data. The task comes from the file name:\n"
