@@ -751,6 +751,10 @@ SS_API SS_NODISCARD int ss_store_add_passages(ss_store *s, const ss_doc *docs, s
 SS_API SS_NODISCARD int ss_store_delete(ss_store *s, const char *id, size_t *deleted);
 SS_API SS_NODISCARD int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted);
 SS_API SS_NODISCARD int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted);
+/* Deletes the documents of every external id in ids[0..n) in one
+ * transaction: all of them, or on an error none (*deleted = 0). An id that
+ * matches nothing adds nothing; the same id twice deletes once. */
+SS_API SS_NODISCARD int ss_store_delete_ids(ss_store *s, const char *const *ids, size_t n, size_t *deleted);
 
 /* Re-embeds every document with another model, replacing all vectors and the
  * recorded model in one transaction (readers see the old or the new set).

@@ -424,6 +424,26 @@ if command -v curl >/dev/null 2>&1; then
     integrity "serve, full disk: integrity_check ok" "$FS/d.db"
     c=$(code -X POST -H 'Content-Type: application/json' --data-binary @"$T/add.json" "$URL/documents")
     [ "$c" = 200 ] && grep -q '"added":40' "$T/body"; ok $? "serve: once there is room, the same POST adds 40 ($c)"
+    # DELETE {"ids": [40 ids]} is one transaction: at every level of free
+    # space it deletes all 40 (200) or none (507), never some
+    printf '{"ids": [' > "$T/del.json"
+    i=1; while [ $i -le 40 ]; do printf '%s"e%d"' "$([ $i -gt 1 ] && echo ,)" $i >> "$T/del.json"; i=$((i + 1)); done
+    echo ']}' >> "$T/del.json"
+    for free in 0 131072 524288 4194304; do
+        fill "$free"
+        c=$(code -X DELETE -H 'Content-Type: application/json' --data-binary @"$T/del.json" "$URL/documents")
+        unfill
+        n=$(docs "$FS/d.db")
+        { [ "$c" = 507 ] && [ "$n" = 340 ]; } || { [ "$c" = 200 ] && grep -q '"deleted":40' "$T/body" && [ "$n" = 300 ]; }
+        ok $? "serve, free $free: DELETE of 40 ids deletes all or none ($c, $n documents)"
+        if [ "$c" = 200 ]; then
+            code -X POST -H 'Content-Type: application/json' --data-binary @"$T/add.json" "$URL/documents" >/dev/null
+        fi
+    done
+    c=$(code -X DELETE -H 'Content-Type: application/json' --data-binary @"$T/del.json" "$URL/documents")
+    [ "$c" = 200 ] && grep -q '"deleted":40' "$T/body" && [ "$(docs "$FS/d.db")" = 300 ]
+    ok $? "serve: with room, DELETE of the 40 ids deletes 40 ($c)"
+    code -X POST -H 'Content-Type: application/json' --data-binary @"$T/add.json" "$URL/documents" >/dev/null
     kill -TERM $SPID 2>/dev/null
     wait $SPID
     [ "$(docs "$FS/d.db")" = 340 ]; ok $? "serve: 340 documents after the server stops"

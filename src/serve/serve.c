@@ -602,14 +602,15 @@ static enum MHD_Result do_delete(server *S, struct MHD_Connection *c, req *r, js
     size_t k = ids ? json_array_size(ids) : 1, total = 0;
     for (size_t i = 0; ids && i < k; i++)
         if (!json_is_string(json_array_get(ids, i))) return send_error(c, r, 400, "invalid_delete", "ids[%zu] is not a string", i);
+    const char **list = malloc((k ? k : 1) * sizeof *list);
+    if (!list) return send_error(c, r, 503, NULL, "out of memory");
+    for (size_t i = 0; i < k; i++) list[i] = json_string_value(ids ? json_array_get(ids, i) : id);
     pthread_mutex_lock(&S->wmu);
-    int rc = 0;
-    for (size_t i = 0; i < k && !rc; i++) {
-        size_t del = 0;
-        if (src) rc = ss_store_delete_source(S->writer, json_string_value(src), &del);
-        else rc = ss_store_delete(S->writer, json_string_value(ids ? json_array_get(ids, i) : id), &del);
-        total += del;
-    }
+    /* one transaction for the whole request: a failure partway (a full
+     * disk) deletes nothing */
+    int rc = src ? ss_store_delete_source(S->writer, json_string_value(src), &total)
+                 : ss_store_delete_ids(S->writer, list, k, &total);
+    free(list);
     enum MHD_Result ret;
     if (rc) {
         const char *why = ss_errmsg();

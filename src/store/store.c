@@ -1053,6 +1053,35 @@ int ss_store_delete(ss_store *s, const char *id, size_t *deleted)
     return delete_run(s, sel, deleted);
 }
 
+int ss_store_delete_ids(ss_store *s, const char *const *ids, size_t n, size_t *deleted)
+{
+    if (deleted) *deleted = 0;
+    if (!s || (n && !ids)) return ss__fail(SS_ERR_ARG, "ss_store_delete_ids: NULL argument");
+    for (size_t i = 0; i < n; i++)
+        if (!ids[i]) return ss__fail(SS_ERR_ARG, "ss_store_delete_ids: ids[%zu] is NULL", i);
+    int rc = writable(s);
+    if (rc) return rc;
+    size_t count = 0;
+    rc = ss__store_exec(s, "BEGIN IMMEDIATE");
+    if (!rc) rc = ss__store_exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_doc', " NEXT_DOC_SQL ")");
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_stmt *sel;
+        size_t c = 0;
+        rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE ext_id = ?1", &sel);
+        if (rc) break;
+        sqlite3_bind_text(sel, 1, ids[i], -1, SQLITE_STATIC);
+        rc = delete_where(s, sel, &c);
+        sqlite3_finalize(sel);
+        count += c;
+    }
+    /* all of them or, on any error (a full disk), none */
+    if (!rc) rc = commit(s);
+    else rollback(s);
+    s->generation++;
+    if (deleted) *deleted = rc ? 0 : count;
+    return rc;
+}
+
 int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted)
 {
     if (deleted) *deleted = 0;

@@ -368,15 +368,24 @@ static void test_basic(void)
     tap_ok(!rc && del == 1, "ss_store_delete_doc: by number (a document without external id)");
     rc = ss_store_delete(s, "doc-999999", &del);
     tap_ok(!rc && del == 0, "delete of an unknown id deletes nothing");
+    const char *ids4[] = {"doc-10", "doc-12", "doc-999999", "doc-10"};
+    rc = ss_store_delete_ids(s, ids4, 4, &del);
+    tap_ok(!rc && del == 2, "ss_store_delete_ids: two ids, an unknown one, a repeat: 2 deleted (%zu)", del);
+    const char *with_null[] = {"doc-14", NULL};
+    rc = ss_store_delete_ids(s, with_null, 2, &del);
+    tap_ok(rc == SS_ERR_ARG && del == 0 && sql_int(db, "SELECT count(*) FROM documents WHERE ext_id = 'doc-14'") == 1,
+           "ss_store_delete_ids: a NULL id is SS_ERR_ARG and deletes nothing");
+    rc = ss_store_delete_ids(s, ids4, 0, &del);
+    tap_ok(!rc && del == 0, "ss_store_delete_ids: no ids, nothing deleted");
     rc = ss_store_delete_source(s, "odd", &del);
     tap_ok(!rc && del == 1750, "delete a whole source (%zu)", del);
     ss_store_stats st;
     rc = ss_store_stats_get(s, &st);
-    tap_ok(!rc && st.documents == 3504 - 2 - 1750 && st.dim == DIM && st.schema_version == 1 && st.has_fts,
+    tap_ok(!rc && st.documents == 3504 - 4 - 1750 && st.dim == DIM && st.schema_version == 1 && st.has_fts,
            "stats: %lld documents", (long long)st.documents);
     /* the freed slot at the end is reused, holes elsewhere are not */
     rc = add_range(s, 0, 3500, 700, &added);
-    tap_ok(!rc && added == 1751, "re-adding puts the deleted ones back (%zu)", added);
+    tap_ok(!rc && added == 1753, "re-adding puts the deleted ones back (%zu)", added);
     ss_store_close(s);
     long n = 0;
     int cons = consistent(db, &n);
