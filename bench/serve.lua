@@ -3,8 +3,11 @@
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local lines = {}
+-- BENCH_FORMAT=base64: the answers' vectors as base64 (less text to write)
+local fmt = os.getenv("BENCH_FORMAT")
+local extra = fmt and (',"encoding_format":"' .. fmt .. '"') or ''
 for l in io.lines(os.getenv("BENCH_LINES")) do
-  lines[#lines + 1] = '{"input":"' .. l:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"}'
+  lines[#lines + 1] = '{"input":"' .. l:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"' .. extra .. '}'
 end
 local i = 0
 request = function()

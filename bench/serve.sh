@@ -2,6 +2,8 @@
 # serve.sh: `semsearch serve` against the Python peer, side by side in one run.
 #
 #   bench/serve.sh [BUILD_DIR [SECONDS]]
+#   BENCH_MODEL=FILE bench/serve.sh ...   (another model; default the shipped one)
+#   BENCH_FORMAT=base64 bench/serve.sh ... (vectors answered as base64, not JSON numbers)
 #
 # wrk (Debian: wrk) posts one caption per request (bench/serve.lua, round
 # robin over 5000 COCO captions) to POST /v1/embeddings with 1, 8 and 32
@@ -31,7 +33,7 @@ secs=${2:-10}
 PYTHON3=${PYTHON3:-/usr/bin/python3}
 command -v wrk >/dev/null || { echo "bench/serve.sh: wrk is missing: apt-get install wrk" >&2; exit 1; }
 export SEMSEARCH_DATA="${SEMSEARCH_DATA:-$here/..}"
-model=$here/../models/en-base.gguf
+model=${BENCH_MODEL:-$here/../models/en-base.gguf}
 ncpu=$(nproc 2>/dev/null || echo 1)
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 T=$(mktemp -d)
