@@ -783,6 +783,120 @@ static int is_loopback(const struct sockaddr *sa)
     return 0;
 }
 
+/* The server's state, its writer and its batcher: 0, or an exit status
+ * after a message (nothing left to free). */
+static int server_setup(const serve_opts *o, server *S)
+{
+    if (o->allow_write && (!o->db || o->n_more_dbs)) {
+        fprintf(stderr, "semsearch: serve: --allow-write needs -d DB, %s\n",
+                o->db ? "one database (writes to shards would not know which one)" : "a database");
+        return 2;
+    }
+    metrics_init();
+    batcher_opts bo = {o->model, o->db, o->more_dbs, o->n_more_dbs, o->workers, o->batch_tokens, o->batch_wait_us,
+                       o->max_queue};
+    char err[1024];
+    memset(S, 0, sizeof *S);
+    S->o = o;
+    if (o->allow_write && ss_store_open(o->db, SS_STORE_CREATE, &S->writer) != SS_OK) {
+        fprintf(stderr, "semsearch: serve: %s\n", ss_errmsg());
+        return 1;
+    }
+    if (batcher_start(&bo, &S->b, err, sizeof err)) {
+        fprintf(stderr, "semsearch: serve: %s\n", err);
+        ss_store_close(S->writer);
+        return 1;
+    }
+    if (S->writer) {
+        ss_store_model sm;
+        batcher_store_model(S->b, &sm);
+        if (ss_store_use_model(S->writer, &sm) != SS_OK) {
+            fprintf(stderr, "semsearch: serve: %s\n", ss_errmsg());
+            ss_store_close(S->writer);
+            batcher_stop(S->b);
+            return 1;
+        }
+    }
+    pthread_mutex_init(&S->mu, NULL);
+    pthread_cond_init(&S->idle, NULL);
+    pthread_mutex_init(&S->wmu, NULL);
+    return 0;
+}
+
+static void server_teardown(server *S)
+{
+    batcher_stop(S->b);
+    ss_store_close(S->writer);
+    pthread_mutex_destroy(&S->wmu);
+    pthread_mutex_destroy(&S->mu);
+    pthread_cond_destroy(&S->idle);
+}
+
+/* The requests in flight finish (30 s at most). */
+static void server_drain(server *S)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    pthread_mutex_lock(&S->mu);
+    while (S->inflight > 0)
+        if (pthread_cond_timedwait(&S->idle, &S->mu, &until) == ETIMEDOUT) break;
+    pthread_mutex_unlock(&S->mu);
+}
+
+struct serve_server {
+    server S;
+    struct MHD_Daemon *d;
+};
+
+int serve_start_unbound(const serve_opts *o, serve_server **out)
+{
+    *out = NULL;
+    serve_server *v = calloc(1, sizeof *v);
+    if (!v) {
+        fprintf(stderr, "semsearch: serve: out of memory\n");
+        return 1;
+    }
+    int rc = server_setup(o, &v->S);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_AUTO | MHD_USE_NO_LISTEN_SOCKET;
+    v->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, &v->S, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)o,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, &v->S, MHD_OPTION_NOTIFY_CONNECTION, conn_notify,
+                            &v->S, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_conns,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout, MHD_OPTION_END);
+    if (!v->d) {
+        fprintf(stderr, "semsearch: serve: cannot start the HTTP daemon\n");
+        server_teardown(&v->S);
+        free(v);
+        return 1;
+    }
+    *out = v;
+    return 0;
+}
+
+int serve_connect(serve_server *v, int fd)
+{
+    struct sockaddr_in peer; /* what the log shows for it */
+    memset(&peer, 0, sizeof peer);
+    peer.sin_family = AF_INET;
+    peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return MHD_add_connection(v->d, fd, (const struct sockaddr *)&peer, sizeof peer) == MHD_YES ? 0 : -1;
+}
+
+void serve_stop(serve_server *v)
+{
+    if (!v) return;
+    MHD_quiesce_daemon(v->d);
+    server_drain(&v->S);
+    MHD_stop_daemon(v->d);
+    server_teardown(&v->S);
+    free(v);
+}
+
 int serve_run(const serve_opts *o)
 {
     struct addrinfo hints, *ai = NULL;
@@ -816,43 +930,11 @@ int serve_run(const serve_opts *o)
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
-    if (o->allow_write && (!o->db || o->n_more_dbs)) {
-        fprintf(stderr, "semsearch: serve: --allow-write needs -d DB, %s\n",
-                o->db ? "one database (writes to shards would not know which one)" : "a database");
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return 2;
-    }
-    metrics_init();
-    batcher_opts bo = {o->model, o->db, o->more_dbs, o->n_more_dbs, o->workers, o->batch_tokens, o->batch_wait_us,
-                       o->max_queue};
-    char err[1024];
     server S;
-    memset(&S, 0, sizeof S);
-    S.o = o;
-    pthread_mutex_init(&S.mu, NULL);
-    pthread_cond_init(&S.idle, NULL);
-    pthread_mutex_init(&S.wmu, NULL);
-    if (o->allow_write && ss_store_open(o->db, SS_STORE_CREATE, &S.writer) != SS_OK) {
-        fprintf(stderr, "semsearch: serve: %s\n", ss_errmsg());
+    int rc = server_setup(o, &S);
+    if (rc) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return 1;
-    }
-    if (batcher_start(&bo, &S.b, err, sizeof err)) {
-        fprintf(stderr, "semsearch: serve: %s\n", err);
-        ss_store_close(S.writer);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        return 1;
-    }
-    if (S.writer) {
-        ss_store_model sm;
-        batcher_store_model(S.b, &sm);
-        if (ss_store_use_model(S.writer, &sm) != SS_OK) {
-            fprintf(stderr, "semsearch: serve: %s\n", ss_errmsg());
-            ss_store_close(S.writer);
-            batcher_stop(S.b);
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
-            return 1;
-        }
+        return rc;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_USE_AUTO;
@@ -866,8 +948,7 @@ int serve_run(const serve_opts *o)
     if (!d) {
         fprintf(stderr, "semsearch: serve: cannot listen on %s port %d: %s\n", o->host, o->port,
                 errno ? strerror(errno) : "failed");
-        batcher_stop(S.b);
-        ss_store_close(S.writer);
+        server_teardown(&S);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return 1;
     }
@@ -893,20 +974,10 @@ int serve_run(const serve_opts *o)
     if (!o->quiet) fprintf(stderr, "semsearch: %s: finishing the requests in flight\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     /* no new connections; the requests in flight finish (30 s at most) */
     MHD_socket ls = MHD_quiesce_daemon(d);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    pthread_mutex_lock(&S.mu);
-    while (S.inflight > 0)
-        if (pthread_cond_timedwait(&S.idle, &S.mu, &until) == ETIMEDOUT) break;
-    pthread_mutex_unlock(&S.mu);
+    server_drain(&S);
     MHD_stop_daemon(d);
     if (ls != MHD_INVALID_SOCKET) close(ls);
-    batcher_stop(S.b);
-    ss_store_close(S.writer);
-    pthread_mutex_destroy(&S.wmu);
-    pthread_mutex_destroy(&S.mu);
-    pthread_cond_destroy(&S.idle);
+    server_teardown(&S);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!o->quiet) fprintf(stderr, "semsearch: stopped\n");
     return 0;

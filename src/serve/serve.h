@@ -34,4 +34,14 @@ void serve_opts_init(serve_opts *o);
  * Returns the exit code: 0, 1 (an error, printed), 2 (bad options, printed). */
 int serve_run(const serve_opts *o);
 
+/* The same server without a listening socket, for the request fuzzer:
+ * serve_connect hands it one end of a connected stream socket (a
+ * socketpair), which it serves as a loopback client's; serve_stop finishes
+ * the requests in flight and frees it. serve_start_unbound returns 0 or an
+ * exit status after a message. */
+typedef struct serve_server serve_server;
+int serve_start_unbound(const serve_opts *o, serve_server **out);
+int serve_connect(serve_server *s, int fd);
+void serve_stop(serve_server *s);
+
 #endif

@@ -5,7 +5,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:-60}; [ $# -gt 0 ] && shift
-targets=${*:-"tokenize lines gguf datafile store query retrieval"}
+targets=${*:-"tokenize lines gguf datafile store query retrieval serve"}
 b=${FUZZ_BUILD:-$top/build-fuzz}
 if [ ! -f "$b/libsscore.la" ]; then
     mkdir -p "$b"
@@ -15,10 +15,18 @@ if [ ! -f "$b/libsscore.la" ]; then
 fi
 make -C "$b" -j"$(nproc)" libsscore.la >/dev/null
 for t in $targets; do
-    clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -I"$top/include" -I"$top/src" -I"$b" \
-        -c "$top/tests/fuzz/fuzz_$t.c" -o "$b/fuzz_$t.o"
+    cc() { clang -g -O1 -fsanitize=fuzzer-no-link,address,undefined -I"$top/include" -I"$top/src" -I"$b" "$@"; }
+    cc -c "$top/tests/fuzz/fuzz_$t.c" -o "$b/fuzz_$t.o"
+    extra=
+    if [ "$t" = serve ]; then # the server's own sources, libmicrohttpd and jansson
+        for f in serve batcher metrics; do
+            cc $(pkg-config --cflags libmicrohttpd jansson) -c "$top/src/serve/$f.c" -o "$b/serve_$f.o"
+            extra="$extra $b/serve_$f.o"
+        done
+        extra="$extra $(pkg-config --libs libmicrohttpd jansson) -lpthread"
+    fi
     # linked as C++: the library holds the SentencePiece wrapper
-    clang++ -g -fsanitize=fuzzer,address,undefined "$b/fuzz_$t.o" "$b/.libs/libsscore.a" \
+    clang++ -g -fsanitize=fuzzer,address,undefined "$b/fuzz_$t.o" $extra "$b/.libs/libsscore.a" \
         $(pkg-config --libs libutf8proc sentencepiece sqlite3) \
         $(grep '^BLAS_LIBS = ' "$b/Makefile" | sed 's/^BLAS_LIBS = //') \
         $(grep '^CRYPTO_LIBS = ' "$b/Makefile" | sed 's/^CRYPTO_LIBS = //') \
