@@ -32,6 +32,22 @@ static void fail(const char *what, const char *detail)
     abort();
 }
 
+/* At exit: the server stopped (its threads joined, nothing left for the
+ * leak checker), its files gone. */
+static void stop(void)
+{
+    serve_stop(srv);
+    srv = NULL;
+    const char *files[] = {model_path, db_path};
+    char p[160];
+    for (int i = 0; i < 2; i++) unlink(files[i]);
+    snprintf(p, sizeof p, "%s-wal", db_path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", db_path);
+    unlink(p);
+    rmdir(dir);
+}
+
 static void start(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a server that closes while we write */
@@ -54,6 +70,7 @@ static void start(void)
     opts.max_text = 4096;
     opts.max_k = 50;
     if (serve_start_unbound(&opts, &srv)) fail("serve_start_unbound", NULL);
+    atexit(stop);
 }
 
 /* Sends req (len bytes) on a new connection, then EOF; the answer (at most
