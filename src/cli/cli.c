@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -233,21 +234,10 @@ void cli_json_string(const char *s, size_t len)
         s = fixed;
         len = flen;
     }
-    putchar('"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': fputs("\\\"", stdout); break;
-        case '\\': fputs("\\\\", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        default:
-            if (c < 0x20 || c == 0x7f) printf("\\u%04x", c);
-            else putchar(c);
-        }
-    }
-    putchar('"');
+    /* jansson escapes it, as the server's answers are escaped */
+    json_t *j = json_stringn(s, len);
+    if (!j || json_dumpf(j, stdout, JSON_ENCODE_ANY) != 0) fputs("\"\"", stdout); /* out of memory */
+    json_decref(j);
     ss_free(fixed);
 }
 
