@@ -14,6 +14,8 @@ pkgs="build-essential autoconf automake libtool pkg-config libutf8proc-dev libse
 [ "$mode" = demo ] || pkgs="$pkgs python3 python3-numpy python3-scipy python3-sklearn python3-torch"
 # Open MPI: training under mpirun (optional for a build; tests/mpi.sh uses it)
 [ "$mode" = demo ] || pkgs="$pkgs libopenmpi-dev openmpi-bin"
+# Node, for the official OpenAI client against `semsearch serve` (tests/serve.sh)
+[ "$mode" = demo ] || pkgs="$pkgs nodejs npm"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -31,6 +33,13 @@ fi
 make -j"$(nproc)"
 
 if [ "$mode" = check ]; then
+    # the official `openai` package from the npm registry, into .npm-test/
+    # (not part of the build; tests/serve.sh finds it there). Best effort:
+    # without the registry that one test is skipped, with a message.
+    if [ ! -d .npm-test/node_modules/openai ] && command -v npm >/dev/null 2>&1; then
+        npm install --silent --no-audit --no-fund --prefix .npm-test openai@4 >/dev/null 2>&1 ||
+            echo "bootstrap: npm install openai failed: the OpenAI client test will be skipped" >&2
+    fi
     if ! make -j"$(nproc)" check; then
         # show what failed, so a CI log is enough to act on
         grep -h -E '^(not ok|ERROR|FAIL)|^# ' tests/*.log tests/unit/*.log 2>/dev/null | grep -v '^# ' | head -50 || true

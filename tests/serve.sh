@@ -300,6 +300,8 @@ http GET /v1/models; status "GET /v1/models without the key" 401
 post /v1/embeddings -H 'Authorization: Bearer s3cret' -d '{"input":["a","b","c","d"]}'; status "4 inputs (--max-inputs 3)" 400
 post /v1/embeddings -H 'Authorization: Bearer s3cret' --data-binary @"$T/long.json"; status "a 70 kB body (--max-body 2048)" 413
 post /search -H 'Authorization: Bearer s3cret' -d '{"query":"x"}'; status "search without -d" 400
+# the package where bootstrap.sh check puts it, unless NODE_PATH says otherwise
+[ -n "${NODE_PATH:-}" ] || [ ! -d "$top_srcdir/.npm-test/node_modules" ] || export NODE_PATH="$top_srcdir/.npm-test/node_modules"
 if command -v node >/dev/null 2>&1 && node -e "require('openai')" 2>/dev/null; then
     node "$top_srcdir/tests/serve_openai.js" "$URL/v1" s3cret > "$T/node.out" 2>&1
     ok $? "the official OpenAI Node client: embeddings (base64 and float), models, 401, 400"
