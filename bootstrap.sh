@@ -14,8 +14,6 @@ pkgs="build-essential autoconf automake libtool pkg-config libutf8proc-dev libse
 [ "$mode" = demo ] || pkgs="$pkgs python3 python3-numpy python3-scipy python3-sklearn python3-torch"
 # Open MPI: training under mpirun (optional for a build; tests/mpi.sh uses it)
 [ "$mode" = demo ] || pkgs="$pkgs libopenmpi-dev openmpi-bin"
-# Node, for the official OpenAI client against `semsearch serve` (tests/serve.sh)
-[ "$mode" = demo ] || pkgs="$pkgs nodejs npm"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -25,6 +23,16 @@ if [ -n "$missing" ]; then
     sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+# Node and npm, for the official OpenAI client against `semsearch serve`
+# (tests/serve.sh): only where the commands are missing (a Node from
+# elsewhere ships its own npm, which Debian's npm package conflicts with),
+# and best effort: without them that one test is skipped.
+if [ "$mode" != demo ] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
+    sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo
+    { [ -n "$missing" ] || $sudo apt-get update -qq; } &&
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >&2 ||
+        echo "bootstrap: nodejs/npm not installed: the OpenAI client test will be skipped" >&2
 fi
 [ "$mode" = deps ] && exit 0
 
