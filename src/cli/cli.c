@@ -241,6 +241,8 @@ void cli_json_string(const char *s, size_t len)
     ss_free(fixed);
 }
 
+const char *cli_fts_tokenizer(int stem) { return stem ? "porter unicode61" : "unicode61"; }
+
 /* ------------------------------------------------------------ progress */
 
 int cli_mpi_rank(int *rank, int *size)

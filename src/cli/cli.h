@@ -88,6 +88,8 @@ void cli_progress_end(cli_progress *p);
  * invalid UTF-8 as U+FFFD, '"' '\\' and \n \r \t as two-character escapes,
  * other C0 controls and DEL as \u00XX. */
 void cli_json_string(const char *s, size_t len);
+/* The FTS5 tokenizer of a full-text index, as info and eval --json name it. */
+const char *cli_fts_tokenizer(int stem);
 
 #define CLI_DEFAULT_VOCAB "vocab/en-16k.model"
 #define CLI_DEFAULT_MODEL "models/en-base.gguf"

@@ -347,7 +347,7 @@ static void print_json(const result *r, const char *model_path)
                r->e.n, r->e.n_documents, r->e.n_judgements, r->e.n_scored, r->e.n_unjudged, r->e.n_no_relevant);
         printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"%s\",\"k1\":1.2,\"b\":0.75,"
                "\"fusion\":\"%s\",\"alpha\":%g,\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
-               r->no_stem ? "unicode61" : "porter unicode61", qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
+               cli_fts_tokenizer(!r->no_stem), qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
                r->e.hybrid_depth);
         if (model_path) {
             printf(",\"model_file\":");

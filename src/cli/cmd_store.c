@@ -272,7 +272,7 @@ int cmd_info(int argc, char **argv)
     for (size_t i = 0; i < sizeof nkeys / sizeof *nkeys; i++)
         printf(json ? ",\"%s\":%lld" : "%s\t%lld\n", nkeys[i], (long long)nvals[i]);
     printf(json ? ",\"fts\":%s" : "fts\t%s\n", st.has_fts ? (json ? "true" : "yes") : (json ? "false" : "no"));
-    if (st.has_fts) printf(json ? ",\"fts_tokenizer\":\"%s\"" : "fts_tokenizer\t%s\n", st.fts_stem ? "porter unicode61" : "unicode61");
+    if (st.has_fts) printf(json ? ",\"fts_tokenizer\":\"%s\"" : "fts_tokenizer\t%s\n", cli_fts_tokenizer(st.fts_stem));
     if (json) printf("}\n");
     ss_store_close(s);
     return 0;

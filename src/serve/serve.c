@@ -602,9 +602,9 @@ static enum MHD_Result do_delete(server *S, struct MHD_Connection *c, req *r, js
     size_t k = ids ? json_array_size(ids) : 1, total = 0;
     for (size_t i = 0; ids && i < k; i++)
         if (!json_is_string(json_array_get(ids, i))) return send_error(c, r, 400, "invalid_delete", "ids[%zu] is not a string", i);
-    const char **list = malloc((k ? k : 1) * sizeof *list);
-    if (!list) return send_error(c, r, 503, NULL, "out of memory");
-    for (size_t i = 0; i < k; i++) list[i] = json_string_value(ids ? json_array_get(ids, i) : id);
+    const char **list = src ? NULL : malloc((k ? k : 1) * sizeof *list);
+    if (!src && !list) return send_error(c, r, 503, NULL, "out of memory");
+    for (size_t i = 0; list && i < k; i++) list[i] = json_string_value(ids ? json_array_get(ids, i) : id);
     pthread_mutex_lock(&S->wmu);
     /* one transaction for the whole request: a failure partway (a full
      * disk) deletes nothing */

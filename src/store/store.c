@@ -1024,15 +1024,25 @@ static int delete_where(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
     return rc;
 }
 
-static int delete_run(ss_store *s, sqlite3_stmt *sel, size_t *deleted)
+/* Deletes, in one transaction, what sel selects: once as bound, or (ids)
+ * once per id bound as ?1. Finalizes sel. */
+static int delete_run(ss_store *s, sqlite3_stmt *sel, const char *const *ids, size_t n, size_t *deleted)
 {
     size_t count = 0;
     int rc = ss__store_exec(s, "BEGIN IMMEDIATE");
     /* the high-water mark first: deleting the last document must not give
      * its number to the next one (databases from before the mark get it here) */
     if (!rc) rc = ss__store_exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_doc', " NEXT_DOC_SQL ")");
-    if (!rc) rc = delete_where(s, sel, &count);
+    if (!ids && !rc) rc = delete_where(s, sel, &count);
+    for (size_t i = 0; ids && i < n && !rc; i++) {
+        size_t c = 0;
+        sqlite3_reset(sel);
+        sqlite3_bind_text(sel, 1, ids[i], -1, SQLITE_STATIC);
+        rc = delete_where(s, sel, &c);
+        count += c;
+    }
     sqlite3_finalize(sel);
+    /* all of it or, on any error (a full disk), none */
     if (!rc) rc = commit(s);
     else rollback(s);
     s->generation++;
@@ -1044,13 +1054,7 @@ int ss_store_delete(ss_store *s, const char *id, size_t *deleted)
 {
     if (deleted) *deleted = 0;
     if (!s || !id) return ss__fail(SS_ERR_ARG, "ss_store_delete: NULL argument");
-    int rc = writable(s);
-    if (rc) return rc;
-    sqlite3_stmt *sel;
-    rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE ext_id = ?1", &sel);
-    if (rc) return rc;
-    sqlite3_bind_text(sel, 1, id, -1, SQLITE_STATIC);
-    return delete_run(s, sel, deleted);
+    return ss_store_delete_ids(s, &id, 1, deleted);
 }
 
 int ss_store_delete_ids(ss_store *s, const char *const *ids, size_t n, size_t *deleted)
@@ -1061,25 +1065,10 @@ int ss_store_delete_ids(ss_store *s, const char *const *ids, size_t n, size_t *d
         if (!ids[i]) return ss__fail(SS_ERR_ARG, "ss_store_delete_ids: ids[%zu] is NULL", i);
     int rc = writable(s);
     if (rc) return rc;
-    size_t count = 0;
-    rc = ss__store_exec(s, "BEGIN IMMEDIATE");
-    if (!rc) rc = ss__store_exec(s, "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_doc', " NEXT_DOC_SQL ")");
-    for (size_t i = 0; i < n && !rc; i++) {
-        sqlite3_stmt *sel;
-        size_t c = 0;
-        rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE ext_id = ?1", &sel);
-        if (rc) break;
-        sqlite3_bind_text(sel, 1, ids[i], -1, SQLITE_STATIC);
-        rc = delete_where(s, sel, &c);
-        sqlite3_finalize(sel);
-        count += c;
-    }
-    /* all of them or, on any error (a full disk), none */
-    if (!rc) rc = commit(s);
-    else rollback(s);
-    s->generation++;
-    if (deleted) *deleted = rc ? 0 : count;
-    return rc;
+    sqlite3_stmt *sel;
+    rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE ext_id = ?1", &sel);
+    if (rc) return rc;
+    return delete_run(s, sel, ids, n, deleted);
 }
 
 int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted)
@@ -1092,7 +1081,7 @@ int ss_store_delete_doc(ss_store *s, int64_t doc, size_t *deleted)
     rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE id = ?1", &sel);
     if (rc) return rc;
     sqlite3_bind_int64(sel, 1, doc);
-    return delete_run(s, sel, deleted);
+    return delete_run(s, sel, NULL, 0, deleted);
 }
 
 int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted)
@@ -1105,7 +1094,7 @@ int ss_store_delete_source(ss_store *s, const char *source, size_t *deleted)
     rc = ss__store_prepare(s, "SELECT id, block, slot FROM documents WHERE source = ?1", &sel);
     if (rc) return rc;
     sqlite3_bind_text(sel, 1, source, -1, SQLITE_STATIC);
-    return delete_run(s, sel, deleted);
+    return delete_run(s, sel, NULL, 0, deleted);
 }
 
 /* --------------------------------------------------------------- re-embedding */
