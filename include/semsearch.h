@@ -967,6 +967,17 @@ SS_API void ss_index_options_init(ss_index_options *o);
 /* The tokens of one text the model sees: its positions less the special
  * tokens ([CLS], [SEP]); at least 1. */
 SS_API int ss_model_window(const ss_model *m);
+/* A text split into passages for a model: spans of whole words of at most
+ * `tokens` tokens each (ss_model_window(m), or fewer), a word longer than
+ * that alone cut at character boundaries; each passage starts up to
+ * `overlap` tokens before the end of the one before (-1: 16, or a quarter
+ * of `tokens` when less; it must be less than `tokens`). A text that fits
+ * is one passage, the whole text. *out (ss_free) receives the *n passages
+ * in order, each with .doc = doc, ready for ss_store_add_passages. What
+ * ss_indexer does with a long text; tok is only read (safe to share
+ * between threads). */
+SS_API SS_NODISCARD int ss_split_passages(ss_tokenizer *tok, const char *text, size_t len, int tokens,
+                                          int overlap, size_t doc, ss_passage **out, size_t *n);
 /* An indexer adding to s with m (both used, not owned, until
  * ss_indexer_free). SS_ERR_ARG for bad options (passage_tokens beyond the
  * window, overlap not below it, fields on a TSV...). */

@@ -353,8 +353,6 @@ post /search -d '{"query":"a dog","k":5}'
 post /documents -d '{"documents":[{"text":"x","id":5}]}'; status "an id that is not a string" 400
 post /documents -d '{"documents":[{"txt":"x"}]}'; status "a document without text" 400
 post /documents -d '{"documents":[]}'; status "no documents" 400
-awk 'BEGIN { printf "{\"documents\":[{\"text\":\""; for (i = 0; i < 400; i++) printf "word%d ", i; print "\"}]}" }' > "$T/longdoc.json"
-post /documents --data-binary @"$T/longdoc.json"; status "a document longer than the window (index splits it; the server refuses)" 400
 http DELETE /documents -d '{"id":"a","source":"b"}'; status "DELETE with both id and source" 400
 http PUT /documents; status "PUT /documents" 405
 stop; [ $stopped -eq 0 ]; ok $? "exits 0"
@@ -363,6 +361,42 @@ post /documents -d '{"documents":[{"text":"x"}]}'; status "POST /documents witho
 http DELETE /documents -d '{"id":"d2"}'; status "DELETE /documents without --allow-write" 403
 stop
 run_fails "--allow-write without -d" "allow-write needs -d" $SEMSEARCH serve --allow-write --port 0
+
+# a text longer than the model's window: split into passages as index does
+awk 'BEGIN { for (i = 0; i < 400; i++) printf "word%d ", i; print "" }' > "$T/long.txt"
+{ printf '{"documents":[{"text":"'; tr -d '\n' < "$T/long.txt"; printf '","id":"long"}]}'; } > "$T/longdoc.json"
+$SEMSEARCH index -d "$T/pi.db" "$T/long.txt" 2> "$T/pi.log"
+np=$(sed -n 's/.*split into \([0-9]*\) passages.*/\1/p' "$T/pi.log")
+serve -d "$T/p.db" --allow-write -q; ok $? "serve --allow-write (passages)"
+post /documents --data-binary @"$T/longdoc.json"
+[ "$code" = 200 ] && [ -n "$np" ] && grep -q "\"added\":1,\"skipped\":0,\"split\":1,\"passages\":$np}" "$T/body"
+ok $? "a document longer than the window is split into the $np passages index makes"
+post /documents --data-binary @"$T/longdoc.json"
+[ "$code" = 200 ] && grep -q '"added":0,"skipped":1,"split":0,"passages":0' "$T/body"; ok $? "sent again: skipped before embedding, as by index"
+[ "$($SEMSEARCH info -d "$T/p.db" | sed -n 's/^passages\t//p')" = "$($SEMSEARCH info -d "$T/pi.db" | sed -n 's/^passages\t//p')" ]
+ok $? "the database holds as many passage vectors as index's"
+for w in word3 word200 word390; do
+    post /search -d "{\"query\":\"$w\",\"k\":1,\"hybrid\":false}"; cp "$T/body" "$T/ps.json"
+    $SEMSEARCH query -d "$T/pi.db" --vectors --json -k 1 "$w" > "$T/pq.json" 2>/dev/null
+    if [ -n "$PY" ]; then
+        "$PY" -c '
+import json, sys
+g = json.load(open(sys.argv[1]))["results"][0]; w = json.loads(open(sys.argv[2]).read())["results"][0]
+assert g["passage"] == w["passage"] and abs(g["score"] - w["score"]) < 1e-6, (g, w)
+' "$T/ps.json" "$T/pq.json"
+    else
+        grep -o '"passage":{[^}]*}' "$T/ps.json" > "$T/a"; grep -o '"passage":{[^}]*}' "$T/pq.json" > "$T/b"; cmp -s "$T/a" "$T/b"
+    fi
+    ok $? "/search '$w' finds the passage query finds in index's database"
+done
+stop
+serve -d "$T/pc.db" --allow-write --no-passages -q
+post /documents --data-binary @"$T/longdoc.json"
+[ "$code" = 200 ] && grep -q '"split":0,"passages":0,"cut":1' "$T/body"; ok $? "--no-passages: the long text is cut, and counted"
+stop
+run_fails "--passage-tokens beyond the window" "window" $SEMSEARCH serve -d "$T/p.db" --allow-write --passage-tokens 100000 --port 0
+run_fails "--passage-overlap not below --passage-tokens" "passage-overlap" $SEMSEARCH serve -d "$T/p.db" --allow-write --passage-tokens 20 --passage-overlap 20 --port 0
+run_fails "--no-passages with --passage-tokens" "no-passages" $SEMSEARCH serve --no-passages --passage-tokens 20 --port 0
 
 run_fails "a non-loopback address without --api-key is refused" "refusing to listen on 0.0.0.0" $SEMSEARCH serve --host 0.0.0.0 --port 0
 run_fails "an unknown host" "--host" $SEMSEARCH serve --host no.such.host.invalid --port 0

@@ -44,12 +44,19 @@ static const char serve_usage[] =
     "      --batch-wait MS    wait for more requests to join a batch (default 2)\n"
     "      --allow-write      POST /documents adds documents to -d DB (created if\n"
     "                         missing), DELETE /documents removes them by id or source\n"
+    "      --passage-tokens N POST /documents splits a text longer than the model's\n"
+    "                         window into passages of at most N tokens, each with\n"
+    "                         its vector, as `index` does (default: the window)\n"
+    "      --passage-overlap N tokens consecutive passages share (default 16, or a\n"
+    "                         quarter of --passage-tokens when less)\n"
+    "      --no-passages      POST /documents cuts long texts at the window instead\n"
+    "                         (the answer's \"cut\" counts them)\n"
     "  -q, --quiet            no log line per request\n";
 
 int cmd_serve(int argc, char **argv);
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_HOST = 256, O_KEY, O_BODY, O_INPUTS, O_TEXT, O_MAXK, O_CONNS, O_TIMEOUT, O_BTOK, O_BWAIT, O_WRITE };
+    enum { O_HOST = 256, O_KEY, O_BODY, O_INPUTS, O_TEXT, O_MAXK, O_CONNS, O_TIMEOUT, O_BTOK, O_BWAIT, O_WRITE, O_PTOK, O_POVER, O_NOPASS };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"db", required_argument, 0, 'd'},
                                          {"host", required_argument, 0, O_HOST},
@@ -66,6 +73,9 @@ int cmd_serve(int argc, char **argv)
                                          {"batch-tokens", required_argument, 0, O_BTOK},
                                          {"batch-wait", required_argument, 0, O_BWAIT},
                                          {"allow-write", no_argument, 0, O_WRITE},
+                                         {"passage-tokens", required_argument, 0, O_PTOK},
+                                         {"passage-overlap", required_argument, 0, O_POVER},
+                                         {"no-passages", no_argument, 0, O_NOPASS},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -141,6 +151,15 @@ int cmd_serve(int argc, char **argv)
             o.batch_wait_us = (int)(d * 1000);
             break;
         case O_WRITE: o.allow_write = 1; break;
+        case O_PTOK:
+            if (cli_int("--passage-tokens", optarg, 1, 1L << 20, &v)) return 2;
+            o.passage_tokens = (int)v;
+            break;
+        case O_POVER:
+            if (cli_int("--passage-overlap", optarg, 0, 1L << 20, &v)) return 2;
+            o.passage_overlap = (int)v;
+            break;
+        case O_NOPASS: o.no_passages = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': return cli_usage(serve_usage, 0);
         default: return cli_usage(serve_usage, 1);
@@ -150,5 +169,7 @@ int cmd_serve(int argc, char **argv)
         cli_error("serve: unexpected argument '%s'", argv[optind]);
         return cli_usage(serve_usage, 1);
     }
+    if (o.no_passages && (o.passage_tokens || o.passage_overlap >= 0))
+        return cli_error("serve: --no-passages with --passage-tokens or --passage-overlap") ? 2 : 2;
     return serve_run(&o);
 }

@@ -518,6 +518,8 @@ void batcher_stop(batcher *b)
 
 int batcher_dim(const batcher *b) { return b->dim; }
 int batcher_max_len(const batcher *b) { return b->max_len; }
+int batcher_window(const batcher *b) { return ss_model_window(b->w[0].model); }
+ss_tokenizer *batcher_tokenizer(const batcher *b) { return ss_model_tokenizer(b->w[0].model); }
 const char *batcher_model_name(const batcher *b) { return b->model_name; }
 int batcher_has_db(const batcher *b) { return b->w[0].store != NULL; }
 

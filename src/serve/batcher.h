@@ -68,6 +68,11 @@ void batcher_stop(batcher *b);
 
 int batcher_dim(const batcher *b);
 int batcher_max_len(const batcher *b);
+/* The tokens of a text the model sees (ss_model_window). */
+int batcher_window(const batcher *b);
+/* The model's tokenizer, to split texts into passages: only read, so any
+ * thread may use it. */
+ss_tokenizer *batcher_tokenizer(const batcher *b);
 const char *batcher_model_name(const batcher *b);
 int batcher_has_db(const batcher *b);
 /* The model as a database records it (strings owned by the batcher). */

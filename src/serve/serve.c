@@ -48,6 +48,7 @@ void serve_opts_init(serve_opts *o)
     o->batch_tokens = 16384;
     o->batch_wait_us = 2000;
     o->max_queue = 1024;
+    o->passage_overlap = -1;
 }
 
 typedef struct server {
@@ -58,6 +59,7 @@ typedef struct server {
     long inflight; /* requests between their headers and their end */
     pthread_mutex_t wmu; /* the writer: one connection, one write at a time */
     ss_store *writer;    /* with --allow-write */
+    int ptokens;         /* passage size of POST /documents */
 } server;
 
 typedef struct req {
@@ -478,9 +480,10 @@ static int write_status(int rc, const char *why)
 }
 
 /* POST /documents {"documents": [{"text", "id", "source", "meta"}]}: embeds
- * and adds them in one transaction (texts already stored are skipped, as
- * by index). A text longer than the model's window is refused: `semsearch
- * index` splits such a text into passages, which the server does not. */
+ * and adds them in one transaction, as `semsearch index` does: texts
+ * already stored are skipped (before embedding), a text longer than the
+ * model's window is split into passages of whole words, each with its own
+ * vector (--no-passages: cut at the window instead, and counted). */
 static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_t *body)
 {
     json_t *list = json_object_get(body, "documents");
@@ -490,18 +493,17 @@ static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_
     if (n > S->o->max_inputs)
         return send_error(c, r, 400, "invalid_documents", "'documents' has %zu documents; at most %zu per request", n, S->o->max_inputs);
     int dim = batcher_dim(S->b);
-    ss_doc *docs = calloc(n, sizeof *docs);
+    ss_doc *docs = calloc(n, sizeof *docs), *fresh = calloc(n, sizeof *fresh);
     char **metas = calloc(n, sizeof *metas);
-    const char **texts = calloc(n, sizeof *texts);
-    size_t *lens = calloc(n, sizeof *lens);
+    unsigned char *is_new = calloc(n, 1);
+    ss_passage *pass = NULL;
+    const char **texts = NULL;
+    size_t *lens = NULL, np = 0, nn = 0, nsplit = 0, ncut = 0;
     job j;
     memset(&j, 0, sizeof j);
-    j.vecs = malloc(n * (size_t)dim * sizeof *j.vecs);
-    j.tokens = malloc(n * sizeof *j.tokens);
-    j.truncated = malloc(n * sizeof *j.truncated);
     enum MHD_Result ret = MHD_NO;
     int done = 0;
-    if (!docs || !metas || !texts || !lens || !j.vecs || !j.tokens || !j.truncated) {
+    if (!docs || !fresh || !metas || !is_new) {
         ret = send_error(c, r, 503, NULL, "out of memory");
         done = 1;
     }
@@ -517,8 +519,8 @@ static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_
             done = 1;
             break;
         }
-        docs[i].text = texts[i] = json_string_value(t);
-        docs[i].len = lens[i] = json_string_length(t);
+        docs[i].text = json_string_value(t);
+        docs[i].len = json_string_length(t);
         const char *key;
         json_object_foreach(d, key, v)
         {
@@ -545,40 +547,97 @@ static enum MHD_Result do_add(server *S, struct MHD_Connection *c, req *r, json_
             }
         }
     }
+    /* the texts not stored yet (a re-sent batch embeds nothing) */
     if (!done) {
-        j.n = n;
+        pthread_mutex_lock(&S->wmu);
+        int rc = ss_store_filter_new(S->writer, docs, n, is_new);
+        const char *why = rc ? ss_errmsg() : "";
+        if (rc) ret = send_error(c, r, write_status(rc, why), NULL, "adding: %s", why);
+        pthread_mutex_unlock(&S->wmu);
+        done = rc != 0;
+        for (i = 0; i < n && !done; i++)
+            if (is_new[i]) fresh[nn++] = docs[i];
+    }
+    /* their passages: one per text that fits the window */
+    size_t pcap = 0;
+    for (i = 0; i < nn && !done; i++) {
+        ss_passage *p = NULL;
+        size_t k = 0;
+        int rc = S->o->no_passages ? SS_OK
+                                   : ss_split_passages(batcher_tokenizer(S->b), fresh[i].text, fresh[i].len, S->ptokens,
+                                                       S->o->passage_overlap, i, &p, &k);
+        if (!rc && S->o->no_passages) k = 1;
+        if (!rc && np + k > pcap) {
+            size_t nc = pcap ? 2 * pcap : 2 * nn;
+            while (nc < np + k) nc *= 2;
+            ss_passage *q = realloc(pass, nc * sizeof *q);
+            const char **t = q ? realloc(texts, nc * sizeof *t) : NULL;
+            size_t *l = t ? realloc(lens, nc * sizeof *l) : NULL;
+            if (q) pass = q;
+            if (t) texts = t;
+            if (l) lens = l;
+            if (!q || !t || !l) rc = SS_ERR_NOMEM;
+            else pcap = nc;
+        }
+        for (size_t e = 0; !rc && e < k; e++) {
+            pass[np] = p ? p[e] : (ss_passage){i, 0, fresh[i].len};
+            texts[np] = fresh[i].text + pass[np].start;
+            lens[np] = pass[np].len;
+            np++;
+        }
+        if (k > 1) nsplit++;
+        ss_free(p);
+        if (rc) {
+            ret = send_error(c, r, rc == SS_ERR_NOMEM ? 503 : 500, NULL, "documents[%zu]: %s", i,
+                             rc == SS_ERR_NOMEM ? "out of memory" : ss_errmsg());
+            done = 1;
+        }
+    }
+    if (!done && np) {
+        j.vecs = malloc(np * (size_t)dim * sizeof *j.vecs);
+        j.tokens = malloc(np * sizeof *j.tokens);
+        j.truncated = malloc(np * sizeof *j.truncated);
+        if (!j.vecs || !j.tokens || !j.truncated) {
+            ret = send_error(c, r, 503, NULL, "out of memory");
+            done = 1;
+        }
+    }
+    if (!done && np) {
+        j.n = np;
         j.texts = texts;
         j.lens = lens;
-        r->inputs = n;
+        r->inputs = np;
         j.expected = &r->expected;
         batcher_run(S->b, &j);
         if (j.status) {
             ret = send_error(c, r, j.status, NULL, "%s", j.msg);
             done = 1;
         }
-        for (i = 0; i < n && !done; i++)
-            if (j.truncated[i]) {
-                ret = send_error(c, r, 400, "document_too_long",
-                                 "documents[%zu] is longer than the model's window of %d tokens: `semsearch index` splits such a text into passages",
-                                 i, batcher_max_len(S->b));
-                done = 1;
-            }
+        for (i = 0; i < np && !done; i++) ncut += j.truncated[i] != 0;
     }
     if (!done) {
         size_t added = 0;
+        int rc = SS_OK;
         pthread_mutex_lock(&S->wmu);
-        int rc = ss_store_add(S->writer, docs, j.vecs, n, &added);
+        if (nn) rc = ss_store_add_passages(S->writer, fresh, nn, pass, j.vecs, np, &added);
         const char *why = rc ? ss_errmsg() : "";
         if (rc) {
             int st = write_status(rc, why);
             ret = send_error(c, r, st, st == 507 ? "insufficient_storage" : NULL, "adding: %s", why);
         }
         pthread_mutex_unlock(&S->wmu);
-        if (!rc) ret = send_json(c, r, 200, json_pack("{s:I,s:I}", "added", (json_int_t)added, "skipped", (json_int_t)(n - added)));
+        json_t *ans = rc ? NULL
+                         : json_pack("{s:I,s:I,s:I,s:I}", "added", (json_int_t)added, "skipped", (json_int_t)(n - added),
+                                     "split", (json_int_t)nsplit, "passages", (json_int_t)(nsplit ? np : 0));
+        if (ans && S->o->no_passages) json_object_set_new(ans, "cut", json_integer((json_int_t)ncut));
+        if (!rc) ret = send_json(c, r, 200, ans);
     }
     for (i = 0; metas && i < n; i++) free(metas[i]);
     free(metas);
     free(docs);
+    free(fresh);
+    free(is_new);
+    free(pass);
     free(texts);
     free(lens);
     free(j.vecs);
@@ -806,6 +865,22 @@ static int server_setup(const serve_opts *o, server *S)
         fprintf(stderr, "semsearch: serve: %s\n", err);
         ss_store_close(S->writer);
         return 1;
+    }
+    int window = batcher_window(S->b);
+    if (o->passage_tokens > window) {
+        fprintf(stderr, "semsearch: serve: --passage-tokens %d is more than the model's window of %d tokens\n",
+                o->passage_tokens, window);
+        ss_store_close(S->writer);
+        batcher_stop(S->b);
+        return 2;
+    }
+    S->ptokens = o->passage_tokens ? o->passage_tokens : window;
+    if (o->passage_overlap >= S->ptokens) {
+        fprintf(stderr, "semsearch: serve: --passage-overlap %d must be less than the passages' %d tokens\n",
+                o->passage_overlap, S->ptokens);
+        ss_store_close(S->writer);
+        batcher_stop(S->b);
+        return 2;
     }
     if (S->writer) {
         ss_store_model sm;

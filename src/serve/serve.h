@@ -18,6 +18,9 @@ typedef struct serve_opts {
     int workers;          /* encoder workers */
     int quiet;            /* no log line per request */
     int allow_write;      /* POST and DELETE /documents (needs db) */
+    int passage_tokens;   /* POST /documents: passages of a long text (0: the window) */
+    int passage_overlap;  /* tokens consecutive passages share (-1: as index) */
+    int no_passages;      /* 1: a long text is cut at the window, not split */
     size_t max_body;      /* bytes of a request body (413 beyond) */
     size_t max_inputs;    /* texts (or queries) per request */
     size_t max_text;      /* bytes per text */

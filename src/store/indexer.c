@@ -17,11 +17,6 @@
 #include "store/store.h"
 #include "text/docinput.h"
 
-struct unit {
-    size_t start, end;
-    int tok;
-};
-
 struct ss_indexer {
     ss_store *store;
     ss_model *model;
@@ -42,8 +37,6 @@ struct ss_indexer {
     ss_passage *pass;
     const char **ptexts;
     size_t *plens, npass, pcap;
-    struct unit *units;
-    size_t ucap;
     long long *docline;     /* input line of each document of the batch */
     const char *docfile;
     ss_index_stats st;
@@ -90,32 +83,6 @@ static int count_tokens(ss_indexer *x, const char *t, size_t len, long *n)
     return rc;
 }
 
-/* Appends the units of text[start, end) (one word, or pieces of a word that
- * alone exceeds the window: halves at character boundaries) to units. */
-static int word_units(ss_indexer *x, const char *t, size_t start, size_t end, size_t *nu)
-{
-    long n;
-    int rc = count_tokens(x, t + start, end - start, &n);
-    if (rc) return rc;
-    if (n > x->ptokens) {
-        size_t mid = start + (end - start) / 2;
-        while (mid > start && ((unsigned char)t[mid] & 0xc0) == 0x80) mid--;
-        if (mid > start) {
-            rc = word_units(x, t, start, mid, nu);
-            return rc ? rc : word_units(x, t, mid, end, nu);
-        }
-    }
-    if (*nu == x->ucap) {
-        size_t nc = x->ucap ? 2 * x->ucap : 256;
-        struct unit *u = ss__realloc(x->units, nc * sizeof *u);
-        if (!u) return ss__fail(SS_ERR_NOMEM, "out of memory");
-        x->units = u;
-        x->ucap = nc;
-    }
-    x->units[(*nu)++] = (struct unit){start, end, (int)(n < x->ptokens ? n : x->ptokens)};
-    return SS_OK;
-}
-
 static int add_passage(ss_indexer *x, size_t doc, const char *text, size_t start, size_t len)
 {
     if (x->npass == x->pcap) {
@@ -136,46 +103,29 @@ static int add_passage(ss_indexer *x, size_t doc, const char *text, size_t start
     return SS_OK;
 }
 
-static int is_space(char c) { return c && strchr(" \t\n\r\v\f", c); }
-
 /* The passages of document `doc` (index among the batch's new documents):
- * the whole text when it fits the window; else windows of whole words of
- * at most ptokens tokens, each starting poverlap tokens before the end of
- * the one before. Without split the text is cut (on_cut told). */
+ * the whole text when it fits the window, else ss_split_passages'. Without
+ * split the text is cut (on_cut told). */
 static int split_doc(ss_indexer *x, size_t doc, const char *t, size_t len, long long line)
 {
-    long n = 0;
-    int rc = len > (size_t)x->ptokens ? count_tokens(x, t, len, &n) : SS_OK;
-    if (rc) return rc;
-    if (n <= x->ptokens) return add_passage(x, doc, t, 0, len);
     if (!x->split) {
+        long n = 0;
+        int rc = len > (size_t)x->ptokens ? count_tokens(x, t, len, &n) : SS_OK;
+        if (rc || n <= x->ptokens) return rc ? rc : add_passage(x, doc, t, 0, len);
         x->st.cut++;
         if (x->o.on_cut) x->o.on_cut(x->o.ctx, x->docfile ? x->docfile : "-", line, n, x->window);
         return add_passage(x, doc, t, 0, len);
     }
-    size_t nu = 0;
-    for (size_t i = 0; i < len;) {
-        while (i < len && is_space(t[i])) i++;
-        size_t w = i;
-        while (i < len && !is_space(t[i])) i++;
-        if (i > w && (rc = word_units(x, t, w, i, &nu))) return rc;
+    ss_passage *p;
+    size_t np;
+    int rc = ss_split_passages(x->tok, t, len, x->ptokens, x->poverlap, doc, &p, &np);
+    for (size_t i = 0; i < np && !rc; i++) rc = add_passage(x, doc, t, p[i].start, p[i].len);
+    if (!rc && np > 1) {
+        x->st.split_docs++;
+        x->st.passages += (long long)np;
     }
-    if (nu == 0) return add_passage(x, doc, t, 0, len);
-    x->st.split_docs++;
-    for (size_t i = 0; i < nu;) {
-        size_t j = i;
-        long sum = 0;
-        while (j < nu && sum + x->units[j].tok <= x->ptokens) sum += x->units[j++].tok;
-        if (j == i) j = i + 1;
-        if ((rc = add_passage(x, doc, t, x->units[i].start, x->units[j - 1].end - x->units[i].start))) return rc;
-        x->st.passages++;
-        if (j >= nu) break;
-        size_t k = j;
-        long o = 0;
-        while (k - 1 > i && o + x->units[k - 1].tok <= x->poverlap) o += x->units[--k].tok;
-        i = k;
-    }
-    return SS_OK;
+    ss_free(p);
+    return rc;
 }
 
 int ss_indexer_flush(ss_indexer *x)
@@ -342,7 +292,6 @@ void ss_indexer_free(ss_indexer *x)
     ss_free(x->pass);
     ss_free(x->ptexts);
     ss_free(x->plens);
-    ss_free(x->units);
     ss__docin_free(x->din);
     ss_free(x->docs);
     ss_free(x->own);

@@ -108,6 +108,51 @@ int main(void)
            "pieces: ▁the ▁world, NULL-terminated");
     ss_free(pieces);
 
+    /* ---- passages (ss_split_passages): whole words, within the budget,
+     * every word in some passage, consecutive ones overlapping */
+    {
+        ss_passage *p = NULL;
+        size_t np = 0;
+        rc = ss_split_passages(t, s, strlen(s), 16, -1, 7, &p, &np);
+        tap_ok(rc == SS_OK && np == 1 && p[0].doc == 7 && p[0].start == 0 && p[0].len == strlen(s),
+               "passages: a text that fits is one passage, the whole text");
+        ss_free(p);
+        char longt[4096] = "";
+        size_t L = 0;
+        for (int w = 0; w < 300; w++) L += (size_t)snprintf(longt + L, sizeof longt - L, "%sword%d", w ? "  " : "", w);
+        rc = ss_split_passages(t, longt, L, 20, 4, 0, &p, &np);
+        int ok = rc == SS_OK && np > 1, words_seen[300] = {0};
+        size_t prev_start = 0, prev_end = 0;
+        for (size_t i = 0; ok && i < np; i++) {
+            int32_t *pid;
+            size_t pn;
+            ok = p[i].len > 0 && p[i].start + p[i].len <= L && ss_tokenizer_encode(t, longt + p[i].start, p[i].len, &pid, &pn) == SS_OK;
+            if (!ok) break;
+            ss_free(pid);
+            ok = pn <= 20 && longt[p[i].start] != ' ' && (p[i].start == 0 || longt[p[i].start - 1] == ' ') &&
+                 (p[i].start + p[i].len == L || longt[p[i].start + p[i].len] == ' ');
+            if (i) ok = ok && p[i].start > prev_start && p[i].start < prev_end; /* overlap, forward */
+            prev_start = p[i].start, prev_end = p[i].start + p[i].len;
+            for (size_t j = p[i].start; ok && j < prev_end; j++)
+                if (!strncmp(longt + j, "word", 4) && (j == 0 || longt[j - 1] == ' ')) words_seen[atoi(longt + j + 4)] = 1;
+        }
+        for (int w = 0; ok && w < 300; w++) ok = words_seen[w];
+        tap_ok(ok && prev_end == L, "passages: %zu of whole words, <= 20 tokens each, overlapping, covering all 300 words", np);
+        ss_free(p);
+        char big[600];
+        memset(big, 'x', sizeof big - 1);
+        big[sizeof big - 1] = 0;
+        rc = ss_split_passages(t, big, strlen(big), 20, 4, 0, &p, &np);
+        size_t cover = 0;
+        for (size_t i = 0; rc == SS_OK && i < np; i++) cover += p[i].len;
+        tap_ok(rc == SS_OK && np > 1 && cover == strlen(big), "passages: one word longer than a passage is cut, all of it kept (%zu)", np);
+        ss_free(p);
+        tap_ok(ss_split_passages(t, s, strlen(s), 10, 10, 0, &p, &np) == SS_ERR_ARG && p == NULL && np == 0,
+               "passages: an overlap of a whole passage is refused");
+        tap_ok(ss_split_passages(t, s, strlen(s), 0, -1, 0, &p, &np) == SS_ERR_ARG, "passages: 0 tokens is refused");
+        tap_ok(ss_split_passages(NULL, s, 3, 10, -1, 0, &p, &np) == SS_ERR_ARG, "passages: a NULL tokenizer is refused");
+    }
+
     rc = ss_tokenizer_encode(t, "a\0b\xff", 4, &ids, &n);
     tap_ok(rc == SS_OK, "NUL and invalid UTF-8 encode without error");
     ss_free(ids);
