@@ -188,6 +188,15 @@ SS_API SS_NODISCARD int ss_model_load(const char *path, ss_model **out);
 /* Writes a GGUF model file (temp file, then rename). */
 SS_API SS_NODISCARD int ss_model_save(const ss_model *m, const char *path, int dtype);
 SS_API void ss_model_free(ss_model *m);
+/* Another handle on m's weights, for another thread: ss_embed on different
+ * handles may run at once (each has its own scratch; the weights, int8
+ * copies and tokenizer are shared, read-only). Freed with ss_model_free, in
+ * any order: the last handle frees the weights. While handles share them,
+ * what would change the weights (training, ss_model_mix, a new precision,
+ * ss_model_copy_embeddings, ss_model_identity_blocks) is SS_ERR_ARG. What
+ * ss_embed fills in on first use (the f32 table of an int8 file, int8
+ * matrices) is filled in here. */
+SS_API SS_NODISCARD int ss_model_share(ss_model *m, ss_model **out);
 /* a's weights become (1 - w) a + w b, 0 <= w <= 1: weight averaging ("model
  * soups"; WiSE-FT). Meaningful between runs from one starting model, e.g. a
  * fine-tuned model and the model it was fine-tuned from, where it trades

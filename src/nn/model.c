@@ -258,6 +258,7 @@ int ss_model_mix(ss_model *a, const ss_model *b, float w)
 {
     if (!a || !b) return ss__fail(SS_ERR_ARG, "ss_model_mix: NULL model");
     if (!(w >= 0 && w <= 1)) return ss__fail(SS_ERR_RANGE, "mixing weight %g is not in [0, 1]", (double)w);
+    if (ss__model_check_unshared(a, "ss_model_mix")) return SS_ERR_ARG;
     const ss_config *x = &a->cfg, *y = &b->cfg;
     if (x->vocab_size != y->vocab_size || x->d_model != y->d_model || x->n_layers != y->n_layers ||
         x->n_heads != y->n_heads || x->d_ff != y->d_ff || x->max_len != y->max_len ||
@@ -372,6 +373,7 @@ int ss_model_set_precision(ss_model *m, int prec)
 {
     if (!m) return ss__fail(SS_ERR_ARG, "ss_model_set_precision: NULL model");
     if (prec < SS_MATMUL_F32 || prec > SS_MATMUL_INT8) return ss__fail(SS_ERR_ARG, "precision %d is unknown", prec);
+    if (prec != m->prec && ss__model_check_unshared(m, "ss_model_set_precision")) return SS_ERR_ARG;
     /* int8 weights now, so that running out of memory shows here */
     if (prec == SS_MATMUL_INT8 && !m->q8 && m->cfg.n_layers && ss__lowp_supported(prec)) {
         int rc = ss__model_quantize(m);
@@ -388,9 +390,52 @@ int ss_model_effective_precision(const ss_model *m)
     return m && ss__lowp_supported(m->prec) ? m->prec : SS_MATMUL_F32;
 }
 
+int ss__model_check_unshared(const ss_model *m, const char *what)
+{
+    if (m && m->shares && __atomic_load_n(m->shares, __ATOMIC_ACQUIRE) > 1)
+        return ss__fail(SS_ERR_ARG, "%s: the model's weights are shared with other handles (ss_model_share)", what);
+    return SS_OK;
+}
+
+int ss_model_share(ss_model *m, ss_model **out)
+{
+    if (!out) return ss__fail(SS_ERR_ARG, "ss_model_share: NULL out");
+    *out = NULL;
+    if (!m) return ss__fail(SS_ERR_ARG, "ss_model_share: NULL model");
+    /* everything ss_embed would fill in on first use, filled in now, so
+     * that no handle writes the shared weights later: the f32 table of an
+     * int8 file, the blocks' f32 or int8 matrices for the precision set */
+    ss__model_materialize(m);
+    int prec = ss_model_effective_precision(m);
+    if (prec == SS_MATMUL_INT8 && !m->q8 && m->cfg.n_layers) {
+        int rc = ss__model_quantize(m);
+        if (rc) return rc;
+    }
+    ss_model *h = ss__malloc(sizeof *h);
+    if (!h) return ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!m->shares) {
+        if (!(m->shares = ss__malloc(sizeof *m->shares))) {
+            ss_free(h);
+            return ss__fail(SS_ERR_NOMEM, "out of memory");
+        }
+        *m->shares = 1;
+    }
+    __atomic_add_fetch(m->shares, 1, __ATOMIC_ACQ_REL);
+    *h = *m;
+    h->runtime = NULL; /* its own scratch */
+    *out = h;
+    return SS_OK;
+}
+
 void ss_model_free(ss_model *m)
 {
     if (!m) return;
+    if (m->shares && __atomic_sub_fetch(m->shares, 1, __ATOMIC_ACQ_REL) > 0) {
+        ss__encoder_free(m->runtime); /* the weights stay with the other handles */
+        ss_free(m);
+        return;
+    }
+    ss_free(m->shares);
     free_q8(m);
     ss__q8_clear(&m->wte_q8);
     ss_tokenizer_free(m->tok);

@@ -46,7 +46,14 @@ struct ss_model {
                                pages are never touched unless something needs
                                them (ss__model_materialize) */
     void *runtime;          /* encoder scratch (activations, ...), owned by model.c */
+    int *shares;            /* ss_model_share: the handles on these weights
+                               (tokenizer, params, q8) alive, the last one
+                               frees them; NULL: this handle alone */
 };
+
+/* SS_OK, or SS_ERR_ARG naming `what` when other handles share m's weights
+ * (ss_model_share): what changes weights refuses a shared model. */
+int ss__model_check_unshared(const ss_model *m, const char *what);
 
 /* Fills m->q8 by quantizing the blocks' matrices of m->params (replacing any). */
 int ss__model_quantize(ss_model *m);

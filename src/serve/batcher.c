@@ -413,7 +413,9 @@ int batcher_start(const batcher_opts *o, batcher **out, char *err, size_t errlen
     for (int i = 0; i < b->o.workers; i++) {
         worker *w = &b->w[i];
         w->b = b;
-        if ((rc = ss_model_load(b->model_path, &w->model)) != SS_OK) {
+        /* one copy of the weights: the other workers get handles on it */
+        rc = i == 0 ? ss_model_load(b->model_path, &w->model) : ss_model_share(b->w[0].model, &w->model);
+        if (rc != SS_OK) {
             snprintf(err, errlen, "%s", ss_errmsg());
             batcher_stop(b);
             return 1;

@@ -3,10 +3,10 @@
  * A request hands its texts over as one job and waits. A worker takes the
  * first waiting job, then every job that arrives within the batch wait
  * (a few milliseconds) while the batch stays within its token budget, and
- * embeds all their texts in one ss_embed_ex call. Each worker has its own
- * model (the library's ss_embed keeps scratch buffers in the model: one
- * model per thread) and, for /search, its own read-only handles on the
- * databases (a store handle is for one thread at a time). */
+ * embeds all their texts in one ss_embed_ex call. The workers share one
+ * copy of the model's weights, each through its own handle (ss_model_share:
+ * its own scratch buffers), and for /search each has its own read-only
+ * handles on the databases (a store handle is for one thread at a time). */
 #ifndef SS_SERVE_BATCHER_H
 #define SS_SERVE_BATCHER_H
 

@@ -133,12 +133,14 @@ int ss_model_set_dropout(ss_model *m, float rate)
 int ss_model_copy_embeddings(ss_model *dst, const ss_model *src)
 {
     if (!dst || !src) return ss__fail(SS_ERR_ARG, "ss_model_copy_embeddings: NULL model");
+    if (ss__model_check_unshared(dst, "ss_model_copy_embeddings")) return SS_ERR_ARG;
     return ss__model_copy_embeddings(dst, src);
 }
 
 int ss_model_identity_blocks(ss_model *m)
 {
     if (!m) return ss__fail(SS_ERR_ARG, "ss_model_identity_blocks: NULL model");
+    if (ss__model_check_unshared(m, "ss_model_identity_blocks")) return SS_ERR_ARG;
     ss__model_identity_blocks(m);
     return SS_OK;
 }
@@ -224,6 +226,11 @@ int ss_train_run(ss_model *model, const ss_trainset *ts, const ss_train_options 
     }
     /* the parameters change: int8 weights made from them would be stale
      * (dropping them fills the f32 parameters in from an int8 file first) */
+    if (model && ss__model_check_unshared(model, "ss_train_run")) {
+        memset(res, 0, sizeof *res);
+        res->saved_step = res->best_step = -1;
+        return SS_ERR_ARG;
+    }
     if (model) {
         ss__model_drop_quant(model);
         model->prec = SS_MATMUL_F32;

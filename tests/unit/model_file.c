@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -548,6 +549,82 @@ static void test_model_paths(void)
     free(saved);
 }
 
+/* ss_model_share: handles on one copy of the weights, embedding at once in
+ * threads, equal to the original bit for bit; freed in any order; what
+ * would change shared weights refused. */
+typedef struct share_job {
+    ss_model *m;
+    float out[64 * 16];
+    int rc;
+} share_job;
+static const char *share_texts[64];
+static void *share_embed(void *arg)
+{
+    share_job *j = arg;
+    for (int r = 0; r < 20 && !j->rc; r++) j->rc = ss_embed(j->m, share_texts, NULL, 64, 16, j->out);
+    return NULL;
+}
+
+static void test_share(ss_tokenizer *tok)
+{
+    static char buf[64][64];
+    for (int i = 0; i < 64; i++) {
+        snprintf(buf[i], sizeof buf[i], "text number %d about %s", i, i % 3 ? "dogs and cats" : "the sea");
+        share_texts[i] = buf[i];
+    }
+    ss_config c;
+    tiny_config(&c);
+    c.vocab_size = ss_tokenizer_vocab_size(tok);
+    ss_model *m = NULL;
+    if (!tap_ok(ss_model_init(&c, tok, 11, &m) == SS_OK && ss_model_dim(m) * 64 * sizeof(float) <= sizeof(share_job){0}.out,
+                "share: a tiny model")) return;
+    const char *files[2] = {tmp("share32.gguf"), tmp("share8.gguf")};
+    int ok = ss_model_save(m, files[0], SS_DTYPE_F32) == SS_OK && ss_model_save(m, files[1], SS_DTYPE_INT8) == SS_OK;
+    ss_model_free(m);
+    tap_ok(ok, "share: saved f32 and int8");
+    for (int f = 0; f < 2 && ok; f++) {
+        ss_model *a = NULL, *b = NULL, *x = NULL;
+        static float ref[64 * 16];
+        /* shared before any embedding: what ss_embed fills in on first use
+         * is filled in by the share, before the threads start */
+        if (ss_model_load(files[f], &a)) {
+            tap_ok(0, "share: load %s (%s)", files[f], ss_errmsg());
+            continue;
+        }
+        tap_ok(ss_model_share(a, &b) == SS_OK && b && b != a && b->params == a->params,
+               "share %s: a second handle on the same weights", f ? "int8" : "f32");
+        tap_ok(ss_embed(a, share_texts, NULL, 64, 16, ref) == SS_OK, "share: the original embeds");
+        tap_ok(ss_model_share(NULL, &x) == SS_ERR_ARG && !x && ss_model_share(a, NULL) == SS_ERR_ARG,
+               "share: NULL model or out refused");
+        share_job ja = {a, {0}, 0}, jb = {b, {0}, 0};
+        pthread_t ta, tb;
+        int started = pthread_create(&ta, NULL, share_embed, &ja) == 0;
+        started += pthread_create(&tb, NULL, share_embed, &jb) == 0;
+        if (started > 0) pthread_join(ta, NULL);
+        if (started > 1) pthread_join(tb, NULL);
+        tap_ok(started == 2 && !ja.rc && !jb.rc && !memcmp(ja.out, ref, sizeof ref) && !memcmp(jb.out, ref, sizeof ref),
+               "share %s: both handles embedding at once, 20 x 64 texts each, equal the original bit for bit",
+               f ? "int8" : "f32");
+        ss_model *o = NULL;
+        if (ss_model_load(files[0], &o)) tap_diag("%s", ss_errmsg());
+        tap_ok(ss_model_mix(a, o, 0.5f) == SS_ERR_ARG && strstr(ss_errmsg(), "shared") &&
+                   ss_model_mix(b, o, 0.5f) == SS_ERR_ARG,
+               "share: ss_model_mix of a shared model refused (%s)", ss_errmsg());
+        int other = ss_model_precision(a) == SS_MATMUL_F32 ? SS_MATMUL_BF16 : SS_MATMUL_F32;
+        tap_ok(ss_model_set_precision(b, other) == SS_ERR_ARG && ss_model_set_precision(b, ss_model_precision(b)) == SS_OK,
+               "share: a new precision refused, the same one allowed");
+        tap_ok(ss_model_identity_blocks(a) == SS_ERR_ARG && ss_model_copy_embeddings(b, o) == SS_ERR_ARG,
+               "share: identity blocks and copied embeddings refused");
+        ss_model_free(a); /* the original first: the share keeps the weights */
+        static float again[64 * 16];
+        tap_ok(ss_embed(b, share_texts, NULL, 64, 16, again) == SS_OK && !memcmp(again, ref, sizeof ref),
+               "share %s: the original freed first, the share still embeds the same", f ? "int8" : "f32");
+        tap_ok(ss_model_mix(b, o, 0.0f) == SS_OK, "share: the last handle alone may change its weights again");
+        ss_model_free(b);
+        ss_model_free(o);
+    }
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s/ss-modelfile-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -566,6 +643,7 @@ int main(void)
     test_interrupted_save(tok);
     test_alloc_failures(tok);
     test_model_paths();
+    test_share(tok);
     ss_tokenizer_free(tok);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
