@@ -10,7 +10,7 @@ case "$mode" in demo|check|deps) ;; *) echo "usage: $0 [demo|check|deps]" >&2; e
 # Build dependencies; the test suite also needs PyTorch, NumPy, SciPy and
 # scikit-learn (the independent implementations the tests compare against).
 pkgs="build-essential autoconf automake libtool pkg-config libutf8proc-dev libsentencepiece-dev
-      libopenblas-dev libdnnl-dev libsqlite3-dev sqlite3 zlib1g-dev libssl-dev libmicrohttpd-dev libjansson-dev curl"
+      libopenblas-dev libopenblas-openmp-dev libdnnl-dev libsqlite3-dev sqlite3 zlib1g-dev libssl-dev libmicrohttpd-dev libjansson-dev curl"
 [ "$mode" = demo ] || pkgs="$pkgs python3 python3-numpy python3-scipy python3-sklearn python3-torch"
 # Open MPI: training under mpirun (optional for a build; tests/mpi.sh uses it)
 [ "$mode" = demo ] || pkgs="$pkgs libopenmpi-dev openmpi-bin"
