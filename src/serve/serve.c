@@ -867,17 +867,14 @@ static int server_setup(const serve_opts *o, server *S)
         return 1;
     }
     int window = batcher_window(S->b);
-    if (o->passage_tokens > window) {
-        fprintf(stderr, "semsearch: serve: --passage-tokens %d is more than the model's window of %d tokens\n",
-                o->passage_tokens, window);
-        ss_store_close(S->writer);
-        batcher_stop(S->b);
-        return 2;
-    }
     S->ptokens = o->passage_tokens ? o->passage_tokens : window;
-    if (o->passage_overlap >= S->ptokens) {
-        fprintf(stderr, "semsearch: serve: --passage-overlap %d must be less than the passages' %d tokens\n",
-                o->passage_overlap, S->ptokens);
+    if (o->passage_tokens > window || o->passage_overlap >= S->ptokens) {
+        if (o->passage_tokens > window)
+            fprintf(stderr, "semsearch: serve: --passage-tokens %d is more than the model's window of %d tokens\n",
+                    o->passage_tokens, window);
+        else
+            fprintf(stderr, "semsearch: serve: --passage-overlap %d must be less than the passages' %d tokens\n",
+                    o->passage_overlap, S->ptokens);
         ss_store_close(S->writer);
         batcher_stop(S->b);
         return 2;
