@@ -72,13 +72,20 @@ wait_port() {
 
 # the batch throughput: every caption in one embed run (5 passes)
 for i in 1 2 3 4 5; do cat "$T/lines"; done > "$T/lines5"
+# (CPU seconds too: `times` prints the shell's, then its children's, user and system)
+cpu_of_times() { tail -n 1 "$1" | tr 'ms' '  ' | awk '{ printf "%.3f", 60 * $1 + $2 + 60 * $3 + $4 }'; }
 t0=$(date +%s.%N)
-"$build/semsearch" embed -m "$model" -f f32 -q "$T/lines5" > /dev/null
+( "$build/semsearch" embed -m "$model" -f f32 -q "$T/lines5" > /dev/null; times > "$T/embed.times" )
 t1=$(date +%s.%N)
 embed_rate=$(echo "$t0 $t1" | awk -v n=25000 '{ printf "%.0f", n / ($2 - $1) }')
+embed_cpu_us=$(awk -v c="$(cpu_of_times "$T/embed.times")" 'BEGIN { printf "%.0f", 1e6 * c / 25000 }')
 
 "$build/semsearch" serve -m "$model" --port 0 -q 2> "$T/s.log" &
-pids="$pids $!"
+spid=$!
+pids="$pids $spid"
+# proc_cpu PID: CPU seconds (user + system) a running process has used
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+proc_cpu() { awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' "/proc/$1/stat"; }
 sport=$(wait_port "$T/s.log" "semsearch: serving on")
 surl="http://127.0.0.1:$sport"
 calls() { curl -s "$surl/metrics" | sed -n 's/^semsearch_batch_inputs_count \([0-9]*\)/\1/p'; }
@@ -117,7 +124,8 @@ fi
 # run_wrk URL C: "rps p50 p99 errors"
 run_wrk() {
     threads=$(($2 < 2 ? 1 : 2))
-    wrk -t $threads -c "$2" -d "${secs}s" --latency -s "$here/serve.lua" "$1" > "$T/wrk" 2>&1 || true
+    { wrk -t $threads -c "$2" -d "${secs}s" --latency -s "$here/serve.lua" "$1" > "$T/wrk" 2>&1 || true; }
+    times > "$T/wrk.times.$2"
     line=$(grep '^BENCH' "$T/wrk" | tail -1)
     [ -n "$line" ] || { echo "bench/serve.sh: wrk failed:" >&2; cat "$T/wrk" >&2; exit 1; }
     echo "$line" | sed 's/.*rps=\([0-9.]*\) p50_ms=\([0-9.]*\) p99_ms=\([0-9.]*\) errors=\([0-9]*\).*/\1 \2 \3 \4/'
@@ -125,7 +133,11 @@ run_wrk() {
 
 for c in 1 8 32; do
     before=$(calls)
+    cpu0=$(proc_cpu "$spid")
     r=$(run_wrk "$surl" $c) || exit 1
+    cpu1=$(proc_cpu "$spid")
+    # semsearch's CPU per request, and the load generator's (run_wrk is a subshell: its children are wrk)
+    echo "$cpu0 $cpu1 $(cpu_of_times "$T/wrk.times.$c")" > "$T/s.cpu.$c"
     # shellcheck disable=SC2086 # the four fields of run_wrk, split on purpose
     set -- $r
     after=$(calls)
@@ -162,6 +174,15 @@ echo
 echo "semsearch embed, the same 5000 captions x 5 in one batch run: $embed_rate sentences/s;" \
     "serve at 32 clients: $rate32 requests/s = $share% of it" \
     "(target >= 80%: $(awk -v s="$share" 'BEGIN { print (s >= 80) ? "met" : "not met" }'))."
+read -r cpu0 cpu1 wcpu < "$T/s.cpu.32"
+echo
+awk -v a="$cpu0" -v b="$cpu1" -v w="$wcpu" -v r="$rate32" -v s="$secs" -v e="$embed_cpu_us" -v n="$ncpu" 'BEGIN {
+    req = r * s
+    printf "CPU at 32 clients: semsearch serve %.0f us per request (%.2f of %d cores), wrk %.0f us per request (%.2f cores);", \
+        1e6 * (b - a) / req, (b - a) / s, n, 1e6 * w / req, w / s
+    printf " semsearch embed %.0f us per text. Where serve spends more than embed per text, that is HTTP and JSON;", e
+    printf " the share above also pays for wrk, which runs on the same cores.\n"
+}'
 if [ -n "$peers" ]; then
     echo
     echo "Python peer's vectors against semsearch embed's: $(sed 's/^compare: //' "$T/cmp")."

@@ -34,7 +34,6 @@ struct batcher {
     batcher_opts o;
     pthread_mutex_t mu;
     pthread_cond_t work;  /* a job was queued, or stop */
-    pthread_cond_t done;  /* a job is done */
     job *head, *tail;
     size_t queued;
     long arriving; /* requests announced (batcher_expect) and not queued yet */
@@ -213,12 +212,12 @@ static int grow(worker *w, size_t n, int dim)
     return 0;
 }
 
-static void finish(batcher *b, job **batch, size_t nb)
+/* Wakes each job's caller, and only it: one condition for all jobs woke
+ * every waiting connection thread per batch (32 clients: 6 futex calls per
+ * request, #15). A job belongs to its caller once posted: not touched after. */
+static void finish(job **batch, size_t nb)
 {
-    pthread_mutex_lock(&b->mu);
-    for (size_t i = 0; i < nb; i++) batch[i]->done = 1;
-    pthread_cond_broadcast(&b->done);
-    pthread_mutex_unlock(&b->mu);
+    for (size_t i = 0; i < nb; i++) sem_post(&batch[i]->done);
 }
 
 static job *pop(batcher *b)
@@ -258,7 +257,7 @@ static void *work(void *arg)
         if (!batch) { /* out of memory: answer it alone, failed */
             snprintf(j->msg, sizeof j->msg, "out of memory");
             j->status = 503;
-            finish(b, &j, 1);
+            finish(&j, 1);
             batch = malloc(cap * sizeof *batch);
             continue;
         }
@@ -268,7 +267,7 @@ static void *work(void *arg)
             batch[nb++] = j;
             total = j->ntok;
         } else {
-            finish(b, &j, 1);
+            finish(&j, 1);
         }
         /* more jobs, while they come within the wait and fit the budget */
         struct timespec until;
@@ -286,7 +285,7 @@ static void *work(void *arg)
             pthread_mutex_unlock(&b->mu);
             if (!j) break;
             if (count_tokens(b, w, j)) {
-                finish(b, &j, 1);
+                finish(&j, 1);
                 continue;
             }
             if (total + j->ntok > b->o.max_tokens) { /* the next batch's first */
@@ -347,7 +346,7 @@ static void *work(void *arg)
                 o += x->n;
             }
         }
-        finish(b, batch, nb);
+        finish(batch, nb);
     }
     free(batch);
     return NULL;
@@ -370,7 +369,6 @@ int batcher_start(const batcher_opts *o, batcher **out, char *err, size_t errlen
     if (b->o.workers < 1) b->o.workers = 1;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->work, NULL);
-    pthread_cond_init(&b->done, NULL);
     b->w = calloc((size_t)b->o.workers, sizeof *b->w);
     if (!b->w) {
         batcher_stop(b);
@@ -466,7 +464,6 @@ int batcher_start(const batcher_opts *o, batcher **out, char *err, size_t errlen
 
 void batcher_run(batcher *b, job *j)
 {
-    j->done = 0;
     j->status = 0;
     j->msg[0] = 0;
     j->next = NULL;
@@ -481,14 +478,17 @@ void batcher_run(batcher *b, job *j)
         j->status = 503;
         return;
     }
+    sem_init(&j->done, 0, 0);
     if (b->tail) b->tail->next = j;
     else b->head = j;
     b->tail = j;
     b->queued++;
     metrics_queue_add(1);
     pthread_cond_signal(&b->work);
-    while (!j->done) pthread_cond_wait(&b->done, &b->mu);
     pthread_mutex_unlock(&b->mu);
+    while (sem_wait(&j->done) != 0) { /* EINTR: a signal, not the answer */
+    }
+    sem_destroy(&j->done);
 }
 
 void batcher_stop(batcher *b)
@@ -514,7 +514,6 @@ void batcher_stop(batcher *b)
     free(b->model_abs);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->work);
-    pthread_cond_destroy(&b->done);
     free(b);
 }
 

@@ -10,6 +10,7 @@
 #ifndef SS_SERVE_BATCHER_H
 #define SS_SERVE_BATCHER_H
 
+#include <semaphore.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -45,7 +46,7 @@ typedef struct job {
     char msg[512];
     int *expected;             /* the flag given to batcher_expect, or NULL */
     /* the batcher's */
-    int done;
+    sem_t done;                /* posted when the job is answered: only its own caller wakes */
     size_t ntok;
     struct job *next;
 } job;
