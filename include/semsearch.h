@@ -888,6 +888,15 @@ SS_API SS_NODISCARD int ss_store_stats_get(ss_store *s, ss_store_stats *st);
  * NUL-terminated and released with ss_free(). */
 SS_API SS_NODISCARD int ss_utf8_repair(const char *text, size_t len, char **out, size_t *out_len);
 
+/* Writes the vector x[0..n) as text: the numbers separated by sep (',' for
+ * the inside of a JSON array, '\t' for TSV), each the shortest decimal that
+ * reads back as the very same float ("0.1", not "0.100000001"), in JSON's
+ * number syntax. buf has room for cap bytes; SS_FLOATS_TEXT_MAX(n) always
+ * suffices. No NUL is added; *len gets the length. SS_ERR_ARG for a NaN or
+ * an infinity (JSON cannot carry them), or when cap is too small. */
+#define SS_FLOATS_TEXT_MAX(n) ((size_t)(n) * 16)
+SS_API SS_NODISCARD int ss_floats_to_text(const float *x, size_t n, char sep, char *buf, size_t cap, size_t *len);
+
 /* One tensor of a model file. */
 typedef struct ss_model_tensor {
     char name[64];    /* e.g. "blk.0.attn_qkv.weight" (cut at 63 bytes) */

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "base/floatfmt.h"
 #include "base/textio.h"
 
 
@@ -122,42 +121,44 @@ static int sink_open(sink *s, const char *path, int format, int dim)
     return 0;
 }
 
-/* x[0..dim) as text, sep between: the shortest text that reads back as the
- * same float (4x faster than "%.9g", and shorter). */
-static void write_floats(FILE *f, const float *x, int dim, char sep)
+/* x[0..dim), finite, as text through buf (SS_FLOATS_TEXT_MAX(dim) bytes) */
+static void write_text(FILE *f, const float *x, int dim, char sep, char *buf)
 {
-    char buf[SS__FLOAT_CHARS + 1];
-    for (int j = 0; j < dim; j++) {
-        size_t len = 0;
-        if (j) buf[len++] = sep;
-        len += ss__format_float(buf + len, x[j]);
-        fwrite(buf, 1, len, f);
-    }
+    size_t len;
+    if (ss_floats_to_text(x, (size_t)dim, sep, buf, SS_FLOATS_TEXT_MAX(dim), &len) == SS_OK) fwrite(buf, 1, len, f);
 }
 
 static int sink_write(sink *s, const float *v, size_t n)
 {
     int dim = s->dim;
+    char *text = NULL; /* a vector as text (tsv, jsonl) */
+    if (s->format == FMT_TSV || s->format == FMT_JSONL) {
+        text = malloc(SS_FLOATS_TEXT_MAX(dim));
+        if (!text) return cli_error("out of memory");
+    }
     errno = 0;
     for (size_t i = 0; i < n; i++) {
         const float *x = v + i * (size_t)dim;
         for (int j = 0; j < dim; j++)
-            if (!isfinite(x[j]))
+            if (!isfinite(x[j])) {
+                free(text);
                 return cli_error("the embedding of input line %zu is not finite (a broken model?)", s->count + i + 1);
+            }
         switch (s->format) {
         case FMT_TSV:
-            write_floats(s->f, x, dim, '\t');
+            write_text(s->f, x, dim, '\t', text);
             putc('\n', s->f);
             break;
         case FMT_JSONL:
             fprintf(s->f, "{\"i\":%zu,\"embedding\":[", s->count + i);
-            write_floats(s->f, x, dim, ',');
+            write_text(s->f, x, dim, ',', text);
             fputs("]}\n", s->f);
             break;
         default: /* npy rows and f32: little-endian float32 as in memory */
             if (fwrite(x, sizeof *x, (size_t)dim, s->f) != (size_t)dim) return write_error(s);
         }
     }
+    free(text);
     s->count += n;
     if (ferror(s->f)) return write_error(s);
     return 0;

@@ -29,7 +29,6 @@
 #include <microhttpd.h>
 
 #include "semsearch.h"
-#include "base/floatfmt.h"
 #include "serve/batcher.h"
 #include "serve/metrics.h"
 #include "serve/serve.h"
@@ -262,22 +261,21 @@ static json_t *parse_body(req *r, char *msg, size_t msglen)
     return j;
 }
 
-/* Base64 of n float32 in little-endian order, as OpenAI's encoding_format=base64
- * (OpenSSL's encoder: libcrypto is linked already for the model fingerprint). */
 /* The /v1/embeddings answer, written straight into one buffer rather than
  * built from jansson values: one json_real per number, printed with "%.9g",
- * was 40% of serve's time under load (perf, #15). Only numbers (the shortest
- * text that reads back as the same float) and base64 (no character needs
- * escaping) are written here; the one string, the model's name, goes
- * through jansson's encoder. The vectors must be finite (JSON cannot carry
- * NaN); NULL when out of memory. */
+ * was 40% of serve's time under load (perf, #15). Written here are only
+ * numbers (ss_floats_to_text) and base64 (OpenAI's encoding_format=base64:
+ * little-endian float32 through OpenSSL's encoder; no character of either
+ * needs escaping); the one string, the model's name, goes through jansson's
+ * encoder. The vectors must be finite (JSON cannot carry NaN); NULL when
+ * out of memory. */
 static char *embeddings_json(const job *j, int dim, int b64mode, const char *model, size_t tokens, size_t *len)
 {
     json_t *js = json_string(model);
     char *name = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
     json_decref(js);
     size_t n = j->n, d = (size_t)dim;
-    size_t per = b64mode ? (d * 4 + 2) / 3 * 4 + 2 : d * (SS__FLOAT_CHARS + 1) + 2;
+    size_t per = b64mode ? (d * 4 + 2) / 3 * 4 + 2 : SS_FLOATS_TEXT_MAX(d) + 2;
     size_t cap = name ? 160 + strlen(name) + n * (per + 64) + n * 21 : 0;
     unsigned char *raw = b64mode ? malloc(d * 4 + 1) : NULL;
     char *out = name ? malloc(cap) : NULL, *p = out;
@@ -299,11 +297,10 @@ static char *embeddings_json(const job *j, int dim, int b64mode, const char *mod
             p += EVP_EncodeBlock((unsigned char *)p, raw, (int)(d * 4));
             *p++ = '"';
         } else {
+            size_t w;
             *p++ = '[';
-            for (size_t k = 0; k < d; k++) {
-                if (k) *p++ = ',';
-                p += ss__format_float(p, x[k]);
-            }
+            if (ss_floats_to_text(x, d, ',', p, SS_FLOATS_TEXT_MAX(d), &w)) goto fail;
+            p += w;
             *p++ = ']';
         }
         *p++ = '}';
