@@ -100,9 +100,9 @@ class Model:
         import sentencepiece as spm
         import torch
         import torch.nn.functional as F
-        from torch_ref import Encoder, config_from_kv, read_gguf
+        from torch_ref import Encoder, config_from_kv, pool, read_gguf
 
-        self.np, self.torch, self.F = np, torch, F
+        self.np, self.torch, self.F, self.pool = np, torch, F, pool
         torch.set_num_threads(threads)
         kv, tensors = read_gguf(path)
         cfg = config_from_kv(kv)
@@ -149,16 +149,7 @@ class Model:
             if self.encoder is not None:
                 v = self.encoder(ids, mask)
             else:
-                x = self.wte[ids] + self.wpe[:T]
-                pooling = self.cfg["pooling"]
-                if pooling == "cls":
-                    pooled = x[:, 0]
-                elif pooling == "max":
-                    pooled = x.masked_fill(~mask[:, :, None], float("-inf")).max(dim=1).values
-                else:
-                    m = mask[:, :, None].to(x.dtype)
-                    pooled = (x * m).sum(dim=1) / m.sum(dim=1)
-                v = self.F.normalize(pooled, p=2.0, dim=-1, eps=1e-12)
+                v = self.pool(self.wte[ids] + self.wpe[:T], mask, self.cfg["pooling"])
         return v.numpy(), sum(len(s) for s in seqs)
 
 

@@ -159,7 +159,11 @@ SS_API SS_NODISCARD int ss_tokenizer_train(const ss_tokenizer_train_opts *o);
 
 typedef struct ss_model ss_model;
 
-enum { SS_POOL_MEAN = 0, SS_POOL_CLS = 1, SS_POOL_MAX = 2 };
+/* SS_POOL_MEANMAX: the mean and the per-channel max of the token vectors,
+ * each L2-normalized, side by side (vectors of 2 x d_model; their cosine is
+ * the mean of the two cosines: "concatenated power means", Rueckle et al.
+ * 2018). ss_model_dim() gives the vectors' length. */
+enum { SS_POOL_MEAN = 0, SS_POOL_CLS = 1, SS_POOL_MAX = 2, SS_POOL_MEANMAX = 3 };
 /* SS_DTYPE_INT8: the matrices (token and position tables, the blocks'
  * weights) as int8 with a scale per row, the rest f32 (docs/design.md). */
 enum { SS_DTYPE_F32 = 0, SS_DTYPE_F16 = 1, SS_DTYPE_INT8 = 2 };
@@ -238,6 +242,11 @@ SS_API const char *ss_precision_name(int prec);
 SS_API int ss_precision_supported(int prec);
 
 SS_API void ss_model_config(const ss_model *m, ss_config *c);
+/* Changes how the model pools its token vectors (SS_POOL_*): pooling has no
+ * weights, so a model trained with one can be run, measured or saved with
+ * another (`semsearch model convert --pooling`). The vectors' length follows
+ * (ss_model_dim). The fingerprint stays the loaded file's until saved. */
+SS_API SS_NODISCARD int ss_model_set_pooling(ss_model *m, int pooling);
 SS_API int ss_model_dim(const ss_model *m);
 SS_API size_t ss_model_num_params(const ss_model *m);
 /* The model's tokenizer (owned by the model). */

@@ -61,7 +61,7 @@ same "a case-folding model file folds case in tokenize" "$T/a" "$T/b"
 # usage errors
 run_fails "heads must divide d-model" "does not divide" $SEMSEARCH model init -v "$VOCAB" --d-model 16 --heads 3 -o "$T/x.gguf"
 [ $s -eq 2 ]; ok $? "... exit 2"
-run_fails "an unknown pooling" "not mean, cls or max" $SEMSEARCH model init -v "$VOCAB" --pooling sum -o "$T/x.gguf"
+run_fails "an unknown pooling" "not mean, cls, max or meanmax" $SEMSEARCH model init -v "$VOCAB" --pooling sum -o "$T/x.gguf"
 run_fails "no output" "no --output" $SEMSEARCH model init -v "$VOCAB"
 run_fails "an unknown subcommand" "unknown subcommand 'frob'" $SEMSEARCH model frob
 run_fails "a bare 'model'" "usage" $SEMSEARCH model
@@ -98,6 +98,21 @@ $SEMSEARCH embed -m "$T/m32.gguf" "$T/two.txt" > "$T/e32b"; same "f16 -> f32 kee
 run_fails "convert needs -o" "no -o given" $SEMSEARCH model convert -m "$T/m.gguf"
 run_fails "convert of a missing model names it" "/nonexistent.gguf" $SEMSEARCH model convert -m /nonexistent.gguf -o "$T/x.gguf"
 [ ! -e "$T/x.gguf" ]; ok $? "a failed convert writes nothing"
+# model convert --pooling: pooling has no weights; meanmax = [mean, max], each unit, / sqrt 2
+run_ok "model convert --pooling meanmax" $SEMSEARCH model convert -m "$T/m.gguf" --f32 --pooling meanmax -o "$T/mm.gguf"
+$SEMSEARCH model info -m "$T/mm.gguf" | grep -q "^pooling	meanmax$"; ok $? "model info names the pooling"
+$SEMSEARCH embed -m "$T/mm.gguf" "$T/two.txt" > "$T/emm"
+awk -F'\t' -v d="$(awk -F'\t' '{ print NF; exit }' "$T/e32")" 'NF != 2 * d { bad = 1 } END { exit bad || NR != 2 }' "$T/emm"
+ok $? "meanmax vectors are twice as long as the mean ones"
+# the first half, times sqrt 2, is the mean-pooled vector; each half has length 1 / sqrt 2
+paste "$T/emm" "$T/e32" | awk -F'\t' '{ d = (NF) / 3; a = 0; b = 0
+    for (i = 1; i <= d; i++) { x = $i * 1.41421356 - $(2 * d + i); if (x < 0) x = -x; if (x > m) m = x; a += $i * $i; b += $(d + i) * $(d + i) }
+    if (a < 0.4999 || a > 0.5001 || b < 0.4999 || b > 0.5001) bad = 1 } END { exit bad || !(m < 1e-5) }'
+ok $? "meanmax: the mean half is the mean-pooled vector / sqrt 2, each half of length 1 / sqrt 2"
+run_ok "model convert --pooling mean back" $SEMSEARCH model convert -m "$T/mm.gguf" --f32 --pooling mean -o "$T/mback.gguf"
+$SEMSEARCH embed -m "$T/mback.gguf" "$T/two.txt" > "$T/eback"; same "and back to mean: the same vectors as before" "$T/e32" "$T/eback"
+run_fails "convert --pooling with a wrong name" "not mean, cls, max or meanmax" $SEMSEARCH model convert -m "$T/m.gguf" --pooling sum -o "$T/x.gguf"
+[ ! -e "$T/x.gguf" ]; ok $? "and writes nothing"
 
 # model mix: weight averaging of two models of one shape
 $SEMSEARCH model init -v "$VOCAB" $TINY --seed 2 -o "$T/mb.gguf" 2>/dev/null

@@ -11,7 +11,7 @@ if [ -z "${PYTHON3:-}" ] || ! "$PYTHON3" -c 'import torch, numpy' >/dev/null 2>&
 fi
 if [ ! -f "$VOCAB" ]; then skip "PyTorch parity" "no shipped vocabulary"; done_testing; exit $?; fi
 dirs=
-for pool in mean cls max; do
+for pool in mean cls max meanmax; do
     mkdir "$T/$pool"
     run_ok "C side dumps a $pool-pooling model, batches, embeddings, loss, gradients" \
         "$dump" "$T/$pool" "$pool"

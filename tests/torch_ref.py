@@ -6,7 +6,7 @@ bench/encoder.sh (the PyTorch side of the benchmark).
 
 The architecture follows src/nn/encoder.h: token + learned position embeddings,
 pre-LayerNorm blocks (fused qkv, key padding mask, GELU with the tanh
-approximation), a final LayerNorm, mean/CLS/max pooling over real tokens,
+approximation), a final LayerNorm, mean/CLS/max/mean+max pooling over real tokens,
 L2 normalization; dropout on embeddings, attention probabilities and both
 residual branches. Weights come from a semsearch GGUF file (f32 or f16),
 read by the small pure-Python reader below.
@@ -184,14 +184,24 @@ class Encoder(torch.nn.Module):
             h = F.linear(h, self.w(pre + "ffn_down.weight"), self.w(pre + "ffn_down.bias"))
             x = x + F.dropout(h, p, self.training)
         x = F.layer_norm(x, (C,), self.w("out_norm.weight"), self.w("out_norm.bias"), eps)
-        m = mask[:, :, None].to(x.dtype)
-        if cfg["pooling"] == "cls":
-            pooled = x[:, 0]
-        elif cfg["pooling"] == "max":
-            pooled = x.masked_fill(~mask[:, :, None], float("-inf")).max(dim=1).values
-        else:
-            pooled = (x * m).sum(dim=1) / m.sum(dim=1)
-        return F.normalize(pooled, p=2.0, dim=-1, eps=1e-12)
+        return pool(x, mask, cfg["pooling"])
+
+
+def pool(x, mask, pooling):
+    """(B, T, C) token vectors, (B, T) mask -> (B, D) unit vectors: mean, cls, max, or
+    meanmax (the mean and the max each normalized, side by side, / sqrt 2: D = 2C)."""
+    def unit(v):
+        return F.normalize(v, p=2.0, dim=-1, eps=1e-12)
+    if pooling == "cls":
+        return unit(x[:, 0])
+    m = mask[:, :, None].to(x.dtype)
+    mean = (x * m).sum(dim=1) / m.sum(dim=1)
+    mx = x.masked_fill(~mask[:, :, None], float("-inf")).max(dim=1).values
+    if pooling == "max":
+        return unit(mx)
+    if pooling == "meanmax":
+        return torch.cat([unit(mean), unit(mx)], dim=-1) / math.sqrt(2.0)
+    return unit(mean)
 
 
 def infonce(a, b, temperature, symmetric=True):
@@ -229,7 +239,7 @@ def parity(d, tap):
     ea, eb = model(ids_a, mask_a), model(ids_b, mask_b)
     loss = infonce(ea, eb, temp)
     loss.backward()
-    C, B = cfg["d_model"], ids_a.shape[0]
+    C, B = ea.shape[1], ids_a.shape[0]  # the vectors: 2 d_model wide for meanmax
     ca = np.fromfile(d + "/emb_a.f32", dtype="<f4").reshape(B, C)
     cb = np.fromfile(d + "/emb_b.f32", dtype="<f4").reshape(B, C)
     diff = max(np.abs(ca - ea.detach().numpy()).max(), np.abs(cb - eb.detach().numpy()).max())

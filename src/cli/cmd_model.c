@@ -27,7 +27,7 @@ static const char init_usage[] =
     "      --heads N        attention heads, dividing --d-model (default 4)\n"
     "      --ffn N          feed-forward width (default 1024)\n"
     "      --max-len N      positions: longer inputs are truncated (default 128)\n"
-    "      --pooling P      mean, cls or max (default mean)\n"
+    "      --pooling P      mean, cls, max or meanmax (default mean)\n"
     "      --dropout X      dropout used in training (default 0.1)\n"
     "      --no-out-norm    no LayerNorm before pooling: token vectors keep their\n"
     "                       norms as weights (for a static model, --layers 0)\n"
@@ -48,7 +48,6 @@ static const char info_usage[] =
     "  -m, --model PATH   model file (default: the shipped " CLI_DEFAULT_MODEL ")\n"
     "  -j, --json         one JSON object instead\n";
 
-static const char *const pool_names[] = {"mean", "cls", "max"};
 
 static int model_init(int argc, char **argv)
 {
@@ -86,10 +85,7 @@ static int model_init(int argc, char **argv)
             cfg.dropout = (float)d;
             break;
         case O_POOL:
-            cfg.pooling = -1;
-            for (int i = 0; i < 3; i++)
-                if (!strcmp(optarg, pool_names[i])) cfg.pooling = i;
-            if (cfg.pooling < 0) bad = cli_error("--pooling: '%s' is not mean, cls or max", optarg);
+            bad = cli_pooling(optarg, &cfg.pooling);
             break;
         case 'h': return cli_usage(init_usage, 0);
         default: return cli_usage(init_usage, 1);
@@ -204,7 +200,7 @@ static int model_info(int argc, char **argv)
     field(json, &first, "n_layers", 1, "%d", cfg.n_layers);
     field(json, &first, "n_heads", 1, "%d", cfg.n_heads);
     field(json, &first, "d_ff", 1, "%d", cfg.d_ff);
-    field(json, &first, "pooling", 0, "%s", pool_names[cfg.pooling]);
+    field(json, &first, "pooling", 0, "%s", cli_pooling_name(cfg.pooling));
     field(json, &first, "dropout", 1, "%g", (double)cfg.dropout);
     field(json, &first, "output_norm", 0, "%s", cfg.no_out_norm ? "none" : "layernorm");
     field(json, &first, "embedding_dim", 1, "%d", ss_model_dim(m));
@@ -238,10 +234,11 @@ static int model_info(int argc, char **argv)
 }
 
 static const char convert_usage[] =
-    "usage: semsearch model convert -m MODEL [--f16 | --f32 | --int8] -o FILE\n"
+    "usage: semsearch model convert -m MODEL [--f16 | --f32 | --int8] [--pooling P] -o FILE\n"
     "\n"
     "Rewrites a model (or a training checkpoint: only the model is kept) with f16,\n"
-    "f32 or int8 weights. The output is written whole or not at all.\n"
+    "f32 or int8 weights, or another pooling. The output is written whole or not\n"
+    "at all.\n"
     "\n"
     "  -m, --model PATH   model to read (required)\n"
     "      --f16          store the weights as f16 (the default; half the size)\n"
@@ -250,6 +247,11 @@ static const char convert_usage[] =
     "                     blocks' weights) as int8 with a scale per row (q8_row,\n"
     "                     about a quarter of f32), the rest f32. Commands run\n"
     "                     such a model with int8 matrix products (VNNI)\n"
+    "      --pooling P    pool the token vectors by mean, cls, max or meanmax (the\n"
+    "                     mean and the max side by side, each normalized: vectors\n"
+    "                     twice as long). Pooling has no weights: any model can\n"
+    "                     change it, and a mean-trained static model gains from\n"
+    "                     meanmax (models/README.md)\n"
     "  -o, --output PATH  model to write (required)\n";
 
 static int model_convert(int argc, char **argv)
@@ -259,10 +261,11 @@ static int model_convert(int argc, char **argv)
                                          {"f16", no_argument, 0, 'H'},
                                          {"f32", no_argument, 0, 'F'},
                                          {"int8", no_argument, 0, 'I'},
+                                         {"pooling", required_argument, 0, 'P'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *in = NULL, *out = NULL;
-    int dtype = SS_DTYPE_F16, c;
+    int dtype = SS_DTYPE_F16, c, pooling = -1;
     while ((c = getopt_long(argc, argv, "m:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': in = optarg; break;
@@ -270,6 +273,9 @@ static int model_convert(int argc, char **argv)
         case 'H': dtype = SS_DTYPE_F16; break;
         case 'F': dtype = SS_DTYPE_F32; break;
         case 'I': dtype = SS_DTYPE_INT8; break;
+        case 'P':
+            if (cli_pooling(optarg, &pooling)) return 2;
+            break;
         case 'h': return cli_usage(convert_usage, 0);
         default: return cli_usage(convert_usage, 1);
         }
@@ -283,11 +289,13 @@ static int model_convert(int argc, char **argv)
     ss_model *m;
     int rc = ss_model_load(in, &m);
     if (rc) return cli_lib_error(rc);
-    rc = ss_model_save(m, out, dtype);
+    if (pooling >= 0) rc = ss_model_set_pooling(m, pooling);
+    if (!rc) rc = ss_model_save(m, out, dtype);
+    int dim = ss_model_dim(m);
     ss_model_free(m);
     if (rc) return cli_lib_error(rc);
-    fprintf(stderr, "semsearch: wrote %s (%s)\n", out,
-            dtype == SS_DTYPE_F16 ? "f16" : dtype == SS_DTYPE_INT8 ? "int8" : "f32");
+    fprintf(stderr, "semsearch: wrote %s (%s, %d-dimensional vectors)\n", out,
+            dtype == SS_DTYPE_F16 ? "f16" : dtype == SS_DTYPE_INT8 ? "int8" : "f32", dim);
     return 0;
 }
 
@@ -370,7 +378,7 @@ int cmd_model(int argc, char **argv)
 {
     static const char usage[] = "usage: semsearch model init [options] -o FILE\n"
                                 "       semsearch model info [-m MODEL] [--json]\n"
-                                "       semsearch model convert -m MODEL [--f16 | --f32 | --int8] -o FILE\n"
+                                "       semsearch model convert -m MODEL [--f16 | --f32 | --int8] [--pooling P] -o FILE\n"
                                 "       semsearch model mix -m A -m B [-w W] -o FILE\n"
                                 "('semsearch model init --help' describes the options)\n";
     /* getopt's messages start with argv[0]: "semsearch: model init: ..." */

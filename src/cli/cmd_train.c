@@ -56,7 +56,7 @@ static const char train_usage[] =
     "      --layers N           new model: transformer blocks (default 4)\n"
     "      --heads N            new model: attention heads (default 4)\n"
     "      --ffn N              new model: feed-forward width (default 1024)\n"
-    "      --pooling P          new model: mean, cls or max (default mean)\n"
+    "      --pooling P          new model: mean, cls, max or meanmax (default mean)\n"
     "      --no-out-norm        new model: no LayerNorm before pooling (token vectors\n"
     "                           keep their norms as weights: a static model)\n"
     "  -c, --casefold           new model: fold case before tokenizing\n"
@@ -508,14 +508,7 @@ enum { GO_ON = -1, BAD_VALUE = 2 /* the message said what is wrong: one line, as
 
 static int set_pooling(ss_config *cfg, const char *arg)
 {
-    if (!strcmp(arg, "mean")) cfg->pooling = SS_POOL_MEAN;
-    else if (!strcmp(arg, "cls")) cfg->pooling = SS_POOL_CLS;
-    else if (!strcmp(arg, "max")) cfg->pooling = SS_POOL_MAX;
-    else {
-        cli_error("--pooling: '%s' is not mean, cls or max", arg);
-        return BAD_VALUE;
-    }
-    return GO_ON;
+    return cli_pooling(arg, &cfg->pooling) ? BAD_VALUE : GO_ON;
 }
 
 static int set_curriculum(ss_train_options *o, const char *arg)

@@ -105,7 +105,7 @@ struct ss__encoder {
     int *len, *start;
     size_t *attoff;
     ss__seqs seqs;
-    float *x0, *lnf, *mf, *rf, *pooled, *norm, *emb, *tmp, *attd;
+    float *x0, *lnf, *mf, *rf, *pooled, *norm, *emb, *tmp, *attd, *unit;
     /* backward buffers */
     float *dres, *dtmp, *dln, *dqkv, *dh, *datt, *dpool;
     /* precision of the matrix products (lowp.h) */
@@ -159,6 +159,9 @@ static int mm_backward(ss__encoder *e, float *dinp, float *dw, float *dbias, con
 
 /* Lays out the arena for B rows of N tokens in all and att_n attention
  * probabilities per layer; counts only when base is NULL. */
+/* mean+max pooling's scale: two unit halves make a vector of length 1 */
+static const float SQRT1_2 = 0.70710678118654752440f;
+
 static size_t plan(ss__encoder *e, const ss_config *c, int B, size_t N, size_t att_n, int train,
                    int dropout, float *base)
 {
@@ -181,18 +184,21 @@ static size_t plan(ss__encoder *e, const ss_config *c, int B, size_t N, size_t a
         y.xout = train ? TAKE(NC) : x0;
         if (base) e->lay[l] = y;
     }
-    float *lnf = TAKE(NC), *mf = TAKE(N), *rf = TAKE(N), *pooled = TAKE((size_t)B * C);
-    float *norm = TAKE((size_t)B), *emb = TAKE((size_t)B * C), *tmp = TAKE(NC);
+    size_t BD = (size_t)B * ss__pool_dim(c->pooling, (int)C); /* the vectors: (B, D) */
+    float *lnf = TAKE(NC), *mf = TAKE(N), *rf = TAKE(N), *pooled = TAKE(BD);
+    float *norm = TAKE(2 * (size_t)B), *emb = TAKE(BD), *tmp = TAKE(NC);
+    /* mean+max: the halves each of unit length, before the 1/sqrt(2) */
+    float *unit = c->pooling == SS_POOL_MEANMAX ? TAKE(BD) : NULL;
     float *attd = dropout ? TAKE(att_n) : NULL;
     if (base) {
         e->x0 = x0, e->lnf = lnf, e->mf = mf, e->rf = rf, e->pooled = pooled;
-        e->norm = norm, e->emb = emb, e->tmp = tmp, e->attd = attd;
+        e->norm = norm, e->emb = emb, e->tmp = tmp, e->attd = attd, e->unit = unit;
     }
     float *dres = NULL, *dtmp = NULL, *dln = NULL, *dqkv = NULL, *dh = NULL, *datt = NULL,
           *dpool = NULL;
     if (train) {
         dres = TAKE(NC), dtmp = TAKE(NC), dln = TAKE(NC), dqkv = TAKE(3 * NC);
-        dh = TAKE(N * F), datt = TAKE(att_n), dpool = TAKE((size_t)B * C);
+        dh = TAKE(N * F), datt = TAKE(att_n), dpool = TAKE(BD);
     }
     if (base) {
         e->dres = dres, e->dtmp = dtmp, e->dln = dln, e->dqkv = dqkv, e->dh = dh;
@@ -323,7 +329,12 @@ int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
         xf = e->lnf;
     }
     ss__pool_forward(e->pooled, e->argmax, xf, sq, C, c->pooling);
-    ss__l2norm_forward(e->emb, e->norm, e->pooled, B, C);
+    if (c->pooling == SS_POOL_MEANMAX) { /* each half to unit length, the whole too */
+        ss__l2norm_forward(e->unit, e->norm, e->pooled, 2 * B, C);
+        for (size_t i = 0; i < 2 * (size_t)B * C; i++) e->emb[i] = e->unit[i] * SQRT1_2;
+    } else {
+        ss__l2norm_forward(e->emb, e->norm, e->pooled, B, C);
+    }
     e->ready = train;
     if (out) *out = e->emb;
     return SS_OK;
@@ -347,7 +358,14 @@ int ss__encoder_backward(ss__encoder *e, const ss_config *c, const float *params
     ss__layout L;
     ss__model_layout(c, &L);
 
-    ss__l2norm_backward(e->dpool, dout, e->emb, e->norm, B, C);
+    if (c->pooling == SS_POOL_MEANMAX) {
+        /* d unit = d emb / sqrt(2), through dpool as scratch, then each half's norm */
+        size_t BD = 2 * (size_t)B * C;
+        for (size_t i = 0; i < BD; i++) e->dpool[i] = dout[i] * SQRT1_2;
+        ss__l2norm_backward(e->dpool, e->dpool, e->unit, e->norm, 2 * B, C);
+    } else {
+        ss__l2norm_backward(e->dpool, dout, e->emb, e->norm, B, C);
+    }
     ss__pool_backward(e->dtmp, e->dpool, e->argmax, sq, C, c->pooling);
     memset(e->dres, 0, NC * sizeof(float));
     const float *xL = NL ? e->lay[NL - 1].xout : e->x0;

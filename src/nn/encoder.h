@@ -3,7 +3,8 @@
  *   x = dropout(token_embd[ids] + pos_embd[t])                    (B,T,C)
  *   per block:  x = x + dropout(attn_out(Attn(attn_qkv(LN1(x)))))  (pre-LN)
  *               x = x + dropout(ffn_down(GELU(ffn_up(LN2(x)))))
- *   y = L2normalize(pool(out_norm(x)))                             (B,C)
+ *   y = L2normalize(pool(out_norm(x)))                             (B,D)
+ *   (D = C; mean+max pooling: D = 2C, each half normalized, y / sqrt(2))
  *
  * Attention probabilities get dropout too. The padding of a batch is
  * dropped: the real tokens of all rows are packed into N rows (layers.h), so
@@ -70,11 +71,11 @@ void ss__encoder_set_token_table(ss__encoder *e, const ss__q8 *wte);
 
 /* Runs the model (params in m->params) on a batch. train: keep what
  * backward needs; p: dropout probability (0 = none); key: dropout key.
- * *out points to the (B,C) embeddings inside the encoder, valid until the
+ * *out points to the (B,D) embeddings inside the encoder, valid until the
  * next call. The batch is copied: it need not outlive the call. */
 int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
                         const ss_batch *b, int train, float p, uint64_t key, const float **out);
-/* Backward of the last forward (which had train = 1): dout (B,C) is the
+/* Backward of the last forward (which had train = 1): dout (B,D) is the
  * gradient of the loss wrt the embeddings; grads (parameter layout) +=. */
 int ss__encoder_backward(ss__encoder *e, const ss_config *c, const float *params,
                          const float *dout, float *grads);

@@ -446,37 +446,49 @@ void ss__residual_backward(float *dy, const float *dout, size_t n, float p, uint
 
 /* ---------------------------------------------------------------- pooling */
 
+static void pool_mean(float *o, const float *inp, int r0, int r1, int C)
+{
+    for (int c = 0; c < C; c++) o[c] = 0;
+    for (int r = r0; r < r1; r++) {
+        const float *xt = inp + (size_t)r * C;
+        for (int c = 0; c < C; c++) o[c] += xt[c];
+    }
+    float inv = 1.0f / (r1 - r0);
+    for (int c = 0; c < C; c++) o[c] *= inv;
+}
+
+static void pool_max(float *o, int32_t *am, const float *inp, int r0, int r1, int C)
+{
+    memcpy(o, inp + (size_t)r0 * C, sizeof(float) * (size_t)C);
+    for (int c = 0; c < C; c++) am[c] = r0;
+    for (int r = r0 + 1; r < r1; r++) {
+        const float *xt = inp + (size_t)r * C;
+        for (int c = 0; c < C; c++)
+            if (xt[c] > o[c]) {
+                o[c] = xt[c];
+                am[c] = r;
+            }
+    }
+}
+
 void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const ss__seqs *s, int C,
                       int mode)
 {
     int B = s->B;
+    size_t D = (size_t)ss__pool_dim(mode, C);
 #pragma omp parallel for schedule(static) if ((size_t)s->start[B] * C >= PAR_MIN)
     for (int b = 0; b < B; b++) {
-        float *o = out + (size_t)b * C;
+        float *o = out + (size_t)b * D;
         int r0 = s->start[b], r1 = s->start[b + 1];
-        const float *x = inp + (size_t)r0 * C;
         if (mode == SS_POOL_CLS) {
-            memcpy(o, x, sizeof(float) * (size_t)C);
+            memcpy(o, inp + (size_t)r0 * C, sizeof(float) * (size_t)C);
         } else if (mode == SS_POOL_MAX) {
-            int32_t *am = argmax + (size_t)b * C;
-            memcpy(o, x, sizeof(float) * (size_t)C);
-            for (int c = 0; c < C; c++) am[c] = r0;
-            for (int r = r0 + 1; r < r1; r++) {
-                const float *xt = inp + (size_t)r * C;
-                for (int c = 0; c < C; c++)
-                    if (xt[c] > o[c]) {
-                        o[c] = xt[c];
-                        am[c] = r;
-                    }
-            }
+            pool_max(o, argmax + (size_t)b * C, inp, r0, r1, C);
+        } else if (mode == SS_POOL_MEANMAX) {
+            pool_mean(o, inp, r0, r1, C);
+            pool_max(o + C, argmax + (size_t)b * C, inp, r0, r1, C);
         } else {
-            for (int c = 0; c < C; c++) o[c] = 0;
-            for (int r = r0; r < r1; r++) {
-                const float *xt = inp + (size_t)r * C;
-                for (int c = 0; c < C; c++) o[c] += xt[c];
-            }
-            float inv = 1.0f / (r1 - r0);
-            for (int c = 0; c < C; c++) o[c] *= inv;
+            pool_mean(o, inp, r0, r1, C);
         }
     }
 }
@@ -485,17 +497,22 @@ void ss__pool_backward(float *dinp, const float *dout, const int32_t *argmax, co
                        int C, int mode)
 {
     int B = s->B;
+    size_t D = (size_t)ss__pool_dim(mode, C);
 #pragma omp parallel for schedule(static) if ((size_t)s->start[B] * C >= PAR_MIN)
     for (int b = 0; b < B; b++) {
         int r0 = s->start[b], r1 = s->start[b + 1];
         float *dx = dinp + (size_t)r0 * C;
-        const float *d = dout + (size_t)b * C;
-        if (mode == SS_POOL_MEAN) {
+        const float *d = dout + (size_t)b * D;
+        if (mode == SS_POOL_MEAN || mode == SS_POOL_MEANMAX) {
             float inv = 1.0f / (r1 - r0);
             for (int r = r0; r < r1; r++) {
                 float *dt = dinp + (size_t)r * C;
                 for (int c = 0; c < C; c++) dt[c] = d[c] * inv;
             }
+            if (mode == SS_POOL_MEAN) continue;
+            /* and the max half's gradient onto each channel's winning row */
+            const int32_t *am = argmax + (size_t)b * C;
+            for (int c = 0; c < C; c++) dinp[(size_t)am[c] * C + c] += d[C + c];
             continue;
         }
         memset(dx, 0, sizeof(float) * (size_t)(r1 - r0) * C);

@@ -95,12 +95,15 @@ void ss__residual_forward(float *out, const float *res, const float *y, size_t n
  * (dy may alias dout). */
 void ss__residual_backward(float *dy, const float *dout, size_t n, float p, uint64_t key);
 
-/* Pooling of each sequence's rows of inp (N,C) into out (B,C): SS_POOL_MEAN
+/* Pooling of each sequence's rows of inp (N,C) into out (B,D): SS_POOL_MEAN
  * over its tokens, SS_POOL_CLS its first token, SS_POOL_MAX per channel
- * (argmax (B,C) keeps the winning row for backward, the first maximum wins). */
+ * (argmax (B,C) keeps the winning row for backward, the first maximum wins),
+ * SS_POOL_MEANMAX both side by side, [mean | max] (D = 2C; the encoder then
+ * normalizes each half on its own). D = ss__pool_dim(mode, C). */
+static inline int ss__pool_dim(int mode, int C) { return mode == SS_POOL_MEANMAX ? 2 * C : C; }
 void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const ss__seqs *s, int C,
                       int mode);
-/* dinp (N,C) = ... (zero where nothing flows) */
+/* dinp (N,C) from dout (B,D) (zero where nothing flows) */
 void ss__pool_backward(float *dinp, const float *dout, const int32_t *argmax, const ss__seqs *s,
                        int C, int mode);
 

@@ -11,6 +11,7 @@
 
 #include "base/common.h"
 #include "nn/encoder.h"
+#include "nn/layers.h"
 #include "nn/lowp.h"
 #include "nn/model.h"
 #include "base/rng.h"
@@ -45,7 +46,8 @@ int ss__config_check(const ss_config *c)
         return ss__fail(SS_ERR_RANGE, "n_heads %d must divide d_model %d", c->n_heads, c->d_model);
     if (c->d_ff < 1 || c->d_ff > (1 << 20))
         return ss__fail(SS_ERR_RANGE, "d_ff %d not in [1, %d]", c->d_ff, 1 << 20);
-    if (c->pooling != SS_POOL_MEAN && c->pooling != SS_POOL_CLS && c->pooling != SS_POOL_MAX)
+    if (c->pooling != SS_POOL_MEAN && c->pooling != SS_POOL_CLS && c->pooling != SS_POOL_MAX &&
+        c->pooling != SS_POOL_MEANMAX)
         return ss__fail(SS_ERR_RANGE, "unknown pooling %d", c->pooling);
     if (c->no_out_norm != 0 && c->no_out_norm != 1)
         return ss__fail(SS_ERR_RANGE, "no_out_norm %d is not 0 or 1", c->no_out_norm);
@@ -449,7 +451,15 @@ void ss_model_config(const ss_model *m, ss_config *c)
     if (m && c) *c = m->cfg;
 }
 
-int ss_model_dim(const ss_model *m) { return m ? m->cfg.d_model : 0; }
+int ss_model_set_pooling(ss_model *m, int pooling)
+{
+    if (!m) return ss__fail(SS_ERR_ARG, "ss_model_set_pooling: NULL model");
+    if (pooling < SS_POOL_MEAN || pooling > SS_POOL_MEANMAX) return ss__fail(SS_ERR_RANGE, "unknown pooling %d", pooling);
+    m->cfg.pooling = pooling; /* the encoder plans its buffers from the config at every call */
+    return SS_OK;
+}
+
+int ss_model_dim(const ss_model *m) { return m ? ss__pool_dim(m->cfg.pooling, m->cfg.d_model) : 0; }
 size_t ss_model_num_params(const ss_model *m) { return m ? m->n_params : 0; }
 ss_tokenizer *ss_model_tokenizer(ss_model *m) { return m ? m->tok : NULL; }
 const char *ss_model_fingerprint(const ss_model *m) { return m ? m->fingerprint : ""; }
@@ -662,7 +672,7 @@ int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens, size_
         order[i].len = lens ? lens[i] : (texts[i] ? strlen(texts[i]) : 0);
     }
     qsort(order, n, sizeof *order, by_len);
-    int rc = SS_OK, C = m->cfg.d_model;
+    int rc = SS_OK, C = ss_model_dim(m);
     for (size_t s = 0; s < n && !rc; s += (size_t)batch_size) {
         int k = (int)SS_MIN((size_t)batch_size, n - s);
         for (int i = 0; i < k; i++) {

@@ -20,7 +20,7 @@
 #include "nn/quant.h"
 #include "base/textio.h"
 
-static const char *const pool_names[] = {"mean", "cls", "max"}; /* by SS_POOL_* */
+static const char *const pool_names[] = {"mean", "cls", "max", "meanmax"}; /* by SS_POOL_* */
 
 int ss__sha256_hex(const void *data, size_t len, char out[65])
 {
@@ -77,7 +77,7 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
     const ss_config *c = &m->cfg;
     int rc = ss__config_check(c);
     if (rc) return rc;
-    if (c->pooling < 0 || c->pooling > SS_POOL_MAX) return ss__fail(SS_ERR_ARG, "pooling %d is unknown", c->pooling);
+    if (c->pooling < 0 || c->pooling > SS_POOL_MEANMAX) return ss__fail(SS_ERR_ARG, "pooling %d is unknown", c->pooling);
     size_t spm_len = 0;
     const void *spm = m->tok ? ss_tokenizer_bytes(m->tok, &spm_len) : NULL;
     if (!spm || !spm_len) return ss__fail(SS_ERR_ARG, "model file: the model has no tokenizer");
@@ -179,10 +179,10 @@ static int read_config(const ss__gguf *g, ss_config *c)
         return rc;
     if ((rc = ss__gguf_get_str(g, "semsearch.pooling", &s))) return rc;
     c->pooling = -1;
-    for (int i = 0; i <= SS_POOL_MAX; i++)
+    for (int i = 0; i <= SS_POOL_MEANMAX; i++)
         if (!strcmp(s, pool_names[i])) c->pooling = i;
     if (c->pooling < 0) {
-        rc = ss__fail(SS_ERR_FORMAT, "%s: semsearch.pooling is '%.32s', expected mean, cls or max", path, s);
+        rc = ss__fail(SS_ERR_FORMAT, "%s: semsearch.pooling is '%.32s', expected mean, cls, max or meanmax", path, s);
         ss_free(s);
         return rc;
     }

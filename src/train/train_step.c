@@ -7,6 +7,7 @@
 #include "train/adamw.h"
 #include "base/common.h"
 #include "nn/encoder.h"
+#include "nn/layers.h"
 #include "train/loss.h"
 #include "nn/model.h"
 #include "base/rng.h"
@@ -114,6 +115,9 @@ int ss__trainer_new(ss_model *m, uint64_t seed, ss__trainer **out)
     return SS_OK;
 }
 
+/* the length of the model's vectors (twice d_model for mean+max pooling) */
+static int dim(const ss_config *c) { return ss__pool_dim(c->pooling, c->d_model); }
+
 static int check_pair(const ss__trainer *t, const ss_batch *a, const ss_batch *b, int negatives)
 {
     if (!t || !a || !b) return ss__fail(SS_ERR_ARG, "training step: NULL argument");
@@ -170,7 +174,7 @@ static int embed_chunks(ss__encoder *e, const ss_config *c, const float *params,
         const float *out;
         int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, k), &out);
         if (rc) return rc;
-        memcpy(y + (size_t)r0 * c->d_model, out, (size_t)(r1 - r0) * c->d_model * sizeof(float));
+        memcpy(y + (size_t)r0 * dim(c), out, (size_t)(r1 - r0) * dim(c) * sizeof(float));
     }
     return SS_OK;
 }
@@ -184,7 +188,7 @@ static int backward_chunks(ss__encoder *e, const ss_config *c, const float *para
         ss_batch sb = rows(x, r0, r1);
         const float *out;
         int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, k), &out);
-        if (!rc) rc = ss__encoder_backward(e, c, params, dy + (size_t)r0 * c->d_model, grads);
+        if (!rc) rc = ss__encoder_backward(e, c, params, dy + (size_t)r0 * dim(c), grads);
         if (rc) return rc;
     }
     return SS_OK;
@@ -200,7 +204,7 @@ static int embed_kept(ss__encoder *e, const ss_config *c, const float *params, c
     ss_batch sb = rows(x, rb, re);
     const float *out;
     int rc = ss__encoder_forward(e, c, params, &sb, 1, c->dropout, chunk_key(key, rb / chunk), &out);
-    if (!rc) memcpy(y + (size_t)rb * c->d_model, out, (size_t)(re - rb) * c->d_model * sizeof(float));
+    if (!rc) memcpy(y + (size_t)rb * dim(c), out, (size_t)(re - rb) * dim(c) * sizeof(float));
     return rc;
 }
 
@@ -217,7 +221,7 @@ int ss__trainer_step_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
     ss_model *m = t->model;
     scratch *s = t->scratch;
     const ss_config *c = &m->cfg;
-    int B = a->B, N = b->B, C = c->d_model;
+    int B = a->B, N = b->B, C = dim(c);
     uint64_t ka = ss__rng_next(t->rng), kb = ss__rng_next(t->rng);
     const float *ya, *yb;
     int P = ss__dist_size(t->dist), me = ss__dist_rank(t->dist);
@@ -345,9 +349,9 @@ int ss__trainer_eval_loss(ss__trainer *t, const ss_batch *a, const ss_batch *b, 
     const float *ya, *yb;
     rc = ss__encoder_forward(s->ea, &m->cfg, m->params, a, 0, 0.0f, 0, &ya);
     if (!rc) rc = ss__encoder_forward(s->eb, &m->cfg, m->params, b, 0, 0.0f, 0, &yb);
-    if (!rc) rc = ensure(s, 3 * (size_t)a->B * a->B, (size_t)a->B * m->cfg.d_model);
+    if (!rc) rc = ensure(s, 3 * (size_t)a->B * a->B, (size_t)a->B * dim(&m->cfg));
     if (rc) return rc;
-    double L = ss__infonce_forward(s->work, ya, yb, a->B, m->cfg.d_model, temperature, 1);
+    double L = ss__infonce_forward(s->work, ya, yb, a->B, dim(&m->cfg), temperature, 1);
     if (!isfinite(L)) return ss__fail(SS_ERR_NUMERIC, "validation loss is %g", L);
     if (loss) *loss = (float)L;
     return SS_OK;

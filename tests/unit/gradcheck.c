@@ -349,7 +349,7 @@ static double pl_loss(void *v)
 {
     pl_ctx *c = v;
     ss__ref_pool_forward(c->out, c->am, c->x, c->s, c->C, c->mode);
-    return dot(c->out, c->R, (size_t)c->s->B * c->C);
+    return dot(c->out, c->R, (size_t)c->s->B * ss__pool_dim(c->mode, c->C));
 }
 
 static void test_pool(int mode, const char *mname)
@@ -360,7 +360,7 @@ static void test_pool(int mode, const char *mname)
     ss__seqs_layout(3, len, 1, start, att);
     ss__seqs sq = {3, start, att};
     pl_ctx c = {.C = 5, .mode = mode, .s = &sq};
-    size_t n = (size_t)start[3] * c.C, bc = (size_t)3 * c.C;
+    size_t n = (size_t)start[3] * c.C, bc = (size_t)3 * ss__pool_dim(mode, c.C); /* out (B, D) */
     c.x = randv(n, 1), c.R = randv(bc, 1), c.out = zerov(bc);
     c.am = calloc(bc, sizeof(int32_t));
     pl_loss(&c);
@@ -532,7 +532,7 @@ static double md_loss(void *v)
     if (ss__ref_model(&c->cfg, c->params, c->a, c->p, 11, c->ea, NULL, NULL) ||
         ss__ref_model(&c->cfg, c->params, c->b, c->p, 22, c->eb, NULL, NULL))
         return NAN;
-    return ss__ref_infonce(c->ea, c->eb, c->a->B, c->cfg.d_model, c->temp, 1, NULL, NULL);
+    return ss__ref_infonce(c->ea, c->eb, c->a->B, ss__pool_dim(c->cfg.pooling, c->cfg.d_model), c->temp, 1, NULL, NULL);
 }
 
 /* a hand-made batch (no tokenizer needed) */
@@ -574,12 +574,13 @@ static void test_model_shape(int pooling, const char *pname, double p, int layer
     c.params = randv(n, 0.3);
     ss__layout L;
     ss__model_layout(&c.cfg, &L);
-    c.ea = zerov((size_t)B * c.cfg.d_model), c.eb = zerov((size_t)B * c.cfg.d_model);
+    int D = ss__pool_dim(pooling, c.cfg.d_model); /* the vectors' length */
+    c.ea = zerov((size_t)B * D), c.eb = zerov((size_t)B * D);
     double loss = md_loss(&c);
     /* reference gradient */
-    size_t bc = (size_t)B * c.cfg.d_model;
+    size_t bc = (size_t)B * D;
     double *dea = zerov(bc), *deb = zerov(bc), *g = zerov(n);
-    ss__ref_infonce(c.ea, c.eb, B, c.cfg.d_model, c.temp, 1, dea, deb);
+    ss__ref_infonce(c.ea, c.eb, B, D, c.temp, 1, dea, deb);
     int rc = ss__ref_model(&c.cfg, c.params, &a, p, 11, c.ea, dea, g);
     rc |= ss__ref_model(&c.cfg, c.params, &b, p, 22, c.eb, deb, g);
     /* fast gradient: the encoder + the fast loss, in float */
@@ -590,8 +591,8 @@ static void test_model_shape(int pooling, const char *pname, double p, int layer
     rc |= ss__encoder_forward(e1, &c.cfg, fp, &a, 1, (float)p, 11, &ya);
     rc |= ss__encoder_forward(e2, &c.cfg, fp, &b, 1, (float)p, 22, &yb);
     float *work = calloc(3 * (size_t)B * B, 4), *ga = calloc(bc, 4), *gb = calloc(bc, 4);
-    double lf = ss__infonce_forward(work, ya, yb, B, c.cfg.d_model, (float)c.temp, 1);
-    ss__infonce_backward(ga, gb, work, ya, yb, B, c.cfg.d_model, (float)c.temp, 1);
+    double lf = ss__infonce_forward(work, ya, yb, B, D, (float)c.temp, 1);
+    ss__infonce_backward(ga, gb, work, ya, yb, B, D, (float)c.temp, 1);
     rc |= ss__encoder_backward(e1, &c.cfg, fp, ga, fg);
     rc |= ss__encoder_backward(e2, &c.cfg, fp, gb, fg);
     tap_ok(rc == 0, "model (%s pooling, p=%.1f): forward and backward run", pname, p);
@@ -644,6 +645,7 @@ int main(void)
     test_pool(SS_POOL_MEAN, "mean");
     test_pool(SS_POOL_CLS, "CLS");
     test_pool(SS_POOL_MAX, "max");
+    test_pool(SS_POOL_MEANMAX, "mean+max");
     test_l2norm();
     test_infonce(1);
     test_infonce(0);
@@ -652,6 +654,8 @@ int main(void)
     test_model(SS_POOL_MEAN, "mean", 0.0);
     test_model(SS_POOL_CLS, "CLS", 0.0);
     test_model(SS_POOL_MAX, "max", 0.0);
+    test_model(SS_POOL_MEANMAX, "mean+max", 0.0);
+    test_model_shape(SS_POOL_MEANMAX, "mean+max, static, no output norm", 0.0, 0, 1);
     test_model(SS_POOL_MEAN, "mean", 0.2);
     test_model_shape(SS_POOL_MEAN, "mean, static, no output norm", 0.0, 0, 1);
     test_model_shape(SS_POOL_MEAN, "mean, 1 layer, no output norm", 0.1, 1, 1);

@@ -214,6 +214,7 @@ void ss__ref_residual_backward(double *dy, const double *dout, size_t n, double 
 void ss__ref_pool_forward(double *out, int32_t *argmax, const double *inp, const ss__seqs *s,
                           int C, int mode)
 {
+    int D = mode == SS_POOL_MEANMAX ? 2 * C : C;
     for (int b = 0; b < s->B; b++)
         for (int c = 0; c < C; c++) {
             int r0 = s->start[b], r1 = s->start[b + 1], arg = r0;
@@ -223,10 +224,11 @@ void ss__ref_pool_forward(double *out, int32_t *argmax, const double *inp, const
                 sum += x;
                 if (x > best) best = x, arg = r;
             }
-            double *o = out + (size_t)b * C + c;
+            double *o = out + (size_t)b * D + c;
             if (mode == SS_POOL_MEAN) *o = sum / (r1 - r0);
             else if (mode == SS_POOL_CLS) *o = inp[(size_t)r0 * C + c];
-            else *o = best, argmax[(size_t)b * C + c] = arg;
+            else if (mode == SS_POOL_MAX) *o = best, argmax[(size_t)b * C + c] = arg;
+            else o[0] = sum / (r1 - r0), o[C] = best, argmax[(size_t)b * C + c] = arg;
         }
 }
 
@@ -234,14 +236,16 @@ void ss__ref_pool_backward(double *dinp, const double *dout, const int32_t *argm
                            const ss__seqs *s, int C, int mode)
 {
     memset(dinp, 0, sizeof(double) * (size_t)s->start[s->B] * C);
+    int D = mode == SS_POOL_MEANMAX ? 2 * C : C;
     for (int b = 0; b < s->B; b++) {
         int r0 = s->start[b], r1 = s->start[b + 1];
         for (int c = 0; c < C; c++) {
-            double d = dout[(size_t)b * C + c];
+            double d = dout[(size_t)b * D + c];
             if (mode == SS_POOL_CLS) dinp[(size_t)r0 * C + c] = d;
             else if (mode == SS_POOL_MAX) dinp[(size_t)argmax[(size_t)b * C + c] * C + c] = d;
             else
                 for (int r = r0; r < r1; r++) dinp[(size_t)r * C + c] = d / (r1 - r0);
+            if (mode == SS_POOL_MEANMAX) dinp[(size_t)argmax[(size_t)b * C + c] * C + c] += dout[(size_t)b * D + C + c];
         }
     }
 }
@@ -334,8 +338,9 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
      * m2, r2, h, g, f, xout; then lnf, mf, rf, pooled, norm; backward
      * buffers dres, dtmp, dln, dy, dqkv, dg, dpool */
     size_t per = NC * 10 + N * 4 + att_n + N * F * 2;
-    size_t total = NC + per * (size_t)NL + NC + 2 * N + (size_t)B * C + B;
-    if (dout) total += NC * 7 + N * F + (size_t)B * C;
+    size_t BD = (size_t)B * (cfg->pooling == SS_POOL_MEANMAX ? 2 * C : C);
+    size_t total = NC + per * (size_t)NL + NC + 2 * N + 2 * BD + 2 * (size_t)B;
+    if (dout) total += NC * 7 + N * F + 2 * BD;
     mem = ss__calloc(total, sizeof(double));
     if (!mem) goto nomem;
     double *cur = mem;
@@ -350,8 +355,8 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
         y->g = TAKE(N * F), y->f = TAKE(NC), y->xout = TAKE(NC);
     }
     double *xL = NL ? lay[NL - 1].xout : x0;
-    double *lnf = TAKE(NC), *mf = TAKE(N), *rf = TAKE(N), *pooled = TAKE((size_t)B * C);
-    double *norm = TAKE(B);
+    double *lnf = TAKE(NC), *mf = TAKE(N), *rf = TAKE(N), *pooled = TAKE(BD);
+    double *norm = TAKE(2 * (size_t)B), *unit = TAKE(BD);
 
     ss__ref_embedding_forward(x0, ids, pos, P + L.wte, P + L.wpe, (int)N, C, p,
                               ss__dropout_site(key, ss__site_embed()));
@@ -380,13 +385,23 @@ int ss__ref_model(const ss_config *cfg, const double *P, const ss_batch *bt, dou
         xf = lnf;
     }
     ss__ref_pool_forward(pooled, argmax, xf, &sq, C, cfg->pooling);
-    ss__ref_l2norm_forward(out, norm, pooled, B, C);
+    if (cfg->pooling == SS_POOL_MEANMAX) { /* each half normalized, then the whole / sqrt 2 */
+        ss__ref_l2norm_forward(unit, norm, pooled, 2 * B, C);
+        for (size_t i = 0; i < BD; i++) out[i] = unit[i] / sqrt(2.0);
+    } else {
+        ss__ref_l2norm_forward(out, norm, pooled, B, C);
+    }
 
     if (dout) {
         /* backward: dres is the gradient of the residual stream */
         double *dres = TAKE(NC), *dtmp = TAKE(NC), *dln = TAKE(NC), *dy = TAKE(NC);
-        double *dqkv = TAKE(3 * NC), *dg = TAKE(N * F), *dpool = TAKE((size_t)B * C);
-        ss__ref_l2norm_backward(dpool, dout, out, norm, B, C);
+        double *dqkv = TAKE(3 * NC), *dg = TAKE(N * F), *dpool = TAKE(BD), *dunit = TAKE(BD);
+        if (cfg->pooling == SS_POOL_MEANMAX) {
+            for (size_t i = 0; i < BD; i++) dunit[i] = dout[i] / sqrt(2.0);
+            ss__ref_l2norm_backward(dpool, dunit, unit, norm, 2 * B, C);
+        } else {
+            ss__ref_l2norm_backward(dpool, dout, out, norm, B, C);
+        }
         ss__ref_pool_backward(dtmp, dpool, argmax, &sq, C, cfg->pooling);
         if (cfg->no_out_norm)
             for (size_t i = 0; i < NC; i++) dres[i] = dtmp[i];

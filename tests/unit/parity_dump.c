@@ -1,6 +1,6 @@
 /* parity_dump.c: writes what tests/torch-parity.sh compares with PyTorch.
  *
- *   parity_dump DIR POOLING   (POOLING: mean, cls or max)
+ *   parity_dump DIR POOLING   (POOLING: mean, cls, max or meanmax)
  *
  * A tiny model around the shipped vocabulary is saved to DIR/model.gguf
  * (ss_model_save, f32), two padded batches of real sentences go through the
@@ -106,7 +106,7 @@ static int dump(const char *dir, int pooling)
     const float *ya, *yb;
     if (!rc) rc = ss__encoder_forward(ea, &m->cfg, m->params, &a, 1, 0.0f, 0, &ya);
     if (!rc) rc = ss__encoder_forward(eb, &m->cfg, m->params, &b, 1, 0.0f, 0, &yb);
-    int C = m->cfg.d_model;
+    int C = ss_model_dim(m); /* the vectors' length (2 d_model for meanmax) */
     float *work = calloc(3 * NB * NB, sizeof(float)), *da = calloc((size_t)NB * C, sizeof(float));
     float *db = calloc((size_t)NB * C, sizeof(float)), *g = calloc(m->n_params, sizeof(float));
     double loss = 0;
@@ -178,8 +178,9 @@ int main(int argc, char **argv)
 {
     ss_set_threads(2);
     if (argc < 2) return self_test();
-    int pooling = argc > 2 && !strcmp(argv[2], "cls")   ? SS_POOL_CLS
-                  : argc > 2 && !strcmp(argv[2], "max") ? SS_POOL_MAX
-                                                        : SS_POOL_MEAN;
+    int pooling = argc > 2 && !strcmp(argv[2], "cls")       ? SS_POOL_CLS
+                  : argc > 2 && !strcmp(argv[2], "max")     ? SS_POOL_MAX
+                  : argc > 2 && !strcmp(argv[2], "meanmax") ? SS_POOL_MEANMAX
+                                                            : SS_POOL_MEAN;
     return dump(argv[1], pooling);
 }
