@@ -68,7 +68,8 @@ serve -d "$T/s.db"; ok $? "serve --port 0 prints the port it listens on ($PORT)"
 
 http GET /health; [ "$code" = 200 ] && grep -q '"status":"ok"' "$T/body"; ok $? "GET /health"
 http GET /v1/models
-[ "$code" = 200 ] && grep -q '"id":"en-base.gguf"' "$T/body" && grep -q '"dimensions":512' "$T/body"
+dims=$(printf 'x\n' | $SEMSEARCH embed -f tsv | awk -F'\t' '{ print NF }')
+[ "$code" = 200 ] && grep -q '"id":"en-base.gguf"' "$T/body" && grep -q "\"dimensions\":$dims[,}]" "$T/body"
 ok $? "GET /v1/models: the model and its dimension"
 
 # ---------------------------------------------------------------- embeddings = embed
@@ -303,7 +304,7 @@ post /search -H 'Authorization: Bearer s3cret' -d '{"query":"x"}'; status "searc
 # the package where bootstrap.sh check puts it, unless NODE_PATH says otherwise
 [ -n "${NODE_PATH:-}" ] || [ ! -d "$top_srcdir/.npm-test/node_modules" ] || export NODE_PATH="$top_srcdir/.npm-test/node_modules"
 if command -v node >/dev/null 2>&1 && node -e "require('openai')" 2>/dev/null; then
-    node "$top_srcdir/tests/serve_openai.js" "$URL/v1" s3cret > "$T/node.out" 2>&1
+    node "$top_srcdir/tests/serve_openai.js" "$URL/v1" s3cret "$dims" > "$T/node.out" 2>&1
     ok $? "the official OpenAI Node client: embeddings (base64 and float), models, 401, 400"
     [ -s "$T/node.out" ] && grep -v '^ok$' "$T/node.out" | head -10 | sed 's/^/# /'
 else

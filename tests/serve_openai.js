@@ -1,4 +1,4 @@
-// serve_openai.js URL KEY: the official OpenAI Node client against
+// serve_openai.js URL KEY DIM: the official OpenAI Node client against
 // `semsearch serve` (tests/serve.sh runs it when node finds the `openai`
 // package, e.g. NODE_PATH=DIR/node_modules after `npm install --prefix DIR openai`).
 const OpenAI = require('openai');
@@ -9,9 +9,9 @@ const assert = require('assert');
   const r = await c.embeddings.create({ model: 'en-base', input: ['a dog', 'a cat playing'] });
   assert.strictEqual(r.data.length, 2);
   assert.strictEqual(r.data[1].index, 1);
-  assert.strictEqual(r.data[0].embedding.length, 512);
+  assert.strictEqual(r.data[0].embedding.length, Number(process.argv[4]));
   const f = await c.embeddings.create({ model: 'en-base', input: 'a dog', encoding_format: 'float' });
-  // JSON floats carry 9 digits: the same float32 as the base64 bytes
+  // JSON floats read back as the same float32 as the base64 bytes
   assert.deepStrictEqual(f.data[0].embedding.map(Math.fround), Array.from(r.data[0].embedding));
   assert.ok(r.usage.prompt_tokens > 0);
   const m = await c.models.list();

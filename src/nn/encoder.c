@@ -328,7 +328,7 @@ int ss__encoder_forward(ss__encoder *e, const ss_config *c, const float *params,
         ss__layernorm_forward(e->lnf, e->mf, e->rf, x, params + L.lnfw, params + L.lnfb, (int)N, C);
         xf = e->lnf;
     }
-    ss__pool_forward(e->pooled, e->argmax, xf, sq, C, c->pooling);
+    ss__pool_forward(e->pooled, train ? e->argmax : NULL, xf, sq, C, c->pooling);
     if (c->pooling == SS_POOL_MEANMAX) { /* each half to unit length, the whole too */
         ss__l2norm_forward(e->unit, e->norm, e->pooled, 2 * B, C);
         for (size_t i = 0; i < 2 * (size_t)B * C; i++) e->emb[i] = e->unit[i] * SQRT1_2;

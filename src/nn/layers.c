@@ -460,6 +460,13 @@ static void pool_mean(float *o, const float *inp, int r0, int r1, int C)
 static void pool_max(float *o, int32_t *am, const float *inp, int r0, int r1, int C)
 {
     memcpy(o, inp + (size_t)r0 * C, sizeof(float) * (size_t)C);
+    if (!am) { /* inference: no winners to keep, a loop the compiler vectorizes */
+        for (int r = r0 + 1; r < r1; r++) {
+            const float *xt = inp + (size_t)r * C;
+            for (int c = 0; c < C; c++) o[c] = xt[c] > o[c] ? xt[c] : o[c];
+        }
+        return;
+    }
     for (int c = 0; c < C; c++) am[c] = r0;
     for (int r = r0 + 1; r < r1; r++) {
         const float *xt = inp + (size_t)r * C;
@@ -483,10 +490,10 @@ void ss__pool_forward(float *out, int32_t *argmax, const float *inp, const ss__s
         if (mode == SS_POOL_CLS) {
             memcpy(o, inp + (size_t)r0 * C, sizeof(float) * (size_t)C);
         } else if (mode == SS_POOL_MAX) {
-            pool_max(o, argmax + (size_t)b * C, inp, r0, r1, C);
+            pool_max(o, argmax ? argmax + (size_t)b * C : NULL, inp, r0, r1, C);
         } else if (mode == SS_POOL_MEANMAX) {
             pool_mean(o, inp, r0, r1, C);
-            pool_max(o + C, argmax + (size_t)b * C, inp, r0, r1, C);
+            pool_max(o + C, argmax ? argmax + (size_t)b * C : NULL, inp, r0, r1, C);
         } else {
             pool_mean(o, inp, r0, r1, C);
         }

@@ -97,7 +97,8 @@ void ss__residual_backward(float *dy, const float *dout, size_t n, float p, uint
 
 /* Pooling of each sequence's rows of inp (N,C) into out (B,D): SS_POOL_MEAN
  * over its tokens, SS_POOL_CLS its first token, SS_POOL_MAX per channel
- * (argmax (B,C) keeps the winning row for backward, the first maximum wins),
+ * (argmax (B,C) keeps the winning row for backward, the first maximum wins;
+ * NULL at inference),
  * SS_POOL_MEANMAX both side by side, [mean | max] (D = 2C; the encoder then
  * normalizes each half on its own). D = ss__pool_dim(mode, C). */
 static inline int ss__pool_dim(int mode, int C) { return mode == SS_POOL_MEANMAX ? 2 * C : C; }
