@@ -267,10 +267,13 @@ static json_t *parse_body(req *r, char *msg, size_t msglen)
  * numbers (ss_floats_to_text) and base64 (OpenAI's encoding_format=base64:
  * little-endian float32 through OpenSSL's encoder; no character of either
  * needs escaping); the one string, the model's name, goes through jansson's
- * encoder. The vectors must be finite (JSON cannot carry NaN); NULL when
- * out of memory. */
-static char *embeddings_json(const job *j, int dim, int b64mode, const char *model, size_t tokens, size_t *len)
+ * encoder. Returns 0 with *text (malloc'd) and *len, or the HTTP status of
+ * a failure: 500 for a float answer with a NaN or an infinity (JSON cannot
+ * carry them; ss_floats_to_text checks), 503 when out of memory. */
+static int embeddings_json(const job *j, int dim, int b64mode, const char *model, size_t tokens, char **text,
+                           size_t *len)
 {
+    int status = 503;
     json_t *js = json_string(model);
     char *name = js ? json_dumps(js, JSON_ENCODE_ANY) : NULL;
     json_decref(js);
@@ -299,7 +302,10 @@ static char *embeddings_json(const job *j, int dim, int b64mode, const char *mod
         } else {
             size_t w;
             *p++ = '[';
-            if (ss_floats_to_text(x, d, ',', p, SS_FLOATS_TEXT_MAX(d), &w)) goto fail;
+            if (ss_floats_to_text(x, d, ',', p, SS_FLOATS_TEXT_MAX(d), &w)) {
+                status = 500;
+                goto fail;
+            }
             p += w;
             *p++ = ']';
         }
@@ -314,14 +320,15 @@ static char *embeddings_json(const job *j, int dim, int b64mode, const char *mod
     *p++ = '}';
     *p++ = '\n';
     *len = (size_t)(p - out);
+    *text = out;
     free(name);
     free(raw);
-    return out;
+    return 0;
 fail:
     free(name);
     free(raw);
     free(out);
-    return NULL;
+    return status;
 }
 
 /* ------------------------------------------------------------ handlers */
@@ -377,12 +384,11 @@ static enum MHD_Result do_embeddings(server *S, struct MHD_Connection *c, req *r
             size_t tokens = 0, len;
             for (size_t i = 0; i < n; i++) tokens += (size_t)j.tokens[i];
             r->tokens = tokens;
-            int finite = 1;
-            for (size_t i = 0; i < n * (size_t)dim && finite; i++) finite = isfinite(j.vecs[i]);
-            char *text = finite ? embeddings_json(&j, dim, b64mode, batcher_model_name(S->b), tokens, &len) : NULL;
-            ret = !finite ? send_error(c, r, 500, NULL, "the model gave a value that is not a number")
-                  : text  ? send_text(c, r, 200, "application/json", text, len)
-                          : send_error(c, r, 503, NULL, "out of memory");
+            char *text;
+            int fail = embeddings_json(&j, dim, b64mode, batcher_model_name(S->b), tokens, &text, &len);
+            ret = !fail         ? send_text(c, r, 200, "application/json", text, len)
+                  : fail == 500 ? send_error(c, r, 500, NULL, "the model gave a value that is not a number")
+                                : send_error(c, r, 503, NULL, "out of memory");
         }
     }
     free(j.vecs);
