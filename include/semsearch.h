@@ -164,6 +164,8 @@ typedef struct ss_model ss_model;
  * the mean of the two cosines: "concatenated power means", Rueckle et al.
  * 2018). ss_model_dim() gives the vectors' length. */
 enum { SS_POOL_MEAN = 0, SS_POOL_CLS = 1, SS_POOL_MAX = 2, SS_POOL_MEANMAX = 3 };
+/* "mean", "cls", "max", "meanmax" (the names model files use), NULL for another value. */
+SS_API const char *ss_pooling_name(int pooling);
 /* SS_DTYPE_INT8: the matrices (token and position tables, the blocks'
  * weights) as int8 with a scale per row, the rest f32 (docs/design.md). */
 enum { SS_DTYPE_F32 = 0, SS_DTYPE_F16 = 1, SS_DTYPE_INT8 = 2 };

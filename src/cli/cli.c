@@ -66,22 +66,15 @@ int cli_double(const char *opt, const char *s, double lo, double hi, double *out
     return 0;
 }
 
-static const char *const pool_names[] = {"mean", "cls", "max", "meanmax"}; /* by SS_POOL_* */
-
 int cli_pooling(const char *s, int *out)
 {
-    for (int i = 0; i < (int)(sizeof pool_names / sizeof *pool_names); i++)
-        if (!strcmp(s, pool_names[i])) {
+    for (int i = 0; ss_pooling_name(i); i++)
+        if (!strcmp(s, ss_pooling_name(i))) {
             *out = i;
             return 0;
         }
     cli_error("--pooling: '%s' is not mean, cls, max or meanmax", s);
     return -1;
-}
-
-const char *cli_pooling_name(int pooling)
-{
-    return pooling >= 0 && pooling < (int)(sizeof pool_names / sizeof *pool_names) ? pool_names[pooling] : "?";
 }
 
 int cli_usage(const char *text, int to_stderr)

@@ -25,10 +25,9 @@ int cli_lib_error(int rc);
  * "semsearch: --opt: ..." and returns -1. */
 int cli_int(const char *opt, const char *s, long lo, long hi, long *out);
 int cli_double(const char *opt, const char *s, double lo, double hi, double *out);
-/* A --pooling value: "mean", "cls", "max" or "meanmax" into *out (SS_POOL_*);
- * else "semsearch: --pooling: ..." and -1. cli_pooling_name: the reverse. */
+/* A --pooling value (a name of ss_pooling_name) into *out (SS_POOL_*); else
+ * "semsearch: --pooling: ..." and -1. */
 int cli_pooling(const char *s, int *out);
-const char *cli_pooling_name(int pooling);
 /* Usage text to stdout (when asked for) or stderr (on misuse). */
 int cli_usage(const char *text, int to_stderr);
 /* True when the command has no input but a terminal: it should print usage. */

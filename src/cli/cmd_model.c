@@ -200,7 +200,7 @@ static int model_info(int argc, char **argv)
     field(json, &first, "n_layers", 1, "%d", cfg.n_layers);
     field(json, &first, "n_heads", 1, "%d", cfg.n_heads);
     field(json, &first, "d_ff", 1, "%d", cfg.d_ff);
-    field(json, &first, "pooling", 0, "%s", cli_pooling_name(cfg.pooling));
+    field(json, &first, "pooling", 0, "%s", ss_pooling_name(cfg.pooling));
     field(json, &first, "dropout", 1, "%g", (double)cfg.dropout);
     field(json, &first, "output_norm", 0, "%s", cfg.no_out_norm ? "none" : "layernorm");
     field(json, &first, "embedding_dim", 1, "%d", ss_model_dim(m));

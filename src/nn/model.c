@@ -46,9 +46,7 @@ int ss__config_check(const ss_config *c)
         return ss__fail(SS_ERR_RANGE, "n_heads %d must divide d_model %d", c->n_heads, c->d_model);
     if (c->d_ff < 1 || c->d_ff > (1 << 20))
         return ss__fail(SS_ERR_RANGE, "d_ff %d not in [1, %d]", c->d_ff, 1 << 20);
-    if (c->pooling != SS_POOL_MEAN && c->pooling != SS_POOL_CLS && c->pooling != SS_POOL_MAX &&
-        c->pooling != SS_POOL_MEANMAX)
-        return ss__fail(SS_ERR_RANGE, "unknown pooling %d", c->pooling);
+    if (!ss_pooling_name(c->pooling)) return ss__fail(SS_ERR_RANGE, "unknown pooling %d", c->pooling);
     if (c->no_out_norm != 0 && c->no_out_norm != 1)
         return ss__fail(SS_ERR_RANGE, "no_out_norm %d is not 0 or 1", c->no_out_norm);
     if (!(c->dropout >= 0 && c->dropout < 1))
@@ -451,10 +449,16 @@ void ss_model_config(const ss_model *m, ss_config *c)
     if (m && c) *c = m->cfg;
 }
 
+const char *ss_pooling_name(int pooling)
+{
+    static const char *const names[] = {"mean", "cls", "max", "meanmax"}; /* by SS_POOL_* */
+    return pooling >= 0 && pooling < (int)(sizeof names / sizeof *names) ? names[pooling] : NULL;
+}
+
 int ss_model_set_pooling(ss_model *m, int pooling)
 {
     if (!m) return ss__fail(SS_ERR_ARG, "ss_model_set_pooling: NULL model");
-    if (pooling < SS_POOL_MEAN || pooling > SS_POOL_MEANMAX) return ss__fail(SS_ERR_RANGE, "unknown pooling %d", pooling);
+    if (!ss_pooling_name(pooling)) return ss__fail(SS_ERR_RANGE, "unknown pooling %d", pooling);
     m->cfg.pooling = pooling; /* the encoder plans its buffers from the config at every call */
     return SS_OK;
 }

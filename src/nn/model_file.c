@@ -20,8 +20,6 @@
 #include "nn/quant.h"
 #include "base/textio.h"
 
-static const char *const pool_names[] = {"mean", "cls", "max", "meanmax"}; /* by SS_POOL_* */
-
 int ss__sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -77,7 +75,6 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
     const ss_config *c = &m->cfg;
     int rc = ss__config_check(c);
     if (rc) return rc;
-    if (c->pooling < 0 || c->pooling > SS_POOL_MEANMAX) return ss__fail(SS_ERR_ARG, "pooling %d is unknown", c->pooling);
     size_t spm_len = 0;
     const void *spm = m->tok ? ss_tokenizer_bytes(m->tok, &spm_len) : NULL;
     if (!spm || !spm_len) return ss__fail(SS_ERR_ARG, "model file: the model has no tokenizer");
@@ -107,7 +104,7 @@ int ss__model_file_add(ss__gguf_writer *w, const ss_model *m, int dtype)
     if (!rc) rc = ss__gguf_set_u32(w, "semsearch.attention.head_count", (uint32_t)c->n_heads);
     if (!rc) rc = ss__gguf_set_u32(w, "semsearch.feed_forward_length", (uint32_t)c->d_ff);
     if (!rc) rc = ss__gguf_set_f32(w, "semsearch.attention.layer_norm_epsilon", SS_LN_EPS);
-    if (!rc) rc = ss__gguf_set_str(w, "semsearch.pooling", pool_names[c->pooling]);
+    if (!rc) rc = ss__gguf_set_str(w, "semsearch.pooling", ss_pooling_name(c->pooling));
     if (!rc) rc = ss__gguf_set_f32(w, "semsearch.dropout", c->dropout);
     /* written only when set: files of models with the norm stay as they were */
     if (!rc && c->no_out_norm) rc = ss__gguf_set_u32(w, "semsearch.output_norm", 0);
@@ -179,8 +176,8 @@ static int read_config(const ss__gguf *g, ss_config *c)
         return rc;
     if ((rc = ss__gguf_get_str(g, "semsearch.pooling", &s))) return rc;
     c->pooling = -1;
-    for (int i = 0; i <= SS_POOL_MEANMAX; i++)
-        if (!strcmp(s, pool_names[i])) c->pooling = i;
+    for (int i = 0; ss_pooling_name(i); i++)
+        if (!strcmp(s, ss_pooling_name(i))) c->pooling = i;
     if (c->pooling < 0) {
         rc = ss__fail(SS_ERR_FORMAT, "%s: semsearch.pooling is '%.32s', expected mean, cls, max or meanmax", path, s);
         ss_free(s);
