@@ -67,13 +67,18 @@ SS_API int ss_get_threads(void);
 enum {
     SS_NORM_NFKC = 1 << 0,     /* compatibility composition */
     SS_NORM_CASEFOLD = 1 << 1, /* Unicode case folding */
+    SS_NORM_SPLIT_PUNCT = 1 << 2, /* punctuation and symbols become words of
+                                     their own: "(#guns)" -> "( # guns )" */
     SS_NORM_DEFAULT = SS_NORM_NFKC
 };
 
 /* Normalizes UTF-8 text: invalid bytes become U+FFFD, control characters
  * (including NUL) are dropped, runs of whitespace become one space, leading
- * and trailing whitespace is trimmed, then NFKC (and case folding). The result
- * is NUL-terminated and released with ss_free(). */
+ * and trailing whitespace is trimmed, then NFKC (and case folding; and with
+ * SS_NORM_SPLIT_PUNCT a space on both sides of every character of Unicode's
+ * punctuation and symbol categories, so that a word after "#", "(" or a quote
+ * is split as a word, not as the inside of one). The result is NUL-terminated
+ * and released with ss_free(). */
 SS_API SS_NODISCARD int ss_normalize(const char *text, size_t len, int flags,
                                      char **out, size_t *out_len);
 

@@ -49,6 +49,8 @@ $SEMSEARCH model info -m "$T/c.gguf" | grep -q "^pooling	cls$"; ok $? "info says
 run_ok "model init -v takes a model file's tokenizer" $SEMSEARCH model init -v "$T/m.gguf" $TINY -o "$T/m4.gguf"
 run_ok "model init --casefold" $SEMSEARCH model init -v "$VOCAB" $TINY --casefold -o "$T/cf.gguf"
 $SEMSEARCH model info -m "$T/cf.gguf" | grep -q "^normalization	nfkc+casefold$"; ok $? "info shows case folding"
+run_ok "model init --split-punct --casefold" $SEMSEARCH model init -v "$VOCAB" $TINY --split-punct -c -o "$T/sp.gguf"
+$SEMSEARCH model info -m "$T/sp.gguf" | grep -q "^normalization	nfkc+casefold+split-punct$"; ok $? "info shows punctuation splitting"
 
 # tokenize -m MODEL.gguf uses the embedded tokenizer
 $SEMSEARCH tokenize -m "$VOCAB" "$DATA/sample.txt" > "$T/a"
@@ -57,6 +59,16 @@ same "... gives the same ids as the vocabulary" "$T/a" "$T/out"
 echo "Hello World" | $SEMSEARCH tokenize -m "$T/cf.gguf" --pieces > "$T/a"
 echo "hello world" | $SEMSEARCH tokenize -m "$T/cf.gguf" --pieces > "$T/b"
 same "a case-folding model file folds case in tokenize" "$T/a" "$T/b"
+echo '"(#Guns)" -- said: co-op' | $SEMSEARCH tokenize -m "$T/sp.gguf" --pieces > "$T/a"
+echo '" ( # guns ) " - - said : co - op' | $SEMSEARCH tokenize -m "$T/sp.gguf" --pieces > "$T/b"
+same "a punctuation-splitting model file splits in tokenize" "$T/a" "$T/b"
+echo '"(#Guns)" -- said: co-op' | $SEMSEARCH tokenize -m "$T/cf.gguf" --pieces > "$T/c"
+! cmp -s "$T/a" "$T/c"; ok $? "... and one without does not"
+echo '"(#Guns)" -- said: co-op' | $SEMSEARCH tokenize -m "$T/cf.gguf" --split-punct --pieces > "$T/c"
+same "tokenize --split-punct splits with any model" "$T/a" "$T/c"
+printf '%s\n' 'He said (#guns).' 'He said ( # guns ) .' > "$T/sp.txt"
+$SEMSEARCH embed -m "$T/sp.gguf" "$T/sp.txt" > "$T/spv"
+[ "$(sed -n 1p "$T/spv")" = "$(sed -n 2p "$T/spv")" ]; ok $? "embed splits punctuation with such a model"
 
 # usage errors
 run_fails "heads must divide d-model" "does not divide" $SEMSEARCH model init -v "$VOCAB" --d-model 16 --heads 3 -o "$T/x.gguf"

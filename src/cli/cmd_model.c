@@ -32,6 +32,8 @@ static const char init_usage[] =
     "      --no-out-norm    no LayerNorm before pooling: token vectors keep their\n"
     "                       norms as weights (for a static model, --layers 0)\n"
     "  -c, --casefold       fold case before tokenizing (stored in the model)\n"
+    "      --split-punct    punctuation and symbols as words of their own before\n"
+    "                       tokenizing (stored in the model)\n"
     "      --seed N         random seed (default 42)\n"
     "      --f16            store weights as 16-bit floats (half the size)\n";
 
@@ -51,13 +53,14 @@ static const char info_usage[] =
 
 static int model_init(int argc, char **argv)
 {
-    enum { O_DMODEL = 256, O_LAYERS, O_HEADS, O_FFN, O_MAXLEN, O_POOL, O_DROPOUT, O_SEED, O_F16, O_NONORM };
+    enum { O_DMODEL = 256, O_LAYERS, O_HEADS, O_FFN, O_MAXLEN, O_POOL, O_DROPOUT, O_SEED, O_F16, O_NONORM, O_SPLITPUNCT };
     static const struct option opts[] = {
         {"vocab", required_argument, 0, 'v'},   {"output", required_argument, 0, 'o'},
         {"d-model", required_argument, 0, O_DMODEL}, {"layers", required_argument, 0, O_LAYERS},
         {"heads", required_argument, 0, O_HEADS},    {"ffn", required_argument, 0, O_FFN},
         {"max-len", required_argument, 0, O_MAXLEN}, {"pooling", required_argument, 0, O_POOL},
         {"dropout", required_argument, 0, O_DROPOUT}, {"casefold", no_argument, 0, 'c'},
+        {"split-punct", no_argument, 0, O_SPLITPUNCT},
         {"seed", required_argument, 0, O_SEED},      {"f16", no_argument, 0, O_F16},
         {"no-out-norm", no_argument, 0, O_NONORM},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
@@ -66,12 +69,13 @@ static int model_init(int argc, char **argv)
     const char *vocab = NULL, *out = NULL;
     long v, seed = 42;
     double d;
-    int f16 = 0, casefold = 0, c, bad = 0;
+    int f16 = 0, norm = 0, c, bad = 0;
     while ((c = getopt_long(argc, argv, "v:o:ch", opts, NULL)) != -1) {
         switch (c) {
         case 'v': vocab = optarg; break;
         case 'o': out = optarg; break;
-        case 'c': casefold = 1; break;
+        case 'c': norm |= SS_NORM_CASEFOLD; break;
+        case O_SPLITPUNCT: norm |= SS_NORM_SPLIT_PUNCT; break;
         case O_DMODEL: bad = cli_int("--d-model", optarg, 1, 65536, &v); cfg.d_model = (int)v; break;
         case O_LAYERS: bad = cli_int("--layers", optarg, 0, 1024, &v); cfg.n_layers = (int)v; break;
         case O_HEADS: bad = cli_int("--heads", optarg, 1, 65536, &v); cfg.n_heads = (int)v; break;
@@ -111,7 +115,7 @@ static int model_init(int argc, char **argv)
     }
     ss_tokenizer *tok;
     if (cli_tokenizer(vocab, "-v", &tok)) return 1;
-    if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+    if (norm) ss_tokenizer_set_norm(tok, ss_tokenizer_get_norm(tok) | norm);
     ss_model *m;
     int rc = ss_model_init(&cfg, tok, (uint64_t)seed, &m);
     ss_tokenizer_free(tok);
@@ -206,8 +210,9 @@ static int model_info(int argc, char **argv)
     field(json, &first, "embedding_dim", 1, "%d", ss_model_dim(m));
     field(json, &first, "tokenizer", 0, "sentencepiece (embedded, %zu bytes)", spm_len);
     field(json, &first, "tokenizer_vocab_size", 1, "%d", ss_tokenizer_vocab_size(tok));
-    field(json, &first, "normalization", 0, "%s",
-          ss_tokenizer_get_norm(tok) & SS_NORM_CASEFOLD ? "nfkc+casefold" : "nfkc");
+    int nf = ss_tokenizer_get_norm(tok);
+    field(json, &first, "normalization", 0, "%s%s%s", nf & SS_NORM_NFKC ? "nfkc" : "nfc",
+          nf & SS_NORM_CASEFOLD ? "+casefold" : "", nf & SS_NORM_SPLIT_PUNCT ? "+split-punct" : "");
     /* each tensor: "tensor.NAME<TAB>TYPE SHAPE BYTES" lines, or a
      * "tensor_list" array of objects */
     if (json) printf(",\"tensor_list\":[");

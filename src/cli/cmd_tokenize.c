@@ -9,7 +9,7 @@
 #include "base/textio.h"
 
 static const char tokenize_usage[] =
-    "usage: semsearch tokenize [-m MODEL] [--pieces] [--special] [--max-len N] [--casefold] [FILE...]\n"
+    "usage: semsearch tokenize [-m MODEL] [--pieces] [--special] [--max-len N] [--casefold] [--split-punct] [FILE...]\n"
     "\n"
     "Normalizes each input line (NFKC) and splits it with SentencePiece; writes one\n"
     "line of space-separated token ids (or pieces) per input line, in order.\n"
@@ -20,6 +20,7 @@ static const char tokenize_usage[] =
     "      --special      add [CLS] and [SEP] as the encoder sees them\n"
     "  -n, --max-len N    truncate to N tokens (default: no limit)\n"
     "  -c, --casefold     fold case before splitting\n"
+    "      --split-punct  punctuation and symbols as words of their own first\n"
     "  FILE               input files ('-' or none: stdin; .gz is read as gzip)\n";
 
 static int tokenize_stream(ss_tokenizer *tok, const char *path, int pieces, int special, long max_len)
@@ -89,9 +90,9 @@ int cmd_tokenize(int argc, char **argv)
         {"model", required_argument, 0, 'm'}, {"pieces", no_argument, 0, 'p'},
         {"special", no_argument, 0, 'S'},     {"max-len", required_argument, 0, 'n'},
         {"casefold", no_argument, 0, 'c'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"split-punct", no_argument, 0, 'P'}, {0, 0, 0, 0}};
     const char *model = NULL;
-    int pieces = 0, special = 0, casefold = 0, c;
+    int pieces = 0, special = 0, norm = 0, c;
     long max_len = 0;
     while ((c = getopt_long(argc, argv, "m:psn:ch", opts, NULL)) != -1) {
         switch (c) {
@@ -99,7 +100,8 @@ int cmd_tokenize(int argc, char **argv)
         case 'p': pieces = 1; break;
         case 's': cli_deprecated("tokenize", "-s", "--special", "-s is --source"); /* fall through */
         case 'S': special = 1; break;
-        case 'c': casefold = 1; break;
+        case 'c': norm |= SS_NORM_CASEFOLD; break;
+        case 'P': norm |= SS_NORM_SPLIT_PUNCT; break;
         case 'n':
             if (cli_int("--max-len", optarg, 1, 1 << 20, &max_len)) return 2;
             break;
@@ -110,7 +112,7 @@ int cmd_tokenize(int argc, char **argv)
     if (optind == argc && cli_stdin_is_tty()) return cli_usage(tokenize_usage, 0);
     ss_tokenizer *tok;
     if (cli_tokenizer(model, "-m", &tok)) return 1;
-    if (casefold) ss_tokenizer_set_norm(tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+    if (norm) ss_tokenizer_set_norm(tok, ss_tokenizer_get_norm(tok) | norm);
     int rc = 0;
     if (optind == argc) rc = tokenize_stream(tok, "-", pieces, special, max_len);
     for (int i = optind; i < argc && !rc; i++) rc = tokenize_stream(tok, argv[i], pieces, special, max_len);

@@ -60,6 +60,8 @@ static const char train_usage[] =
     "      --no-out-norm        new model: no LayerNorm before pooling (token vectors\n"
     "                           keep their norms as weights: a static model)\n"
     "  -c, --casefold           new model: fold case before tokenizing\n"
+    "      --split-punct        new model: punctuation and symbols as words of their\n"
+    "                           own before tokenizing (\"(#guns)\" -> \"( # guns )\")\n"
     "      --max-len N          tokens per text (new model: its positions, default 128)\n"
     "      --dropout P          dropout while training (default: the model's, 0.1 if new)\n"
     "      --f16                write the model(s) with f16 weights (half the size)\n"
@@ -425,7 +427,7 @@ static int load_model(const char *path, const ss_config *cfg, int max_len_given,
  * model file whose tokenizer it takes; default: the shipped one), from the
  * embeddings of init_emb if given (its width and positions unless given).
  * *tok and *emb_src are the caller's to free, as *model. */
-static int new_model(ss_config *cfg, const char *vocab, int casefold, const char *init_emb, int dim_given,
+static int new_model(ss_config *cfg, const char *vocab, int norm, const char *init_emb, int dim_given,
                      int max_len_given, uint64_t seed, ss_tokenizer **tok, ss_model **emb_src, ss_model **model)
 {
     char *def = NULL;
@@ -434,7 +436,7 @@ static int new_model(ss_config *cfg, const char *vocab, int casefold, const char
     int rc = ss_tokenizer_load(vocab, tok); /* a SentencePiece .model or a model file */
     free(def);
     if (rc) return cli_lib_error(rc);
-    if (casefold) ss_tokenizer_set_norm(*tok, SS_NORM_NFKC | SS_NORM_CASEFOLD);
+    if (norm) ss_tokenizer_set_norm(*tok, ss_tokenizer_get_norm(*tok) | norm); /* SS_NORM_* added */
     if (init_emb) {
         /* the width and positions of the embeddings, unless given */
         if ((rc = ss_model_load(init_emb, emb_src))) return cli_error("--init-embeddings %s: %s", init_emb, ss_errmsg());
@@ -458,7 +460,7 @@ enum {
     O_DIM = 256, O_LAYERS, O_HEADS, O_FF, O_POOLING, O_MAXLEN, O_DROPOUT, O_F16, O_MINSCORE, O_SKIPBAD,
     O_AUGDEL, O_AUGCROP, O_AUGSWAP, O_CURRIC, O_LR, O_MINLR, O_WARMUP, O_SCHED, O_WD, O_CLIP, O_EMBLR, O_LOSS, O_TEMP,
     O_LEARNT, O_MARGIN, O_DOCPAIRS, O_INITEMB, O_GRADCACHE, O_NONORM, O_COSENT_SCALE, O_SEED, O_CKPT, O_SAVE, O_STOPAT, O_EVAL, O_EVALEVERY, O_METRICS, O_PLOT,
-    O_BF16
+    O_BF16, O_SPLITPUNCT
 };
 
 static const struct option train_opts[] = {
@@ -466,7 +468,7 @@ static const struct option train_opts[] = {
     {"resume", required_argument, 0, 'r'},     {"vocab", required_argument, 0, 'v'},
     {"d-model", required_argument, 0, O_DIM},  {"layers", required_argument, 0, O_LAYERS},
     {"heads", required_argument, 0, O_HEADS},  {"ffn", required_argument, 0, O_FF},
-    {"casefold", no_argument, 0, 'c'},
+    {"casefold", no_argument, 0, 'c'},        {"split-punct", no_argument, 0, O_SPLITPUNCT},
     {"pooling", required_argument, 0, O_POOLING}, {"max-len", required_argument, 0, O_MAXLEN},
     {"dropout", required_argument, 0, O_DROPOUT}, {"f16", no_argument, 0, O_F16},
     {"bf16", no_argument, 0, O_BF16},
@@ -499,7 +501,7 @@ typedef struct train_args {
     ss_trainset_options lo;
     const char *init, *resume, *vocab, *init_emb, *metrics, *plot;
     char **data; /* the --data files and the operands, n_data of them */
-    int n_data, quiet, casefold, threads;
+    int n_data, quiet, norm, threads;
     int shape_given, dropout_given, max_len_given, dim_given;
 } train_args;
 
@@ -567,7 +569,8 @@ static int set_option(train_args *a, int c, char *arg)
     case O_GRADCACHE: INT_OPT("--grad-cache", 1, 1 << 20, o->grad_cache); break;
     case 'r': a->resume = arg; break;
     case 'v': a->vocab = arg; a->shape_given = 1; break;
-    case 'c': a->casefold = 1; a->shape_given = 1; break;
+    case 'c': a->norm |= SS_NORM_CASEFOLD; a->shape_given = 1; break;
+    case O_SPLITPUNCT: a->norm |= SS_NORM_SPLIT_PUNCT; a->shape_given = 1; break;
     case O_DIM: INT_OPT("--d-model", 1, 65536, cfg->d_model); a->shape_given = a->dim_given = 1; break;
     case O_LAYERS: INT_OPT("--layers", 0, 1024, cfg->n_layers); a->shape_given = 1; break;
     case O_HEADS: INT_OPT("--heads", 1, 65536, cfg->n_heads); a->shape_given = 1; break;
@@ -666,7 +669,7 @@ static int check_args(train_args *a)
         return cli_error("train: --init-embeddings starts a new model; not with %s", a->init ? "--init" : "--resume");
     if (a->init_emb && !a->vocab) a->vocab = a->init_emb; /* its tokenizer */
     if ((a->init || a->resume) && a->shape_given)
-        return cli_error("train: --vocab, --d-model, --layers, --heads, --ffn, --pooling and --casefold make a new "
+        return cli_error("train: --vocab, --d-model, --layers, --heads, --ffn, --pooling, --casefold and --split-punct make a new "
                          "model; not with %s",
                          a->init ? "--init" : "--resume");
     if (o->learn_temperature && (o->loss == SS_LOSS_TRIPLET || o->loss == SS_LOSS_COSENT))
@@ -732,7 +735,7 @@ static int load_inputs(train_args *a, train_run *r)
         rc = load_model(a->resume ? a->resume : a->init, &a->cfg, a->max_len_given, a->dropout_given, &o->max_len,
                         &r->model);
     else
-        rc = new_model(&a->cfg, a->vocab, a->casefold, a->init_emb, a->dim_given, a->max_len_given, o->seed, &r->tok,
+        rc = new_model(&a->cfg, a->vocab, a->norm, a->init_emb, a->dim_given, a->max_len_given, o->seed, &r->tok,
                        &r->emb_src, &r->model);
     if (rc) return rc;
     ss_config mc;

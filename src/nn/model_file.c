@@ -227,7 +227,7 @@ static int read_tokenizer(const ss__gguf *g, ss_tokenizer **tok)
     if (ss__gguf_find_kv(g, "tokenizer.semsearch.norm_flags") &&
         (rc = ss__gguf_get_u32(g, "tokenizer.semsearch.norm_flags", &flags)))
         return rc;
-    if (flags & ~(uint32_t)(SS_NORM_NFKC | SS_NORM_CASEFOLD))
+    if (flags & ~(uint32_t)(SS_NORM_NFKC | SS_NORM_CASEFOLD | SS_NORM_SPLIT_PUNCT))
         return ss__fail(SS_ERR_FORMAT, "%s: tokenizer.semsearch.norm_flags %#x has unknown bits", path, flags);
     rc = ss_tokenizer_load_bytes(spm, (size_t)n, tok);
     if (rc) return ss__fail_prefix(rc, "%s: embedded tokenizer", path);

@@ -59,6 +59,20 @@ static int is_space(utf8proc_int32_t cp)
     return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
 }
 
+/* Unicode categories P* and S*: what BERT's basic tokenizer splits off */
+static int is_punct(utf8proc_int32_t cp)
+{
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int ss_normalize(const char *text, size_t len, int flags, char **out, size_t *out_len)
 {
     if (!out || (!text && len)) return ss__fail(SS_ERR_ARG, "ss_normalize: NULL argument");
@@ -87,8 +101,23 @@ int ss_normalize(const char *text, size_t len, int flags, char **out, size_t *ou
         return ss__fail(SS_ERR_FORMAT, "normalization failed: %s", utf8proc_errmsg(mlen));
     }
 
-    /* Collapse whitespace runs into one space and trim both ends, in place. */
+    /* Collapse whitespace runs into one space and trim both ends, in place;
+     * with SS_NORM_SPLIT_PUNCT also put a space around each punctuation mark,
+     * which can make the text longer: then into a copy of twice the room. */
     size_t o = 0, i = 0, n = (size_t)mlen;
+    int split = (flags & SS_NORM_SPLIT_PUNCT) != 0;
+    utf8proc_uint8_t *dst = mapped;
+    if (split) {
+        if (n > (SIZE_MAX - 1) / 2) {
+            free(mapped);
+            return ss__fail(SS_ERR_RANGE, "text too long");
+        }
+        dst = ss__malloc(2 * n + 1); /* our allocator: handed out as it is */
+        if (!dst) {
+            free(mapped);
+            return ss__fail(SS_ERR_NOMEM, "out of memory normalizing");
+        }
+    }
     int pending_space = 0;
     while (i < n) {
         utf8proc_int32_t cp;
@@ -100,17 +129,18 @@ int ss_normalize(const char *text, size_t len, int flags, char **out, size_t *ou
         if (is_space(cp)) {
             pending_space = o > 0;
         } else {
-            if (pending_space) mapped[o++] = ' ';
-            pending_space = 0;
-            memmove(mapped + o, mapped + i, (size_t)k);
+            int p = split && is_punct(cp);
+            if (pending_space || (p && o > 0)) dst[o++] = ' ';
+            pending_space = p;
+            memmove(dst + o, mapped + i, (size_t)k);
             o += (size_t)k;
         }
         i += (size_t)k;
     }
-    mapped[o] = '\0';
+    dst[o] = '\0';
 
     /* Hand out memory from our allocator so ss_free() is always right. */
-    char *r = ss__strndup((const char *)mapped, o);
+    char *r = split ? (char *)dst : ss__strndup((const char *)mapped, o);
     free(mapped);
     if (!r) return ss__fail(SS_ERR_NOMEM, "out of memory normalizing");
     *out = r;

@@ -54,6 +54,19 @@ int main(void)
     NORM("a\xe2\x80\x8b" "b", D, "ab", "zero-width space is removed");
     NORM("\xef\xbb\xbfhello", D, "hello", "a byte order mark is removed");
 
+    /* SS_NORM_SPLIT_PUNCT: punctuation and symbols become words */
+    const int SP = SS_NORM_DEFAULT | SS_NORM_SPLIT_PUNCT;
+    NORM("(#guns)", SP, "( # guns )", "split-punct: marks before, inside and after words");
+    NORM("What's co-op?!", SP, "What ' s co - op ? !", "split-punct: apostrophes, hyphens, runs of marks");
+    NORM("  \"a\"  b ", SP, "\" a \" b", "split-punct: one space between, none at the ends");
+    NORM("1+1=2 $5 \xe2\x82\xac" "3", SP, "1 + 1 = 2 $ 5 \xe2\x82\xac 3", "split-punct: math and currency symbols (S*)");
+    NORM("\xc2\xab" "oui\xc2\xbb", SP, "\xc2\xab oui \xc2\xbb", "split-punct: guillemets (Pi/Pf)");
+    NORM("a_b", SP, "a _ b", "split-punct: connector punctuation");
+    NORM("caf\xc3\xa9 42", SP, "caf\xc3\xa9 42", "split-punct: letters and digits untouched");
+    NORM("(((", SP, "( ( (", "split-punct: a text of marks only (output longer than input)");
+    NORM("(#Guns)", SP | SS_NORM_CASEFOLD, "( # guns )", "split-punct with case folding");
+    NORM("a,b", D, "a,b", "no splitting by default");
+
     /* A 10 MB line: normalized whole, never truncated. */
     size_t big = 10u << 20;
     char *s = malloc(big);
@@ -72,7 +85,7 @@ int main(void)
         char buf[64];
         size_t len = (size_t)(rand() % 64);
         for (size_t i = 0; i < len; i++) buf[i] = (char)(rand() & 0xff);
-        rc = ss_normalize(buf, len, t & 1 ? CF : D, &out, &n);
+        rc = ss_normalize(buf, len, t % 3 == 2 ? SP : t & 1 ? CF : D, &out, &n);
         if (rc != SS_OK || !valid_utf8(out, n) || strlen(out) != n) all_valid = 0;
         ss_free(out);
     }
@@ -92,6 +105,19 @@ int main(void)
     }
     ss__fail_alloc_after(0);
     tap_ok(nomem_ok && saw_nomem, "allocation failures give SS_ERR_NOMEM and no output");
+    nomem_ok = 1, saw_nomem = 0;
+    for (long k = 1; k < 10; k++) {
+        ss__fail_alloc_after(k);
+        out = NULL;
+        rc = ss_normalize("(Hello) \xef\xac\x81 world!", 19, SP, &out, &n);
+        if (rc == SS_ERR_NOMEM) {
+            saw_nomem = 1;
+            if (out) nomem_ok = 0;
+        } else if (rc != SS_OK || strcmp(out, "( Hello ) fi world !")) nomem_ok = 0;
+        ss_free(out);
+    }
+    ss__fail_alloc_after(0);
+    tap_ok(nomem_ok && saw_nomem, "split-punct: allocation failures give SS_ERR_NOMEM and no output");
 
     rc = ss_normalize(NULL, 3, D, &out, &n);
     tap_ok(rc == SS_ERR_ARG && strstr(ss_errmsg(), "NULL"), "NULL text with a length is an argument error");
