@@ -9,9 +9,22 @@ run_ok "tokenize the sample (pieces, special)" $SEMSEARCH tokenize -m "$VOCAB" -
 same "pieces match the golden file" "$GOLDEN/tokenize-pieces.txt" "$T/out"
 [ "$(wc -l < "$T/out")" -eq "$(wc -l < "$DATA/sample.txt")" ]; ok $? "one output line per input line"
 
-# The default vocabulary is found without -m; stdin and '-' work.
-$SEMSEARCH tokenize < "$DATA/sample.txt" > "$T/a" 2>"$T/err"; ok $? "the shipped vocabulary is the default"
-same "stdin gives the same ids" "$GOLDEN/tokenize-ids.txt" "$T/a"
+# Without -m: the shipped model's tokenizer (it splits punctuation off words),
+# else the shipped vocabulary; stdin and '-' work.
+$SEMSEARCH tokenize < "$DATA/sample.txt" > "$T/a" 2>"$T/err"; ok $? "tokenize without -m"
+if [ -f "$top_srcdir/models/en-base.gguf" ]; then
+    $SEMSEARCH tokenize -m "$top_srcdir/models/en-base.gguf" "$DATA/sample.txt" > "$T/b"
+    same "the shipped model's tokenizer is the default" "$T/b" "$T/a"
+    echo 'See (#guns)' | $SEMSEARCH tokenize --pieces > "$T/b"
+    echo 'See ( # guns )' | $SEMSEARCH tokenize --pieces > "$T/c"
+    same "... so it splits punctuation as the shipped model does" "$T/c" "$T/b"
+else
+    skip "the shipped model's tokenizer is the default" "no models/en-base.gguf"
+fi
+mkdir -p "$T/iso/data/vocab" && cp "$VOCAB" "$T/iso/data/vocab/"
+no_defaults tokenize < "$DATA/sample.txt" > "$T/a"
+rm -rf "$T/iso/data/vocab" # the other no_defaults tests find nothing
+same "without the shipped model, the shipped vocabulary" "$GOLDEN/tokenize-ids.txt" "$T/a"
 cat "$DATA/sample.txt" | $SEMSEARCH tokenize -m "$VOCAB" - > "$T/b"; same "'-' reads stdin" "$GOLDEN/tokenize-ids.txt" "$T/b"
 gzip -c "$DATA/sample.txt" > "$T/sample.txt.gz"
 $SEMSEARCH tokenize -m "$VOCAB" "$T/sample.txt.gz" > "$T/c"; same "gzip input is read" "$GOLDEN/tokenize-ids.txt" "$T/c"

@@ -15,7 +15,9 @@ static const char tokenize_usage[] =
     "line of space-separated token ids (or pieces) per input line, in order.\n"
     "\n"
     "  -m, --model PATH   SentencePiece model, or a semsearch model file (its\n"
-    "                     tokenizer) (default: the shipped " CLI_DEFAULT_VOCAB ")\n"
+    "                     tokenizer and normalization) (default: the shipped\n"
+    "                     " CLI_DEFAULT_MODEL ", as every command reads text; without\n"
+    "                     it the shipped " CLI_DEFAULT_VOCAB ")\n"
     "  -p, --pieces       write pieces instead of ids\n"
     "      --special      add [CLS] and [SEP] as the encoder sees them\n"
     "  -n, --max-len N    truncate to N tokens (default: no limit)\n"
@@ -111,7 +113,10 @@ int cmd_tokenize(int argc, char **argv)
     }
     if (optind == argc && cli_stdin_is_tty()) return cli_usage(tokenize_usage, 0);
     ss_tokenizer *tok;
-    if (cli_tokenizer(model, "-m", &tok)) return 1;
+    char *def = model ? NULL : cli_data_path(CLI_DEFAULT_MODEL); /* as embed reads text */
+    int bad = cli_tokenizer(model ? model : def, "-m", &tok);
+    free(def);
+    if (bad) return 1;
     if (norm) ss_tokenizer_set_norm(tok, ss_tokenizer_get_norm(tok) | norm);
     int rc = 0;
     if (optind == argc) rc = tokenize_stream(tok, "-", pieces, special, max_len);
