@@ -24,7 +24,8 @@ Tokenization is semsearch's: the SentencePiece model embedded in the GGUF
 the model's own normalization rules as libsentencepiece does in C), after
 semsearch's text normalization (ss_normalize: NFKC, control characters
 dropped, newlines and tabs as spaces, default-ignorable code points dropped,
-whitespace runs collapsed and trimmed) redone here with unicodedata -- the
+whitespace runs collapsed and trimmed; with the model's SS_NORM_SPLIT_PUNCT,
+punctuation and symbols split off words) redone here with unicodedata -- the
 default-ignorable set is approximated by category Cf plus the variation
 selectors and Hangul fillers; for ordinary text the ids are the same. Then
 [CLS] ... [SEP], truncated to the model's window, as ss_tokenizer_encode_batch.
@@ -65,8 +66,8 @@ def _space(ch):
     return ch in _ASCII_SPACE or unicodedata.category(ch) in ("Zs", "Zl", "Zp")
 
 
-def normalize(text):
-    """ss_normalize with SS_NORM_NFKC, in Python."""
+def normalize(text, split_punct=False):
+    """ss_normalize with SS_NORM_NFKC (and SS_NORM_SPLIT_PUNCT), in Python."""
     kept = []
     for ch in text:
         if ch in _NEWLINES:
@@ -83,9 +84,10 @@ def normalize(text):
         if _space(ch):
             pending = bool(out)
         else:
-            if pending:
+            p = split_punct and unicodedata.category(ch)[0] in "PS"
+            if pending or (p and out):
                 out.append(" ")
-            pending = False
+            pending = p
             out.append(ch)
     return "".join(out)
 
@@ -113,10 +115,11 @@ class Model:
         self.bos, self.eos = self.sp.bos_id(), self.sp.eos_id()
         self.pad = max(self.sp.pad_id(), 0)
         flags = kv.get("tokenizer.semsearch.norm_flags", 1)
-        if flags & ~1:
+        if flags & ~5:
             raise SystemExit("serve_peer.py: %s: tokenizer flags %d (casefold) not reproduced"
                              % (path, flags))
         self.nfkc = bool(flags & 1)
+        self.split_punct = bool(flags & 4)  # SS_NORM_SPLIT_PUNCT
         out_norm = kv.get("semsearch.output_norm", 1)
         if cfg["n_layers"] == 0 and not out_norm:
             # a static model: token + position embeddings, pooled, L2-normalized
@@ -132,7 +135,7 @@ class Model:
 
     def tokenize(self, text):
         if self.nfkc:
-            text = normalize(text)
+            text = normalize(text, self.split_punct)
         ids = self.sp.encode(text)
         extra = (self.bos >= 0) + (self.eos >= 0)
         ids = ids[:self.cfg["max_len"] - extra]
