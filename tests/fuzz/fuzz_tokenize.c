@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int opt = data[0];
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
-    ss_tokenizer_set_norm(tok, (opt & 1) ? (SS_NORM_NFKC | SS_NORM_CASEFOLD) : SS_NORM_DEFAULT);
+    ss_tokenizer_set_norm(tok, ((opt & 1) ? (SS_NORM_NFKC | SS_NORM_CASEFOLD) : SS_NORM_DEFAULT) |
+                                   ((opt & 2) ? SS_NORM_SPLIT_PUNCT : 0));
 
     char *norm;
     size_t nlen;
