@@ -89,6 +89,15 @@ gzip -c "$T/corpus.txt" > "$T/corpus.txt.gz"
 run_ok "tokenizer train on a gzip file" $SEMSEARCH tokenizer train -i "$T/corpus.txt.gz" --vocab-size 60 --threads 1 -o "$T/tiny.model"
 echo "the lazy fox" | $SEMSEARCH tokenize -m "$T/tiny.model" > "$T/out"; s=$?
 [ $s -eq 0 ] && [ -s "$T/out" ]; ok $? "the trained model tokenizes"
+# --split-punct: it learns from split text, so a mark after a space is a piece
+C="$top_srcdir/corpora/coco-captions.txt"
+run_ok "tokenizer train --split-punct" $SEMSEARCH tokenizer train -i "$C" --split-punct --vocab-size 400 --threads 1 -o "$T/sp.model"
+$SEMSEARCH tokenizer train -i "$C" --vocab-size 400 --threads 1 -o "$T/nosp.model" 2>/dev/null
+echo "A dog, a cat." | $SEMSEARCH tokenize -m "$T/sp.model" --split-punct --pieces > "$T/out"
+[ "$(cat "$T/out")" = "▁A ▁dog ▁, ▁a ▁cat ▁." ]; ok $? "... its pieces begin at the split marks ($(cat "$T/out"))"
+a=$($SEMSEARCH tokenize -m "$T/sp.model" --split-punct < "$C" | wc -w)
+b=$($SEMSEARCH tokenize -m "$T/nosp.model" --split-punct < "$C" | wc -w)
+[ "$a" -lt "$b" ]; ok $? "... and split text takes fewer of them than with a vocabulary learnt unsplit ($a < $b)"
 cat "$T/corpus.txt" | $SEMSEARCH tokenizer train -i - --vocab-size 60 --model-type bpe --threads 1 -o "$T/bpe.model" 2>"$T/err"
 ok $? "tokenizer train reads stdin, BPE"
 run_fails "an unwritable output is refused" "/nonexistent-dir/x.model" $SEMSEARCH tokenizer train -i "$T/corpus.txt" --vocab-size 60 -o /nonexistent-dir/x.model

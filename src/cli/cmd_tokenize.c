@@ -148,6 +148,8 @@ static const char train_usage[] =
     "      --character-coverage X  share of characters covered (default 0.9995)\n"
     "      --input-sentence-size N sentences sampled from the input (default 2000000, 0 = all)\n"
     "  -c, --casefold              an uncased model: it folds case itself when encoding\n"
+    "      --split-punct           learn from text with punctuation and symbols split off\n"
+    "                              words, for models made with --split-punct\n"
     "      --seed N                random seed (default 42)\n"
     "  -t, --threads N             threads (default: all cores)\n"
     "  -q, --quiet                 no progress line (drawn on stderr when it is a terminal)\n";
@@ -162,6 +164,7 @@ static int tokenizer_train(int argc, char **argv)
         {"character-coverage", required_argument, 0, 'C'},
         {"input-sentence-size", required_argument, 0, 'S'},
         {"casefold", no_argument, 0, 'c'},
+        {"split-punct", no_argument, 0, 'P'},
         {"seed", required_argument, 0, 'r'},
         {"threads", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
@@ -208,7 +211,8 @@ static int tokenizer_train(int argc, char **argv)
             if (cli_int("--input-sentence-size", optarg, 0, 1000000000L, &v)) rc = 2;
             o.input_sentence_size = v;
             break;
-        case 'c': o.norm_flags = SS_NORM_NFKC | SS_NORM_CASEFOLD; break;
+        case 'c': o.norm_flags |= SS_NORM_NFKC | SS_NORM_CASEFOLD; break;
+        case 'P': o.norm_flags |= SS_NORM_SPLIT_PUNCT; break;
         case 'r':
             if (cli_int("--seed", optarg, 0, 0x7fffffffL, &v)) rc = 2;
             o.seed = (uint64_t)v;
