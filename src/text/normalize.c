@@ -59,18 +59,12 @@ static int is_space(utf8proc_int32_t cp)
     return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL || c == UTF8PROC_CATEGORY_ZP;
 }
 
-/* Unicode categories P* and S*: what BERT's basic tokenizer splits off */
+/* Unicode categories P* and S* (Pc .. So, adjacent in utf8proc's order):
+ * what BERT's basic tokenizer splits off */
 static int is_punct(utf8proc_int32_t cp)
 {
-    switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD: case UTF8PROC_CATEGORY_PS:
-    case UTF8PROC_CATEGORY_PE: case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC:
-    case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SO:
-        return 1;
-    default:
-        return 0;
-    }
+    utf8proc_category_t c = utf8proc_category(cp);
+    return c >= UTF8PROC_CATEGORY_PC && c <= UTF8PROC_CATEGORY_SO;
 }
 
 int ss_normalize(const char *text, size_t len, int flags, char **out, size_t *out_len)

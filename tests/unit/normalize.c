@@ -31,6 +31,27 @@ static int valid_utf8(const char *s, size_t n)
     return 1;
 }
 
+/* 1 if ss_normalize, failing its k-th allocation for k = 1..9, gives
+ * SS_ERR_NOMEM and no output or succeeds (with want, if given), and fails at
+ * least once */
+static int nomem_everywhere(const char *in, int flags, const char *want)
+{
+    int good = 1, saw_nomem = 0;
+    for (long k = 1; k < 10; k++) {
+        ss__fail_alloc_after(k);
+        char *out = NULL;
+        size_t n;
+        int rc = ss_normalize(in, strlen(in), flags, &out, &n);
+        if (rc == SS_ERR_NOMEM) {
+            saw_nomem = 1;
+            if (out) good = 0;
+        } else if (rc != SS_OK || (want && strcmp(out, want))) good = 0;
+        ss_free(out);
+    }
+    ss__fail_alloc_after(0);
+    return good && saw_nomem;
+}
+
 int main(void)
 {
     const int D = SS_NORM_DEFAULT, CF = SS_NORM_NFKC | SS_NORM_CASEFOLD;
@@ -92,32 +113,10 @@ int main(void)
     tap_ok(all_valid, "3000 random byte strings give valid UTF-8 without NULs");
 
     /* Allocation failure at every point: NOMEM or success, no leak (ASan). */
-    int nomem_ok = 1, saw_nomem = 0;
-    for (long k = 1; k < 10; k++) {
-        ss__fail_alloc_after(k);
-        out = NULL;
-        rc = ss_normalize("Hello \xef\xac\x81 world", 16, D, &out, &n);
-        if (rc == SS_ERR_NOMEM) {
-            saw_nomem = 1;
-            if (out) nomem_ok = 0;
-        } else if (rc != SS_OK) nomem_ok = 0;
-        ss_free(out);
-    }
-    ss__fail_alloc_after(0);
-    tap_ok(nomem_ok && saw_nomem, "allocation failures give SS_ERR_NOMEM and no output");
-    nomem_ok = 1, saw_nomem = 0;
-    for (long k = 1; k < 10; k++) {
-        ss__fail_alloc_after(k);
-        out = NULL;
-        rc = ss_normalize("(Hello) \xef\xac\x81 world!", 19, SP, &out, &n);
-        if (rc == SS_ERR_NOMEM) {
-            saw_nomem = 1;
-            if (out) nomem_ok = 0;
-        } else if (rc != SS_OK || strcmp(out, "( Hello ) fi world !")) nomem_ok = 0;
-        ss_free(out);
-    }
-    ss__fail_alloc_after(0);
-    tap_ok(nomem_ok && saw_nomem, "split-punct: allocation failures give SS_ERR_NOMEM and no output");
+    tap_ok(nomem_everywhere("Hello \xef\xac\x81 world", D, NULL),
+           "allocation failures give SS_ERR_NOMEM and no output");
+    tap_ok(nomem_everywhere("(Hello) \xef\xac\x81 world!", SP, "( Hello ) fi world !"),
+           "split-punct: allocation failures give SS_ERR_NOMEM and no output");
 
     rc = ss_normalize(NULL, 3, D, &out, &n);
     tap_ok(rc == SS_ERR_ARG && strstr(ss_errmsg(), "NULL"), "NULL text with a length is an argument error");
