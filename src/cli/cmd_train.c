@@ -146,6 +146,7 @@ typedef struct view {
     int tty, quiet;
     int64_t first_step; /* the step before this run's first (-1 until known) */
     int64_t log_every;
+    int64_t epochs; /* the epochs shown: those asked for, else estimated once */
     double last_draw;
     int line_open; /* a live line is on the terminal */
     FILE *csv;
@@ -219,8 +220,12 @@ static void on_progress(void *ctx, const ss_train_progress *p)
     if (v->log_every == 0) v->log_every = p->total >= 200 ? p->total / 100 : 10; /* ~100 log lines a run */
     char eta[32], dev[64] = "";
     if (p->best_step >= 0) snprintf(dev, sizeof dev, "  dev %.4f (best %.4f)", p->dev ? p->dev_score : p->best_score, p->best_score);
-    int64_t epochs = p->n_batches ? (p->total + (int64_t)p->n_batches - 1) / (int64_t)p->n_batches : 1;
-    if (p->epoch + 1 > epochs) epochs = p->epoch + 1;
+    /* epochs differ a little in batches (document pairs are drawn anew), so
+     * the count is fixed once, not re-estimated from each epoch's plan: a run
+     * of -e 4 shows x/4, and x/5 only in a last few steps that spill over */
+    if (v->epochs <= 0)
+        v->epochs = p->n_batches ? (p->total + (int64_t)p->n_batches - 1) / (int64_t)p->n_batches : 1;
+    int64_t epochs = p->epoch + 1 > v->epochs ? p->epoch + 1 : v->epochs;
     if (v->tty) {
         double t = cli_now();
         if (!p->dev && p->step != p->total && t - v->last_draw < 0.2) return;
@@ -818,6 +823,7 @@ static int run(train_args *a)
     memset(&r, 0, sizeof r);
     r.vw.quiet = a->quiet;
     r.vw.first_step = -1;
+    if (a->o.steps == 0) r.vw.epochs = (int64_t)ceil(a->o.epochs);
     r.vw.tty = isatty(STDERR_FILENO);
     int rc = plan_outputs(a, &r);
     if (!rc) {
