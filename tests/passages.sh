@@ -17,7 +17,7 @@ W=$($SEMSEARCH model info -m "$MODEL" | sed -n 's/^max_len\t//p'); W=$((W - 2))
 { sed -n '1,13p' "$top_srcdir/LICENSE"; sed -n '301,330p' "$top_srcdir/corpora/wiki-sentences-5k.txt"
   sed -n '14,21p' "$top_srcdir/LICENSE"; } | tr '\n' ' ' >> "$T/c.txt"
 echo >> "$T/c.txt"
-Q="no liability for any claim or damages"
+Q="not liable for any claim or damages"
 count() { sqlite3 "$1" "$2" 2>/dev/null || "${PYTHON3:-python3}" -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$1" "$2"; }
 
 run_ok "index with passages (the default)" $SEMSEARCH index -q -d "$T/p.db" -m "$MODEL" "$T/c.txt"

@@ -29,7 +29,9 @@ dev_spearman() {
     awk -v r="$rho" -v m="$3" 'BEGIN{exit !(r >= m)}'; ok $? "$1 Spearman >= $3 (models/README.md: $4)"
 }
 E="$top_srcdir/../shared/data/eval"
-dev_spearman "STS-B dev" "$E/stsb-dev.scored.tsv" 0.835 84.28
+dev_spearman "STS-B dev" "$E/stsb-dev.scored.tsv" 0.83 83.75
+# Word order and negation, where the CoSENT stage with MRPC pairs gained most.
+dev_spearman "SICK dev" "$E/sick-dev.scored.tsv" 0.74 "74.38; 70.89 before"
 # Tweets against headlines: hashtags and brackets, what --split-punct is for.
-dev_spearman "zero-shot tweet-news" "$E/zeroshot/sts2014.tweet-news.scored.tsv" 0.70 "71.11; 62.17 without --split-punct"
+dev_spearman "zero-shot tweet-news" "$E/zeroshot/sts2014.tweet-news.scored.tsv" 0.70 "70.62; 62.17 without --split-punct"
 done_testing
