@@ -14,11 +14,13 @@ mkdir -p "$W"
 T=$D/train
 
 # Documents: pairs made anew every epoch from each document (title, section,
-# inverse cloze, crop), at weight 2: they carry retrieval and unseen domains.
-docs=""
-for f in wikipedia wikinews reuters21578 20newsgroups bbc_news ag_news stackexchange; do
-    docs="$docs -d $D/docs/$f.paragraphs.tsv.gz:2"
-done
+# inverse cloze, crop); docs_at W gives the seven sources at weight W. At
+# weight 2 in the static stage they carry retrieval and unseen domains.
+docs_at() {
+    for f in wikipedia wikinews reuters21578 20newsgroups bbc_news ag_news stackexchange; do
+        printf ' -d %s' "$D/docs/$f.paragraphs.tsv.gz:$1"
+    done
+}
 
 # Sentences: paraphrase groups, triplets with a hard negative, the high-scoring
 # STS-B/SICK training pairs and the MRPC paraphrases.
@@ -35,7 +37,7 @@ sents="-d $T/flickr30k.groups.tsv -d $T/coco2017val.groups.tsv -d $T/bible.group
 # "#guns" or "(Reuters" give the word's own pieces (zero-shot STS +3).
 "$bin" train -o "$W/en-base.gguf" -v "$top/vocab/en-16k.model" --split-punct \
     --layers 0 --no-out-norm --d-model 512 --heads 4 --ffn 4 --max-len 128 \
-    $docs $sents \
+    $(docs_at 2) $sents \
     -b 1024 -e 4 --lr 0.025 --warmup 2% --seed 42 \
     --eval "$D/eval/stsb-dev.scored.tsv" --eval-every 100 --save-every 200 \
     --metrics "$W/en-base.csv" --plot "$W/en-base.svg"
@@ -50,15 +52,11 @@ sents="-d $T/flickr30k.groups.tsv -d $T/coco2017val.groups.tsv -d $T/bible.group
 # unseen text, so the mix below can lean on it (models/README.md).
 g=""
 for f in flickr30k coco2017val squad_qsent wikisplit disflqa; do g="$g -d $T/$f.groups.tsv:0.2"; done
-cdocs=""
-for f in wikipedia wikinews reuters21578 20newsgroups bbc_news ag_news stackexchange; do
-    cdocs="$cdocs -d $D/docs/$f.paragraphs.tsv.gz:0.5"
-done
 "$bin" train -o "$W/cosent.gguf" --init "$W/static.gguf" --loss cosent \
     -d "$T/stsb-train.scored.tsv" -d "$T/sick-train.scored.tsv" $g \
     -b 256 -e 3 --lr 0.005 --warmup 10% --seed 1 -t 1 \
     --eval "$D/eval/stsb-dev.scored.tsv" --eval-every 20 --save-every 0 --metrics "$W/cosent.csv" \
-    $cdocs -d "$T/msrp-train.labeled.tsv"
+    $(docs_at 0.5) -d "$T/msrp-train.labeled.tsv"
 
 # Mix 0.2 x static + 0.8 x CoSENT (weight averaging, WiSE-FT): most of the
 # stage's gain on SICK and MRPC, little of its loss on zero-shot STS.
