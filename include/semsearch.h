@@ -280,6 +280,24 @@ SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const si
 SS_API SS_NODISCARD int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens,
                                     size_t n, int batch_size, float *out, float *unknown);
 
+/* Soft term alignment of a query with each of n candidate texts, in [-1, 1]
+ * (about 0.2 for unrelated texts, 1 for the same pieces): each query piece's
+ * best cosine among a candidate's pieces and back, by the rows of the
+ * model's token table, weighted by idf squared with the idf taken over the
+ * n candidates themselves, combined as an F1 (src/nn/align.c). A rerank
+ * signal: retrieval adds weight x alignment to the cosine of the top
+ * candidates (ss_store_query_opts.align). lens may be NULL (NUL-terminated
+ * texts); qlen is the query's length in bytes. A text or query without
+ * pieces scores 0. Not on one model from two threads at once (as ss_embed). */
+SS_API SS_NODISCARD int ss_model_align(ss_model *m, const char *query, size_t qlen,
+                                       const char *const *texts, const size_t *lens, size_t n,
+                                       float *scores);
+/* The weight of the alignment that `semsearch query`, `eval` and `serve` use
+ * by default with this model: 0.3 for a static model (no transformer
+ * layer: the shipped kind, measured on Quora dev), 0 (none) otherwise, its
+ * input table not being trained to compare pieces on their own. */
+SS_API float ss_model_align_weight(const ss_model *m);
+
 /* ---------------------------------------------------------------- evaluation */
 
 /* Metrics take plain arrays; a NaN or infinite input is SS_ERR_NUMERIC, a
@@ -423,6 +441,10 @@ typedef struct ss_eval_file_options {
     void *run_ctx;      /* for loaded and run */
     int no_stem;        /* BM25 (and hybrid) over unstemmed words, as in a
                            database made with SS_STORE_NO_STEM */
+    float align;        /* the model's side reranked as ss_store_query_opts.align
+                           (the hybrid fuses that side): its weight; < 0 (what
+                           ss_eval_file_options_init sets) ss_model_align_weight(m),
+                           as `semsearch query` does by default; 0 none */
 } ss_eval_file_options;
 
 SS_API void ss_eval_file_options_init(ss_eval_file_options *o);
@@ -457,6 +479,7 @@ typedef struct ss_eval_file_result {
     int beir;   /* 1: BEIR jsonl layout */
     size_t n_documents, n_judgements, n_scored, n_unjudged, n_no_relevant;
     int hybrid_depth; /* ranks of each system the hybrid fuses */
+    float align;      /* the alignment weight of the model's side (0: none) */
     int ir_has[SS_EVAL_IR_NSYS];
     ss_eval_ir_metrics ir[SS_EVAL_IR_NSYS];
 } ss_eval_file_result;
@@ -807,7 +830,7 @@ typedef struct ss_store_query_opts {
     const char *source;    /* only documents of this source (default NULL: all) */
     int precision;         /* SS_PREC_* (default SS_PREC_F32) */
     int rerank;            /* int8 candidates rescored per query (default 0: max(4k, 64)) */
-    const char *const *texts; /* with hybrid: the nq query texts */
+    const char *const *texts; /* with hybrid or align: the nq query texts */
     int hybrid;            /* fuse with FTS5 BM25 on texts (fusion, alpha, rrf_k) */
     int rrf_k;             /* RRF constant (default 60) */
     int fusion;            /* SS_FUSION_* (default SS_FUSION_CONVEX) */
@@ -818,6 +841,13 @@ typedef struct ss_store_query_opts {
                               block for this call and not kept (one pass through the
                               database's pages, no large allocation): for a process
                               that asks one query or one batch (default 0: load and keep) */
+    float align;           /* > 0: the vector side's candidates (at least 100, as
+                              hybrid takes them) are rescored as cosine + align x
+                              ss_model_align(align_model, the query's text, their text
+                              or passage) and re-sorted before the k best are kept or
+                              fused; needs texts. Scores are then that sum. Default 0
+                              (none); ss_model_align_weight gives a model's */
+    ss_model *align_model; /* the model of the vectors, for align */
 } ss_store_query_opts;
 
 SS_API void ss_store_query_opts_init(ss_store_query_opts *o);

@@ -285,10 +285,65 @@ def embed(texts):
     return np.load(npy).astype(np.float64)
 
 
+def hybrid_ref(model_run, bm25_run, queries, doc_order):
+    """query --hybrid's default: 0.5 x model + 0.5 x BM25, each min-max
+    scaled over its own top-100 list, 0 where a document is not in it."""
+    hyb = {}
+    for q, _ in queries:
+        fused = {}
+        for w, r in ((0.5, model_run[q]), (0.5, bm25_run[q])):
+            top = ranking(r, doc_order, q)
+            if not top:
+                continue
+            lo, hi = min(r[d] for d in top), max(r[d] for d in top)
+            for d in top:
+                fused[d] = fused.get(d, 0.0) + w * ((r[d] - lo) / (hi - lo) if hi > lo else 1.0)
+        hyb[q] = {d: float(np.float32(s)) for d, s in fused.items()}
+    return hyb
+
+
+def piece_ids(texts):
+    """The shipped model's word pieces of each text, as `semsearch tokenize`
+    gives them (no [CLS]/[SEP])."""
+    path = os.path.join(tmp, "pieces.txt")
+    with open(path, "w") as f:
+        f.write("".join(t + "\n" for t in texts))
+    out = subprocess.run(semsearch + ["tokenize", path], check=True, capture_output=True, text=True).stdout
+    return [[int(x) for x in line.split()] for line in out.splitlines()]
+
+
+def align_ref(table, window, q_ids, cand_ids):
+    """The soft term alignment from its definition (semsearch.h,
+    ss_model_align): idf over the candidates, squared as the weight; each
+    side's pieces' best cosine in the other, weighted means, their F1."""
+    rows = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-30)
+    q_ids = q_ids[:window]
+    cand_ids = [c[:window] for c in cand_ids]
+    n = len(cand_ids)
+    df = {}
+    for c in cand_ids:
+        for t in set(c):
+            df[t] = df.get(t, 0) + 1
+    idf = lambda t: math.log((n + 1) / (df.get(t, 0) + 1)) + 1
+    out = []
+    for c in cand_ids:
+        if not q_ids or not c:
+            out.append(0.0)
+            continue
+        sim = rows[q_ids] @ rows[c].T
+        qw = np.array([idf(t) ** 2 for t in q_ids])
+        dw = np.array([idf(t) ** 2 for t in c])
+        R = float((sim.max(1) * qw).sum() / qw.sum())
+        P = float((sim.max(0) * dw).sum() / dw.sum())
+        out.append(2 * R * P / (R + P) if R + P > 1e-9 else 0.0)
+    return out
+
+
 def end_to_end(name, what):
     corpus, queries, qrels = load(name)
     doc_order = {d: i for i, (d, _) in enumerate(corpus)}
-    res = eval_json("--no-stem", name)  # the reference does not stem
+    # the reference does not stem; --align 0: the cosine alone
+    res = eval_json("--no-stem", "--align", "0", name)
     ok(res is not None and {"model", "bm25", "hybrid"} <= set(res), f"{what}: eval --json has model, bm25, hybrid")
     if res is None:
         return
@@ -303,23 +358,38 @@ def end_to_end(name, what):
         good = all(close(res[sysname][k], mean[k], 1e-9) for k in keys)
         ok(good, f"{what}: {sysname} metrics = exact cosine / naive BM25 ranked by the reference "
                  f"({[round(res[sysname][k], 6) for k in keys]} vs {[round(mean[k], 6) for k in keys]})")
-    # hybrid (query --hybrid's default): 0.5 x cosine + 0.5 x BM25, each
-    # min-max scaled over its own top-100 list, 0 where a document is not in it
-    hyb = {}
-    for q, _ in queries:
-        fused = {}
-        for w, r in ((0.5, model_run[q]), (0.5, bm25_run[q])):
-            top = ranking(r, doc_order, q)
-            if not top:
-                continue
-            lo, hi = min(r[d] for d in top), max(r[d] for d in top)
-            for d in top:
-                fused[d] = fused.get(d, 0.0) + w * ((r[d] - lo) / (hi - lo) if hi > lo else 1.0)
-        hyb[q] = {d: float(np.float32(s)) for d, s in fused.items()}
-    _, mean, _, _ = evaluate(hyb, queries, qrels, doc_order)
+    _, mean, _, _ = evaluate(hybrid_ref(model_run, bm25_run, queries, doc_order), queries, qrels, doc_order)
     good = all(close(res["hybrid"][k], mean[k], 1e-9) for k in keys)
     ok(good, f"{what}: hybrid = 0.5 cosine + 0.5 BM25, min-max scaled, of both top-100 lists "
              f"({[round(res['hybrid'][k], 6) for k in keys]} vs {[round(mean[k], 6) for k in keys]})")
+    # the default: the shipped (static) model's top 100 rescored as cosine +
+    # 0.3 x the alignment, which the hybrid then fuses
+    res = eval_json("--no-stem", name)
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from torch_ref import read_gguf
+    except ImportError as e:
+        print(f"ok {n_tests + 1} - # SKIP the alignment reference needs torch_ref ({e})")
+        globals()["n_tests"] += 1
+        return
+    kv, tensors = read_gguf(os.path.join(os.environ.get("top_srcdir", "."), "models", "en-base.gguf"))
+    table = tensors["token_embd.weight"].astype(np.float64)
+    window = int(kv["semsearch.context_length"]) - 2
+    ok(int(kv["semsearch.block_count"]) == 0 and res is not None and abs(res["settings"]["align"] - 0.3) < 1e-6,
+       f"{what}: a static model: eval aligns at 0.3 by default")
+    d_ids, q_ids = piece_ids([t for _, t in corpus]), piece_ids([t for _, t in queries])
+    aligned = {}
+    for i, (q, _) in enumerate(queries):
+        cand = ranking(model_run[q], doc_order, q)
+        al = align_ref(table, window, q_ids[i], [d_ids[doc_order[d]] for d in cand])
+        aligned[q] = {d: float(np.float32(model_run[q][d] + np.float32(0.3) * np.float32(a)))
+                      for d, a in zip(cand, al)}
+    for sysname, r in (("model", aligned), ("hybrid", hybrid_ref(aligned, bm25_run, queries, doc_order))):
+        _, mean, _, _ = evaluate(r, queries, qrels, doc_order)
+        good = res is not None and all(close(res[sysname][k], mean[k], 1e-9) for k in keys)
+        ok(good, f"{what}: {sysname} with the alignment = the reference's cosine + 0.3 x alignment "
+                 f"({[round(res[sysname][k], 6) for k in keys] if res else None} vs "
+                 f"{[round(mean[k], 6) for k in keys]})")
 
 
 end_to_end(small, "ir-small")

@@ -146,6 +146,10 @@ for g, w in zip(got, want):
     qcheck "/search hybrid:false equals query --vectors" '{"query":"two people on a beach","k":7,"hybrid":false}' -k 7 --vectors "two people on a beach"
     qcheck "/search with source and min_score equals query --source --min-score" \
         '{"query":"a cat","k":20,"source":"more","min_score":0.3,"hybrid":false}' -k 20 --vectors --source more --min-score 0.3 "a cat"
+    qcheck "/search align:0 equals query --align 0 (the cosine alone)" \
+        '{"query":"two people on a beach","k":7,"hybrid":false,"align":0}' -k 7 --vectors --align 0 "two people on a beach"
+    qcheck "/search align:1 equals query --align 1 (hybrid)" '{"query":"a dog catching a frisbee","k":5,"align":1}' \
+        -k 5 --align 1 "a dog catching a frisbee"
     printf 'a red bus\na man riding a horse\nkitchen with a stove\n' > "$T/qs.txt"
     qcheck "/search with a list of queries equals query on stdin lines" \
         '{"query":["a red bus","a man riding a horse","kitchen with a stove"],"k":3}' -k 3 - < "$T/qs.txt"
@@ -241,6 +245,8 @@ post /v1/embeddings -H 'Transfer-Encoding: chunked' --data-binary @"$T/huge.json
 post /search -d '{"query":"x","k":0}'; status "search: k 0" 400
 post /search -d '{"query":"x","k":"5"}'; status "search: k a string" 400
 post /search -d '{"query":"x","hybrid":"yes"}'; status "search: hybrid not a boolean" 400
+post /search -d '{"query":"x","align":-1}'; status "search: align below 0" 400
+post /search -d '{"query":"x","align":"0.3"}'; status "search: align a string" 400
 post /search -d '{"query":"x","source":"nope"}'; status "search: a source the database lacks" 400
 post /search -d '{"query":"x","kk":3}'; status "search: an unknown field" 400
 post /search -d '{"query":"   "}'; status "search: a blank query" 400

@@ -74,6 +74,11 @@ awk -F'\t' '{ print $4 }' "$T/out" | while IFS= read -r t; do grep -qxF -- "$t" 
 [ -s "$T/out" ] && [ ! -s "$T/notb" ]; ok $? "--source: only documents of that source"
 run_ok "--min-score 0.9999" $SEMSEARCH query -d "$DB" --vectors --min-score 0.9999 "$line"
 [ "$(wc -l < "$T/out")" -eq 1 ]; ok $? "--min-score leaves the exact match only"
+# the alignment rerank (off by default for a model with transformer layers,
+# as these tiny ones): the text itself aligns fully, cosine 1 + 0.5 x 1
+run_ok "--align 0.5" $SEMSEARCH query -d "$DB" --vectors --align 0.5 -k 3 "$line"
+[ "$(head -1 "$T/out" | cut -f2,4)" = "$(printf '1.500000\t%s' "$line")" ]; ok $? "--align 0.5: the sentence first, scoring 1.5"
+run_fails "--align -1 is refused, naming the option" "--align" $SEMSEARCH query -d "$DB" --align -1 "$line"
 run_ok "--int8" $SEMSEARCH query -d "$DB" --vectors --int8 "$line"
 $SEMSEARCH query -d "$DB" --vectors "$line" > "$T/f32.out"
 same "--int8 with rescoring gives the same hits" "$T/f32.out" "$T/out"

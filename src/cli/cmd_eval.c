@@ -54,6 +54,9 @@ static const char eval_usage[] =
     "                       docid rank score run), for per-query analysis or trec_eval\n"
     "      --no-stem        BM25 and hybrid over words as written, as in a database made\n"
     "                       with index --no-stem (default: English stemming, as index)\n"
+    "      --align W        queries/corpus/qrels: the model's top 100 rescored as\n"
+    "                       cosine + W x the soft alignment of word pieces, as query\n"
+    "                       --align (default: query's, 0.3 for a static model, else 0)\n"
     "  FILE                 data files ('-': stdin, with --task)\n";
 
 static const char *const sys_name[SS_EVAL_NSYS] = {"model", "tf-idf"};
@@ -237,7 +240,7 @@ static int plot_file(ss__plot *plot, result *r)
 
 /* Evaluates one file with every system asked for; adds to plot if any. */
 static int eval_file(const char *path, ss_eval_task task, ss_model *model, int baseline, int no_stem,
-                     ss__plot *plot, const char *runs, result *r)
+                     double align, ss__plot *plot, const char *runs, result *r)
 {
     memset(r, 0, sizeof *r);
     r->path = path;
@@ -248,6 +251,7 @@ static int eval_file(const char *path, ss_eval_task task, ss_model *model, int b
     o.baseline = baseline;
     o.curves = plot != NULL;
     o.no_stem = no_stem;
+    o.align = (float)align;
     progress_ctx pc = {r, 0, 0};
     runs_ctx rctx = {r, runs, model != NULL, 0, -1, 0};
     if (task == SS_EVAL_TASK_IR) {
@@ -316,7 +320,11 @@ static void print_text(const result *r)
             printf("%-8s %10.2f %10.2f %10.2f %10.2f %10.2f\n", ir_name[s], 100 * e->ndcg_at_10, 100 * e->recall_at_10,
                    100 * e->recall_at_100, 100 * e->mrr_at_10, 100 * e->map_at_100);
         }
-        printf("(model: exact cosine; bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, %s words joined by OR;\n"
+        if (r->e.align > 0)
+            printf("(model: exact cosine, its top %d rescored as cosine + %.2g x soft alignment of word pieces;\n ",
+                   r->e.hybrid_depth, (double)r->e.align);
+        else printf("(model: exact cosine; ");
+        printf("bm25: SQLite FTS5 bm25(), k1 %.1f, b %.2f, %s words joined by OR;\n"
                " hybrid: %s of the top %d of both, as query --hybrid;\n"
                " a hit with the query's own id is ignored)\n",
                1.2, 0.75, r->no_stem ? "unicode61" : "porter-stemmed unicode61", fusion_desc(), r->e.hybrid_depth);
@@ -346,9 +354,10 @@ static void print_json(const result *r, const char *model_path)
                "\"skipped_unjudged\":%zu,\"skipped_no_relevant\":%zu",
                r->e.n, r->e.n_documents, r->e.n_judgements, r->e.n_scored, r->e.n_unjudged, r->e.n_no_relevant);
         printf(",\"settings\":{\"bm25\":\"fts5 bm25()\",\"tokenizer\":\"%s\",\"k1\":1.2,\"b\":0.75,"
-               "\"fusion\":\"%s\",\"alpha\":%g,\"rrf_k\":%d,\"hybrid_depth\":%d,\"ignore_identical_ids\":true}",
+               "\"fusion\":\"%s\",\"alpha\":%g,\"rrf_k\":%d,\"hybrid_depth\":%d,\"align\":%g,"
+               "\"ignore_identical_ids\":true}",
                cli_fts_tokenizer(!r->no_stem), qo.fusion == SS_FUSION_CONVEX ? "convex" : "rrf", (double)qo.alpha, qo.rrf_k,
-               r->e.hybrid_depth);
+               r->e.hybrid_depth, (double)r->e.align);
         if (model_path) {
             printf(",\"model_file\":");
             cli_json_string(model_path, strlen(model_path));
@@ -398,6 +407,7 @@ static void print_json(const result *r, const char *model_path)
 typedef struct {
     const char *model_path, *plot_path, *runs;
     int json, baseline, no_stem;
+    double align; /* < 0: the model's default */
     char **files;
     int nfiles;
     ss_eval_task *tasks; /* (nfiles) */
@@ -453,7 +463,7 @@ static int eval_files(const eval_args *a, ss_model *model)
         /* each file named as it starts (a large one takes minutes) */
         cli_progress_draw(&prog, 1, "eval: %s (file %d of %d, %.0f s so far)", a->files[i], i + 1, nfiles,
                           cli_progress_elapsed(&prog));
-        rc = eval_file(a->files[i], a->tasks[i], model, a->baseline, a->no_stem, plot, a->runs, &res[i]);
+        rc = eval_file(a->files[i], a->tasks[i], model, a->baseline, a->no_stem, a->align, plot, a->runs, &res[i]);
     }
     cli_progress_end(&prog);
     if (!rc && plot && (rc = ss__plot_write(plot, a->plot_path))) rc = cli_lib_error(rc);
@@ -477,17 +487,19 @@ int cmd_eval(int argc, char **argv)
 {
     /* -t is --threads and -b --batch in every command: -t TASK and -b
      * (--baseline) are kept one release, with a warning */
-    enum { O_TASK = 256, O_BASELINE, O_THREADS, O_NO_STEM };
+    enum { O_TASK = 256, O_BASELINE, O_THREADS, O_NO_STEM, O_ALIGN };
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"task", required_argument, 0, O_TASK},
         {"json", no_argument, 0, 'j'},          {"baseline", no_argument, 0, O_BASELINE},
         {"threads", required_argument, 0, O_THREADS},
         {"baseline-only", no_argument, 0, 'B'}, {"plot", required_argument, 0, 'p'},
         {"runs", required_argument, 0, 'r'},    {"help", no_argument, 0, 'h'},
-        {"no-stem", no_argument, 0, O_NO_STEM}, {0, 0, 0, 0}};
+        {"no-stem", no_argument, 0, O_NO_STEM}, {"align", required_argument, 0, O_ALIGN},
+        {0, 0, 0, 0}};
     const char *model_path = NULL, *plot_path = NULL, *runs = NULL;
     ss_eval_task forced = SS_EVAL_TASK_NONE;
     int json = 0, baseline = 0, baseline_only = 0, no_stem = 0, c;
+    double align = -1;
     while ((c = getopt_long(argc, argv, "m:t:jbBp:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_path = optarg; break;
@@ -520,6 +532,9 @@ int cmd_eval(int argc, char **argv)
         case 'p': plot_path = optarg; break;
         case 'r': runs = optarg; break;
         case O_NO_STEM: no_stem = 1; break;
+        case O_ALIGN:
+            if (cli_double("--align", optarg, 0, 100, &align)) return 2;
+            break;
         case 'h': return cli_usage(eval_usage, 0);
         default: return cli_usage(eval_usage, 1);
         }
@@ -536,7 +551,7 @@ int cmd_eval(int argc, char **argv)
         cli_error("--plot draws one file: give exactly one FILE");
         return 2;
     }
-    eval_args a = {model_path, plot_path, runs, json, baseline, no_stem, files, nfiles, NULL};
+    eval_args a = {model_path, plot_path, runs, json, baseline, no_stem, align, files, nfiles, NULL};
     int rc = file_tasks(&a, forced);
     if (rc) return rc;
 

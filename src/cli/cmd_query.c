@@ -46,6 +46,11 @@ static const char query_usage[] =
     "                       each scaled to [0, 1] over its top 100; or rrf:\n"
     "                       reciprocal rank fusion, sum of 1 / (60 + rank)\n"
     "      --alpha X        convex fusion: the weight of the vectors (default 0.5)\n"
+    "      --align W        rescore the vectors' top 100 as cosine + W x the soft\n"
+    "                       alignment of the query's word pieces with each hit's\n"
+    "                       (before any fusion; the score is then that sum);\n"
+    "                       default 0.3 for a static model such as the shipped\n"
+    "                       one, 0 (none) for a model with transformer layers\n"
     "      --int8           scan int8 codes, rescore the best candidates exactly\n"
     "                       (faster on large databases)\n"
     "      --rerank N       int8: candidates rescored (default max(4k, 64))\n"
@@ -217,7 +222,7 @@ static int cli_store_has_source(ss_store *s, const char *name)
 int cmd_query(int argc, char **argv);
 int cmd_query(int argc, char **argv)
 {
-    enum { O_MIN = 256, O_HYBRID, O_INT8, O_RERANK, O_VECTORS, O_FUSION, O_ALPHA };
+    enum { O_MIN = 256, O_HYBRID, O_INT8, O_RERANK, O_VECTORS, O_FUSION, O_ALPHA, O_ALIGN };
     static const struct option opts[] = {{"db", required_argument, 0, 'd'},
                                          {"model", required_argument, 0, 'm'},
                                          {"top", required_argument, 0, 'k'},
@@ -227,6 +232,7 @@ int cmd_query(int argc, char **argv)
                                          {"vectors", no_argument, 0, O_VECTORS},
                                          {"fusion", required_argument, 0, O_FUSION},
                                          {"alpha", required_argument, 0, O_ALPHA},
+                                         {"align", required_argument, 0, O_ALIGN},
                                          {"int8", no_argument, 0, O_INT8},
                                          {"rerank", required_argument, 0, O_RERANK},
                                          {"json", no_argument, 0, 'j'},
@@ -241,7 +247,7 @@ int cmd_query(int argc, char **argv)
     const char *model_path = NULL;
     int c, mode = -1; /* 1 hybrid, 0 vectors, -1 hybrid when the database can */
     long v;
-    double d;
+    double d, align = -1; /* -1: the model's default */
     while ((c = getopt_long(argc, argv, "d:m:k:s:jb:t:h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
@@ -268,6 +274,9 @@ int cmd_query(int argc, char **argv)
         case O_ALPHA:
             if (cli_double("--alpha", optarg, 0, 1, &d)) return 2;
             x.o.alpha = (float)d;
+            break;
+        case O_ALIGN:
+            if (cli_double("--align", optarg, 0, 100, &align)) return 2;
             break;
         case O_INT8: x.o.precision = SS_PREC_INT8; break;
         case O_RERANK:
@@ -352,6 +361,8 @@ int cmd_query(int argc, char **argv)
     }
     if (!rc) {
         x.dim = ss_model_dim(x.sm.model);
+        x.o.align = align < 0 ? ss_model_align_weight(x.sm.model) : (float)align;
+        x.o.align_model = x.sm.model;
         if (x.multi) {
             rc = answer_stdin(&x);
         } else {

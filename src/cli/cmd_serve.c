@@ -38,6 +38,10 @@ static const char serve_usage[] =
     "                         model's window are truncated, as by embed, and listed\n"
     "                         in the answer's \"truncated\")\n"
     "      --max-k N          hits per query at most (default 1000)\n"
+    "      --align W          /search rescores the vectors' top 100 as cosine + W x\n"
+    "                         the soft alignment of word pieces, as query --align\n"
+    "                         (default as query: 0.3 for a static model, else 0);\n"
+    "                         a request's \"align\" overrides it\n"
     "      --max-connections N  open connections (default 64)\n"
     "      --timeout SEC      a connection idle this long is closed (default 30)\n"
     "      --batch-tokens N   token budget of one encoder call (default 16384)\n"
@@ -56,7 +60,7 @@ static const char serve_usage[] =
 int cmd_serve(int argc, char **argv);
 int cmd_serve(int argc, char **argv)
 {
-    enum { O_HOST = 256, O_KEY, O_BODY, O_INPUTS, O_TEXT, O_MAXK, O_CONNS, O_TIMEOUT, O_BTOK, O_BWAIT, O_WRITE, O_PTOK, O_POVER, O_NOPASS };
+    enum { O_HOST = 256, O_KEY, O_BODY, O_INPUTS, O_TEXT, O_MAXK, O_CONNS, O_TIMEOUT, O_BTOK, O_BWAIT, O_WRITE, O_PTOK, O_POVER, O_NOPASS, O_ALIGN };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"db", required_argument, 0, 'd'},
                                          {"host", required_argument, 0, O_HOST},
@@ -68,6 +72,7 @@ int cmd_serve(int argc, char **argv)
                                          {"max-inputs", required_argument, 0, O_INPUTS},
                                          {"max-text", required_argument, 0, O_TEXT},
                                          {"max-k", required_argument, 0, O_MAXK},
+                                         {"align", required_argument, 0, O_ALIGN},
                                          {"max-connections", required_argument, 0, O_CONNS},
                                          {"timeout", required_argument, 0, O_TIMEOUT},
                                          {"batch-tokens", required_argument, 0, O_BTOK},
@@ -133,6 +138,10 @@ int cmd_serve(int argc, char **argv)
         case O_MAXK:
             if (cli_int("--max-k", optarg, 1, 100000, &v)) return 2;
             o.max_k = (int)v;
+            break;
+        case O_ALIGN:
+            if (cli_double("--align", optarg, 0, 100, &d)) return 2;
+            o.align = (float)d;
             break;
         case O_CONNS:
             if (cli_int("--max-connections", optarg, 1, 10000, &v)) return 2;

@@ -1022,8 +1022,8 @@ static void report(ss__ir_progress_fn fn, void *ctx, const char *step, size_t do
 
 /* Model: embeds the corpus and the evaluated queries, then exact search
  * for depth + 1 hits (the query's own document dropped: depth kept). */
-static int run_model(ss_model *m, const ss__ir_data *d, int depth, ss__ir_progress_fn progress, void *ctx,
-                     ss__hit *vh, int *vn)
+static int run_model(ss_model *m, float align, const ss__ir_data *d, int depth, ss__ir_progress_fn progress,
+                     void *ctx, ss__hit *vh, int *vn)
 {
     int dim = ss_model_dim(m);
     if (dim <= 0) return ss__fail(SS_ERR_MODEL, "model has no dimension");
@@ -1036,8 +1036,11 @@ static int run_model(ss_model *m, const ss__ir_data *d, int depth, ss__ir_progre
     size_t *ql = ss__malloc(SEARCH_BATCH * sizeof *ql);
     ss__hit *raw = ss__malloc(SEARCH_BATCH * (size_t)(depth + 1) * sizeof *raw);
     int *rawn = ss__malloc(SEARCH_BATCH * sizeof *rawn);
+    const char **ct = ss__malloc((size_t)depth * sizeof *ct); /* a query's candidates, for align */
+    size_t *cl = ss__malloc((size_t)depth * sizeof *cl);
     int rc = SS_OK;
-    if (!emb || !qv || !ids || !qt || !ql || !raw || !rawn) rc = ss__fail(SS_ERR_NOMEM, "out of memory for %zu vectors", nd);
+    if (!emb || !qv || !ids || !qt || !ql || !raw || !rawn || !ct || !cl)
+        rc = ss__fail(SS_ERR_NOMEM, "out of memory for %zu vectors", nd);
     for (size_t i = 0; i < nd && !rc; i += EMBED_BATCH) {
         report(progress, ctx, "embedding documents", i, nd);
         size_t b = SS_MIN((size_t)EMBED_BATCH, nd - i);
@@ -1063,6 +1066,12 @@ static int run_model(ss_model *m, const ss__ir_data *d, int depth, ss__ir_progre
             for (int i = 0; i < rawn[k] && c < depth; i++)
                 if ((size_t)(src[i].id - 1) != d->self[q]) dst[c++] = src[i];
             vn[e0 + k] = c;
+            if (!(align > 0)) continue;
+            for (int i = 0; i < c; i++) {
+                ct[i] = d->dtext[dst[i].id - 1];
+                cl[i] = d->dlen[dst[i].id - 1];
+            }
+            if ((rc = ss__align_rerank(m, align, d->qtext[q], d->qlen[q], dst, c, ct, cl))) break;
         }
     }
     if (!rc) report(progress, ctx, "searching", ne, ne);
@@ -1073,6 +1082,8 @@ static int run_model(ss_model *m, const ss__ir_data *d, int depth, ss__ir_progre
     ss_free(ql);
     ss_free(raw);
     ss_free(rawn);
+    ss_free(ct);
+    ss_free(cl);
     return rc;
 }
 
@@ -1182,7 +1193,7 @@ static int emit(ss__ir_run_fn run, void *rctx, int sys, size_t q, const size_t *
     return run ? run(rctx, sys, q, docs, scores, SS_MIN(n, (size_t)SS__IR_DEPTH)) : SS_OK;
 }
 
-int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
+int ss__ir_evaluate_runs(ss_model *m, float align, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
                          ss__ir_run_fn run, void *rctx, ss__ir_result *out)
 {
     if (!d || !out) return ss__fail(SS_ERR_ARG, "ss__ir_evaluate: NULL argument");
@@ -1206,7 +1217,7 @@ int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn p
         rc = ss__fail(SS_ERR_NOMEM, "out of memory for %zu x %d hits", ne, depth);
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) rc = ss__ir_acc_init(&acc[s], d);
     double t0 = ss__now_seconds();
-    if (!rc && m) rc = run_model(m, d, depth, progress, ctx, vh, vn);
+    if (!rc && m) rc = run_model(m, align, d, depth, progress, ctx, vh, vn);
     double t1 = ss__now_seconds();
     if (!rc) rc = run_bm25(d, depth, progress, ctx, lh, ls, ln);
     /* the fusion query --hybrid uses by default */
@@ -1257,5 +1268,5 @@ int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn p
 
 int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx, ss__ir_result *out)
 {
-    return ss__ir_evaluate_runs(m, d, progress, ctx, NULL, NULL, out);
+    return ss__ir_evaluate_runs(m, ss_model_align_weight(m), d, progress, ctx, NULL, NULL, out);
 }

@@ -134,8 +134,10 @@ int ss__ir_evaluate(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progre
 typedef int (*ss__ir_run_fn)(void *ctx, int sys, size_t q, const size_t *docs, const double *scores,
                              size_t n);
 /* ss__ir_evaluate, handing every ranking to run (in query order, on the
- * calling thread; BM25 then costs a tenth more, for its scores). */
-int ss__ir_evaluate_runs(ss_model *m, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
+ * calling thread; BM25 then costs a tenth more, for its scores), the model's
+ * side reranked by the soft term alignment at weight align (0: none;
+ * ss_store_query_opts.align), before the hybrid fuses it. */
+int ss__ir_evaluate_runs(ss_model *m, float align, const ss__ir_data *d, ss__ir_progress_fn progress, void *ctx,
                          ss__ir_run_fn run, void *run_ctx, ss__ir_result *out);
 
 /* An in-memory FTS5 index of n texts (rowid i + 1 for text i), made as the

@@ -15,7 +15,9 @@
 
 void ss_eval_file_options_init(ss_eval_file_options *o)
 {
-    if (o) memset(o, 0, sizeof *o);
+    if (!o) return;
+    memset(o, 0, sizeof *o);
+    o->align = -1;
 }
 
 static ss_eval_task task_of_name(const char *path, ss_eval_task forced)
@@ -111,7 +113,9 @@ static int eval_ir(ss_model *m, const char *path, const ss_eval_file_options *o,
     if (!rc && o->loaded) rc = o->loaded(o->run_ctx, r);
     ss__ir_result res;
     ir_run_ctx rctx = {o, &d};
-    if (!rc && (rc = ss__ir_evaluate_runs(m, &d, o->progress, o->progress_ctx, o->run ? ir_run : NULL, &rctx,
+    float align = o->align < 0 ? ss_model_align_weight(m) : o->align;
+    r->align = m ? align : 0;
+    if (!rc && (rc = ss__ir_evaluate_runs(m, align, &d, o->progress, o->progress_ctx, o->run ? ir_run : NULL, &rctx,
                                           &res)))
         rc = ss__fail_prefix(rc, "%s", d.paths.name);
     for (int s = 0; s < SS__IR_NSYS && !rc; s++) {

@@ -41,6 +41,7 @@ struct batcher {
     worker *w;
     int n_workers;
     int dim, max_len, extra, has_fts;
+    float align; /* the default alignment weight of a search */
     char model_name[256];
     char *model_path, *model_abs;
 };
@@ -151,6 +152,8 @@ static void search_job(batcher *b, worker *w, job *j, const float *q)
     o.source = j->source;
     o.hybrid = j->hybrid < 0 ? b->has_fts : j->hybrid;
     o.texts = j->texts;
+    o.align = j->align < 0 ? b->align : j->align;
+    o.align_model = w->model; /* this worker's: its own thread */
     size_t k = (size_t)j->k;
     ss_hit *hits = malloc(j->n * k * sizeof *hits);
     int *cnt = malloc(j->n * sizeof *cnt);
@@ -423,6 +426,7 @@ int batcher_start(const batcher_opts *o, batcher **out, char *err, size_t errlen
             ss_model_config(w->model, &c);
             ss_tokenizer *tok = ss_model_tokenizer(w->model);
             b->dim = ss_model_dim(w->model);
+            b->align = o->align < 0 ? ss_model_align_weight(w->model) : o->align;
             b->max_len = c.max_len;
             b->extra = (ss_tokenizer_bos_id(tok) >= 0) + (ss_tokenizer_eos_id(tok) >= 0);
         }

@@ -26,6 +26,7 @@ typedef struct batcher_opts {
     size_t max_tokens;  /* token budget of one encoder call */
     int wait_us;        /* how long a worker waits for more jobs to join a batch */
     size_t max_queue;   /* jobs waiting at most (more: 503) */
+    float align;        /* search: the alignment weight; < 0 the model's */
 } batcher_opts;
 
 typedef struct job {
@@ -36,6 +37,7 @@ typedef struct job {
     const size_t *lens;
     int k, hybrid;             /* search: hits per query; hybrid 1, 0, or -1 (the database's default) */
     float min_score;
+    float align;               /* search: the alignment weight, < 0 the server's */
     const char *source;        /* search: NULL for all */
     /* out */
     float *vecs;               /* embed: (n, dim), the caller's */

@@ -43,6 +43,7 @@ void serve_opts_init(serve_opts *o)
     o->max_inputs = 2048;
     o->max_text = 64 * 1024;
     o->max_k = 1000;
+    o->align = -1;
     o->max_conns = 64;
     o->timeout = 30;
     o->batch_tokens = 16384;
@@ -415,6 +416,7 @@ static enum MHD_Result do_search(server *S, struct MHD_Connection *c, req *r)
     j.k = 10;
     j.hybrid = -1;
     j.min_score = -INFINITY;
+    j.align = -1;
     const char *key;
     json_t *v;
     json_object_foreach(body, key, v)
@@ -444,8 +446,15 @@ static enum MHD_Result do_search(server *S, struct MHD_Connection *c, req *r)
                 goto out;
             }
             if (json_is_number(v)) j.min_score = (float)json_number_value(v);
+        } else if (!strcmp(key, "align")) {
+            if (!json_is_null(v) && (!json_is_number(v) || !(json_number_value(v) >= 0 && json_number_value(v) <= 100))) {
+                ret = send_error(c, r, 400, "invalid_align", "'align' must be a number from 0 to 100");
+                goto out;
+            }
+            if (json_is_number(v)) j.align = (float)json_number_value(v);
         } else {
-            ret = send_error(c, r, 400, "unknown_field", "unknown field '%.100s' (query, k, hybrid, source, min_score)", key);
+            ret = send_error(c, r, 400, "unknown_field",
+                             "unknown field '%.100s' (query, k, hybrid, source, min_score, align)", key);
             goto out;
         }
     }
@@ -880,7 +889,7 @@ static int server_setup(const serve_opts *o, server *S)
     }
     metrics_init();
     batcher_opts bo = {o->model, o->db, o->more_dbs, o->n_more_dbs, o->workers, o->batch_tokens, o->batch_wait_us,
-                       o->max_queue};
+                       o->max_queue, o->align};
     char err[1024];
     memset(S, 0, sizeof *S);
     S->o = o;

@@ -30,6 +30,8 @@ typedef struct serve_opts {
     size_t batch_tokens;  /* token budget of one encoder call */
     int batch_wait_us;    /* wait for requests to join a batch */
     size_t max_queue;     /* requests waiting for an encoder at most (503 beyond) */
+    float align;          /* /search's alignment weight (ss_store_query_opts.align);
+                             < 0: the model's (ss_model_align_weight) */
 } serve_opts;
 
 void serve_opts_init(serve_opts *o);

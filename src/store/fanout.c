@@ -108,7 +108,7 @@ int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size
     if (nq == 0) return SS_OK;
     ss__qsides *sd = ss__calloc(ns, sizeof *sd), one;
     memset(&one, 0, sizeof one);
-    size_t kv = (size_t)(o->hybrid ? ss__hybrid_depth(o->k) : o->k);
+    size_t kv = (size_t)ss__store_kv(o);
     ss__hit *vbuf = ss__malloc(ns * kv * sizeof *vbuf);
     lexhit *lbuf = o->hybrid ? ss__malloc(ns * kv * sizeof *lbuf) : NULL;
     if (!sd || !vbuf || (o->hybrid && !lbuf)) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
@@ -126,7 +126,7 @@ int ss_store_query_many(ss_store *const *stores, size_t ns, const float *q, size
     for (size_t j = 0; j < nq && !rc; j++) {
         ss_hit *h = hits + j * (size_t)o->k;
         rc = merge(sd, ns, j, o->hybrid, &one, vbuf, lbuf);
-        if (!rc) rc = ss__qsides_finish(&one, 0, o, h, &counts[j]);
+        if (!rc) rc = ss__qsides_finish(&one, 0, o, stores, ns, j, h, &counts[j]);
         for (int c = 0; !rc && c < counts[j]; c++) {
             which[j * (size_t)o->k + (size_t)c] = (int)(h[c].doc % (int64_t)ns);
             h[c].doc /= (int64_t)ns;

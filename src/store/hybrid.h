@@ -80,4 +80,13 @@ typedef struct ss__fusion {
 int ss__hybrid_fuse(const ss__hit *vec, int nv, const int64_t *lex, const double *lex_score, int nl,
                     const ss__fusion *f, int k, float min_score, ss_hit *out, int *count);
 
+/* The vector side's rerank by soft term alignment (ss_store_query_opts.align,
+ * ss_model_align): vec[i].score += w x alignment(query, texts[i]), then vec
+ * re-sorted best first (equal scores: smaller id first). texts[i] is
+ * vec[i]'s text (lens may be NULL), query's length qlen bytes. Candidates are taken as for hybrid
+ * (ss__hybrid_depth), so that the candidates' own idf means the same in
+ * `query` and in `eval`. */
+int ss__align_rerank(ss_model *m, float w, const char *query, size_t qlen, ss__hit *vec, int nv,
+                     const char *const *texts, const size_t *lens);
+
 #endif

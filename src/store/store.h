@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "semsearch.h"
+#include "store/hybrid.h"
 #include "store/search.h"
 #include "store/vecmem.h"
 
@@ -80,8 +81,16 @@ void ss__qsides_free(ss__qsides *sd);
  * no_lex the BM25 side is left empty (nlex 0) for the caller to fill. */
 int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store_query_opts *o, int lex_scores,
                           int no_lex, ss__qsides *sd);
-/* Query j's hits h[0..*count): the vector side cut at k and min_score, or
- * both sides fused (hybrid.h). */
-int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_hit *h, int *count);
+/* Query j's hits h[0..*count): the vector side (with o->align first
+ * rescored in place by ss__align_rerank, against o->texts[qj], a candidate's
+ * id being its document number x ns + the index of its store in stores[0..ns))
+ * cut at k and min_score, or both sides fused (hybrid.h). */
+int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_store *const *stores,
+                      size_t ns, size_t qj, ss_hit *h, int *count);
+/* The vector hits each query takes before fusion or the alignment rerank. */
+static inline int ss__store_kv(const ss_store_query_opts *o)
+{
+    return o->hybrid || o->align > 0 ? ss__hybrid_depth(o->k) : o->k;
+}
 
 #endif

@@ -471,6 +471,10 @@ int ss__store_query_check(const ss_store_query_opts *o, int need_args)
     if (o->hybrid && o->fusion == SS_FUSION_CONVEX && !(o->alpha >= 0 && o->alpha <= 1))
         return ss__fail(SS_ERR_RANGE, "the fusion weight %g is not in [0, 1]", (double)o->alpha);
     if (isnan(o->min_score)) return ss__fail(SS_ERR_NUMERIC, "ss_store_query: min_score is NaN");
+    if (!(o->align >= 0 && o->align <= 100))
+        return ss__fail(SS_ERR_RANGE, "the alignment weight %g is not in [0, 100]", (double)o->align);
+    if (o->align > 0 && (!o->align_model || !o->texts))
+        return ss__fail(SS_ERR_ARG, "ss_store_query: the alignment rerank needs the model and the query texts");
     return SS_OK;
 }
 
@@ -487,7 +491,7 @@ void ss__qsides_free(ss__qsides *sd)
 int ss__qsides_alloc(ss__qsides *sd, size_t nq, const ss_store_query_opts *o, int lex_scores)
 {
     memset(sd, 0, sizeof *sd);
-    sd->kv = o->hybrid ? ss__hybrid_depth(o->k) : o->k; /* vector hits before fusion */
+    sd->kv = ss__store_kv(o); /* vector hits before fusion */
     size_t n = nq ? nq : 1, kv = (size_t)sd->kv;
     sd->vec = ss__malloc(n * kv * sizeof *sd->vec);
     sd->nvec = ss__calloc(n, sizeof *sd->nvec);
@@ -617,11 +621,60 @@ int ss__store_query_sides(ss_store *s, const float *q, size_t nq, const ss_store
     return rc;
 }
 
-int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_hit *h, int *count)
+/* The text a candidate of the vector side stands for: its passage, or the
+ * whole document (passage 0 of one stored whole); "" when another
+ * connection deleted it meanwhile. */
+static int candidate_text(ss_store *s, int64_t doc, size_t pos, char **out, size_t *len)
 {
-    const ss__hit *r = sd->vec + j * (size_t)sd->kv;
+    ss_store_doc d;
+    memset(&d, 0, sizeof d);
+    *out = NULL;
+    *len = 0;
+    int rc = ss_store_get(s, doc, &d);
+    size_t start = 0, n = 0;
+    if (!rc) rc = ss_store_get_passage(s, doc, (int)pos, &start, &n);
+    if (rc == SS_ERR_RANGE) {
+        ss_store_doc_clear(&d);
+        return SS_OK;
+    }
+    if (!rc && !(*out = ss__malloc(n + 1))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    if (!rc) {
+        memcpy(*out, d.text + start, n);
+        (*out)[n] = 0;
+        *len = n;
+    }
+    ss_store_doc_clear(&d);
+    return rc;
+}
+
+/* ss__align_rerank on r[0..nv), candidate id = doc x ns + the store's index. */
+static int rerank(ss_store *const *stores, size_t ns, const char *query, const ss_store_query_opts *o, ss__hit *r,
+                  int nv)
+{
+    char **texts = ss__calloc((size_t)nv + 1, sizeof *texts);
+    size_t *lens = ss__calloc((size_t)nv + 1, sizeof *lens);
+    int rc = texts && lens ? SS_OK : ss__fail(SS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < nv && !rc; i++) {
+        rc = candidate_text(stores[r[i].id % (int64_t)ns], r[i].id / (int64_t)ns, r[i].pos, &texts[i], &lens[i]);
+        if (!rc && !texts[i] && !(texts[i] = ss__calloc(1, 1))) rc = ss__fail(SS_ERR_NOMEM, "out of memory");
+    }
+    if (!rc) rc = ss__align_rerank(o->align_model, o->align, query, strlen(query), r, nv, (const char *const *)texts, lens);
+    for (int i = 0; texts && i < nv; i++) ss_free(texts[i]);
+    ss_free(texts);
+    ss_free(lens);
+    return rc;
+}
+
+int ss__qsides_finish(const ss__qsides *sd, size_t j, const ss_store_query_opts *o, ss_store *const *stores,
+                      size_t ns, size_t qj, ss_hit *h, int *count)
+{
+    ss__hit *r = sd->vec + j * (size_t)sd->kv;
     int nv = sd->nvec[j];
     *count = 0;
+    if (o->align > 0) {
+        int rc = rerank(stores, ns, o->texts[qj], o, r, nv);
+        if (rc) return rc;
+    }
     if (o->hybrid) {
         ss__fusion fo = {o->fusion, o->rrf_k, o->alpha};
         int rc = ss__hybrid_fuse(r, nv, sd->lex + j * (size_t)sd->kv, sd->lexs ? sd->lexs + j * (size_t)sd->kv : NULL,
@@ -656,7 +709,8 @@ int ss_store_query(ss_store *s, const float *q, size_t nq, const ss_store_query_
     if (nq == 0) return o->hybrid && !s->has_fts ? ss__fail(SS_ERR_ARG, "%s: no full-text index for hybrid search", s->path) : SS_OK;
     ss__qsides sd;
     rc = ss__store_query_sides(s, q, nq, o, 0, 0, &sd);
-    for (size_t j = 0; j < nq && !rc; j++) rc = ss__qsides_finish(&sd, j, o, hits + j * (size_t)o->k, &counts[j]);
+    for (size_t j = 0; j < nq && !rc; j++)
+        rc = ss__qsides_finish(&sd, j, o, &s, 1, j, hits + j * (size_t)o->k, &counts[j]);
     ss__qsides_free(&sd);
     if (rc)
         for (size_t j = 0; j < nq; j++) counts[j] = 0;

@@ -139,7 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (fuzz_tiny_model(13, &model)) fail("cannot make a tiny model");
         }
         ss__ir_result r;
-        rc = ss__ir_evaluate_runs(with_model ? model : NULL, &d, NULL, NULL, check_run, &d, &r);
+        rc = ss__ir_evaluate_runs(with_model ? model : NULL, with_model ? ss_model_align_weight(model) : 0, &d, NULL, NULL,
+                                  check_run, &d, &r);
         if (rc && !ss_errmsg()[0]) fail("an error without a message");
         for (int s = 0; s < SS__IR_NSYS && !rc; s++) {
             if (!r.has[s]) continue;
