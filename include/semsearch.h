@@ -280,7 +280,7 @@ SS_API SS_NODISCARD int ss_embed(ss_model *m, const char *const *texts, const si
 SS_API SS_NODISCARD int ss_embed_ex(ss_model *m, const char *const *texts, const size_t *lens,
                                     size_t n, int batch_size, float *out, float *unknown);
 
-/* Soft term alignment of a query with each of n candidate texts, in [-1, 1]
+/* Soft term alignment of a query with each of n candidate texts, in [0, 1]
  * (about 0.2 for unrelated texts, 1 for the same pieces): each query piece's
  * best cosine among a candidate's pieces and back, by the rows of the
  * model's token table, weighted by idf squared with the idf taken over the

@@ -333,8 +333,8 @@ def align_ref(table, window, q_ids, cand_ids):
         sim = rows[q_ids] @ rows[c].T
         qw = np.array([idf(t) ** 2 for t in q_ids])
         dw = np.array([idf(t) ** 2 for t in c])
-        R = float((sim.max(1) * qw).sum() / qw.sum())
-        P = float((sim.max(0) * dw).sum() / dw.sum())
+        R = max(float((sim.max(1) * qw).sum() / qw.sum()), 0.0)
+        P = max(float((sim.max(0) * dw).sum() / dw.sum()), 0.0)
         out.append(2 * R * P / (R + P) if R + P > 1e-9 else 0.0)
     return out
 

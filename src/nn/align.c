@@ -7,7 +7,9 @@
  * s_ij is the cosine of the two pieces' rows of the token table, and
  *   R = sum_i w(q_i) max_j s_ij / sum_i w(q_i)   (the query's pieces found)
  *   P = sum_j w(d_j) max_i s_ij / sum_j w(d_j)   (the candidate's explained)
- *   align = 2 R P / (R + P)   (0 when R + P <= 0 or a side has no piece)
+ *   align = 2 R' P' / (R' + P'), R' = max(R, 0), P' = max(P, 0): in [0, 1]
+ *   (0 when R' + P' = 0 or a side has no piece; a mean below 0, possible
+ *   with an untrained table, would make the F1 unbounded)
  * with w = idf^2, idf(t) = ln((n + 1) / (df(t) + 1)) + 1 and df(t) the number
  * of the n candidates holding t. The idf is the candidates' own: pieces
  * every candidate shares ("what", "the") weigh little, the ones that tell
@@ -123,7 +125,7 @@ int ss_model_align(ss_model *m, const char *query, size_t qlen, const char *cons
         }
         double rnum = 0;
         for (int i = 0; i < nq; i++) rnum += qw[i] * qbest[i];
-        double R = rnum / qwsum, P = pnum / pden;
+        double R = fmax(rnum / qwsum, 0.0), P = fmax(pnum / pden, 0.0);
         scores[d] = R + P > 1e-9 ? (float)(2.0 * R * P / (R + P)) : 0.0f;
     }
     ss_batch_free(&qb);

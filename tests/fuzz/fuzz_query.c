@@ -2,7 +2,8 @@
  * normalization, tokenization and a tiny random model (made once around the
  * shipped vocabulary), then a search of a small store built once with that
  * model, with fuzz-chosen options: k, precision, rerank, min_score, source
- * filter, hybrid (BM25 fusion), rrf_k, streaming (once) on a fresh handle.
+ * filter, hybrid (BM25 fusion), rrf_k, streaming (once) on a fresh handle,
+ * the alignment rerank (bit 6 of byte 1).
  *
  * Input: bytes 0-3 are options, the rest is the query text, split into up
  * to 8 queries at 0x1e bytes.
@@ -10,7 +11,10 @@
  * Invariants: embedding text never fails and gives unit vectors; a query
  * with valid options succeeds; hits are at most k, best first, at least
  * min_score, of the asked source, and (f32) their scores are the exact
- * cosines with no better document left out; int8 scores are exact cosines. */
+ * cosines with no better document left out; int8 scores are exact cosines.
+ * With the alignment (fewer documents than its 100 candidates: all of a
+ * source are) a score is the cosine + weight x ss_model_align over them,
+ * the alignment in [0, 1]. */
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -181,6 +185,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     o.rrf_k = (o3 >> 4) * 7; /* 0: default */
     o.threads = 1;
     o.texts = (const char *const *)texts;
+    if ((o1 >> 6) & 1) {
+        o.align = (o1 >> 7) & 1 ? 2.5f : 0.3f;
+        o.align_model = model;
+    }
 
     float *q = malloc((size_t)nq * (size_t)dim * sizeof *q);
     int rc = ss_embed(model, (const char *const *)texts, lens, (size_t)nq, (o3 & 0x4) ? 0 : 1 + (o1 & 3), q);
@@ -206,6 +214,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const float *qv = q + (size_t)j * dim;
         int allowed = 0;
         for (int i = 0; i < ndocs; i++) allowed += source_ok(i, o.source);
+        /* what each document should score: its cosine, + align x alignment */
+        double want[NDOCS];
+        const char *cand[NDOCS];
+        int ci[NDOCS], nc = 0;
+        for (int i = 0; i < ndocs; i++) {
+            want[i] = cosine(qv, doc_vec[i]);
+            if (source_ok(i, o.source)) ci[nc] = i, cand[nc++] = corpus[i];
+        }
+        if (o.align > 0) {
+            float al[NDOCS];
+            if (ss_model_align(model, texts[j], strlen(texts[j]), cand, NULL, (size_t)nc, al) != SS_OK)
+                fail("ss_model_align");
+            for (int c = 0; c < nc; c++) {
+                if (!(al[c] >= 0.0f && al[c] <= 1.0001f)) {
+                    fprintf(stderr, "al %g query [%s] doc [%s]\n", al[c], texts[j], cand[c]);
+                    fail("an alignment out of [0, 1]");
+                }
+                want[ci[c]] = (double)(float)((float)want[ci[c]] + o.align * al[c]);
+            }
+        }
         if (counts[j] < 0 || counts[j] > o.k) fail("a hit count out of [0, k]");
         if (!o.hybrid && counts[j] > allowed) fail("more hits than documents of the source");
         for (int i = 0; i < counts[j]; i++) {
@@ -218,14 +246,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (h[k].doc == h[i].doc) fail("a document twice in one answer");
             if (i > 0 && (h[i].score > h[i - 1].score || (h[i].score == h[i - 1].score && h[i].doc < h[i - 1].doc)))
                 fail("hits not best first");
-            if (!o.hybrid && fabs(cosine(qv, doc_vec[d]) - h[i].score) > 1e-4) fail("a score that is not the cosine");
+            if (!o.hybrid && fabs(want[d] - h[i].score) > 1e-4) fail("a score that is not the cosine (+ alignment)");
         }
         if (!o.hybrid && o.precision == SS_PREC_F32) {
             /* nothing better left out: every allowed document scoring above
              * the last hit (or above min_score when fewer than k) is a hit */
             for (int i = 0; i < ndocs; i++) {
                 if (!source_ok(i, o.source)) continue;
-                double c = cosine(qv, doc_vec[i]);
+                double c = want[i];
                 int in = 0;
                 for (int t = 0; t < counts[j]; t++) in |= doc_index(h[t].doc) == i;
                 if (in || c < (double)o.min_score + 1e-4) continue;

@@ -60,7 +60,7 @@ static double ref_align(ss_model *m, const float *wte, const char *q, const char
             for (size_t a = 0; a < nq; a++) best = fmax(best, sim[a * k + b]);
             pn += w * w * best, pd += w * w;
         }
-        double R = rn / rd, P = pn / pd;
+        double R = fmax(rn / rd, 0), P = fmax(pn / pd, 0);
         out = R + P > 1e-9 ? 2 * R * P / (R + P) : 0;
         free(sim);
     }
@@ -130,6 +130,11 @@ static void test_errors(ss_model *m, ss_model *deep)
     tap_ok(ss_model_align(m, "q", 1, NULL, NULL, 0, NULL) == SS_OK, "no texts: SS_OK");
     float z = 5;
     tap_ok(ss_model_align(m, "", 0, t, NULL, 1, &z) == SS_OK && z == 0.0f, "an empty query scores 0");
+    /* an untrained table: cosines of either sign, the score still in [0, 1] */
+    float r[NT];
+    int in = ss_model_align(deep, "c", 1, texts, NULL, NT, r) == SS_OK; /* one piece: P may be < 0 */
+    for (size_t i = 0; i < NT && in; i++) in = r[i] >= 0.0f && r[i] <= 1.0f;
+    tap_ok(in, "a random table: every alignment in [0, 1]");
     tap_ok(fabsf(ss_model_align_weight(m) - 0.3f) < 1e-6 && ss_model_align_weight(deep) == 0.0f &&
                ss_model_align_weight(NULL) == 0.0f,
            "default weight: 0.3 for a static model, 0 with transformer layers or none");
