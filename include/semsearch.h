@@ -281,10 +281,10 @@ SS_API SS_NODISCARD int ss_embed_ex(ss_model *m, const char *const *texts, const
                                     size_t n, int batch_size, float *out, float *unknown);
 
 /* Soft term alignment of a query with each of n candidate texts, in [0, 1]
- * (about 0.2 for unrelated texts, 1 for the same pieces): each query piece's
- * best cosine among a candidate's pieces and back, by the rows of the
- * model's token table, weighted by idf squared with the idf taken over the
- * n candidates themselves, combined as an F1 (src/nn/align.c). A rerank
+ * (1 when the candidate holds every piece of the query): the mean over the
+ * query's pieces of each one's best cosine among a candidate's pieces, by
+ * the rows of the model's token table, weighted by idf squared with the idf
+ * taken over the n candidates themselves (src/nn/align.c). A rerank
  * signal: retrieval adds weight x alignment to the cosine of the top
  * candidates (ss_store_query_opts.align). lens may be NULL (NUL-terminated
  * texts); qlen is the query's length in bytes. A text or query without
@@ -293,7 +293,7 @@ SS_API SS_NODISCARD int ss_model_align(ss_model *m, const char *query, size_t ql
                                        const char *const *texts, const size_t *lens, size_t n,
                                        float *scores);
 /* The weight of the alignment that `semsearch query`, `eval` and `serve` use
- * by default with this model: 0.3 for a static model (no transformer
+ * by default with this model: 0.25 for a static model (no transformer
  * layer: the shipped kind, measured on Quora dev), 0 (none) otherwise, its
  * input table not being trained to compare pieces on their own. */
 SS_API float ss_model_align_weight(const ss_model *m);

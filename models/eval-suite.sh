@@ -153,7 +153,7 @@ END {
         exit
     }
     printf "semsearch eval suite: %s on %s/eval (%d sets, %d s); x100\n", model_file, data, n, secs
-    printf "baseline: TF-IDF cosine (BM25 for retrieval); retrieval: model and hybrid as query --vectors and query --hybrid\n(their top 100 reranked by soft term alignment as query does by default: weight 0.3 for a static model)\n\n"
+    printf "baseline: TF-IDF cosine (BM25 for retrieval); retrieval: model and hybrid as query --vectors and query --hybrid\n(their top 100 reranked by soft term alignment as query does by default: weight 0.25 for a static model)\n\n"
     printf "%-14s %-28s %-10s %8s %9s %8s\n", "kind", "set", "metric", "model", "baseline", "hybrid"
     for (i = 1; i <= n; i++) {
         printf "%-14s %-28s %-10s %8s %9s %8s\n", kind[i], name[i], label[metric[i]], x100(v[i, "model"]),

@@ -56,7 +56,7 @@ static const char eval_usage[] =
     "                       with index --no-stem (default: English stemming, as index)\n"
     "      --align W        queries/corpus/qrels: the model's top 100 rescored as\n"
     "                       cosine + W x the soft alignment of word pieces, as query\n"
-    "                       --align (default: query's, 0.3 for a static model, else 0)\n"
+    "                       --align (default: query's, 0.25 for a static model, else 0)\n"
     "  FILE                 data files ('-': stdin, with --task)\n";
 
 static const char *const sys_name[SS_EVAL_NSYS] = {"model", "tf-idf"};

@@ -49,7 +49,7 @@ static const char query_usage[] =
     "      --align W        rescore the vectors' top 100 as cosine + W x the soft\n"
     "                       alignment of the query's word pieces with each hit's\n"
     "                       (before any fusion; the score is then that sum);\n"
-    "                       default 0.3 for a static model such as the shipped\n"
+    "                       default 0.25 for a static model such as the shipped\n"
     "                       one, 0 (none) for a model with transformer layers\n"
     "      --int8           scan int8 codes, rescore the best candidates exactly\n"
     "                       (faster on large databases)\n"

@@ -40,7 +40,7 @@ static const char serve_usage[] =
     "      --max-k N          hits per query at most (default 1000)\n"
     "      --align W          /search rescores the vectors' top 100 as cosine + W x\n"
     "                         the soft alignment of word pieces, as query --align\n"
-    "                         (default as query: 0.3 for a static model, else 0);\n"
+    "                         (default as query: 0.25 for a static model, else 0);\n"
     "                         a request's \"align\" overrides it\n"
     "      --max-connections N  open connections (default 64)\n"
     "      --timeout SEC      a connection idle this long is closed (default 30)\n"
