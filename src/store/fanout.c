@@ -23,13 +23,6 @@ typedef struct lexhit {
     double score;
 } lexhit;
 
-static int cmp_vec(const void *a, const void *b)
-{
-    const ss__hit *x = a, *y = b;
-    if (ss__hit_before(x->score, x->id, y->score, y->id)) return -1;
-    return ss__hit_before(y->score, y->id, x->score, x->id);
-}
-
 static int cmp_lex(const void *a, const void *b)
 {
     const lexhit *x = a, *y = b;
@@ -61,7 +54,7 @@ static int merge(const ss__qsides *sd, size_t ns, size_t j, int hybrid, ss__qsid
             lbuf[nl++] = (lexhit){doc * (int64_t)ns + (int64_t)i, sd[i].lexs[j * (size_t)kv + (size_t)c]};
         }
     }
-    qsort(vbuf, (size_t)nv, sizeof *vbuf, cmp_vec);
+    qsort(vbuf, (size_t)nv, sizeof *vbuf, ss__hit_cmp);
     out->nvec[0] = SS_MIN(nv, kv);
     memcpy(out->vec, vbuf, (size_t)out->nvec[0] * sizeof *vbuf);
     if (hybrid) {

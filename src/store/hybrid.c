@@ -142,14 +142,6 @@ int ss__hybrid_fuse(const ss__hit *vec, int nv, const int64_t *lex, const double
     return SS_OK;
 }
 
-static int cmp_hit(const void *a, const void *b)
-{
-    const ss__hit *x = a, *y = b;
-    if (ss__hit_before(x->score, x->id, y->score, y->id)) return -1;
-    if (ss__hit_before(y->score, y->id, x->score, x->id)) return 1;
-    return 0;
-}
-
 int ss__align_rerank(ss_model *m, float w, const char *query, size_t qlen, ss__hit *vec, int nv,
                      const char *const *texts, const size_t *lens)
 {
@@ -158,7 +150,7 @@ int ss__align_rerank(ss_model *m, float w, const char *query, size_t qlen, ss__h
     if (!al) return ss__fail(SS_ERR_NOMEM, "out of memory");
     int rc = ss_model_align(m, query, qlen, texts, lens, (size_t)nv, al);
     for (int i = 0; !rc && i < nv; i++) vec[i].score += w * al[i];
-    if (!rc) qsort(vec, (size_t)nv, sizeof *vec, cmp_hit);
+    if (!rc) qsort(vec, (size_t)nv, sizeof *vec, ss__hit_cmp);
     ss_free(al);
     return rc;
 }

@@ -76,7 +76,7 @@ void ss__topk_push(ss__topk *t, float score, int64_t id, size_t pos)
     }
 }
 
-static int cmp_hits(const void *a, const void *b)
+int ss__hit_cmp(const void *a, const void *b)
 {
     const ss__hit *x = a, *y = b;
     if (ss__hit_before(x->score, x->id, y->score, y->id)) return -1;
@@ -84,7 +84,7 @@ static int cmp_hits(const void *a, const void *b)
     return 0;
 }
 
-void ss__topk_sort(ss__topk *t) { qsort(t->h, (size_t)t->n, sizeof *t->h, cmp_hits); }
+void ss__topk_sort(ss__topk *t) { qsort(t->h, (size_t)t->n, sizeof *t->h, ss__hit_cmp); }
 
 /* ----------------------------------------------------------- kernel choice */
 

@@ -42,6 +42,8 @@ void ss__topk_free(ss__topk *t);
 void ss__topk_push(ss__topk *t, float score, int64_t id, size_t pos);
 /* Sorts the kept hits best first (the heap is spent: n stays, order changes). */
 void ss__topk_sort(ss__topk *t);
+/* qsort comparator of ss__hit: best first, as ss__hit_before. */
+int ss__hit_cmp(const void *a, const void *b);
 
 /* Rows searched. Row i is live when ids[i] != 0 and (allow == NULL or
  * allow[i]); other rows are never returned. */
