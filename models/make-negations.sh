@@ -36,7 +36,7 @@ function trivial(s,    t) {
     return t
 }
 /^(A|An|The) / && / (is|are) [A-Za-z]+ing( |$|[.,])/ {
-    if (NF > 0 && split($0, w, " ") <= 20 && ++seen % 2 == 0) base[n++] = $0
+    if (split($0, w, " ") <= 20 && ++seen % 2 == 0) base[n++] = $0
 }
 END {
     for (i = 0; i < n; i++) {
