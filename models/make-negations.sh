@@ -17,8 +17,9 @@ set -eu
 [ $# -gt 0 ] || { echo "usage: $0 GROUPS.tsv... > negations.scored.tsv" >&2; exit 2; }
 for f; do [ -r "$f" ] || { echo "$0: $f: cannot read it" >&2; exit 1; }; done
 cut -f1 "$@" | LC_ALL=C awk '
+BEGIN { VING = " (is|are) [A-Za-z]+ing( |$|[.,])" }   # the form negate() rewrites
 function negate(s, i,    at, head, be, rest, h) {
-    if (!match(s, / (is|are) [A-Za-z]+ing( |$|[.,])/)) return ""
+    if (!match(s, VING)) return ""
     at = RSTART
     head = substr(s, 1, at)                       # up to and with the space
     rest = substr(s, at + 1)                      # "is V-ing ..."
@@ -35,7 +36,7 @@ function trivial(s,    t) {
     sub(/^(A|An) /, "The ", t)
     return t
 }
-/^(A|An|The) / && / (is|are) [A-Za-z]+ing( |$|[.,])/ {
+/^(A|An|The) / && $0 ~ VING {
     if (split($0, w, " ") <= 20 && ++seen % 2 == 0) base[n++] = $0
 }
 END {
