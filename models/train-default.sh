@@ -48,8 +48,8 @@ sents="-d $T/flickr30k.groups.tsv -d $T/coco2017val.groups.tsv -d $T/bible.group
 # A short CoSENT stage on the graded STS-B/SICK training pairs (all scores,
 # not only the high ones), graded negations and the MRPC training pairs (0/1;
 # at weight 3: MRPC +0.8, zero-shot STS -0.1, mean of the dev kinds +0.2 over
-# two seeds, models/README.md), with five
-# sentence sets at weight 0.2 and the documents at weight 0.5 beside it
+# two seeds, models/README.md), with five sentence sets at weight 0.2 and the
+# documents at weight 0.5 beside it
 # (InfoNCE on their pairs): the documents keep the stage from forgetting
 # unseen text, so the mix below can lean on it (models/README.md).
 # Graded synthetic negations of training captions (make-negations.sh): a bag

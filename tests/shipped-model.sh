@@ -23,8 +23,9 @@ set -- $(cos_1_2_1_3 < "$T/out"); echo "# cos(paraphrase)=$1 cos(unrelated)=$2"
 awk -v a="$1" -v b="$2" 'BEGIN{exit !(a > b + 0.2)}'
 ok $? "a paraphrase is nearer than an unrelated sentence"
 
-# Negation lowers the similarity (models/make-negations.sh): 0.885 against 0.998 (0.896 with the MRPC pairs at weight 1)
-# for the same sentence with another article; 0.940 before the graded negations.
+# Negation lowers the similarity (models/make-negations.sh): 0.885 against 0.998
+# for the same sentence with another article (0.896 with the MRPC pairs at
+# weight 1; 0.940 before the graded negations).
 printf 'The man is slicing a potato.\nThe man is not slicing a potato.\nA man is slicing a potato.\n' > "$T/neg.txt"
 run_ok "embed a sentence and its negation" $SEMSEARCH embed "$T/neg.txt"
 set -- $(cos_1_2_1_3 < "$T/out"); echo "# cos(negation)=$1 cos(article)=$2"
